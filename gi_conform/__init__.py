@@ -1,0 +1,61 @@
+"""gi-conform: reference implementation and conformance harness for ACPI Generic Initiators.
+
+The public API is what ``__all__`` lists; everything else is private and may change.
+"""
+
+from __future__ import annotations
+
+from gi_conform.argv import Option, Profile, build_argv, default_profile, flatten, render_args
+from gi_conform.bitmap import BitmapError, format_bitmap, parse_bitmap
+from gi_conform.model import (
+    Cell,
+    Dialect,
+    Domain,
+    Hostdev,
+    HostdevKind,
+    Initiator,
+    MdevSource,
+    PciAddress,
+    ScsiSource,
+    UsbSource,
+)
+from gi_conform.resources import cases_dir, reference_dir
+from gi_conform.rules import Rule, Severity, Violation, catalogue
+from gi_conform.validate import InvalidDocument, Report, parse, validate
+from gi_conform.xmlfmt import format_xml
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BitmapError",
+    "Cell",
+    "Dialect",
+    "Domain",
+    "Hostdev",
+    "HostdevKind",
+    "Initiator",
+    "InvalidDocument",
+    "MdevSource",
+    "Option",
+    "PciAddress",
+    "Profile",
+    "Report",
+    "Rule",
+    "ScsiSource",
+    "Severity",
+    "UsbSource",
+    "Violation",
+    "__version__",
+    "build_argv",
+    "cases_dir",
+    "catalogue",
+    "default_profile",
+    "flatten",
+    "format_bitmap",
+    "format_xml",
+    "parse",
+    "parse_bitmap",
+    "reference_dir",
+    "render_args",
+    "validate",
+]

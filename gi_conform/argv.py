@@ -1,0 +1,203 @@
+"""The QEMU argv formatter: the GI-relevant subset of the command line, in two profiles.
+
+* ``seed``: the seed cover letter's lines. Memory backends and ``-numa`` lines in cell
+  order, one JSON ``-device`` per PCI host device, then every initiator as a key=value
+  ``-object acpi-generic-initiator``.
+* ``libvirt``: what libvirt 11.8 emits. The same NUMA lines, then each device followed
+  right away by its initiators as JSON objects, ids ``gi0, gi1, ...`` counted across the
+  domain in emission order.
+
+Only what concerns the feature is emitted (no ``-m``, ``-smp``, machine or disks): this
+is the part other implementations are compared on.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gi_conform.bitmap import ranges
+from gi_conform.model import Dialect, Domain, Hostdev, HostdevKind, Initiator, MdevSource
+from gi_conform.validate import unassigned_vcpus
+
+__all__ = [
+    "Option",
+    "Profile",
+    "build_argv",
+    "default_profile",
+    "emitted_initiators",
+    "flatten",
+    "render_args",
+]
+
+_SHELL_SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
+
+
+class Profile(enum.StrEnum):
+    SEED = "seed"
+    LIBVIRT = "libvirt"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One command-line option and its value: ``-numa node,nodeid=1``."""
+
+    flag: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.flag} {shell_quote(self.value)}"
+
+
+def default_profile(domain: Domain) -> Profile:
+    """The profile of the input's dialect: seed when it has any seed element."""
+    return Profile.SEED if domain.initiators else Profile.LIBVIRT
+
+
+def shell_quote(value: str) -> str:
+    """Quote like libvirt's ``.args`` files: bare when safe, else single quotes."""
+    if _SHELL_SAFE.match(value):
+        return value
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def keyval_escape(value: str) -> str:
+    """QEMU's key=value escaping: a comma inside a value is doubled."""
+    return value.replace(",", ",,")
+
+
+def _json(props: dict[str, object]) -> str:
+    return json.dumps(props, separators=(",", ":"), ensure_ascii=False)
+
+
+def _numa_options(domain: Domain) -> list[Option]:
+    options: list[Option] = []
+    extra = set(unassigned_vcpus(domain))
+    for cell in sorted(domain.cells, key=lambda c: c.id if c.id is not None else -1):
+        if cell.id is None or cell.cpus is None or cell.memory is None:
+            raise ValueError(f"cell on line {cell.line} is invalid; validate first")
+        parts = [f"node,nodeid={cell.id}"]
+        cpus = set(cell.cpus) | (extra if cell.id == 0 else set())
+        parts.extend(f"cpus={a}" if a == b else f"cpus={a}-{b}" for a, b in ranges(cpus))
+        if cell.memory > 0:
+            backend = f"ram-node{cell.id}"
+            options.append(
+                Option(
+                    "-object",
+                    _json({"qom-type": "memory-backend-ram", "id": backend, "size": cell.memory}),
+                )
+            )
+            parts.append(f"memdev={backend}")
+        options.append(Option("-numa", ",".join(parts)))
+    return options
+
+
+def _device_option(domain: Domain, hostdev: Hostdev) -> Option:
+    props: dict[str, object] = {"driver": "vfio-pci"}
+    if hostdev.kind is HostdevKind.MDEV:
+        assert isinstance(hostdev.source, MdevSource)
+        props["id"] = hostdev.alias
+        props["sysfsdev"] = f"/sys/bus/mdev/devices/{hostdev.source.uuid}"
+    else:
+        if hostdev.source is None:
+            raise ValueError(f"hostdev '{hostdev.alias}' has no valid source; validate first")
+        props["host"] = str(hostdev.source)
+        props["id"] = hostdev.alias
+    address = hostdev.guest_address
+    if address is not None:
+        props["bus"] = domain.pci_root_bus if address.bus == 0 else f"pci.{address.bus}"
+        props["addr"] = f"{address.slot:#x}" + (
+            f".{address.function:#x}" if address.function else ""
+        )
+    return Option("-device", _json(props))
+
+
+def emitted_initiators(domain: Domain, profile: Profile) -> list[Initiator]:
+    """Every initiator in emission order, with the id the profile gives it.
+
+    Seed elements keep their alias (or the ``gi<N>`` the parser gave them). Nodeset
+    initiators take ``gi<N>`` from one counter in emission order, skipping every name
+    the document already uses, so generated ids never collide.
+    """
+    used = {hostdev.alias for hostdev in domain.hostdevs} | {i.id for i in domain.initiators}
+    counter = 0
+
+    def next_id() -> str:
+        nonlocal counter
+        while f"gi{counter}" in used:
+            counter += 1
+        counter += 1
+        return f"gi{counter - 1}"
+
+    def from_nodeset(hostdev: Hostdev, node: int) -> Initiator:
+        return Initiator(next_id(), hostdev.alias, node, Dialect.LIBVIRT, alias_given=False)
+
+    pci = [hostdev for hostdev in domain.hostdevs if hostdev.kind.is_pci]
+    if profile is Profile.SEED:
+        return [
+            *domain.initiators,
+            *(from_nodeset(h, node) for h in pci for node in h.nodeset or ()),
+        ]
+    emitted: list[Initiator] = []
+    for hostdev in pci:
+        seeds = {i.node: i for i in domain.initiators if i.device == hostdev.alias}
+        for node in sorted(set(hostdev.nodeset or ()) | {n for n in seeds if n is not None}):
+            emitted.append(seeds[node] if node in seeds else from_nodeset(hostdev, node))
+    return emitted
+
+
+def _initiator_option(initiator: Initiator, profile: Profile) -> Option:
+    if initiator.device is None or initiator.node is None:
+        raise ValueError(f"initiator '{initiator.id}' is incomplete; validate first")
+    if profile is Profile.SEED:
+        value = ",".join(
+            [
+                "acpi-generic-initiator",
+                f"id={keyval_escape(initiator.id)}",
+                f"pci-dev={keyval_escape(initiator.device)}",
+                f"node={initiator.node}",
+            ]
+        )
+        return Option("-object", value)
+    return Option(
+        "-object",
+        _json(
+            {
+                "qom-type": "acpi-generic-initiator",
+                "id": initiator.id,
+                "pci-dev": initiator.device,
+                "node": initiator.node,
+            }
+        ),
+    )
+
+
+def build_argv(domain: Domain, profile: Profile | None = None) -> tuple[Option, ...]:
+    """The GI-relevant argv of a valid domain (validate it first: invalid fields raise)."""
+    chosen = profile if profile is not None else default_profile(domain)
+    options = _numa_options(domain)
+    initiators = emitted_initiators(domain, chosen)
+    pci = [hostdev for hostdev in domain.hostdevs if hostdev.kind.is_pci]
+    if chosen is Profile.SEED:
+        options.extend(_device_option(domain, hostdev) for hostdev in pci)
+        options.extend(_initiator_option(i, chosen) for i in initiators)
+        return tuple(options)
+    for hostdev in pci:
+        options.append(_device_option(domain, hostdev))
+        options.extend(
+            _initiator_option(i, chosen) for i in initiators if i.device == hostdev.alias
+        )
+    return tuple(options)
+
+
+def flatten(options: Sequence[Option]) -> list[str]:
+    """The argv as a process would receive it: ``["-numa", "node,nodeid=0", ...]``."""
+    return [part for option in options for part in (option.flag, option.value)]
+
+
+def render_args(options: Sequence[Option]) -> str:
+    """libvirt's ``.args`` layout: one option a line, ``\\``-continued, JSON quoted."""
+    return " \\\n".join(str(option) for option in options) + "\n" if options else ""

@@ -1,0 +1,170 @@
+"""The domain model: what a document says about NUMA, host devices and initiators.
+
+The parser is lenient so that the validator can report every problem at once: a field
+that could not be read holds ``None`` (its syntax error is already reported) and the
+semantic checks skip it. A document the validator accepts never holds such a ``None``.
+
+Source line numbers ride along for messages but take no part in equality, so that
+``parse(fmt(d)) == d`` compares meaning, not layout.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Cell",
+    "Dialect",
+    "Domain",
+    "Hostdev",
+    "HostdevKind",
+    "Initiator",
+    "MdevSource",
+    "PciAddress",
+    "ScsiSource",
+    "UsbSource",
+]
+
+
+class Dialect(enum.StrEnum):
+    """Where an initiator was written: the seed's element or libvirt 11.8's nodeset."""
+
+    SEED = "seed"
+    LIBVIRT = "libvirt"
+
+
+class HostdevKind(enum.StrEnum):
+    PCI = "pci"
+    MDEV = "mdev"
+    USB = "usb"
+    SCSI = "scsi"
+
+    @property
+    def is_pci(self) -> bool:
+        """Whether QEMU sees the device as a PCI device (mdev is a vfio-pci device too)."""
+        return self in (HostdevKind.PCI, HostdevKind.MDEV)
+
+
+@dataclass(frozen=True, order=True)
+class PciAddress:
+    domain: int
+    bus: int
+    slot: int
+    function: int
+
+    def host_text(self) -> str:
+        """The ``DDDD:BB:SS.F`` form QEMU's vfio-pci ``host`` property takes."""
+        return f"{self.domain:04x}:{self.bus:02x}:{self.slot:02x}.{self.function:x}"
+
+    def __str__(self) -> str:
+        return self.host_text()
+
+
+@dataclass(frozen=True)
+class MdevSource:
+    uuid: str
+
+    def __str__(self) -> str:
+        return f"mdev {self.uuid}"
+
+
+@dataclass(frozen=True)
+class UsbSource:
+    """A USB source by vendor/product id or by host bus/device number (as written)."""
+
+    vendor: str | None = None
+    product: str | None = None
+    bus: str | None = None
+    device: str | None = None
+
+    def __str__(self) -> str:
+        if self.vendor is not None or self.product is not None:
+            return f"usb {self.vendor}:{self.product}"
+        return f"usb bus {self.bus} device {self.device}"
+
+
+@dataclass(frozen=True)
+class ScsiSource:
+    adapter: str
+    bus: str
+    target: str
+    unit: str
+
+    def __str__(self) -> str:
+        return f"scsi {self.adapter} {self.bus}:{self.target}:{self.unit}"
+
+
+Source = PciAddress | MdevSource | UsbSource | ScsiSource
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A guest NUMA cell. ``cpus`` empty means CPU-less, ``memory`` 0 means memoryless."""
+
+    id: int | None
+    cpus: tuple[int, ...] | None
+    memory: int | None
+    """Bytes, rounded up to whole KiB as libvirt stores it."""
+    line: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Hostdev:
+    kind: HostdevKind
+    alias: str
+    """The device's QEMU id: the user's ``<alias name>`` or a generated ``hostdev<N>``."""
+    alias_given: bool
+    source: Source | None
+    guest_address: PciAddress | None = None
+    nodeset: tuple[int, ...] | None = None
+    """libvirt dialect: the ``<acpi nodeset>`` nodes, ascending and de-duplicated."""
+    managed: bool | None = None
+    line: int = field(default=0, compare=False, repr=False)
+    acpi_line: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Initiator:
+    """One generic initiator: the pair (device, node) and the id its QEMU object gets."""
+
+    id: str
+    device: str | None
+    node: int | None
+    dialect: Dialect
+    alias_given: bool = True
+    line: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    domain_type: str = "kvm"
+    uuid: str | None = None
+    arch: str = "x86_64"
+    machine: str | None = None
+    vcpus: int | None = 1
+    memory: int = 0
+    """Bytes, from ``<memory>``; libvirt replaces it with the cells' sum when NUMA is used."""
+    acpi: bool | None = None
+    """True: ``<features><acpi/>``; False: ``<features>`` without it; None: no ``<features>``."""
+    numa: bool = False
+    """Whether a ``<numa>`` element is present at all (it may still hold no cell)."""
+    cells: tuple[Cell, ...] = ()
+    hostdevs: tuple[Hostdev, ...] = ()
+    initiators: tuple[Initiator, ...] = ()
+    """The seed dialect's standalone elements, in document order."""
+    line: int = field(default=0, compare=False, repr=False)
+    numa_line: int = field(default=0, compare=False, repr=False)
+    features_line: int = field(default=0, compare=False, repr=False)
+
+    @property
+    def pci_root_bus(self) -> str:
+        """QEMU's name for guest bus 0: ``pcie.0`` on q35 and arm virt, else ``pci.0``."""
+        machine = self.machine or ("virt" if self.arch in ("aarch64", "armv7l") else "pc")
+        if "q35" in machine or machine.startswith("virt"):
+            return "pcie.0"
+        return "pci.0"
+
+    def hostdev(self, alias: str) -> Hostdev | None:
+        return next((h for h in self.hostdevs if h.alias == alias), None)

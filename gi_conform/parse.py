@@ -1,0 +1,484 @@
+"""Hardened XML reading and the lenient domain parser.
+
+The parser turns a domain document into the model and reports every syntax problem it
+meets (malformed XML, bad numbers, bad bitmaps, missing seed fields) instead of stopping
+at the first. Cross-element rules (references, duplicates, NUMA consistency) belong to
+:mod:`gi_conform.validate`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lxml import etree
+
+from gi_conform.bitmap import BitmapError, parse_bitmap
+from gi_conform.model import (
+    Cell,
+    Dialect,
+    Domain,
+    Hostdev,
+    HostdevKind,
+    Initiator,
+    MdevSource,
+    PciAddress,
+    ScsiSource,
+    Source,
+    UsbSource,
+)
+from gi_conform.rules import Violation, violation
+from gi_conform.units import UnitError, to_bytes
+
+__all__ = [
+    "MAX_CELLS_PARSED",
+    "MAX_DOCUMENT_BYTES",
+    "MAX_NODE",
+    "MAX_VCPUS",
+    "Parsed",
+    "read_domain",
+]
+
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+"""Larger documents are refused (XML-TOO-LARGE); real ones are a few kilobytes."""
+MAX_NODE = 127
+"""QEMU refuses generic initiator nodes >= 128 ('Invalid NUMA node specified')."""
+MAX_VCPUS = 16384
+"""libvirt's CPU mask length: cpus lists name vCPUs below it."""
+MAX_CELLS_PARSED = 16384
+"""Cells beyond this are not even read: the document is rejected as too large."""
+
+_PCI_LIMITS = {"domain": 0xFFFF, "bus": 0xFF, "slot": 0x1F, "function": 0x7}
+_UUID = re.compile(r"[0-9a-f]{8}(-?[0-9a-f]{4}){3}-?[0-9a-f]{12}\Z", re.IGNORECASE)
+_ENCODING_DECL = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_LXML_POSITION = re.compile(r", line \d+, column \d+\Z")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """The model (``None`` when the XML itself could not be read) and syntax problems."""
+
+    domain: Domain | None
+    problems: tuple[Violation, ...]
+
+
+def _xml_problem(rule: str, line: int, detail: str) -> Parsed:
+    return Parsed(None, (violation(rule, line, "document", detail=detail),))
+
+
+def _doctype_line(data: bytes) -> int | None:
+    """The line of a ``<!DOCTYPE`` in the prolog, where the XML grammar allows one."""
+    position = 0
+    if data.startswith(b"\xef\xbb\xbf"):
+        position = 3
+    while True:
+        while position < len(data) and data[position] in b" \t\r\n":
+            position += 1
+        if data.startswith(b"<?", position):
+            end = data.find(b"?>", position)
+        elif data.startswith(b"<!--", position):
+            end = data.find(b"-->", position)
+        elif data.startswith(b"<!DOCTYPE", position) or data.startswith(b"<!ENTITY", position):
+            return data.count(b"\n", 0, position) + 1
+        else:
+            return None
+        if end < 0:
+            return None
+        position = end + 2
+
+
+def _new_parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+
+
+def load_xml(source: bytes | str) -> tuple[etree._Element | None, Parsed | None]:
+    """Parse bytes safely: size limit, UTF-8 only, no DTD, no entities, no network."""
+    data = source.encode("utf-8") if isinstance(source, str) else source
+    if len(data) > MAX_DOCUMENT_BYTES:
+        return None, _xml_problem(
+            "XML-TOO-LARGE",
+            1,
+            f"document is {len(data)} bytes, the limit is {MAX_DOCUMENT_BYTES}",
+        )
+    if not data.strip():
+        return None, _xml_problem("XML-MALFORMED", 1, "document is empty")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        return None, _xml_problem(
+            "XML-MALFORMED", line, f"not UTF-8 (invalid byte at offset {error.start})"
+        )
+    declared = _ENCODING_DECL.match(data.lstrip(b"\xef\xbb\xbf"))
+    if declared and declared.group(1).lower() not in (b"utf-8", b"utf8"):
+        encoding = declared.group(1).decode("ascii")
+        return None, _xml_problem(
+            "XML-MALFORMED", 1, f"declares encoding '{encoding}', only UTF-8 is accepted"
+        )
+    doctype = _doctype_line(data)
+    if doctype is not None:
+        return None, Parsed(None, (violation("XML-FORBIDDEN", doctype, "<!DOCTYPE>"),))
+    try:
+        root = etree.fromstring(data, _new_parser())
+    except etree.XMLSyntaxError as error:
+        detail = _LXML_POSITION.sub("", str(error.msg or error))
+        line = error.lineno if isinstance(error.lineno, int) and error.lineno > 0 else 1
+        if "Excessive depth" in detail:
+            return None, _xml_problem("XML-TOO-LARGE", line, f"nesting too deep ({detail})")
+        return None, _xml_problem("XML-MALFORMED", line, detail)
+    return root, None
+
+
+def read_domain(source: bytes | str) -> Parsed:
+    """Read a domain document into the model, collecting every syntax problem."""
+    root, failure = load_xml(source)
+    if failure is not None:
+        return failure
+    assert root is not None
+    if root.tag != "domain":
+        tag = root.tag if isinstance(root.tag, str) else "?"
+        return Parsed(None, (violation("XML-ROOT", _line(root) or 1, f"<{tag}>", root=tag),))
+    return _DomainReader(root).read()
+
+
+def _line(element: etree._Element) -> int:
+    line = element.sourceline
+    return line if isinstance(line, int) else 0
+
+
+def _parse_c_uint(text: str) -> int:
+    """An unsigned integer as C's strtoul with base 0 reads it (libvirt's addresses)."""
+    value = text.strip()
+    if value.lower().startswith("0x"):
+        digits, base = value[2:], 16
+    elif len(value) > 1 and value.startswith("0"):
+        digits, base = value[1:], 8
+    else:
+        digits, base = value, 10
+    if not digits or len(digits) > 16:
+        raise ValueError("not a number")
+    return int(digits, base)
+
+
+def _smallest_free(prefix: str, used: set[str]) -> str:
+    number = 0
+    while f"{prefix}{number}" in used:
+        number += 1
+    return f"{prefix}{number}"
+
+
+class _DomainReader:
+    """One pass over a parsed tree; collects problems as it goes."""
+
+    def __init__(self, root: etree._Element) -> None:
+        self.root = root
+        self.problems: list[Violation] = []
+
+    def report(self, rule: str, element: etree._Element, label: str, **fields: object) -> None:
+        self.problems.append(violation(rule, _line(element), label, **fields))
+
+    def read(self) -> Parsed:
+        root = self.root
+        os_type = root.find("os/type")
+        features = root.find("features")
+        numa = root.find("cpu/numa")
+        memory_element = root.find("memory")
+        hostdevs, initiators = self._devices(root.find("devices"))
+        domain = Domain(
+            name=(root.findtext("name") or "").strip(),
+            domain_type=root.get("type", "kvm"),
+            uuid=(root.findtext("uuid") or "").strip() or None,
+            arch=os_type.get("arch", "x86_64") if os_type is not None else "x86_64",
+            machine=os_type.get("machine") if os_type is not None else None,
+            vcpus=self._vcpus(root.find("vcpu")),
+            memory=self._domain_memory(memory_element),
+            acpi=None if features is None else features.find("acpi") is not None,
+            numa=numa is not None,
+            cells=self._cells(numa) if numa is not None else (),
+            hostdevs=hostdevs,
+            initiators=initiators,
+            line=_line(root),
+            numa_line=_line(numa) if numa is not None else 0,
+            features_line=_line(features) if features is not None else 0,
+        )
+        return Parsed(domain, tuple(self.problems))
+
+    def _vcpus(self, element: etree._Element | None) -> int | None:
+        if element is None:
+            return 1
+        text = (element.text or "").strip()
+        if text.isascii() and text.isdigit() and len(text) < 10 and 0 < int(text) <= MAX_VCPUS:
+            return int(text)
+        self.report("DOMAIN-VCPU-SYNTAX", element, "<vcpu>", value=text)
+        return None
+
+    @staticmethod
+    def _domain_memory(element: etree._Element | None) -> int:
+        if element is None:
+            return 0
+        try:
+            return to_bytes(element.text or "", element.get("unit"))
+        except UnitError:
+            return 0
+
+    def _cells(self, numa: etree._Element) -> tuple[Cell, ...]:
+        cells: list[Cell] = []
+        for position, element in enumerate(numa.iterchildren("cell")):
+            if position >= MAX_CELLS_PARSED:
+                self.report(
+                    "XML-TOO-LARGE",
+                    element,
+                    "<numa>",
+                    detail=f"more than {MAX_CELLS_PARSED} cells",
+                )
+                break
+            cells.append(self._cell(element, position))
+        return tuple(cells)
+
+    def _cell(self, element: etree._Element, position: int) -> Cell:
+        raw_id = element.get("id")
+        label = f"<cell id='{raw_id}'>" if raw_id is not None else f"<cell> #{position}"
+        cell_id: int | None = position
+        if raw_id is not None:
+            text = raw_id.strip()
+            if text.isascii() and text.isdigit() and len(text) < 10:
+                cell_id = int(text)
+            else:
+                self.report("NUMA-CELL-ID-SYNTAX", element, label, value=raw_id)
+                cell_id = None
+        cpus: tuple[int, ...] | None = ()
+        raw_cpus = element.get("cpus")
+        if raw_cpus is not None:
+            try:
+                cpus = parse_bitmap(raw_cpus, limit=MAX_VCPUS)
+            except BitmapError as error:
+                self.report("NUMA-CPUS-SYNTAX", element, label, value=raw_cpus, detail=error)
+                cpus = None
+        memory: int | None
+        raw_memory = element.get("memory")
+        unit = element.get("unit")
+        try:
+            if raw_memory is None:
+                raise UnitError("the memory attribute is missing")
+            memory = to_bytes(raw_memory, unit)
+        except UnitError as error:
+            self.report(
+                "NUMA-MEMORY-SYNTAX",
+                element,
+                label,
+                value=raw_memory if raw_memory is not None else "",
+                unit=unit if unit is not None else "KiB",
+                detail=error,
+            )
+            memory = None
+        return Cell(id=cell_id, cpus=cpus, memory=memory, line=_line(element))
+
+    def _devices(
+        self, devices: etree._Element | None
+    ) -> tuple[tuple[Hostdev, ...], tuple[Initiator, ...]]:
+        if devices is None:
+            return (), ()
+        hostdev_elements = [
+            element
+            for element in devices.iterchildren("hostdev")
+            if element.get("mode", "subsystem") == "subsystem"
+            and element.get("type") in {kind.value for kind in HostdevKind}
+        ]
+        seed_elements = list(devices.iterchildren("acpi-generic-initiator"))
+        given = {
+            name
+            for name in (_alias_name(element) for element in [*hostdev_elements, *seed_elements])
+            if name is not None
+        }
+        used = set(given)
+        hostdevs: list[Hostdev] = []
+        for element in hostdev_elements:
+            alias = _alias_name(element)
+            if alias is None:
+                alias = _smallest_free("hostdev", used)
+                used.add(alias)
+            hostdevs.append(self._hostdev(element, alias, alias_given=alias in given))
+        initiators: list[Initiator] = []
+        for element in seed_elements:
+            alias = _alias_name(element)
+            if alias is None:
+                alias = _smallest_free("gi", used)
+                used.add(alias)
+            initiators.append(self._seed_initiator(element, alias, alias_given=alias in given))
+        return tuple(hostdevs), tuple(initiators)
+
+    def _hostdev(self, element: etree._Element, alias: str, *, alias_given: bool) -> Hostdev:
+        kind = HostdevKind(element.get("type", ""))
+        label = f"hostdev '{alias}'"
+        source_element = element.find("source")
+        source = self._source(kind, source_element, label) if source_element is not None else None
+        if source_element is None:
+            self.report(
+                "HOSTDEV-ADDRESS-SYNTAX",
+                element,
+                label,
+                field="<source>",
+                value="",
+                detail="the source is missing",
+            )
+        guest: PciAddress | None = None
+        address = element.find("address")
+        if address is not None and address.get("type") == "pci":
+            guest = self._pci_address(address, f"{label} guest <address>")
+        nodeset: tuple[int, ...] | None = None
+        acpi = element.find("acpi")
+        if acpi is not None and acpi.get("nodeset") is not None:
+            raw = acpi.get("nodeset", "")
+            try:
+                nodeset = parse_bitmap(raw, limit=MAX_NODE + 1)
+            except BitmapError as error:
+                self.report(
+                    "GI-NODE-SYNTAX",
+                    acpi,
+                    f"<acpi nodeset='{raw}'> of {label}",
+                    field="nodeset",
+                    value=raw,
+                    detail=error,
+                )
+        managed = element.get("managed")
+        return Hostdev(
+            kind=kind,
+            alias=alias,
+            alias_given=alias_given,
+            source=source,
+            guest_address=guest,
+            nodeset=nodeset,
+            managed=None if managed is None else managed == "yes",
+            line=_line(element),
+            acpi_line=_line(acpi) if acpi is not None else 0,
+        )
+
+    def _source(self, kind: HostdevKind, source: etree._Element, label: str) -> Source | None:
+        address = source.find("address")
+        if kind is HostdevKind.PCI:
+            if address is None:
+                self.report(
+                    "HOSTDEV-ADDRESS-SYNTAX",
+                    source,
+                    label,
+                    field="<source>",
+                    value="",
+                    detail="no <address> in the source",
+                )
+                return None
+            return self._pci_address(address, f"{label} source <address>")
+        if kind is HostdevKind.MDEV:
+            uuid = address.get("uuid", "") if address is not None else ""
+            if not _UUID.match(uuid):
+                self.report(
+                    "HOSTDEV-ADDRESS-SYNTAX",
+                    address if address is not None else source,
+                    label,
+                    field="uuid",
+                    value=uuid,
+                    detail="not a UUID",
+                )
+                return None
+            return MdevSource(uuid.lower())
+        if kind is HostdevKind.USB:
+            vendor = source.find("vendor")
+            product = source.find("product")
+            return UsbSource(
+                vendor=vendor.get("id") if vendor is not None else None,
+                product=product.get("id") if product is not None else None,
+                bus=address.get("bus") if address is not None else None,
+                device=address.get("device") if address is not None else None,
+            )
+        adapter = source.find("adapter")
+        return ScsiSource(
+            adapter=adapter.get("name", "") if adapter is not None else "",
+            bus=address.get("bus", "") if address is not None else "",
+            target=address.get("target", "") if address is not None else "",
+            unit=address.get("unit", "") if address is not None else "",
+        )
+
+    def _pci_address(self, element: etree._Element, label: str) -> PciAddress | None:
+        values: dict[str, int] = {}
+        valid = True
+        for name, limit in _PCI_LIMITS.items():
+            raw = element.get(name)
+            if raw is None and name == "domain":
+                values[name] = 0
+                continue
+            try:
+                if raw is None:
+                    raise ValueError("missing")
+                value = _parse_c_uint(raw)
+            except ValueError as error:
+                self.report(
+                    "HOSTDEV-ADDRESS-SYNTAX",
+                    element,
+                    label,
+                    field=name,
+                    value=raw if raw is not None else "",
+                    detail=error,
+                )
+                valid = False
+                continue
+            if value > limit:
+                self.report(
+                    "HOSTDEV-ADDRESS-SYNTAX",
+                    element,
+                    label,
+                    field=name,
+                    value=raw,
+                    detail=f"above {limit:#x}",
+                )
+                valid = False
+            values[name] = value
+        return PciAddress(**values) if valid else None
+
+    def _seed_initiator(
+        self, element: etree._Element, alias: str, *, alias_given: bool
+    ) -> Initiator:
+        label = f"<acpi-generic-initiator> '{alias}'"
+        device_element = element.find("pci-dev")
+        node_element = element.find("numa-node")
+        device: str | None = None
+        node: int | None = None
+        if device_element is None:
+            self.report("GI-MISSING-FIELD", element, label, field="pci-dev")
+        else:
+            device = (device_element.text or "").strip()
+        if node_element is None:
+            self.report("GI-MISSING-FIELD", element, label, field="numa-node")
+        else:
+            text = (node_element.text or "").strip()
+            if text.isascii() and text.isdigit() and len(text) < 10 and int(text) <= MAX_NODE:
+                node = int(text)
+            else:
+                self.report(
+                    "GI-NODE-SYNTAX",
+                    node_element,
+                    label,
+                    field="<numa-node>",
+                    value=text,
+                    detail=f"not an integer in 0..{MAX_NODE}",
+                )
+        return Initiator(
+            id=alias,
+            device=device,
+            node=node,
+            dialect=Dialect.SEED,
+            alias_given=alias_given,
+            line=_line(element),
+        )
+
+
+def _alias_name(element: etree._Element) -> str | None:
+    alias = element.find("alias")
+    return alias.get("name") if alias is not None else None

@@ -1,0 +1,160 @@
+"""The canonical XML formatter: the model written back as libvirt writes domain XML.
+
+Single-quoted attributes, two-space indentation, libvirt's element order, and both
+dialects kept as written: seed elements stay elements, nodesets stay nodesets. Only what
+the model holds is written, so ``fmt`` is a projection: ``fmt(parse(fmt(parse(x))))``
+equals ``fmt(parse(x))``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gi_conform.bitmap import format_bitmap
+from gi_conform.model import (
+    Cell,
+    Domain,
+    Hostdev,
+    HostdevKind,
+    Initiator,
+    MdevSource,
+    PciAddress,
+    ScsiSource,
+    UsbSource,
+)
+
+__all__ = ["format_xml"]
+
+
+@dataclass
+class _Node:
+    tag: str
+    attrs: list[tuple[str, str | None]] = field(default_factory=list)
+    children: list[_Node] = field(default_factory=list)
+    text: str | None = None
+
+    def add(self, tag: str, *attrs: tuple[str, str | None], text: str | None = None) -> _Node:
+        child = _Node(tag, list(attrs), text=text)
+        self.children.append(child)
+        return child
+
+
+def _escape(text: str, *, attribute: bool = False) -> str:
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if attribute:
+        text = text.replace("'", "&apos;").replace("\n", "&#10;").replace("\t", "&#9;")
+    return text
+
+
+def _write(node: _Node, depth: int, out: list[str]) -> None:
+    pad = "  " * depth
+    attrs = "".join(
+        f" {name}='{_escape(value, attribute=True)}'" for name, value in node.attrs if value
+    )
+    if node.text is not None:
+        out.append(f"{pad}<{node.tag}{attrs}>{_escape(node.text)}</{node.tag}>\n")
+    elif node.children:
+        out.append(f"{pad}<{node.tag}{attrs}>\n")
+        for child in node.children:
+            _write(child, depth + 1, out)
+        out.append(f"{pad}</{node.tag}>\n")
+    else:
+        out.append(f"{pad}<{node.tag}{attrs}/>\n")
+
+
+def _kib(size: int) -> str:
+    return str(size // 1024)
+
+
+def _pci_attrs(address: PciAddress) -> list[tuple[str, str | None]]:
+    return [
+        ("domain", f"0x{address.domain:04x}"),
+        ("bus", f"0x{address.bus:02x}"),
+        ("slot", f"0x{address.slot:02x}"),
+        ("function", f"0x{address.function:x}"),
+    ]
+
+
+def _cell(numa: _Node, cell: Cell) -> None:
+    numa.add(
+        "cell",
+        ("id", None if cell.id is None else str(cell.id)),
+        ("cpus", format_bitmap(cell.cpus) if cell.cpus else None),
+        ("memory", None if cell.memory is None else _kib(cell.memory)),
+        ("unit", "KiB"),
+    )
+
+
+def _hostdev(devices: _Node, hostdev: Hostdev) -> None:
+    managed = None if hostdev.managed is None else ("yes" if hostdev.managed else "no")
+    attrs: list[tuple[str, str | None]] = [
+        ("mode", "subsystem"),
+        ("type", hostdev.kind.value),
+        ("managed", managed),
+    ]
+    if hostdev.kind is HostdevKind.MDEV:
+        attrs.append(("model", "vfio-pci"))
+    node = devices.add("hostdev", *attrs)
+    source = node.add("source")
+    match hostdev.source:
+        case PciAddress() as address:
+            source.add("address", *_pci_attrs(address))
+        case MdevSource(uuid=uuid):
+            source.add("address", ("uuid", uuid))
+        case UsbSource() as usb:
+            if usb.vendor is not None:
+                source.add("vendor", ("id", usb.vendor))
+            if usb.product is not None:
+                source.add("product", ("id", usb.product))
+            if usb.bus is not None or usb.device is not None:
+                source.add("address", ("bus", usb.bus), ("device", usb.device))
+        case ScsiSource() as scsi:
+            source.add("adapter", ("name", scsi.adapter))
+            source.add("address", ("bus", scsi.bus), ("target", scsi.target), ("unit", scsi.unit))
+        case None:
+            pass
+    if hostdev.alias_given:
+        node.add("alias", ("name", hostdev.alias))
+    if hostdev.nodeset is not None:
+        node.add("acpi", ("nodeset", format_bitmap(hostdev.nodeset)))
+    if hostdev.guest_address is not None:
+        node.add("address", ("type", "pci"), *_pci_attrs(hostdev.guest_address))
+
+
+def _initiator(devices: _Node, initiator: Initiator) -> None:
+    node = devices.add("acpi-generic-initiator")
+    if initiator.alias_given:
+        node.add("alias", ("name", initiator.id))
+    if initiator.device is not None:
+        node.add("pci-dev", text=initiator.device)
+    if initiator.node is not None:
+        node.add("numa-node", text=str(initiator.node))
+
+
+def format_xml(domain: Domain) -> str:
+    """The canonical libvirt-style text of a domain model."""
+    root = _Node("domain", [("type", domain.domain_type)])
+    root.add("name", text=domain.name)
+    if domain.uuid is not None:
+        root.add("uuid", text=domain.uuid)
+    root.add("memory", ("unit", "KiB"), text=_kib(domain.memory))
+    if domain.vcpus is not None:
+        root.add("vcpu", ("placement", "static"), text=str(domain.vcpus))
+    os = root.add("os")
+    os.add("type", ("arch", domain.arch), ("machine", domain.machine), text="hvm")
+    if domain.acpi is not None:
+        features = root.add("features")
+        if domain.acpi:
+            features.add("acpi")
+    if domain.numa:
+        numa = root.add("cpu").add("numa")
+        for cell in domain.cells:
+            _cell(numa, cell)
+    devices = root.add("devices")
+    for hostdev in domain.hostdevs:
+        _hostdev(devices, hostdev)
+    for initiator in domain.initiators:
+        _initiator(devices, initiator)
+    out: list[str] = []
+    _write(root, 0, out)
+    return "".join(out)
