@@ -164,9 +164,12 @@ def _parse_c_uint(text: str) -> int:
         digits, base = value[1:], 8
     else:
         digits, base = value, 10
-    if not digits or len(digits) > 16:
-        raise ValueError("not a number")
-    return int(digits, base)
+    try:
+        if len(digits) > 16:
+            raise ValueError
+        return int(digits, base)
+    except ValueError:
+        raise ValueError("not an unsigned number (decimal, 0x hex or 0 octal)") from None
 
 
 def _smallest_free(prefix: str, used: set[str]) -> str:

@@ -22,9 +22,9 @@ def _scale(unit: str) -> int:
         raise UnitError(f"unknown unit '{unit}'")
     rest = lowered[1:]
     if rest in ("", "ib"):
-        return 1024**power
+        return int(1024**power)
     if rest == "b":
-        return 1000**power
+        return int(1000**power)
     raise UnitError(f"unknown unit '{unit}'")
 
 

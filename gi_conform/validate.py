@@ -105,7 +105,8 @@ def _numa_rules(domain: Domain) -> Iterator[Violation]:
         else:
             first_line[cell.id] = cell.line
     ids = set(first_line)
-    if ids and ids != set(range(len(ids))):
+    all_ids_valid = all(cell.id is not None for cell in cells)
+    if ids and all_ids_valid and ids != set(range(len(ids))):
         missing = sorted(set(range(max(ids) + 1)) - ids)
         yield violation(
             "NUMA-CELL-ID-NONCONTIGUOUS",
