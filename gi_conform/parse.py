@@ -75,16 +75,17 @@ def _doctype_line(data: bytes) -> int | None:
         while position < len(data) and data[position] in b" \t\r\n":
             position += 1
         if data.startswith(b"<?", position):
-            end = data.find(b"?>", position)
+            terminator = b"?>"
         elif data.startswith(b"<!--", position):
-            end = data.find(b"-->", position)
+            terminator = b"-->"
         elif data.startswith(b"<!DOCTYPE", position) or data.startswith(b"<!ENTITY", position):
             return data.count(b"\n", 0, position) + 1
         else:
             return None
+        end = data.find(terminator, position)
         if end < 0:
             return None
-        position = end + 2
+        position = end + len(terminator)
 
 
 def _new_parser() -> etree.XMLParser:

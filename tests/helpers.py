@@ -1,0 +1,38 @@
+"""Small document builders shared by the unit tests (the corpus has the big examples)."""
+
+from __future__ import annotations
+
+GPU = (
+    "<hostdev mode='subsystem' type='pci' managed='yes'>"
+    "<source><address domain='0x0000' bus='0x06' slot='0x12' function='0x1'/></source>"
+    "{extra}"
+    "<address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/>"
+    "</hostdev>"
+)
+
+
+def gpu(extra: str = "") -> str:
+    return GPU.format(extra=extra)
+
+
+def document(devices: str = "", cells: str | None = None, head: str = "") -> str:
+    """A q35 domain with 4 vCPUs; cell 0 holds them and 1 GiB, cells 1-2 are memoryless."""
+    if cells is None:
+        cells = (
+            "<cell id='0' cpus='0-3' memory='1048576'/>"
+            "<cell id='1' memory='0'/><cell id='2' memory='0'/>"
+        )
+    numa = f"<cpu><numa>{cells}</numa></cpu>" if cells != "none" else ""
+    return (
+        "<domain type='kvm'><name>t</name><vcpu>4</vcpu>"
+        "<os><type arch='x86_64' machine='q35'>hvm</type></os>"
+        f"{head}<features><acpi/></features>{numa}<devices>{devices}</devices></domain>"
+    )
+
+
+def seed(device: str, node: int | str, alias: str | None = None) -> str:
+    named = f"<alias name='{alias}'/>" if alias else ""
+    return (
+        f"<acpi-generic-initiator>{named}<pci-dev>{device}</pci-dev>"
+        f"<numa-node>{node}</numa-node></acpi-generic-initiator>"
+    )
