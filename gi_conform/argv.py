@@ -24,14 +24,20 @@ from gi_conform.model import Dialect, Domain, Hostdev, HostdevKind, Initiator, M
 from gi_conform.validate import unassigned_vcpus
 
 __all__ = [
+    "MEMORY_ALIGNMENT",
     "Option",
     "Profile",
+    "aligned_memory",
     "build_argv",
     "default_profile",
     "emitted_initiators",
     "flatten",
     "render_args",
 ]
+
+MEMORY_ALIGNMENT = 1024 * 1024
+"""libvirt rounds each NUMA cell up to 1 MiB on x86 (qemuDomainAlignMemorySizes); QEMU
+itself refuses cells whose sum is not a multiple of its 8 KiB RAM granularity."""
 
 _SHELL_SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
 
@@ -69,6 +75,11 @@ def keyval_escape(value: str) -> str:
     return value.replace(",", ",,")
 
 
+def aligned_memory(size: int) -> int:
+    """A cell's memory as the argv carries it: rounded up to whole MiB."""
+    return -(-size // MEMORY_ALIGNMENT) * MEMORY_ALIGNMENT
+
+
 def _json(props: dict[str, object]) -> str:
     return json.dumps(props, separators=(",", ":"), ensure_ascii=False)
 
@@ -87,7 +98,13 @@ def _numa_options(domain: Domain) -> list[Option]:
             options.append(
                 Option(
                     "-object",
-                    _json({"qom-type": "memory-backend-ram", "id": backend, "size": cell.memory}),
+                    _json(
+                        {
+                            "qom-type": "memory-backend-ram",
+                            "id": backend,
+                            "size": aligned_memory(cell.memory),
+                        }
+                    ),
                 )
             )
             parts.append(f"memdev={backend}")
