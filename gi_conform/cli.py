@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from gi_conform import qemu_cli
 from gi_conform.argv import Profile, build_argv, flatten, render_args
 from gi_conform.parse import MAX_DOCUMENT_BYTES
 from gi_conform.validate import Report, validate
@@ -118,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = commands.add_parser("fmt", help="print the canonical XML of a domain document")
     fmt.add_argument("file", metavar="FILE", help="domain XML, or - for stdin")
     fmt.set_defaults(handler=_cmd_fmt)
+
+    qemu_cli.add_parser(commands)
     return parser
 
 

@@ -27,6 +27,10 @@ class Rule:
     summary: str
     message: str
     why: str = ""
+    qemu: str = "not-applicable"
+    """What real QEMU does with a careless argv: refuses / accepts / not-applicable."""
+    qemu_case: str = ""
+    qemu_message: str = ""
 
 
 @dataclass(frozen=True, order=True)
@@ -68,6 +72,9 @@ def catalogue() -> Mapping[str, Rule]:
             summary=entry["summary"],
             message=entry["message"],
             why=entry.get("why", ""),
+            qemu=entry.get("qemu", "not-applicable"),
+            qemu_case=entry.get("qemu_case", ""),
+            qemu_message=entry.get("qemu_message", ""),
         )
         if rule.id in rules:
             raise ValueError(f"rules.toml: duplicate rule id {rule.id}")
