@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from gi_conform.bitmap import ranges
 from gi_conform.model import Dialect, Domain, Hostdev, HostdevKind, Initiator, MdevSource
-from gi_conform.validate import unassigned_vcpus
+from gi_conform.validate import distance_matrix, unassigned_vcpus
 
 __all__ = [
     "MEMORY_ALIGNMENT",
@@ -109,6 +109,10 @@ def _numa_options(domain: Domain) -> list[Option]:
             )
             parts.append(f"memdev={backend}")
         options.append(Option("-numa", ",".join(parts)))
+    options.extend(
+        Option("-numa", f"dist,src={src},dst={dst},val={value}")
+        for (src, dst), value in sorted(distance_matrix(domain).items())
+    )
     return options
 
 

@@ -16,7 +16,7 @@ from gi_conform import acpi
 from gi_conform.argv import Profile, aligned_memory, emitted_initiators
 from gi_conform.model import Domain
 from gi_conform.qemu import PciPlacement, SratReadback
-from gi_conform.validate import unassigned_vcpus
+from gi_conform.validate import distance_matrix, unassigned_vcpus
 
 __all__ = ["MEMORY_TOLERANCE", "Check", "compare_srat", "memory_size"]
 
@@ -155,6 +155,27 @@ def _cell_checks(domain: Domain, readback: SratReadback) -> Iterator[Check]:
             )
 
 
+def _distance_checks(domain: Domain, readback: SratReadback) -> Iterator[Check]:
+    """The SLIT must hold the resolved matrix, and exist only when a distance is set."""
+    matrix = distance_matrix(domain)
+    if not matrix:
+        yield Check(
+            "SLIT", "absent (default distances)", _slit_text(readback), readback.slit is None
+        )
+        return
+    size = len(domain.cells)
+    expected = tuple(tuple(matrix[(src, dst)] for dst in range(size)) for src in range(size))
+    yield Check("SLIT", _matrix_text(expected), _slit_text(readback), readback.slit == expected)
+
+
+def _matrix_text(matrix: tuple[tuple[int, ...], ...]) -> str:
+    return " / ".join(" ".join(map(str, row)) for row in matrix)
+
+
+def _slit_text(readback: SratReadback) -> str:
+    return "absent" if readback.slit is None else _matrix_text(readback.slit)
+
+
 def compare_srat(domain: Domain, profile: Profile, readback: SratReadback) -> tuple[Check, ...]:
     """Every check of the document against the SRAT one QEMU run exposed."""
     if not domain.cells:
@@ -166,4 +187,5 @@ def compare_srat(domain: Domain, profile: Profile, readback: SratReadback) -> tu
         *_placement_checks(domain, readback),
         *_initiator_checks(domain, profile, readback),
         *_cell_checks(domain, readback),
+        *_distance_checks(domain, readback),
     )

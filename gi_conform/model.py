@@ -106,6 +106,8 @@ class Cell:
     cpus: tuple[int, ...] | None
     memory: int | None
     """Bytes, rounded up to whole KiB as libvirt stores it."""
+    distances: tuple[tuple[int, int], ...] = ()
+    """``<distances><sibling id value>`` as written: (sibling id, value), document order."""
     line: int = field(default=0, compare=False, repr=False)
 
 

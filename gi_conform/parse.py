@@ -284,7 +284,29 @@ class _DomainReader:
                 detail=error,
             )
             memory = None
-        return Cell(id=cell_id, cpus=cpus, memory=memory, line=_line(element))
+        distances = self._distances(element, label)
+        return Cell(id=cell_id, cpus=cpus, memory=memory, distances=distances, line=_line(element))
+
+    def _distances(self, cell: etree._Element, label: str) -> tuple[tuple[int, int], ...]:
+        siblings: list[tuple[int, int]] = []
+        for sibling in cell.iterfind("distances/sibling"):
+            values: list[int] = []
+            for name in ("id", "value"):
+                raw = sibling.get(name)
+                text = (raw or "").strip()
+                if text.isascii() and text.isdigit() and len(text) < 10:
+                    values.append(int(text))
+                else:
+                    self.report(
+                        "NUMA-DISTANCE-SYNTAX",
+                        sibling,
+                        f"<sibling> of {label}",
+                        field=name,
+                        value=raw if raw is not None else "",
+                    )
+            if len(values) == 2:
+                siblings.append((values[0], values[1]))
+        return tuple(siblings)
 
     def _devices(
         self, devices: etree._Element | None

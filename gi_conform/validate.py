@@ -15,7 +15,15 @@ from gi_conform.model import Domain, Hostdev, PciAddress
 from gi_conform.parse import read_domain
 from gi_conform.rules import Severity, Violation, violation
 
-__all__ = ["MAX_CELLS", "InvalidDocument", "Report", "check_domain", "parse", "validate"]
+__all__ = [
+    "MAX_CELLS",
+    "InvalidDocument",
+    "Report",
+    "check_domain",
+    "distance_matrix",
+    "parse",
+    "validate",
+]
 
 MAX_CELLS = 128
 """QEMU's MAX_NODES."""
@@ -141,6 +149,7 @@ def _numa_rules(domain: Domain) -> Iterator[Violation]:
                     vcpus=domain.vcpus,
                     last=domain.vcpus - 1,
                 )
+    yield from _distance_rules(domain)
     unassigned = unassigned_vcpus(domain)
     if unassigned:
         yield violation(
@@ -154,6 +163,69 @@ def _numa_rules(domain: Domain) -> Iterator[Violation]:
         invisible = cell.cpus == () and cell.memory == 0 and cell.id not in targets
         if invisible and cell.id is not None and not (cell.id == 0 and unassigned):
             yield violation("NUMA-CELL-INVISIBLE", cell.line, _cell_label(cell.id), cell=cell.id)
+
+
+LOCAL_DISTANCE = 10
+REMOTE_DISTANCE = 20
+UNREACHABLE = 255
+
+
+def _distance_rules(domain: Domain) -> Iterator[Violation]:
+    ids = {cell.id for cell in domain.cells if cell.id is not None}
+    for cell in domain.cells:
+        for sibling, value in cell.distances:
+            label = f"<sibling id='{sibling}'> of {_cell_label(cell.id)}"
+            if sibling not in ids:
+                yield violation(
+                    "NUMA-DISTANCE-SIBLING-UNKNOWN",
+                    cell.line,
+                    label,
+                    sibling=sibling,
+                    cells=format_bitmap(ids),
+                )
+                continue
+            detail = ""
+            if not LOCAL_DISTANCE <= value <= UNREACHABLE:
+                detail = f"must be in {LOCAL_DISTANCE}..{UNREACHABLE}"
+            elif sibling == cell.id and value != LOCAL_DISTANCE:
+                detail = f"the local distance must be {LOCAL_DISTANCE}"
+            elif sibling != cell.id and value == LOCAL_DISTANCE:
+                detail = f"{LOCAL_DISTANCE} is the local distance, a remote one must be larger"
+            if detail:
+                yield violation(
+                    "NUMA-DISTANCE-VALUE",
+                    cell.line,
+                    label,
+                    value=value,
+                    sibling=sibling,
+                    detail=detail,
+                )
+
+
+def distance_matrix(domain: Domain) -> dict[tuple[int, int], int]:
+    """Every (src, dst) distance as libvirt resolves it, or {} when all are defaults.
+
+    libvirt's rules: a sibling sets the distance from its cell, and the reverse one too
+    unless that was already given; unset pairs are 10 (local) or 20 (remote); and when no
+    value differs from those defaults nothing is emitted at all.
+    """
+    named = {cell.id for cell in domain.cells if cell.id is not None}
+    ids = sorted(named | {s for cell in domain.cells for s, _ in cell.distances})
+    given: dict[tuple[int, int], int] = {}
+    for cell in domain.cells:
+        if cell.id is None:
+            continue
+        for sibling, value in cell.distances:
+            given[(cell.id, sibling)] = value
+            given.setdefault((sibling, cell.id), value)
+    matrix = {
+        (src, dst): given.get((src, dst), LOCAL_DISTANCE if src == dst else REMOTE_DISTANCE)
+        for src in ids
+        for dst in ids
+    }
+    if all(value in (LOCAL_DISTANCE, REMOTE_DISTANCE) for value in matrix.values()):
+        return {}
+    return matrix
 
 
 def unassigned_vcpus(domain: Domain) -> list[int]:

@@ -76,13 +76,17 @@ def _pci_attrs(address: PciAddress) -> list[tuple[str, str | None]]:
 
 
 def _cell(numa: _Node, cell: Cell) -> None:
-    numa.add(
+    node = numa.add(
         "cell",
         ("id", None if cell.id is None else str(cell.id)),
         ("cpus", format_bitmap(cell.cpus) if cell.cpus else None),
         ("memory", None if cell.memory is None else _kib(cell.memory)),
         ("unit", "KiB"),
     )
+    if cell.distances:
+        distances = node.add("distances")
+        for sibling, value in cell.distances:
+            distances.add("sibling", ("id", str(sibling)), ("value", str(value)))
 
 
 def _hostdev(devices: _Node, hostdev: Hostdev) -> None:
