@@ -1,0 +1,704 @@
+"""A QEMU-style reader for the GI-relevant part of any implementation's argv.
+
+The conformance oracle compares implementations on what their command lines *mean*, not
+on their spelling: key=value or JSON, ``cpus=0-1,cpus=3`` or a JSON list, ``8G`` or a byte
+count. This module reads ``-object``, ``-device`` and ``-numa`` as QEMU 10 does and
+turns them into frozen facts. It never raises on garbage: an argv from a foreign
+implementation can be anything, so every argument it cannot read becomes a
+:class:`ReadError` and reading goes on.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+__all__ = [
+    "ArgvReading",
+    "Device",
+    "Form",
+    "GenericInitiator",
+    "MemoryBackend",
+    "NodeFacts",
+    "NumaDistance",
+    "NumaNode",
+    "OtherObject",
+    "ReadError",
+    "SemanticFacts",
+    "device_key",
+    "normalize_host",
+    "normalize_sysfsdev",
+    "read_args_text",
+    "read_argv",
+    "resolved_distances",
+    "semantic_facts",
+]
+
+GI_TYPE = "acpi-generic-initiator"
+"""The QOM type of a generic initiator object."""
+GI_PROPERTIES = frozenset({"qom-type", "id", "pci-dev", "node"})
+"""Everything a GI object may carry: QEMU refuses any other property."""
+NUMA_NODE_PROPERTIES = frozenset({"type", "nodeid", "cpus", "memdev"})
+"""What a ``-numa node`` needs here; ``mem=`` (legacy) and ``initiator=`` (HMAT) are extra."""
+NUMA_DIST_PROPERTIES = frozenset({"type", "src", "dst", "val"})
+LOCAL_DISTANCE = 10
+REMOTE_DISTANCE = 20
+
+_READ_FLAGS = frozenset({"-object", "-device", "-numa"})
+_SIZE = re.compile(r"([0-9]+)([bkmgtpe])?\Z", re.IGNORECASE)
+_SIZE_SHIFT = {"b": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
+_HOST = re.compile(
+    r"(?:([0-9a-f]{1,4}):)?([0-9a-f]{1,2}):([0-9a-f]{1,2})\.([0-7])\Z", re.IGNORECASE
+)
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z", re.I)
+_MDEV_PREFIX = "/sys/bus/mdev/devices/"
+_SHELL_SPACE = " \t\r\n"
+"""shlex's whitespace, exactly (not Python's wider \\s)."""
+_PIECE = re.compile(r"""'[^']*'|"(?:[^"\\]|\\.)*"|\\.|[^'"\\ \t\r\n]+""", re.S)
+_SHELL_WORD = re.compile(rf"(?:{_PIECE.pattern})+", re.S)
+_DOUBLE_ESCAPE = re.compile(r"""\\(["\\])""")
+"""Inside double quotes shlex lets a backslash escape only a quote or a backslash."""
+_MAX_U64 = 2**64 - 1
+
+
+class Form(enum.StrEnum):
+    """How an argument was written: QEMU's two syntaxes for the same properties."""
+
+    KEYVAL = "keyval"
+    JSON = "json"
+
+
+@dataclass(frozen=True)
+class ReadError:
+    """One argument (or part of one) that could not be read the way QEMU would.
+
+    ``form`` is ``None`` when the option has no value at all. ``stray`` marks a key=value
+    token QEMU would read as some other property than the writer meant (a token without
+    ``=``, a repeated key, an empty parameter): that is how an unescaped comma shows up.
+    """
+
+    position: int
+    flag: str
+    value: str
+    message: str
+    form: Form | None = None
+    stray: bool = False
+
+
+@dataclass(frozen=True)
+class NumaNode:
+    """A ``-numa node``: its CPUs are the union of every ``cpus=`` it repeats."""
+
+    position: int
+    nodeid: int | None
+    cpus: frozenset[int]
+    memdev: str | None
+    form: Form
+    properties: frozenset[str]
+    """The property names as written (``type`` included): extras show injected keys."""
+    mem: int | None = None
+    """The legacy ``mem=`` size in bytes, when given."""
+
+
+@dataclass(frozen=True)
+class NumaDistance:
+    """A ``-numa dist``: the distance from node ``src`` to node ``dst``."""
+
+    position: int
+    src: int | None
+    dst: int | None
+    value: int | None
+    form: Form
+    properties: frozenset[str]
+
+
+@dataclass(frozen=True)
+class MemoryBackend:
+    """A ``memory-backend-*`` object; ``size`` in bytes (``None`` when unreadable)."""
+
+    position: int
+    id: str
+    qom_type: str
+    size: int | None
+    form: Form
+
+
+@dataclass(frozen=True)
+class Device:
+    """A ``-device``. The reader cannot tell PCI from other devices: it keeps them all."""
+
+    position: int
+    id: str | None
+    driver: str
+    host: str | None
+    sysfsdev: str | None
+    bus: str | None
+    addr: str | None
+    form: Form
+
+
+@dataclass(frozen=True)
+class GenericInitiator:
+    """An ``acpi-generic-initiator`` object; fields QEMU would refuse are ``None``."""
+
+    position: int
+    id: str
+    pci_dev: str | None
+    node: int | None
+    form: Form
+    properties: frozenset[str]
+
+
+@dataclass(frozen=True)
+class OtherObject:
+    """Any other ``-object``: kept only for its id (ids share one namespace here)."""
+
+    position: int
+    id: str
+    qom_type: str
+    form: Form
+
+
+@dataclass(frozen=True)
+class ArgvReading:
+    """Everything read from one argv, each list in argv order."""
+
+    numa_nodes: tuple[NumaNode, ...] = ()
+    distances: tuple[NumaDistance, ...] = ()
+    backends: tuple[MemoryBackend, ...] = ()
+    devices: tuple[Device, ...] = ()
+    initiators: tuple[GenericInitiator, ...] = ()
+    objects: tuple[OtherObject, ...] = ()
+    errors: tuple[ReadError, ...] = ()
+
+    def ids(self) -> list[tuple[str, int]]:
+        """Every ``-object``/``-device`` id with its position, in argv order."""
+        found: list[tuple[str, int]] = [
+            *((b.id, b.position) for b in self.backends),
+            *((d.id, d.position) for d in self.devices if d.id is not None),
+            *((i.id, i.position) for i in self.initiators),
+            *((o.id, o.position) for o in self.objects),
+        ]
+        return sorted(found, key=lambda item: item[1])
+
+    def device(self, device_id: str) -> Device | None:
+        """The first ``-device`` with this id (QEMU would refuse a second one anyway)."""
+        return self._devices_by_id.get(device_id)
+
+    def backend(self, backend_id: str) -> MemoryBackend | None:
+        return self._backends_by_id.get(backend_id)
+
+    @cached_property
+    def _devices_by_id(self) -> dict[str, Device]:
+        found: dict[str, Device] = {}
+        for device in self.devices:
+            if device.id is not None:
+                found.setdefault(device.id, device)
+        return found
+
+    @cached_property
+    def _backends_by_id(self) -> dict[str, MemoryBackend]:
+        found: dict[str, MemoryBackend] = {}
+        for backend in self.backends:
+            found.setdefault(backend.id, backend)
+        return found
+
+
+class _Unreadable(Exception):
+    """Internal: the argument as a whole cannot be read; the message says why."""
+
+
+@dataclass(frozen=True)
+class _Props:
+    """Properties as read: JSON values as they are, key=value values as strings."""
+
+    values: Mapping[str, object]
+    order: tuple[str, ...]
+    form: Form
+    repeated: Mapping[str, tuple[str, ...]]
+    problems: tuple[str, ...]
+
+
+def read_args_text(text: str) -> list[str]:
+    """The argv of a libvirt-style ``.args`` text: `` \\``-continued lines, shell quoting.
+
+    Every token is returned, environment assignments and the binary included (the
+    reader skips what is not an option). Text with unbalanced quotes falls back to a
+    plain whitespace split, so a broken file still yields something to report on.
+    """
+    joined = re.sub(r"\\\r?\n", " ", text)
+    words: list[str] = []
+    position = 0
+    for match in _SHELL_WORD.finditer(joined):
+        if joined[position : match.start()].strip(_SHELL_SPACE):
+            return _slow_split(joined)
+        words.append("".join(_unquote(piece) for piece in _PIECE.findall(match.group(0))))
+        position = match.end()
+    if joined[position:].strip(_SHELL_SPACE):
+        return _slow_split(joined)
+    return words
+
+
+def _slow_split(text: str) -> list[str]:
+    """``shlex`` for what the fast path does not take (unbalanced quotes: a plain split)."""
+    try:
+        return shlex.split(text, comments=False, posix=True)
+    except ValueError:
+        return text.split()
+
+
+def _unquote(piece: str) -> str:
+    """One piece of a shell word: 'literal', "escapable", \\x, or plain text."""
+    if piece.startswith("'"):
+        return piece[1:-1]
+    if piece.startswith('"'):
+        return _DOUBLE_ESCAPE.sub(r"\1", piece[1:-1])
+    if piece.startswith("\\"):
+        return piece[1:]
+    return piece
+
+
+def _split_keyval(text: str) -> list[str]:
+    """Split at single commas; ``,,`` is an escaped comma inside a value."""
+    parts: list[str] = []
+    current: list[str] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == ",":
+            if text.startswith(",,", index):
+                current.append(",")
+                index += 2
+                continue
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        index += 1
+    parts.append("".join(current))
+    return parts
+
+
+def _read_keyval(text: str, implied: str, repeatable: frozenset[str]) -> _Props:
+    """QemuOpts-style key=value: first token may omit its key (``implied``)."""
+    values: dict[str, object] = {}
+    order: list[str] = []
+    repeated: dict[str, list[str]] = {}
+    problems: list[str] = []
+    for index, part in enumerate(_split_keyval(text)):
+        if "=" not in part:
+            if index == 0 and part:
+                key, value = implied, part
+            elif part == "":
+                problems.append("empty parameter (a stray ',')")
+                continue
+            else:
+                problems.append(f"'{part}' is a parameter without '=' (an unescaped comma?)")
+                continue
+        else:
+            key, value = part.split("=", 1)
+            if key == "":
+                problems.append(f"'{part}' has no key")
+                continue
+        if key in repeatable:
+            repeated.setdefault(key, []).append(value)
+            if key not in order:
+                order.append(key)
+            values.setdefault(key, value)
+            continue
+        if key in values:
+            problems.append(f"'{key}' given twice ('{values[key]}' and '{value}')")
+            continue
+        values[key] = value
+        order.append(key)
+    return _Props(
+        values=values,
+        order=tuple(order),
+        form=Form.KEYVAL,
+        repeated={key: tuple(items) for key, items in repeated.items()},
+        problems=tuple(problems),
+    )
+
+
+def _read_json(text: str) -> _Props:
+    duplicates: list[str] = []
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        seen: dict[str, object] = {}
+        for key, value in items:
+            if key in seen:
+                duplicates.append(key)
+            seen[key] = value
+        return seen
+
+    try:
+        data = json.loads(text, object_pairs_hook=pairs)
+    except (ValueError, RecursionError) as error:
+        raise _Unreadable(f"not valid JSON ({_short(str(error))})") from None
+    if not isinstance(data, dict):
+        raise _Unreadable(f"JSON value is a {type(data).__name__}, not an object")
+    if duplicates:
+        raise _Unreadable(f"duplicate JSON key '{_short(duplicates[0])}'")
+    return _Props(values=data, order=tuple(data), form=Form.JSON, repeated={}, problems=())
+
+
+def _read_props(text: str, implied: str, repeatable: frozenset[str] = frozenset()) -> _Props:
+    if text.startswith("{"):
+        return _read_json(text)
+    return _read_keyval(text, implied, repeatable)
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _c_uint(text: str) -> int:
+    """An unsigned integer as ``strtoull(text, NULL, 0)`` reads it, in 64 bits."""
+    value = text.strip()
+    if value.lower().startswith("0x"):
+        digits, base = value[2:], 16
+    elif len(value) > 1 and value.startswith("0"):
+        digits, base = value[1:], 8
+    else:
+        digits, base = value, 10
+    if not digits or len(digits) > 22 or not digits.isascii() or not digits.isalnum():
+        raise _Unreadable(f"'{_short(text)}' is not an unsigned integer")
+    try:
+        number = int(digits, base)
+    except ValueError:
+        raise _Unreadable(f"'{_short(text)}' is not an unsigned integer") from None
+    if number > _MAX_U64:
+        raise _Unreadable(f"'{_short(text)}' does not fit in 64 bits")
+    return number
+
+
+def _uint(props: _Props, key: str) -> int | None:
+    """A required-if-present unsigned property: JSON integer or key=value text."""
+    if key not in props.values:
+        return None
+    value = props.values[key]
+    if props.form is Form.JSON:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Unreadable(f"'{key}' must be a JSON integer, not {json.dumps(value)[:40]}")
+        if not 0 <= value <= _MAX_U64:
+            raise _Unreadable(f"'{key}' {value} is not an unsigned 64-bit integer")
+        return value
+    return _c_uint(str(value))
+
+
+def _size(props: _Props, key: str) -> int | None:
+    """A size: JSON integer, or key=value bytes with QEMU's optional B/K/M/G/T/P/E."""
+    if key not in props.values or props.form is Form.JSON:
+        return _uint(props, key)
+    text = str(props.values[key]).strip()
+    if text.lower().startswith("0x"):
+        return _c_uint(text)
+    match = _SIZE.match(text)
+    if match is None:
+        raise _Unreadable(f"'{key}' '{_short(text)}' is not a size")
+    digits, suffix = match.groups()
+    if len(digits) > 22:
+        raise _Unreadable(f"'{key}' '{_short(text)}' is too large")
+    number = int(digits) << _SIZE_SHIFT[(suffix or "b").lower()]
+    if number > _MAX_U64:
+        raise _Unreadable(f"'{key}' '{_short(text)}' does not fit in 64 bits")
+    return number
+
+
+def _required(props: _Props, key: str) -> str:
+    value = _text(props, key)
+    if value is None:
+        raise _Unreadable(f"'{key}' is missing")
+    return value
+
+
+def _text(props: _Props, key: str) -> str | None:
+    if key not in props.values:
+        return None
+    value = props.values[key]
+    if props.form is Form.JSON and not isinstance(value, str):
+        if key == "addr" and isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        raise _Unreadable(f"'{key}' must be a JSON string, not {json.dumps(value)[:40]}")
+    return str(value)
+
+
+def _cpu_range(text: str) -> range:
+    first, dash, last = text.partition("-")
+    low = _c_uint(first)
+    high = _c_uint(last) if dash else low
+    if high < low:
+        raise _Unreadable(f"cpus '{_short(text)}' runs backwards")
+    if high >= 1 << 16:
+        raise _Unreadable(f"cpus '{_short(text)}' is beyond QEMU's uint16 CPU index")
+    return range(low, high + 1)
+
+
+def _cpus(props: _Props) -> frozenset[int]:
+    if props.form is Form.KEYVAL:
+        found: set[int] = set()
+        for item in props.repeated.get("cpus", ()):
+            found.update(_cpu_range(item))
+        return frozenset(found)
+    value = props.values.get("cpus")
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list) or any(
+        isinstance(cpu, bool) or not isinstance(cpu, int) or not 0 <= cpu < 1 << 16 for cpu in value
+    ):
+        raise _Unreadable("'cpus' must be a JSON list of CPU indexes (uint16)")
+    return frozenset(value)
+
+
+@dataclass
+class _Reader:
+    """Accumulates what one pass over the argv finds."""
+
+    numa_nodes: list[NumaNode]
+    distances: list[NumaDistance]
+    backends: list[MemoryBackend]
+    devices: list[Device]
+    initiators: list[GenericInitiator]
+    objects: list[OtherObject]
+    errors: list[ReadError]
+
+    def problems(self, position: int, flag: str, value: str, props: _Props) -> None:
+        for message in props.problems:
+            self.errors.append(ReadError(position, flag, value, message, props.form, stray=True))
+
+    def read(self, position: int, flag: str, value: str) -> None:
+        form = Form.JSON if value.startswith("{") else Form.KEYVAL
+        try:
+            if flag == "-object":
+                self._object(position, value)
+            elif flag == "-device":
+                self._device(position, value)
+            else:
+                self._numa(position, value)
+        except _Unreadable as error:
+            self.errors.append(ReadError(position, flag, value, str(error), form))
+
+    def _object(self, position: int, value: str) -> None:
+        props = _read_props(value, "qom-type")
+        self.problems(position, "-object", value, props)
+        qom_type = _required(props, "qom-type")
+        object_id = _required(props, "id")
+        if qom_type == GI_TYPE:
+            pci_dev = _text(props, "pci-dev")
+            node = _uint(props, "node")
+            missing = [key for key in ("pci-dev", "node") if key not in props.values]
+            for key in missing:
+                self.errors.append(
+                    ReadError(position, "-object", value, f"'{key}' is missing", props.form)
+                )
+            self.initiators.append(
+                GenericInitiator(
+                    position, object_id, pci_dev, node, props.form, frozenset(props.order)
+                )
+            )
+        elif qom_type.startswith("memory-backend-"):
+            size = _size(props, "size")
+            if size is None:
+                self.errors.append(
+                    ReadError(position, "-object", value, "'size' is missing", props.form)
+                )
+            self.backends.append(MemoryBackend(position, object_id, qom_type, size, props.form))
+        else:
+            self.objects.append(OtherObject(position, object_id, qom_type, props.form))
+
+    def _device(self, position: int, value: str) -> None:
+        props = _read_props(value, "driver")
+        self.problems(position, "-device", value, props)
+        driver = _required(props, "driver")
+        self.devices.append(
+            Device(
+                position=position,
+                id=_text(props, "id"),
+                driver=driver,
+                host=_text(props, "host"),
+                sysfsdev=_text(props, "sysfsdev"),
+                bus=_text(props, "bus"),
+                addr=_text(props, "addr"),
+                form=props.form,
+            )
+        )
+
+    def _numa(self, position: int, value_text: str) -> None:
+        props = _read_props(value_text, "type", frozenset({"cpus"}))
+        self.problems(position, "-numa", value_text, props)
+        numa_type = _required(props, "type")
+        if numa_type == "dist":
+            values = {key: _uint(props, key) for key in ("src", "dst", "val")}
+            for key, value in values.items():
+                if value is None:
+                    message = f"'{key}' is missing"
+                    self.errors.append(
+                        ReadError(position, "-numa", value_text, message, props.form)
+                    )
+            self.distances.append(
+                NumaDistance(
+                    position,
+                    values["src"],
+                    values["dst"],
+                    values["val"],
+                    props.form,
+                    frozenset(props.order),
+                )
+            )
+            return
+        if numa_type != "node":
+            return
+        memdev = _text(props, "memdev")
+        self.numa_nodes.append(
+            NumaNode(
+                position=position,
+                nodeid=_uint(props, "nodeid"),
+                cpus=_cpus(props),
+                memdev=memdev,
+                form=props.form,
+                properties=frozenset(props.order),
+                mem=_size(props, "mem"),
+            )
+        )
+
+
+def read_argv(argv: Sequence[str]) -> ArgvReading:
+    """Read every ``-object``, ``-device`` and ``-numa`` of an argv; never raises.
+
+    Other options are skipped: a token after an unknown flag counts as its value unless it
+    starts with ``-``. Positions are indexes into ``argv`` (of the flag), so "right after"
+    means two tokens later. ``--flag`` is read as ``-flag``, as QEMU does.
+    """
+    reader = _Reader([], [], [], [], [], [], [])
+    index = 0
+    tokens = [token if isinstance(token, str) else str(token) for token in argv]
+    while index < len(tokens):
+        token = tokens[index]
+        flag = token[1:] if token.startswith("--") else token
+        if flag in _READ_FLAGS:
+            if index + 1 >= len(tokens):
+                reader.errors.append(ReadError(index, flag, "", "the option has no value"))
+                break
+            reader.read(index, flag, tokens[index + 1])
+            index += 2
+        elif token.startswith("-") and index + 1 < len(tokens):
+            index += 1 if tokens[index + 1].startswith("-") else 2
+        else:
+            index += 1
+    return ArgvReading(
+        numa_nodes=tuple(reader.numa_nodes),
+        distances=tuple(reader.distances),
+        backends=tuple(reader.backends),
+        devices=tuple(reader.devices),
+        initiators=tuple(reader.initiators),
+        objects=tuple(reader.objects),
+        errors=tuple(reader.errors),
+    )
+
+
+def normalize_host(text: str) -> str:
+    """``DDDD:BB:SS.F`` in lower case; QEMU's short ``BB:SS.F`` means domain 0."""
+    match = _HOST.match(text.strip())
+    if match is None:
+        return text
+    domain, bus, slot, function = match.groups()
+    return f"{int(domain or '0', 16):04x}:{int(bus, 16):02x}:{int(slot, 16):02x}.{function}"
+
+
+def normalize_sysfsdev(text: str) -> str:
+    """An mdev's ``sysfsdev`` with a lower-case UUID and no trailing slash."""
+    path = text.rstrip("/")
+    name = path.rsplit("/", 1)[-1]
+    if _UUID.match(name):
+        return _MDEV_PREFIX + name.lower()
+    return path
+
+
+def device_key(device: Device) -> str | None:
+    """What a host device is compared on: its host address or its mdev path."""
+    if device.host is not None:
+        return normalize_host(device.host)
+    if device.sysfsdev is not None:
+        return normalize_sysfsdev(device.sysfsdev)
+    return None
+
+
+@dataclass(frozen=True, order=True)
+class NodeFacts:
+    """One guest NUMA node: ``memory`` in bytes, ``None`` when its memdev is missing."""
+
+    nodeid: int
+    cpus: frozenset[int]
+    memory: int | None
+
+
+@dataclass(frozen=True)
+class SemanticFacts:
+    """What an argv means for generic initiators, independent of spelling and ids.
+
+    ``initiators`` holds (host device, node) pairs, the host device being a normalized
+    PCI address or mdev path (``id:NAME`` when ``pci-dev`` names no host device).
+    ``distances`` is the full (src, dst, value) matrix, empty when every distance is
+    QEMU's default (10 local, 20 remote), however it was spelled.
+    """
+
+    nodes: tuple[NodeFacts, ...]
+    initiators: frozenset[tuple[str, int]]
+    device_ids: frozenset[str]
+    distances: tuple[tuple[int, int, int], ...] = ()
+
+
+def resolved_distances(reading: ArgvReading) -> tuple[tuple[int, int, int], ...]:
+    """The distance matrix QEMU builds: a missing reverse distance mirrors the given one,
+    an unset local distance is 10; ``()`` when nothing differs from the defaults."""
+    given: dict[tuple[int, int], int] = {}
+    for distance in reading.distances:
+        if distance.src is not None and distance.dst is not None and distance.value is not None:
+            given[(distance.src, distance.dst)] = distance.value
+    if not given:
+        return ()
+    nodes = {node.nodeid for node in reading.numa_nodes if node.nodeid is not None}
+    ids = sorted(nodes | {src for src, _ in given} | {dst for _, dst in given})
+    matrix: list[tuple[int, int, int]] = []
+    for src in ids:
+        for dst in ids:
+            default = LOCAL_DISTANCE if src == dst else REMOTE_DISTANCE
+            value = given.get((src, dst), given.get((dst, src), default))
+            matrix.append((src, dst, value))
+    if all(value == (LOCAL_DISTANCE if a == b else REMOTE_DISTANCE) for a, b, value in matrix):
+        return ()
+    return tuple(matrix)
+
+
+def semantic_facts(argv: Sequence[str] | ArgvReading) -> SemanticFacts:
+    """The comparable meaning of an argv (or of a reading of one)."""
+    reading = argv if isinstance(argv, ArgvReading) else read_argv(argv)
+    nodes: list[NodeFacts] = []
+    for node in reading.numa_nodes:
+        if node.nodeid is None:
+            continue
+        memory: int | None = 0
+        if node.memdev is not None:
+            backend = reading.backend(node.memdev)
+            memory = backend.size if backend is not None else None
+        elif node.mem is not None:
+            memory = node.mem
+        nodes.append(NodeFacts(node.nodeid, node.cpus, memory))
+    pairs: set[tuple[str, int]] = set()
+    for initiator in reading.initiators:
+        if initiator.pci_dev is None or initiator.node is None:
+            continue
+        device = reading.device(initiator.pci_dev)
+        key = device_key(device) if device is not None else None
+        pairs.add((key if key is not None else f"id:{initiator.pci_dev}", initiator.node))
+    return SemanticFacts(
+        nodes=tuple(sorted(nodes)),
+        initiators=frozenset(pairs),
+        device_ids=frozenset(d.id for d in reading.devices if d.id is not None),
+        distances=resolved_distances(reading),
+    )

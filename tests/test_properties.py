@@ -1,0 +1,273 @@
+"""The property suite (issue 3): generated documents against the whole pipeline.
+
+Runs under the Hypothesis profiles of ``conftest.py``: ``dev`` (default), ``ci``
+(derandomized; ``CI=true``) and ``fuzz`` (``tox -e fuzz``, many examples). Every test here
+is a HypoFuzz target as it stands, and ``test.hypothesis.fuzz_one_input`` drives any of
+them from raw bytes.
+
+Known bugs in the reference are listed in ``KNOWN_BUGS``: each has a reproducer test
+marked ``xfail(strict=True)`` (it starts failing the day the bug is fixed: then delete the
+entry) and a predicate that keeps the broad properties from tripping over it meanwhile.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from gi_conform import (
+    Dialect,
+    Domain,
+    Initiator,
+    Profile,
+    build_argv,
+    flatten,
+    format_xml,
+    parse,
+    render_args,
+    validate,
+)
+from gi_conform.argvread import read_args_text, semantic_facts
+from gi_conform.fuzz import fuzz_one_input
+from gi_conform.invariants import check_invariants, document_facts
+from gi_conform.parse import MAX_DOCUMENT_BYTES
+from gi_conform.strategies import (
+    MUTATED_RULES,
+    domain_documents,
+    hostile_documents,
+    invalid_documents,
+    renderings,
+    topologies,
+)
+
+_DEFAULT = settings.default
+SLOW_INPUT_SECONDS = 10.0
+"""No single input may take longer (generous: a loaded CI machine, Hypothesis overhead)."""
+
+
+@dataclass(frozen=True)
+class KnownBug:
+    """A bug in a module this suite does not own, with the smallest input showing it."""
+
+    name: str
+    reproducer: bytes
+    matches: Callable[[bytes], bool]
+    """True for inputs that may trip over the bug (kept out of the broad properties)."""
+
+
+def _pattern(regex: bytes) -> Callable[[bytes], bool]:
+    compiled = re.compile(regex)
+    return lambda data: compiled.search(data) is not None
+
+
+_GPU = (
+    b"<domain><vcpu>1</vcpu><cpu><numa><cell id='0' cpus='0' memory='1024'/></numa></cpu>"
+    b"<devices><hostdev mode='subsystem' type='pci'><source>"
+    b"<address domain='0' bus='%s' slot='0' function='0'/></source></hostdev></devices></domain>"
+)
+
+KNOWN_BUGS = (
+    KnownBug(
+        "parse: PCI address numbers go through Python's int(): '-1' and '1_0' are accepted",
+        _GPU % b"-1",
+        _pattern(rb"""(?:domain|bus|slot|function)\s*=\s*['"]\s*(?:[-+]|[^'"]*_)"""),
+    ),
+    KnownBug(
+        "validate: NUMA-CELL-ID-NONCONTIGUOUS builds set(range(max id + 1)): 100 bytes with "
+        "id='999999999' exhaust memory",
+        b"<domain><cpu><numa><cell id='0' memory='1'/><cell id='300000' memory='0'/></numa>"
+        b"</cpu></domain>",
+        _pattern(rb"""<cell\b[^>]*\bid\s*=\s*['"]\s*0*[1-9][0-9]{5,}"""),
+    ),
+    KnownBug(
+        "xmlfmt: a carriage return (&#13;) is written raw and comes back as a newline or space",
+        b"<domain><name>a&#13;b</name></domain>",
+        _pattern(rb"&#(?:0*13|[xX]0*[dD]);"),
+    ),
+    KnownBug(
+        "xmlfmt: an empty attribute value is dropped: type='' comes back as 'kvm'",
+        b"<domain type=''><name>x</name></domain>",
+        _pattern(rb"""=\s*(?:''|"")"""),
+    ),
+)
+
+
+def _known_bug(data: bytes | str) -> bool:
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    return any(bug.matches(raw) for bug in KNOWN_BUGS)
+
+
+@pytest.mark.parametrize("bug", KNOWN_BUGS, ids=[bug.name.split(":")[0] for bug in KNOWN_BUGS])
+@pytest.mark.xfail(strict=True, reason="a known bug; when this passes, delete its KNOWN_BUGS entry")
+def test_known_bug_is_still_there(bug: KnownBug) -> None:
+    """Each reproducer is a tiny document: it must pass the contract in little memory."""
+    assert bug.matches(bug.reproducer)
+    tracemalloc.start()
+    try:
+        fuzz_one_input(bug.reproducer)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20, f"peak {peak / 2**20:.0f} MiB for {len(bug.reproducer)} bytes"
+
+
+@given(st.data())
+def test_valid_documents_are_accepted_and_their_argv_keeps_every_invariant(
+    data: st.DataObject,
+) -> None:
+    domain = data.draw(topologies(), label="topology")
+    text = data.draw(renderings(domain), label="document")
+    assume(not _known_bug(text))
+    report = validate(text)
+    assert report.accepted, report.text()
+    assert report.domain == domain
+    for profile in Profile:
+        argv = flatten(build_argv(domain, profile))
+        assert check_invariants(domain, argv, profile) == []
+
+
+@given(invalid_documents())
+def test_invalid_documents_break_exactly_their_rule(pair: tuple[str, str]) -> None:
+    text, rule = pair
+    assume(not _known_bug(text))
+    report = validate(text)
+    assert not report.accepted
+    assert {violation.rule for violation in report.errors} == {rule}, report.text()
+
+
+@pytest.mark.parametrize("rule", sorted(MUTATED_RULES))
+@settings(max_examples=max(3, (_DEFAULT.max_examples if _DEFAULT else 100) // 10))
+@given(data=st.data())
+def test_each_rule_mutation_is_rejected_with_its_rule(rule: str, data: st.DataObject) -> None:
+    text, drawn = data.draw(invalid_documents(rule))
+    assume(not _known_bug(text))
+    assert drawn == rule
+    assert {violation.rule for violation in validate(text).errors} == {rule}
+
+
+@given(topologies())
+def test_xml_round_trip(domain: Domain) -> None:
+    text = format_xml(domain)
+    assume(not _known_bug(text))
+    assert parse(text) == domain
+    assert format_xml(parse(text)) == text
+
+
+@given(domain_documents())
+def test_format_is_idempotent_on_varied_documents(text: str) -> None:
+    assume(not _known_bug(text))
+    canonical = format_xml(parse(text))
+    assert format_xml(parse(canonical)) == canonical
+
+
+@given(topologies())
+def test_both_profiles_mean_the_same(domain: Domain) -> None:
+    facts = {p: semantic_facts(flatten(build_argv(domain, p))) for p in Profile}
+    assert facts[Profile.SEED] == facts[Profile.LIBVIRT] == document_facts(domain)
+
+
+def _all_libvirt(domain: Domain) -> Domain:
+    """The same initiators, every one written as a nodeset."""
+    extra: dict[str, set[int]] = {}
+    for initiator in domain.initiators:
+        assert initiator.device is not None
+        assert initiator.node is not None
+        extra.setdefault(initiator.device, set()).add(initiator.node)
+    hostdevs = tuple(
+        replace(h, nodeset=tuple(sorted({*(h.nodeset or ()), *extra.get(h.alias, ())})) or None)
+        for h in domain.hostdevs
+    )
+    return replace(domain, hostdevs=hostdevs, initiators=())
+
+
+def _all_seed(domain: Domain) -> Domain:
+    """The same initiators, every one written as a seed element."""
+    used = {h.alias for h in domain.hostdevs} | {i.id for i in domain.initiators}
+    initiators = list(domain.initiators)
+    number = 0
+    for hostdev in domain.hostdevs:
+        for node in hostdev.nodeset or ():
+            while f"ua-seed{number}" in used:
+                number += 1
+            used.add(f"ua-seed{number}")
+            initiators.append(Initiator(f"ua-seed{number}", hostdev.alias, node, Dialect.SEED))
+    hostdevs = tuple(replace(h, nodeset=None) for h in domain.hostdevs)
+    return replace(domain, hostdevs=hostdevs, initiators=tuple(initiators))
+
+
+@given(topologies())
+def test_both_dialects_mean_the_same(domain: Domain) -> None:
+    """One topology written all-seed and all-libvirt: same nodes, same (device, node) pairs."""
+    meanings = []
+    for variant in (_all_seed(domain), _all_libvirt(domain)):
+        text = format_xml(variant)
+        assume(not _known_bug(text))
+        model = parse(text)
+        for profile in Profile:
+            facts = semantic_facts(flatten(build_argv(model, profile)))
+            meanings.append((facts.nodes, facts.initiators, facts.distances))
+    expected = document_facts(domain)
+    assert set(meanings) == {(expected.nodes, expected.initiators, expected.distances)}
+
+
+@given(topologies(max_cells=16))
+def test_args_text_reads_back_as_the_argv(domain: Domain) -> None:
+    for profile in Profile:
+        options = build_argv(domain, profile)
+        assert read_args_text(render_args(options)) == flatten(options)
+
+
+@given(hostile_documents())
+def test_hostile_inputs_have_only_documented_outcomes(data: bytes) -> None:
+    assume(not _known_bug(data))
+    start = time.perf_counter()
+    fuzz_one_input(data)
+    assert time.perf_counter() - start < SLOW_INPUT_SECONDS
+
+
+def _cells(count: int) -> bytes:
+    body = "".join(f"<cell id='{i}' cpus='{i}' memory='1'/>" for i in range(count))
+    return f"<domain><vcpu>{count}</vcpu><cpu><numa>{body}</numa></cpu></domain>".encode()
+
+
+def _initiators(count: int) -> bytes:
+    hostdevs = "".join(
+        "<hostdev mode='subsystem' type='pci'><source>"
+        f"<address domain='{i >> 8}' bus='{i & 255}' slot='0' function='0'/></source>"
+        "<acpi nodeset='0-127'/></hostdev>"
+        for i in range(count)
+    )
+    cells = "".join(f"<cell id='{i}' memory='{1 if i == 0 else 0}'/>" for i in range(128))
+    return f"<domain><cpu><numa>{cells}</numa></cpu><devices>{hostdevs}</devices></domain>".encode()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("data", "megabytes"),
+    [
+        pytest.param(b"<domain>" + b" " * MAX_DOCUMENT_BYTES + b"</domain>", 64, id="over-4MiB"),
+        pytest.param(
+            b"<domain>" + b"<a>" * 100_000 + b"</a>" * 100_000 + b"</domain>", 64, id="deep"
+        ),
+        pytest.param(_cells(16_500), 256, id="16500-cells"),
+        pytest.param(_initiators(100), 256, id="12800-initiators"),
+    ],
+)
+def test_big_inputs_stay_bounded(data: bytes, megabytes: int) -> None:
+    """Memory and time stay bounded on the largest inputs the limits let through."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        fuzz_one_input(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 4 * SLOW_INPUT_SECONDS
+    assert peak < megabytes * 2**20, f"peak {peak / 2**20:.0f} MiB"

@@ -1,0 +1,137 @@
+"""The public strategies as a library: argument checking, bounds, dialects, coverage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from gi_conform import Dialect, Domain, format_xml, parse
+from gi_conform.rules import Severity, catalogue
+from gi_conform.strategies import (
+    MUTATED_RULES,
+    domain_documents,
+    hostile_documents,
+    invalid_documents,
+    renderings,
+    topologies,
+)
+
+_DEFAULT = settings.default
+FEW = settings(max_examples=max(10, (_DEFAULT.max_examples if _DEFAULT else 100) // 5))
+
+
+def _draw_once(strategy: st.SearchStrategy[object]) -> None:
+    @settings(max_examples=1, database=None)
+    @given(strategy)
+    def draw(value: object) -> None:
+        pass
+
+    draw()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: topologies(min_cells=5, max_cells=2),
+        lambda: topologies(max_cells=129),
+        lambda: topologies(min_cells=-1),
+        lambda: topologies(min_cells=True),
+        lambda: topologies(max_hostdevs=65),
+        lambda: topologies(min_hostdevs=3, max_hostdevs=1),
+        lambda: topologies(max_vcpus=0),
+        lambda: topologies(max_vcpus=1.5),  # type: ignore[arg-type]
+        lambda: topologies(dialects="seed"),
+        lambda: topologies(dialects=["seed", "kubevirt"]),
+        lambda: topologies(dialects=None),  # type: ignore[arg-type]
+        lambda: domain_documents(max_cells=0, min_cells=1),
+        lambda: domain_documents(vary="yes"),  # type: ignore[arg-type]
+        lambda: renderings("<domain/>"),  # type: ignore[arg-type]
+        lambda: renderings(Domain(name="x"), vary=1),  # type: ignore[arg-type]
+        lambda: invalid_documents("NO-SUCH-RULE"),
+        lambda: invalid_documents("NUMA-CELL-INVISIBLE"),
+        lambda: invalid_documents(42),  # type: ignore[arg-type]
+    ],
+)
+def test_bad_arguments_raise_invalid_argument_when_drawn(
+    make: Callable[[], st.SearchStrategy[object]],
+) -> None:
+    strategy = make()  # building the strategy never raises
+    with pytest.raises(InvalidArgument):
+        _draw_once(strategy)
+
+
+def test_every_error_rule_has_a_mutation() -> None:
+    errors = {rule.id for rule in catalogue().values() if rule.severity is Severity.ERROR}
+    assert errors - MUTATED_RULES == set(), "error rules invalid_documents cannot break"
+    assert MUTATED_RULES - errors == set(), "mutations for rules that are not errors"
+
+
+@FEW
+@given(topologies(min_cells=3, max_cells=5, min_hostdevs=1, max_hostdevs=2, max_vcpus=4))
+def test_bounds_are_kept(domain: Domain) -> None:
+    assert 3 <= len(domain.cells) <= 5
+    assert 1 <= len(domain.hostdevs) <= 2
+    assert domain.vcpus is not None
+    assert 1 <= domain.vcpus <= 4
+    assert sorted(cell.id for cell in domain.cells if cell.id is not None) == list(
+        range(len(domain.cells))
+    )
+    assert any(cell.memory for cell in domain.cells)
+
+
+@FEW
+@given(topologies(dialects=[Dialect.SEED]))
+def test_seed_dialect_only(domain: Domain) -> None:
+    assert all(hostdev.nodeset is None for hostdev in domain.hostdevs)
+
+
+@FEW
+@given(topologies(dialects=["libvirt"]))
+def test_libvirt_dialect_only(domain: Domain) -> None:
+    assert domain.initiators == ()
+
+
+@FEW
+@given(topologies(dialects=()))
+def test_no_dialect_means_no_initiator(domain: Domain) -> None:
+    assert domain.initiators == ()
+    assert all(hostdev.nodeset is None for hostdev in domain.hostdevs)
+
+
+@FEW
+@given(topologies(min_cells=0, max_cells=0))
+def test_no_cells_means_no_numa(domain: Domain) -> None:
+    assert not domain.numa
+    assert domain.cells == ()
+    assert domain.initiators == ()
+
+
+@FEW
+@given(st.data())
+def test_unvaried_rendering_is_the_canonical_text(data: st.DataObject) -> None:
+    domain = data.draw(topologies(max_cells=4))
+    assert data.draw(renderings(domain, vary=False)) == format_xml(domain)
+
+
+@FEW
+@given(domain_documents(max_cells=4, max_hostdevs=3))
+def test_domain_documents_parse(text: str) -> None:
+    parse(text)
+
+
+@FEW
+@given(invalid_documents())
+def test_invalid_documents_name_an_error_rule(pair: tuple[str, str]) -> None:
+    text, rule = pair
+    assert isinstance(text, str)
+    assert rule in MUTATED_RULES
+
+
+@FEW
+@given(hostile_documents())
+def test_hostile_documents_are_bytes(data: bytes) -> None:
+    assert isinstance(data, bytes)
