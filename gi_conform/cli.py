@@ -17,6 +17,7 @@ from typing import NoReturn, TextIO
 
 from gi_conform import qemu_cli
 from gi_conform.argv import Profile, build_argv, flatten, render_args
+from gi_conform.oracle import cli as oracle_cli
 from gi_conform.parse import MAX_DOCUMENT_BYTES
 from gi_conform.validate import Report, validate
 from gi_conform.xmlfmt import format_xml
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.set_defaults(handler=_cmd_fmt)
 
     qemu_cli.add_parser(commands)
+    oracle_cli.add_parser(commands)
     return parser
 
 

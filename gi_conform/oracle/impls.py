@@ -1,0 +1,580 @@
+"""Implementations under test: ``reference``, ``python:``, ``cmd:`` and ``jsonl:`` adapters.
+
+Every adapter turns whatever the implementation does into an :class:`Answer` and never
+lets it take the harness down: exceptions, hangs, crashes, floods and broken protocol
+become ``errored`` answers for that one case. ``open_implementation`` is a context
+manager so processes are always stopped and temporary files removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import json
+import os
+import re
+import shlex
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType, ModuleType
+from typing import Any, Protocol
+
+from gi_conform import __version__
+from gi_conform.argv import build_argv, flatten
+from gi_conform.argvread import read_args_text
+from gi_conform.oracle import process
+from gi_conform.oracle.model import Answer, CheckCase, ErrorKind, ImplInfo, Verdict
+from gi_conform.oracle.protocol import (
+    ProtocolError,
+    decode_run_line,
+    decode_run_reply,
+    decode_start_reply,
+    rule_ids_in,
+    run_request,
+    start_request,
+    stop_request,
+)
+from gi_conform.validate import validate
+
+__all__ = [
+    "MAX_ARGV_CHARS",
+    "Implementation",
+    "ImplementationSpec",
+    "SpecError",
+    "load_function",
+    "open_implementation",
+    "parse_argv_output",
+    "parse_spec",
+    "reference_answer",
+]
+
+MAX_ARGV_CHARS = 16 << 20
+"""The most argv text accepted from one answer; more is an ``output-limit`` error."""
+START_FAILURES_BEFORE_GIVING_UP = 3
+_TRACEBACK = "Traceback (most recent call last):"
+_STOP_GRACE = 2.0
+_NOT_TEXT = "the document is not UTF-8: the protocol carries documents as JSON text"
+
+
+class SpecError(ValueError):
+    """Raised for an ``--impl`` value that names no usable implementation."""
+
+
+@dataclass(frozen=True)
+class ImplementationSpec:
+    """A parsed ``--impl``: ``kind`` is reference, python, cmd or jsonl."""
+
+    kind: str
+    target: str
+
+    def __str__(self) -> str:
+        return "reference" if self.kind == "reference" else f"{self.kind}:{self.target}"
+
+
+def parse_spec(text: str) -> ImplementationSpec:
+    """Read ``reference``, ``python:MODULE:FUNCTION``, ``cmd:COMMAND`` or ``jsonl:COMMAND``."""
+    if text == "reference":
+        return ImplementationSpec("reference", "")
+    kind, colon, target = text.partition(":")
+    if not colon or kind not in ("python", "cmd", "jsonl"):
+        raise SpecError(
+            f"--impl {text!r}: expected reference, python:MODULE:FUNCTION, cmd:COMMAND "
+            "or jsonl:COMMAND"
+        )
+    if not target.strip():
+        raise SpecError(f"--impl {text!r}: nothing after '{kind}:'")
+    if kind == "python" and ":" not in target:
+        raise SpecError(f"--impl {text!r}: expected python:MODULE:FUNCTION")
+    return ImplementationSpec(kind, target)
+
+
+class Implementation(Protocol):
+    """What the runner needs from an adapter."""
+
+    @property
+    def info(self) -> ImplInfo: ...
+
+    def run(self, case: CheckCase, timeout: float) -> Answer: ...
+
+    def close(self) -> None: ...
+
+
+def reference_answer(case: Mapping[str, Any]) -> dict[str, object]:
+    """The reference as a ``python:`` function: a run reply (without ``seq``) for a case.
+
+    This is the in-process form of the protocol; ``python -m gi_conform.oracle.serve``
+    wraps any such function as a ``jsonl:`` implementation.
+    """
+    xml = case["xml"]
+    report = validate(xml if isinstance(xml, bytes | str) else str(xml))
+    if report.accepted and report.domain is not None:
+        from gi_conform.argv import Profile
+
+        argv = flatten(build_argv(report.domain, Profile(str(case["profile"]))))
+        return {"accepted": True, "argv": argv}
+    return {
+        "accepted": False,
+        "message": report.text(),
+        "rules": list(dict.fromkeys(v.rule for v in report.errors)),
+    }
+
+
+def _errored(kind: ErrorKind, context: str, elapsed: float = 0.0) -> Answer:
+    return Answer(Verdict.ERRORED, context=context, error_kind=kind, elapsed=elapsed)
+
+
+def _too_big(answer: Answer) -> bool:
+    return sum(len(a) for a in answer.argv) + len(answer.message) > MAX_ARGV_CHARS
+
+
+class _Deadline(BaseException):
+    """Raised inside a ``python:`` implementation when its time is up.
+
+    A BaseException so that the implementation's own ``except Exception`` cannot eat it.
+    """
+
+
+def _call_with_deadline(
+    function: Callable[[dict[str, object]], object], argument: dict[str, object], timeout: float
+) -> object:
+    """Call ``function`` and stop it after ``timeout`` seconds (raises ``TimeoutError``).
+
+    In the main thread SIGALRM interrupts the function itself (pure-Python loops and
+    sleeps alike). Elsewhere the call runs in a daemon thread that is abandoned at the
+    deadline: the case errors and the run goes on, but the thread may keep running.
+    """
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+
+        def alarm(_signum: int, _frame: FrameType | None) -> None:
+            raise _Deadline
+
+        previous = signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            return function(argument)
+        except _Deadline:
+            raise TimeoutError from None
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    box: list[object] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            box.append(function(argument))
+        except BaseException as error:
+            errors.append(error)
+
+    worker = threading.Thread(target=target, name="gi-conform-python-impl", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError
+    if errors:
+        raise errors[0]
+    return box[0]
+
+
+class _InProcess:
+    """The reference and ``python:`` implementations: protocol replies, in-process."""
+
+    def __init__(
+        self,
+        info: ImplInfo,
+        function: Callable[[dict[str, object]], object],
+        *,
+        validate_protocol: bool = False,
+        guarded: bool = True,
+    ) -> None:
+        self._info = info
+        self._function = function
+        self._validate = validate_protocol
+        self._guarded = guarded
+        self._bytes_ok = not guarded
+        """Only the reference takes documents as bytes; foreign functions get text."""
+
+    @property
+    def info(self) -> ImplInfo:
+        return self._info
+
+    def run(self, case: CheckCase, timeout: float) -> Answer:
+        xml: str | bytes | None = case.xml
+        if xml is None:
+            if not self._bytes_ok:
+                return Answer(Verdict.SKIPPED, reason=_NOT_TEXT)
+            xml = case.data
+        request: dict[str, object] = {"id": case.id, "xml": xml, "profile": str(case.profile)}
+        start = time.monotonic()
+        try:
+            if self._guarded:
+                reply = _call_with_deadline(self._function, request, timeout)
+            else:
+                reply = self._function(request)
+        except TimeoutError:
+            return _errored(
+                ErrorKind.TIMEOUT, f"no answer within {timeout:g} s", time.monotonic() - start
+            )
+        except (Exception, SystemExit) as error:  # sys.exit() must not end the whole run
+            return _errored(ErrorKind.CRASH, _crash_text(error), time.monotonic() - start)
+        elapsed = time.monotonic() - start
+        if not isinstance(reply, Mapping):
+            return _errored(
+                ErrorKind.PROTOCOL, f"returned {type(reply).__name__}, not a run reply", elapsed
+            )
+        try:
+            answer = decode_run_reply(reply, None, validate=self._validate)
+        except ProtocolError as error:
+            return _errored(ErrorKind.PROTOCOL, str(error), elapsed)
+        if _too_big(answer):
+            return _errored(ErrorKind.OUTPUT_LIMIT, f"answer over {MAX_ARGV_CHARS} characters")
+        return _with_elapsed(answer, elapsed)
+
+    def close(self) -> None:
+        return None
+
+
+def _crash_text(error: BaseException) -> str:
+    """The exception first, then the implementation's own frames (not the harness's)."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename != __file__]
+    head = "".join(traceback.format_exception_only(error)).strip()
+    return head + "\n" + "".join(traceback.format_list(frames[-8:])).rstrip()
+
+
+def _with_elapsed(answer: Answer, elapsed: float) -> Answer:
+    return Answer(
+        answer.verdict,
+        argv=answer.argv,
+        message=answer.message,
+        rules=answer.rules,
+        reason=answer.reason,
+        context=answer.context,
+        error_kind=answer.error_kind,
+        elapsed=elapsed,
+    )
+
+
+def _load_module(name: str) -> ModuleType:
+    """A module by dotted name (the current directory first on the path) or by file path."""
+    if name.endswith(".py") or os.sep in name:
+        path = Path(name)
+        if not path.is_file():
+            raise SpecError(f"python: no such file {name}")
+        spec = importlib.util.spec_from_file_location(f"_gi_conform_impl_{path.stem}", path)
+        if spec is None or spec.loader is None:
+            raise SpecError(f"python: cannot load {name}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    return importlib.import_module(name)
+
+
+def load_function(target: str) -> Callable[[dict[str, object]], object]:
+    """The function ``MODULE:FUNCTION`` names; raises :class:`SpecError` when it cannot."""
+    module_name, _, function_name = target.rpartition(":")
+    try:
+        module = _load_module(module_name)
+    except SpecError:
+        raise
+    except Exception as error:
+        raise SpecError(
+            f"python:{target}: cannot import {module_name}: {type(error).__name__}: {error}"
+        ) from None
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise SpecError(f"python:{target}: {module_name} has no function {function_name}")
+    checked: Callable[[dict[str, object]], object] = function
+    return checked
+
+
+def parse_argv_output(text: str) -> list[str]:
+    """The argv a ``cmd:`` implementation printed, in any of the accepted layouts.
+
+    libvirt ``.args`` text (`` \\``-continued lines, env-var prefix lines, shell quoting),
+    one argument per line, one shell-quoted line, or a JSON array of strings.
+    """
+    stripped = text.strip()
+    if not stripped:
+        return []
+    if stripped.startswith("["):
+        with contextlib.suppress(ValueError):
+            data = json.loads(stripped)
+            if isinstance(data, list) and all(isinstance(item, str) for item in data):
+                return data
+    if re.search(r"\\\r?\n", stripped):
+        return read_args_text(stripped)
+    lines = [line.rstrip("\r") for line in stripped.splitlines() if line.strip()]
+    if len(lines) > 1 and all(not line.startswith("-") or " " not in line for line in lines):
+        return lines
+    return read_args_text(" ".join(lines))
+
+
+class _Command:
+    """``cmd:COMMAND``: one process per case; exit 0 and argv on stdout means accepted."""
+
+    def __init__(self, command: str) -> None:
+        self._command = command
+        self._info = ImplInfo(name=f"cmd:{command}")
+        self._tmp = tempfile.TemporaryDirectory(prefix="gi-conform-cmd-")
+
+    @property
+    def info(self) -> ImplInfo:
+        return self._info
+
+    def _path(self, case: CheckCase) -> Path:
+        if case.path is not None:
+            return case.path
+        path = Path(self._tmp.name) / f"{case.id}.xml"
+        path.write_bytes(case.data)
+        return path
+
+    def command_line(self, case: CheckCase) -> str:
+        quoted = shlex.quote(str(self._path(case)))
+        command = self._command.replace("{profile}", str(case.profile))
+        command = command.replace("{id}", shlex.quote(case.id))
+        return command.replace("{}", quoted) if "{}" in command else f"{command} {quoted}"
+
+    def run(self, case: CheckCase, timeout: float) -> Answer:
+        env = dict(os.environ)
+        env["GI_CONFORM_PROFILE"] = str(case.profile)
+        env["GI_CONFORM_CASE_ID"] = case.id
+        result = process.run_bounded(
+            ["/bin/sh", "-c", self.command_line(case)],
+            timeout=timeout,
+            env=env,
+            max_stdout=MAX_ARGV_CHARS,
+        )
+        elapsed = result.elapsed
+        stderr = result.stderr.decode("utf-8", "replace")
+        tail = _tail(stderr)
+        if result.timed_out:
+            return _errored(ErrorKind.TIMEOUT, f"no answer within {timeout:g} s{tail}", elapsed)
+        if result.overflow is not None:
+            return _errored(
+                ErrorKind.OUTPUT_LIMIT, f"{result.overflow} went past its limit; killed", elapsed
+            )
+        code = result.returncode
+        assert code is not None
+        if code < 0:
+            name = _signal_name(-code)
+            return _errored(ErrorKind.CRASH, f"killed by {name}{tail}", elapsed)
+        if code in (126, 127):
+            return _errored(ErrorKind.START, f"cannot run the command (exit {code}){tail}", elapsed)
+        if code >= 128:
+            name = _signal_name(code - 128)
+            return _errored(
+                ErrorKind.CRASH, f"exit status {code} ({name} in a shell){tail}", elapsed
+            )
+        if code != 0:
+            if _TRACEBACK in stderr:
+                last = stderr.strip().splitlines()[-1]
+                head = f"Python traceback (exit {code}): {last[:300]}"
+                return _errored(ErrorKind.CRASH, head + tail, elapsed)
+            if not stderr.strip():
+                context = f"exit status {code} with no message on stderr"
+                return _errored(ErrorKind.PROTOCOL, context, elapsed)
+            return Answer(
+                Verdict.REJECTED, message=stderr, rules=rule_ids_in(stderr), elapsed=elapsed
+            )
+        try:
+            text = result.stdout.decode("utf-8")
+        except UnicodeDecodeError:
+            return _errored(ErrorKind.PROTOCOL, "stdout is not UTF-8 text", elapsed)
+        if "\x00" in text:
+            return _errored(ErrorKind.PROTOCOL, "stdout holds NUL bytes, not an argv", elapsed)
+        return Answer(Verdict.ACCEPTED, argv=tuple(parse_argv_output(text)), elapsed=elapsed)
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _tail(stderr: str, limit: int = 2000) -> str:
+    text = stderr.strip()
+    if not text:
+        return ""
+    if len(text) > limit:
+        text = "..." + text[-limit:]
+    return f"\n--- stderr ---\n{text}"
+
+
+class _Jsonl:
+    """``jsonl:COMMAND``: one long-running process speaking the protocol.
+
+    A process that times out, dies, floods or breaks the protocol is killed and the case
+    errors; the next case starts a fresh process (up to a few failed starts in a row).
+    """
+
+    def __init__(self, command: str, *, validate_protocol: bool, start_timeout: float) -> None:
+        self._command = command
+        self._validate = validate_protocol
+        self._start_timeout = start_timeout
+        self._process: Any = None
+        self._reader: process.LineReader | None = None
+        self._stderr: process.StderrTail | None = None
+        self._seq = 0
+        self._start_failures = 0
+        self._start_error = ""
+        self._info = ImplInfo(name=f"jsonl:{command}")
+        self._start()
+
+    @property
+    def info(self) -> ImplInfo:
+        return self._info
+
+    def _start(self) -> bool:
+        self._kill()
+        try:
+            child = process.spawn(["/bin/sh", "-c", self._command], stdin=True)
+        except OSError as error:
+            return self._start_failed(f"cannot start: {error}")
+        assert child.stdout is not None
+        assert child.stderr is not None
+        self._process = child
+        self._reader = process.LineReader(child.stdout.fileno())
+        self._stderr = process.StderrTail(child.stderr.fileno())
+        deadline = time.monotonic() + self._start_timeout
+        try:
+            self._write(start_request(), deadline)
+            line = self._reader.readline(deadline)
+            self._info = decode_start_reply(line, validate=self._validate)
+        except (TimeoutError, EOFError, OverflowError, OSError, ProtocolError) as error:
+            return self._start_failed(f"start failed: {_describe(error)}{self._died()}")
+        self._start_failures = 0
+        self._start_error = ""
+        return True
+
+    def _start_failed(self, message: str) -> bool:
+        self._kill()
+        self._start_failures += 1
+        self._start_error = message
+        return False
+
+    def _write(self, data: bytes, deadline: float) -> None:
+        assert self._process is not None
+        assert self._process.stdin is not None
+        process.write_all(self._process.stdin.fileno(), data, deadline)
+
+    def _died(self) -> str:
+        """Exit status and stderr tail of a process that is going away, for context."""
+        if self._process is None:
+            return ""
+        code = self._process.poll()
+        if code is None:
+            with contextlib.suppress(Exception):
+                code = self._process.wait(timeout=0.2)
+        status = ""
+        if code is not None:
+            status = f" (exit {code})" if code >= 0 else f" (killed by {_signal_name(-code)})"
+        tail = _tail(self._stderr.text(wait=0.2)) if self._stderr is not None else ""
+        return status + tail
+
+    def _kill(self) -> None:
+        if self._process is not None:
+            process.kill_group(self._process)
+        self._process = None
+        self._reader = None
+
+    def run(self, case: CheckCase, timeout: float) -> Answer:
+        gave_up = self._start_failures >= START_FAILURES_BEFORE_GIVING_UP
+        if self._process is None and (gave_up or not self._start()):
+            return _errored(ErrorKind.START, self._start_error)
+        assert self._reader is not None
+        if case.xml is None:
+            return Answer(Verdict.SKIPPED, reason=_NOT_TEXT)
+        self._seq += 1
+        start = time.monotonic()
+        deadline = start + timeout
+        try:
+            request = run_request(self._seq, case.id, case.xml, str(case.profile))
+            self._write(request, deadline)
+            line = self._reader.readline(deadline)
+            answer = decode_run_line(line, self._seq, validate=self._validate)
+        except TimeoutError:
+            context = f"no answer within {timeout:g} s"
+            return self._fail(ErrorKind.TIMEOUT, context, start, with_died=False)
+        except (EOFError, BrokenPipeError, ConnectionError) as error:
+            return self._fail(ErrorKind.CRASH, f"died mid-protocol: {_describe(error)}", start)
+        except OverflowError as error:
+            return self._fail(ErrorKind.OUTPUT_LIMIT, _describe(error), start, with_died=False)
+        except ProtocolError as error:
+            return self._fail(ErrorKind.PROTOCOL, str(error), start, with_died=False)
+        elapsed = time.monotonic() - start
+        if _too_big(answer):
+            return self._fail(ErrorKind.OUTPUT_LIMIT, "answer too large", start, with_died=False)
+        return _with_elapsed(answer, elapsed)
+
+    def _fail(
+        self, kind: ErrorKind, context: str, start: float, *, with_died: bool = True
+    ) -> Answer:
+        extra = self._died() if with_died else ""
+        self._kill()
+        return _errored(kind, context + extra, time.monotonic() - start)
+
+    def close(self) -> None:
+        child = self._process
+        if child is not None:
+            with contextlib.suppress(Exception):
+                self._write(stop_request(), time.monotonic() + _STOP_GRACE)
+                child.wait(timeout=_STOP_GRACE)
+        self._kill()
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return text if text else type(error).__name__
+
+
+@contextlib.contextmanager
+def open_implementation(
+    spec: ImplementationSpec | str,
+    *,
+    validate_protocol: bool = False,
+    start_timeout: float = 10.0,
+) -> Iterator[Implementation]:
+    """The adapter for ``spec``, closed (processes stopped, files removed) on exit.
+
+    Raises :class:`SpecError` when a ``python:`` target cannot be imported.
+    """
+    parsed = parse_spec(spec) if isinstance(spec, str) else spec
+    implementation: Implementation
+    if parsed.kind == "reference":
+        implementation = _InProcess(
+            ImplInfo("gi-conform reference", __version__, language="python"),
+            reference_answer,
+            validate_protocol=validate_protocol,
+            guarded=False,
+        )
+    elif parsed.kind == "python":
+        implementation = _InProcess(
+            ImplInfo(f"python:{parsed.target}", language="python"),
+            load_function(parsed.target),
+            validate_protocol=validate_protocol,
+        )
+    elif parsed.kind == "cmd":
+        implementation = _Command(parsed.target)
+    else:
+        implementation = _Jsonl(
+            parsed.target, validate_protocol=validate_protocol, start_timeout=start_timeout
+        )
+    try:
+        yield implementation
+    finally:
+        implementation.close()

@@ -1,0 +1,164 @@
+"""The oracle's vocabulary: cases, what implementations answer, what the oracle concludes.
+
+Kept apart from the adapters and the runner so reports, the pytest plugin and tests
+share one set of frozen values and nothing imports a subprocess to read a result.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+from gi_conform.argv import Profile
+from gi_conform.model import Domain
+
+__all__ = [
+    "Answer",
+    "CaseResult",
+    "CheckCase",
+    "ErrorKind",
+    "Expectation",
+    "Failure",
+    "FailureKind",
+    "ImplInfo",
+    "Outcome",
+    "Verdict",
+]
+
+
+class Verdict(enum.StrEnum):
+    """What an implementation said about one case."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    SKIPPED = "skipped"
+    ERRORED = "errored"
+
+
+class ErrorKind(enum.StrEnum):
+    """Why a case errored: the implementation's fault, never the document's."""
+
+    TIMEOUT = "timeout"
+    CRASH = "crash"
+    PROTOCOL = "protocol"
+    OUTPUT_LIMIT = "output-limit"
+    REPORTED = "reported"
+    """The implementation answered ``errored`` itself."""
+    START = "start"
+    """The implementation could not be started (or restarted)."""
+
+
+class Outcome(enum.StrEnum):
+    """The oracle's conclusion for one case."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ERRORED = "errored"
+
+
+class FailureKind(enum.StrEnum):
+    VERDICT = "verdict"
+    FACT = "fact"
+    INVARIANT = "invariant"
+    STRICT = "strict"
+    MESSAGES = "messages"
+
+
+@dataclass(frozen=True)
+class ImplInfo:
+    """Who was checked: from the ``start`` reply, or made up for local adapters."""
+
+    name: str
+    version: str = ""
+    dialects: tuple[str, ...] | None = None
+    """The input dialects it handles; ``None`` means all."""
+    language: str = ""
+    issues: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One implementation's answer to one case, whatever the adapter."""
+
+    verdict: Verdict
+    argv: tuple[str, ...] = ()
+    message: str = ""
+    rules: tuple[str, ...] = ()
+    """Rule ids the implementation reported for a rejection (given, or found in the text)."""
+    reason: str = ""
+    context: str = ""
+    error_kind: ErrorKind | None = None
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """The reference's answer to a case, computed once and compared with every answer."""
+
+    accepted: bool
+    domain: Domain | None
+    argv: tuple[str, ...]
+    """The reference argv in the case's profile (empty when rejected)."""
+    errors: tuple[str, ...]
+    """Error-severity rule ids, in report order, de-duplicated."""
+    rules: tuple[str, ...]
+    """Every rule id reported, warnings included."""
+    text: str
+    """The ``validate`` output (what a ``.err`` file holds)."""
+
+
+@dataclass(frozen=True)
+class CheckCase:
+    """One input to check: a corpus case or a generated document."""
+
+    id: str
+    source: str
+    """``corpus`` or ``generated``."""
+    data: bytes
+    """The document as given (a corpus case may deliberately not be UTF-8)."""
+    profile: Profile
+    dialect: str
+    expectation: Expectation
+    description: str = ""
+    path: Path | None = None
+    """The XML file (corpus cases); generated documents have none until written."""
+    golden: tuple[str, ...] | None = None
+    """The golden argv for ``--strict`` (corpus cases with a ``.args`` file)."""
+    golden_name: str = ""
+
+    @property
+    def xml(self) -> str | None:
+        """The document as text, or ``None`` when it is not UTF-8 (the protocol needs text)."""
+        try:
+            return self.data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One difference from the reference. ``key`` is a rule, invariant or fact id."""
+
+    kind: FailureKind
+    key: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case: CheckCase
+    outcome: Outcome
+    answer: Answer
+    failures: tuple[Failure, ...] = ()
+    diff: str = ""
+    """Expected vs actual argv lines (unified diff) when the argv differs."""
+    reason: str = ""
+    """Why it was skipped, or what errored."""
+    known_deviation: bool = False
+    duration: float = 0.0
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(f.key for f in self.failures))

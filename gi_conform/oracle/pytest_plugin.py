@@ -1,0 +1,192 @@
+"""pytest plugin: ``pytest --gi-impl SPEC`` runs the conformance checks as test items.
+
+Registered through the ``pytest11`` entry point, so any project that installs gi-conform
+can run the suite under its own pytest/tox and get JUnit from ``--junitxml``. Without
+``--gi-impl`` the plugin only declares its options: nothing heavy is imported.
+
+Each case is one item, ``gi-conform::check[CASE-ID]``: passed, failed (the differences
+and the argv diff), skipped (by the implementation or a known deviation), or an error
+at setup when the implementation errored (hang, crash, broken protocol).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from gi_conform.oracle.impls import Implementation
+    from gi_conform.oracle.model import CaseResult, CheckCase
+    from gi_conform.oracle.runner import CheckOptions
+
+__all__ = ["ConformanceItem", "pytest_addoption", "pytest_collection_modifyitems"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gi-conform", "gi-conform conformance checks")
+    group.addoption(
+        "--gi-impl",
+        metavar="SPEC",
+        help="check this implementation: reference, python:MOD:FUNC, cmd:COMMAND, jsonl:COMMAND",
+    )
+    group.addoption("--gi-generated", type=int, default=200, metavar="N", help="generated (200)")
+    group.addoption("--gi-seed", type=int, default=0, help="generation seed (0)")
+    group.addoption("--gi-strict", action="store_true", help="compare the exact argv too")
+    group.addoption("--gi-messages", action="store_true", help="compare rejection rule ids")
+    group.addoption("--gi-timeout", type=float, default=10.0, metavar="S", help="per case (10)")
+    group.addoption(
+        "--gi-dialect",
+        action="append",
+        default=[],
+        choices=["seed", "libvirt", "mixed", "none"],
+        help="only this dialect (repeatable)",
+    )
+    group.addoption("--gi-case", action="append", default=[], metavar="GLOB", help="case ids")
+    group.addoption("--gi-profile", choices=["auto", "seed", "libvirt"], default="auto")
+    group.addoption("--gi-known-deviations", metavar="FILE", help="case id -> reason: skips")
+    group.addoption(
+        "--gi-validate-protocol", action="store_true", help="check replies against the schemas"
+    )
+
+
+class _Checker:
+    """One implementation for the whole session, opened on first use, closed at the end."""
+
+    def __init__(self, options: CheckOptions) -> None:
+        self.options = options
+        self._stack = contextlib.ExitStack()
+        self._implementation: Implementation | None = None
+
+    def check(self, case: CheckCase) -> CaseResult:
+        from gi_conform.oracle.impls import open_implementation
+        from gi_conform.oracle.runner import check_case
+
+        if self._implementation is None:
+            self._implementation = self._stack.enter_context(
+                open_implementation(
+                    self.options.impl,
+                    validate_protocol=self.options.validate_protocol,
+                    start_timeout=max(self.options.timeout, 5.0),
+                )
+            )
+        return check_case(self._implementation, case, self.options)
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+_CHECKER = pytest.StashKey[_Checker]()
+
+
+class ConformanceItem(pytest.Item):
+    """One case checked against the implementation."""
+
+    def __init__(self, *, case: CheckCase, checker: _Checker, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self.checker = checker
+        self.result: CaseResult | None = None
+
+    def setup(self) -> None:
+        from gi_conform.oracle.model import Outcome
+
+        self.result = self.checker.check(self.case)
+        if self.result.outcome is Outcome.ERRORED:
+            pytest.fail(f"implementation errored: {self.result.reason}", pytrace=False)
+
+    def runtest(self) -> None:
+        from gi_conform.oracle.model import Outcome
+
+        result = self.result
+        assert result is not None
+        if result.outcome is Outcome.SKIPPED:
+            pytest.skip(result.reason)
+        if result.outcome is Outcome.FAILED:
+            lines = [f"{f.key}: {f.message}" for f in result.failures]
+            text = "\n".join(lines) + ("\n\n" + result.diff if result.diff else "")
+            pytest.fail(text, pytrace=False)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        from gi_conform.resources import cases_dir
+
+        return self.case.path or cases_dir(), None, f"gi-conform {self.case.id}"
+
+
+class _Cases(pytest.Collector):
+    """The parent of every conformance item (pytest wants session -> collector -> item)."""
+
+    def __init__(self, *, cases: list[CheckCase], checker: _Checker, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cases = cases
+        self._checker = checker
+
+    def collect(self) -> list[pytest.Item]:
+        return [
+            ConformanceItem.from_parent(
+                self, name=f"check[{case.id}]", case=case, checker=self._checker
+            )
+            for case in self._cases
+        ]
+
+
+def _options(config: pytest.Config) -> CheckOptions:
+    from gi_conform.argv import Profile
+    from gi_conform.oracle.impls import SpecError, parse_spec
+    from gi_conform.oracle.runner import (
+        CheckOptions,
+        KnownDeviationsError,
+        load_known_deviations,
+    )
+
+    spec = str(config.getoption("gi_impl"))
+    deviations = config.getoption("gi_known_deviations")
+    try:
+        parse_spec(spec)
+        known = load_known_deviations(Path(deviations)) if deviations else {}
+    except (SpecError, KnownDeviationsError) as error:
+        raise pytest.UsageError(str(error)) from None
+    profile = config.getoption("gi_profile")
+    return CheckOptions(
+        impl=spec,
+        dialects=tuple(config.getoption("gi_dialect")),
+        patterns=tuple(config.getoption("gi_case")),
+        profile=None if profile == "auto" else Profile(profile),
+        generated=max(0, int(config.getoption("gi_generated"))),
+        seed=int(config.getoption("gi_seed")),
+        strict=bool(config.getoption("gi_strict")),
+        messages=bool(config.getoption("gi_messages")),
+        timeout=float(config.getoption("gi_timeout")),
+        known_deviations=known,
+        validate_protocol=bool(config.getoption("gi_validate_protocol")),
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Add one item per case (before ``-k``/``-m`` deselection runs)."""
+    if not config.getoption("gi_impl"):
+        return
+    from gi_conform.oracle.runner import select_cases
+
+    options = _options(config)
+    checker = _Checker(options)
+    config.stash[_CHECKER] = checker
+    parent = _Cases.from_parent(
+        session,
+        name="gi-conform",
+        nodeid="gi-conform",
+        cases=select_cases(options),
+        checker=checker,
+    )
+    items.extend(parent.collect())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    checker = config.stash.get(_CHECKER, None)
+    if checker is not None:
+        checker.close()

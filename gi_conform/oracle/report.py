@@ -1,0 +1,261 @@
+"""What a check tells people and tools: a summary, a JSON report, JUnit XML.
+
+The summary is for a person at a terminal: counts and conformance first, then failures
+grouped by rule / invariant / fact, then the first few cases in detail with their argv
+diff. The JSON report follows ``reference/report.schema.json`` (versioned); JUnit XML is
+for CI dashboards.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+from gi_conform.oracle.model import CaseResult, Outcome
+from gi_conform.oracle.runner import CheckRun
+
+__all__ = ["REPORT_FORMAT", "REPORT_VERSION", "json_report", "junit_xml", "summary", "write_report"]
+
+REPORT_FORMAT = "gi-conform-check-report"
+REPORT_VERSION = 1
+_MAX_FAILURE_LINES = 6
+_MAX_DIFF_LINES = 30
+_MAX_XML_BYTES = 1 << 20
+"""Generated documents up to this size ride along in the JSON report when they fail."""
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "".join(f"{prefix}{line}\n" for line in text.splitlines())
+
+
+def _detail(result: CaseResult) -> str:
+    case = result.case
+    head = f"  {result.outcome.upper()} {case.id} [{case.source}, profile {case.profile}]"
+    if result.outcome is Outcome.ERRORED:
+        context = result.reason.splitlines()
+        lines = [head, *(f"    {line}" for line in context[:_MAX_FAILURE_LINES])]
+        return "\n".join(lines) + "\n"
+    lines = [head]
+    shown = result.failures[:_MAX_FAILURE_LINES]
+    lines.extend(f"    {f.key}: {f.message}" for f in shown)
+    if len(result.failures) > len(shown):
+        lines.append(f"    ... and {len(result.failures) - len(shown)} more")
+    text = "\n".join(lines) + "\n"
+    if result.diff:
+        diff = result.diff.splitlines()
+        clipped = diff[:_MAX_DIFF_LINES]
+        if len(diff) > len(clipped):
+            clipped.append(f"... ({len(diff) - len(clipped)} more diff lines)")
+        text += _indent("\n".join(clipped))
+    return text
+
+
+def summary(run: CheckRun, *, details: int = 3) -> str:
+    """The text a person reads at a glance (no colour, so it suits logs too)."""
+    info = run.info
+    options = run.options
+    name = info.name + (f" {info.version}" if info.version else "")
+    total = len(run.results)
+    corpus = sum(1 for r in run.results if r.case.source == "corpus")
+    out = [f"gi-conform check: {name}" + (f" ({run.impl})" if run.impl not in name else "")]
+    out.append(
+        f"{_plural(total, 'case')}: {run.count(Outcome.PASSED)} passed, "
+        f"{run.count(Outcome.FAILED)} failed, {run.count(Outcome.SKIPPED)} skipped, "
+        f"{run.count(Outcome.ERRORED)} errored; conformance {run.conformance:.1f}%"
+    )
+    flags = [f"corpus {corpus}", f"generated {total - corpus} (seed {options.seed})"]
+    flags.append(f"profile {options.profile or 'auto'}")
+    flags.extend(
+        name for name, on in (("strict", options.strict), ("messages", options.messages)) if on
+    )
+    out.append(f"({', '.join(flags)}; {run.duration:.1f} s)")
+    keys = run.failure_keys()
+    if keys:
+        out.append("")
+        out.append("failures by rule / invariant / fact:")
+        width = max(len(key) for _, key in keys)
+        for (kind, key), count in sorted(keys.items(), key=lambda item: (-item[1], item[0])):
+            out.append(f"  {kind:<10} {key:<{width}}  {_plural(count, 'case')}")
+    bad = [r for r in run.results if r.outcome in (Outcome.FAILED, Outcome.ERRORED)]
+    if bad and details > 0:
+        out.append("")
+        out.append(f"first {min(details, len(bad))} of {len(bad)} failing cases:")
+        out.extend(_detail(r).rstrip("\n") for r in bad[:details])
+    if run.shrunk:
+        folder = run.options.failures_dir
+        out.append("")
+        out.append(f"shrunk generated failures written to {folder}:")
+        out.extend(
+            f"  {s.case_id} (from {s.original}, {s.key}): " + ", ".join(p.name for p in s.files)
+            for s in run.shrunk
+        )
+    deviations = [r for r in run.results if r.known_deviation]
+    passing = run.passing_deviations()
+    if deviations or passing:
+        out.append("")
+        if deviations:
+            out.append(f"{_plural(len(deviations), 'known deviation')} skipped")
+        if passing:
+            out.append("known deviations that now pass (remove them): " + ", ".join(passing))
+    out.append("")
+    out.append("PASS" if run.ok else "FAIL")
+    return "\n".join(out) + "\n"
+
+
+def _case_json(result: CaseResult) -> dict[str, Any]:
+    case = result.case
+    entry: dict[str, Any] = {
+        "id": case.id,
+        "source": case.source,
+        "dialect": case.dialect,
+        "profile": str(case.profile),
+        "expect": "accept" if case.expectation.accepted else "reject",
+        "outcome": str(result.outcome),
+        "answer": str(result.answer.verdict),
+        "duration_s": round(result.duration, 6),
+        "failures": [
+            {"kind": str(f.kind), "key": f.key, "message": f.message} for f in result.failures
+        ],
+    }
+    if result.diff:
+        entry["diff"] = result.diff
+    if result.reason:
+        entry["reason"] = result.reason
+    if result.answer.error_kind is not None:
+        entry["error_kind"] = str(result.answer.error_kind)
+    if result.known_deviation:
+        entry["known_deviation"] = True
+    failing = result.outcome is not Outcome.PASSED
+    if case.source == "generated" and failing and len(case.data) <= _MAX_XML_BYTES:
+        entry["xml"] = case.data.decode("utf-8", "replace")
+    return entry
+
+
+def json_report(run: CheckRun) -> dict[str, Any]:
+    """The report as JSON data (``reference/report.schema.json``)."""
+    info = run.info
+    options = run.options
+    implementation: dict[str, Any] = {"spec": run.impl, "name": info.name}
+    if info.version:
+        implementation["version"] = info.version
+    if info.dialects is not None:
+        implementation["dialects"] = list(info.dialects)
+    return {
+        "format": REPORT_FORMAT,
+        "version": REPORT_VERSION,
+        "implementation": implementation,
+        "options": {
+            "dialects": list(options.dialects),
+            "cases": list(options.patterns),
+            "profile": str(options.profile) if options.profile else "auto",
+            "corpus": options.use_corpus,
+            "generated": options.generated,
+            "seed": options.seed,
+            "strict": options.strict,
+            "messages": options.messages,
+            "timeout_s": options.timeout,
+            "validate_protocol": options.validate_protocol,
+        },
+        "started": run.started,
+        "duration_s": round(run.duration, 3),
+        "summary": {
+            "cases": len(run.results),
+            "passed": run.count(Outcome.PASSED),
+            "failed": run.count(Outcome.FAILED),
+            "skipped": run.count(Outcome.SKIPPED),
+            "errored": run.count(Outcome.ERRORED),
+            "conformance": round(run.conformance, 2),
+        },
+        "failures_by_key": [
+            {"kind": kind, "key": key, "cases": count}
+            for (kind, key), count in sorted(
+                run.failure_keys().items(), key=lambda item: (-item[1], item[0])
+            )
+        ],
+        "shrunk": [
+            {
+                "id": s.case_id,
+                "from": s.original,
+                "key": s.key,
+                "files": [str(p) for p in s.files],
+            }
+            for s in run.shrunk
+        ],
+        "cases": [_case_json(r) for r in run.results],
+    }
+
+
+def _clean(text: str) -> str:
+    """XML 1.0 cannot carry most control characters: replace them."""
+    return "".join(
+        ch
+        if ch in "\t\n\r"
+        or (" " <= ch <= "\ud7ff")
+        or ("\ue000" <= ch <= "\ufffd")
+        or ch >= "\U00010000"
+        else "\ufffd"
+        for ch in text
+    )
+
+
+def junit_xml(run: CheckRun) -> bytes:
+    """One ``testsuite``; each case a ``testcase`` with failure, error or skipped."""
+    suite = ElementTree.Element(
+        "testsuite",
+        name=f"gi-conform check {run.impl}",
+        tests=str(len(run.results)),
+        failures=str(run.count(Outcome.FAILED)),
+        errors=str(run.count(Outcome.ERRORED)),
+        skipped=str(run.count(Outcome.SKIPPED)),
+        time=f"{run.duration:.3f}",
+        timestamp=run.started,
+    )
+    for result in run.results:
+        testcase = ElementTree.SubElement(
+            suite,
+            "testcase",
+            classname=f"gi-conform.{result.case.source}",
+            name=result.case.id,
+            time=f"{result.duration:.3f}",
+        )
+        if result.outcome is Outcome.FAILED:
+            first = result.failures[0]
+            element = ElementTree.SubElement(
+                testcase, "failure", message=_clean(f"{first.key}: {first.message}"), type=first.key
+            )
+            lines = [f"{f.key}: {f.message}" for f in result.failures]
+            element.text = _clean("\n".join(lines) + ("\n\n" + result.diff if result.diff else ""))
+        elif result.outcome is Outcome.ERRORED:
+            kind = str(result.answer.error_kind or "errored")
+            element = ElementTree.SubElement(
+                testcase, "error", message=_clean(result.reason.splitlines()[0]), type=kind
+            )
+            element.text = _clean(result.reason)
+        elif result.outcome is Outcome.SKIPPED:
+            ElementTree.SubElement(testcase, "skipped", message=_clean(result.reason))
+    testsuites = ElementTree.Element("testsuites")
+    testsuites.append(suite)
+    ElementTree.indent(testsuites)
+    data: bytes = ElementTree.tostring(testsuites, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"
+
+
+def write_report(run: CheckRun, kind: str, path: Path) -> None:
+    """Write ``--report KIND FILE``; raises ``OSError`` when the file cannot be written."""
+    if kind == "json":
+        path.write_text(json.dumps(json_report(run), indent=2) + "\n", encoding="utf-8")
+    elif kind == "junit":
+        path.write_bytes(junit_xml(run))
+    else:
+        raise ValueError(f"unknown report kind {kind!r}")
+
+
+def report_kinds() -> Sequence[str]:
+    return ("json", "junit")

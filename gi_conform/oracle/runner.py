@@ -1,0 +1,338 @@
+"""Run a check: every case through one implementation, compared with the reference.
+
+``run_check`` is what ``gi-conform check`` and the pytest plugin call; it never raises
+for anything the implementation does (see :mod:`gi_conform.oracle.impls`), only for bad
+options (:class:`~gi_conform.oracle.impls.SpecError`, :class:`KnownDeviationsError`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gi_conform.argv import Profile
+from gi_conform.oracle.cases import corpus_cases, document_case
+from gi_conform.oracle.compare import compare
+from gi_conform.oracle.impls import Implementation, open_implementation
+from gi_conform.oracle.model import (
+    Answer,
+    CaseResult,
+    CheckCase,
+    ErrorKind,
+    Failure,
+    ImplInfo,
+    Outcome,
+    Verdict,
+)
+
+__all__ = [
+    "CheckOptions",
+    "CheckRun",
+    "KnownDeviationsError",
+    "ShrunkCase",
+    "check_case",
+    "generated_cases",
+    "load_known_deviations",
+    "run_check",
+    "select_cases",
+]
+
+Progress = Callable[[CaseResult], None]
+
+
+class KnownDeviationsError(ValueError):
+    """Raised when a known-deviations file cannot be read; the message says where."""
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """Everything ``gi-conform check`` takes; the defaults are the command's."""
+
+    impl: str = "reference"
+    dialects: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    """Case id globs (``--case``); empty means every case."""
+    profile: Profile | None = None
+    """``None``: each document's own profile (seed when it has seed elements)."""
+    corpus: Path | None = None
+    use_corpus: bool = True
+    generated: int = 200
+    seed: int = 0
+    strict: bool = False
+    messages: bool = False
+    timeout: float = 10.0
+    failures_dir: Path | None = None
+    max_shrinks: int = 5
+    known_deviations: Mapping[str, str] = field(default_factory=dict)
+    validate_protocol: bool = False
+
+
+@dataclass(frozen=True)
+class ShrunkCase:
+    """A generated failure, shrunk and written to ``--failures-dir`` as a corpus case."""
+
+    case_id: str
+    original: str
+    key: str
+    files: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """The outcome of a whole check."""
+
+    impl: str
+    info: ImplInfo
+    options: CheckOptions
+    results: tuple[CaseResult, ...]
+    started: str
+    duration: float
+    shrunk: tuple[ShrunkCase, ...] = ()
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+    @property
+    def conformance(self) -> float:
+        """Passed over the cases that ran to a verdict (skips excluded), in percent."""
+        ran = len(self.results) - self.count(Outcome.SKIPPED)
+        return 100.0 * self.count(Outcome.PASSED) / ran if ran else 100.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.count(Outcome.FAILED) and not self.count(Outcome.ERRORED)
+
+    def failure_keys(self) -> Counter[tuple[str, str]]:
+        """(kind, key) -> how many failed or errored cases show it (known deviations aside)."""
+        counts: Counter[tuple[str, str]] = Counter()
+        for result in self.results:
+            if result.outcome is Outcome.ERRORED:
+                counts["errored", str(result.answer.error_kind or "errored")] += 1
+            elif result.outcome is Outcome.FAILED:
+                counts.update({(str(f.kind), f.key) for f in result.failures})
+        return counts
+
+    def passing_deviations(self) -> list[str]:
+        """Known deviations that now pass: entries the implementer can delete."""
+        listed = self.options.known_deviations
+        return [
+            r.case.id for r in self.results if r.case.id in listed and r.outcome is Outcome.PASSED
+        ]
+
+
+_LINE = re.compile(r"\s*([^\s:#]+)\s*(?::\s*|\s+)(.*)")
+
+
+def load_known_deviations(path: Path) -> dict[str, str]:
+    """Case id -> reason, from a JSON object or ``ID: reason`` lines (``#`` comments).
+
+    Raises :class:`KnownDeviationsError` for an unreadable or malformed file.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise KnownDeviationsError(f"cannot read {path}: {error}") from None
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            raise KnownDeviationsError(f"{path}: not valid JSON: {error}") from None
+        if not isinstance(data, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+        ):
+            raise KnownDeviationsError(f"{path}: expected an object of case id -> reason")
+        return dict(data)
+    found: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _LINE.fullmatch(line)
+        if match is None or not match[2].strip():
+            raise KnownDeviationsError(f"{path}:{number}: expected 'CASE-ID: reason'")
+        found[match[1]] = match[2].strip()
+    return found
+
+
+def generated_cases(count: int, seed: int, profile: Profile | None = None) -> list[CheckCase]:
+    """``count`` generated documents as cases ``gen-SEED-NNNN``, each with its expectation."""
+    from gi_conform.oracle.shrink import generate_documents
+
+    cases = []
+    for index, document in enumerate(generate_documents(count, seed)):
+        what = f"invalid ({document.rule})" if document.rule else "valid"
+        cases.append(
+            document_case(
+                f"gen-{seed}-{index:04d}",
+                document.xml,
+                profile=profile,
+                description=f"generated {what} document, seed {seed}",
+            )
+        )
+    return cases
+
+
+def select_cases(options: CheckOptions) -> list[CheckCase]:
+    """The corpus (unless disabled) then the generated cases, filtered by the options."""
+    import fnmatch
+
+    cases: list[CheckCase] = []
+    if options.use_corpus:
+        cases.extend(
+            corpus_cases(
+                options.corpus,
+                dialects=options.dialects,
+                patterns=options.patterns,
+                profile=options.profile,
+            )
+        )
+    for case in generated_cases(options.generated, options.seed, options.profile):
+        if options.dialects and case.dialect not in options.dialects:
+            continue
+        if options.patterns and not any(fnmatch.fnmatchcase(case.id, p) for p in options.patterns):
+            continue
+        cases.append(case)
+    return cases
+
+
+def _supported(info: ImplInfo, case: CheckCase) -> bool:
+    """Whether the implementation declared the case's dialect (``none`` always runs)."""
+    return info.dialects is None or case.dialect == "none" or case.dialect in info.dialects
+
+
+def check_case(
+    implementation: Implementation, case: CheckCase, options: CheckOptions
+) -> CaseResult:
+    """Run one case and compare; a listed known deviation turns a failure into a skip."""
+    start = time.monotonic()
+    if not _supported(implementation.info, case):
+        reason = f"the implementation does not handle the {case.dialect} dialect"
+        return CaseResult(
+            case, Outcome.SKIPPED, Answer(Verdict.SKIPPED, reason=reason), reason=reason
+        )
+    answer = implementation.run(case, options.timeout)
+    failures: tuple[Failure, ...] = ()
+    diff = ""
+    reason = ""
+    if answer.verdict is Verdict.SKIPPED:
+        outcome, reason = Outcome.SKIPPED, answer.reason or "skipped by the implementation"
+    elif answer.verdict is Verdict.ERRORED:
+        outcome, reason = Outcome.ERRORED, f"{answer.error_kind}: {answer.context}".strip()
+    else:
+        found, diff = compare(case, answer, strict=options.strict, messages=options.messages)
+        failures = tuple(found)
+        outcome = Outcome.FAILED if failures else Outcome.PASSED
+    known = False
+    deviation = options.known_deviations.get(case.id)
+    if deviation is not None and outcome in (Outcome.FAILED, Outcome.ERRORED):
+        outcome, reason, known = Outcome.SKIPPED, f"known deviation: {deviation}", True
+    return CaseResult(
+        case,
+        outcome,
+        answer,
+        failures=failures,
+        diff=diff,
+        reason=reason,
+        known_deviation=known,
+        duration=time.monotonic() - start,
+    )
+
+
+def _signature(result: CaseResult) -> str:
+    """What a shrunk document must keep failing with: the first key, or the error kind."""
+    if result.outcome is Outcome.ERRORED or result.answer.verdict is Verdict.ERRORED:
+        return f"errored:{result.answer.error_kind}"
+    return result.keys[0] if result.keys else ""
+
+
+def _shrink_failures(
+    implementation: Implementation,
+    results: Sequence[CaseResult],
+    options: CheckOptions,
+    status: Callable[[str], None] | None,
+) -> list[ShrunkCase]:
+    from gi_conform.oracle.shrink import GeneratedDocument, shrink_document, write_case
+
+    assert options.failures_dir is not None
+    shrunk: list[ShrunkCase] = []
+    done: set[str] = set()
+    for result in results:
+        if len(shrunk) >= options.max_shrinks:
+            break
+        if result.case.source != "generated" or result.outcome not in (
+            Outcome.FAILED,
+            Outcome.ERRORED,
+        ):
+            continue
+        signature = _signature(result)
+        if signature in done:
+            continue
+        done.add(signature)
+        if status is not None:
+            status(f"shrinking {result.case.id} ({signature})")
+        target = GeneratedDocument(result.case.data.decode("utf-8"), None)
+        minimal = target
+        # A hang costs the whole timeout per candidate: keep the document as drawn.
+        if result.answer.error_kind is not ErrorKind.TIMEOUT:
+
+            def still_fails(document: GeneratedDocument, wanted: str = signature) -> bool:
+                case = document_case("shrinking", document.xml, profile=options.profile)
+                return _signature(check_case(implementation, case, options)) == wanted
+
+            minimal = shrink_document(target, options.seed, options.generated, still_fails)
+        case_id = f"{result.case.id}-min" if minimal is not target else result.case.id
+        message = result.failures[0].message if result.failures else result.reason
+        description = (
+            f"Shrunk from generated case {result.case.id} (seed {options.seed}): "
+            f"{implementation.info.name} fails with {signature}: "
+            f"{(message.splitlines() or [''])[0]}"
+        )
+        files = write_case(options.failures_dir, case_id, minimal.xml, description=description)
+        shrunk.append(ShrunkCase(case_id, result.case.id, signature, tuple(files)))
+    return shrunk
+
+
+def run_check(
+    options: CheckOptions,
+    *,
+    cases: Sequence[CheckCase] | None = None,
+    progress: Progress | None = None,
+    status: Callable[[str], None] | None = None,
+) -> CheckRun:
+    """Check ``options.impl`` on ``cases`` (default: :func:`select_cases`).
+
+    ``progress`` is called after each case, ``status`` with what shrinking is doing.
+    """
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    start = time.monotonic()
+    chosen = list(cases) if cases is not None else select_cases(options)
+    results: list[CaseResult] = []
+    shrunk: list[ShrunkCase] = []
+    with open_implementation(
+        options.impl,
+        validate_protocol=options.validate_protocol,
+        start_timeout=max(options.timeout, 5.0),
+    ) as implementation:
+        for case in chosen:
+            result = check_case(implementation, case, options)
+            results.append(result)
+            if progress is not None:
+                progress(result)
+        if options.failures_dir is not None:
+            shrunk = _shrink_failures(implementation, results, options, status)
+        info = implementation.info
+    return CheckRun(
+        impl=options.impl,
+        info=info,
+        options=options,
+        results=tuple(results),
+        started=started,
+        duration=time.monotonic() - start,
+        shrunk=tuple(shrunk),
+    )

@@ -1,0 +1,194 @@
+"""Generated documents, and shrinking a generated failure to a minimal document.
+
+Both drive Hypothesis programmatically: a ``@given`` function run by hand with the
+example database off, so a run depends on ``--seed`` alone (and the Hypothesis version).
+Generation draws from ``gi_conform.strategies`` (valid and invalid documents); shrinking
+replays the same seeded run and lets Hypothesis shrink the failing draw, with every
+candidate checked against the implementation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gi_conform.argv import Profile, build_argv, render_args
+
+__all__ = [
+    "GeneratedDocument",
+    "ShrinkBudget",
+    "generate_documents",
+    "shrink_document",
+    "write_case",
+]
+
+
+@dataclass(frozen=True)
+class GeneratedDocument:
+    """One draw: the XML and, for an invalid document, the rule its mutation breaks."""
+
+    xml: str
+    rule: str | None
+
+
+@dataclass(frozen=True)
+class ShrinkBudget:
+    """How much shrinking one failure may cost: implementation calls and seconds."""
+
+    calls: int = 400
+    seconds: float = 30.0
+
+
+class _Found(Exception):
+    """Raised in the test body to tell Hypothesis a draw is interesting."""
+
+
+def _strategy() -> Any:
+    from hypothesis import strategies as st
+
+    from gi_conform.strategies import domain_documents, invalid_documents
+
+    valid = domain_documents().map(lambda xml: GeneratedDocument(xml, None))
+    invalid = invalid_documents().map(lambda pair: GeneratedDocument(pair[0], pair[1]))
+    return st.one_of(valid, invalid)
+
+
+def _run_given(
+    seed: int, count: int, body: Callable[[GeneratedDocument], None], *, shrink: bool
+) -> None:
+    """Run ``body`` over ``count`` seeded draws; with ``shrink``, a raise gets shrunk."""
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+    from hypothesis import seed as seeded
+
+    phases = [Phase.generate, Phase.shrink] if shrink else [Phase.generate]
+
+    @seeded(seed)
+    @settings(
+        max_examples=max(count, 1),
+        database=None,
+        deadline=None,
+        derandomize=False,
+        phases=phases,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+        print_blob=False,
+        verbosity=Verbosity.quiet,
+    )
+    @given(_strategy())
+    def run(document: GeneratedDocument) -> None:
+        body(document)
+
+    run()
+
+
+def generate_documents(count: int, seed: int) -> list[GeneratedDocument]:
+    """``count`` documents (fewer only if Hypothesis runs out), the same for the same seed."""
+    return list(_generate(count, seed)) if count > 0 else []
+
+
+@functools.lru_cache(maxsize=8)
+def _generate(count: int, seed: int) -> tuple[GeneratedDocument, ...]:
+    """Cached: the CLI, the pytest plugin and shrinking all ask for the same draws."""
+    found: list[GeneratedDocument] = []
+
+    def collect(document: GeneratedDocument) -> None:
+        if len(found) < count:
+            found.append(document)
+
+    _run_given(seed, count, collect, shrink=False)
+    return tuple(found)
+
+
+@dataclass
+class _Shrinking:
+    target: str
+    reached: bool = False
+    calls: int = 0
+    best: GeneratedDocument | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+def shrink_document(
+    target: GeneratedDocument,
+    seed: int,
+    count: int,
+    still_fails: Callable[[GeneratedDocument], bool],
+    budget: ShrinkBudget = ShrinkBudget(),
+) -> GeneratedDocument:
+    """The smallest document Hypothesis finds that ``still_fails`` like ``target``.
+
+    Replays the run that drew ``target`` (same seed and count) without calling the
+    implementation until ``target`` comes up, then shrinks it. Gives ``target`` back when
+    the replay does not reach it (another Hypothesis version) or nothing smaller fails.
+    """
+    state = _Shrinking(target.xml)
+
+    def interesting(document: GeneratedDocument) -> bool:
+        if not state.reached:
+            state.reached = document.xml == state.target
+            return state.reached
+        spent = time.monotonic() - state.started
+        if state.calls >= budget.calls or spent >= budget.seconds:
+            return False
+        state.calls += 1
+        return still_fails(document)
+
+    def body(document: GeneratedDocument) -> None:
+        # One raise site: Hypothesis tells failures apart by where they are raised.
+        if interesting(document):
+            if state.best is None or len(document.xml) < len(state.best.xml):
+                state.best = document
+            raise _Found
+
+    # _Found when shrinking ends, or Hypothesis' Flaky once the budget has run out.
+    with contextlib.suppress(Exception):
+        _run_given(seed, count, body, shrink=True)
+    return state.best or target
+
+
+def write_case(
+    folder: Path,
+    case_id: str,
+    xml: str,
+    *,
+    description: str,
+) -> list[Path]:
+    """Write a ready-to-add corpus case: ``ID.xml`` and the reference's goldens.
+
+    Accepted: ``ID.seed.args`` and ``ID.libvirt.args``; rejected: ``ID.err``. The index
+    entry goes to ``ID.index.json`` (paste it into ``cases/index.json``).
+    """
+    from gi_conform.oracle.cases import dialect_of
+    from gi_conform.validate import validate
+
+    folder.mkdir(parents=True, exist_ok=True)
+    report = validate(xml)
+    written = [folder / f"{case_id}.xml"]
+    written[0].write_text(xml if xml.endswith("\n") else xml + "\n", encoding="utf-8")
+    if report.accepted and report.domain is not None:
+        for profile in Profile:
+            path = folder / f"{case_id}.{profile.value}.args"
+            path.write_text(render_args(build_argv(report.domain, profile)), encoding="utf-8")
+            written.append(path)
+    else:
+        path = folder / f"{case_id}.err"
+        path.write_text(report.text(), encoding="utf-8")
+        written.append(path)
+    entry = {
+        "id": case_id,
+        "description": description,
+        "dialect": dialect_of(report.domain),
+        "features": ["generated"],
+        "expect": "accept" if report.accepted else "reject",
+        "rules": list(dict.fromkeys(v.rule for v in report.violations)),
+    }
+    index = folder / f"{case_id}.index.json"
+    index.write_text(json.dumps(entry, indent=2) + "\n", encoding="utf-8")
+    written.append(index)
+    return written

@@ -1,0 +1,1 @@
+"""Deliberately wrong and misbehaving implementations that prove the oracle can fail."""
