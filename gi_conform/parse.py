@@ -103,7 +103,12 @@ def _new_parser() -> etree.XMLParser:
 
 def load_xml(source: bytes | str) -> tuple[etree._Element | None, Parsed | None]:
     """Parse bytes safely: size limit, UTF-8 only, no DTD, no entities, no network."""
-    data = source.encode("utf-8") if isinstance(source, str) else source
+    try:
+        data = source.encode("utf-8") if isinstance(source, str) else source
+    except UnicodeEncodeError as error:
+        return None, _xml_problem(
+            "XML-MALFORMED", 1, f"not UTF-8 (unencodable character at offset {error.start})"
+        )
     if len(data) > MAX_DOCUMENT_BYTES:
         return None, _xml_problem(
             "XML-TOO-LARGE",
@@ -156,21 +161,24 @@ def _line(element: etree._Element) -> int:
     return line if isinstance(line, int) else 0
 
 
+_C_UINT = re.compile(
+    r"0[xX](?P<hex>[0-9a-fA-F]{1,16})|0(?P<oct>[0-7]{1,22})|(?P<dec>0|[1-9][0-9]{0,19})"
+)
+
+
 def _parse_c_uint(text: str) -> int:
-    """An unsigned integer as C's strtoul with base 0 reads it (libvirt's addresses)."""
-    value = text.strip()
-    if value.lower().startswith("0x"):
-        digits, base = value[2:], 16
-    elif len(value) > 1 and value.startswith("0"):
-        digits, base = value[1:], 8
-    else:
-        digits, base = value, 10
-    try:
-        if len(digits) > 16:
-            raise ValueError
-        return int(digits, base)
-    except ValueError:
-        raise ValueError("not an unsigned number (decimal, 0x hex or 0 octal)") from None
+    """An unsigned integer as C's strtoul with base 0 reads it (libvirt's addresses).
+
+    Only digits: no sign, no underscore, no inner space, which Python's int() would take.
+    """
+    match = _C_UINT.fullmatch(text.strip())
+    if match is None:
+        raise ValueError("not an unsigned number (decimal, 0x hex or 0 octal)")
+    if match["hex"] is not None:
+        return int(match["hex"], 16)
+    if match["oct"] is not None:
+        return int(match["oct"], 8)
+    return int(match["dec"], 10)
 
 
 def _smallest_free(prefix: str, used: set[str]) -> str:
@@ -186,6 +194,7 @@ class _DomainReader:
     def __init__(self, root: etree._Element) -> None:
         self.root = root
         self.problems: list[Violation] = []
+        self.cpus_named = 0
 
     def report(self, rule: str, element: etree._Element, label: str, **fields: object) -> None:
         self.problems.append(violation(rule, _line(element), label, **fields))
@@ -235,6 +244,7 @@ class _DomainReader:
             return 0
 
     def _cells(self, numa: etree._Element) -> tuple[Cell, ...]:
+        self.cpus_named = 0
         cells: list[Cell] = []
         for position, element in enumerate(numa.iterchildren("cell")):
             if position >= MAX_CELLS_PARSED:
@@ -267,6 +277,18 @@ class _DomainReader:
             except BitmapError as error:
                 self.report("NUMA-CPUS-SYNTAX", element, label, value=raw_cpus, detail=error)
                 cpus = None
+            if cpus is not None:
+                self.cpus_named += len(cpus)
+                if self.cpus_named > MAX_VCPUS:
+                    # Disjoint lists cannot name more: stop before memory grows with
+                    # cells x list length on hostile input.
+                    self.report(
+                        "XML-TOO-LARGE",
+                        element,
+                        label,
+                        detail=f"the cells name more than {MAX_VCPUS} vCPUs in total",
+                    )
+                    cpus = None
         memory: int | None
         raw_memory = element.get("memory")
         unit = element.get("unit")

@@ -115,7 +115,7 @@ def _numa_rules(domain: Domain) -> Iterator[Violation]:
     ids = set(first_line)
     all_ids_valid = all(cell.id is not None for cell in cells)
     if ids and all_ids_valid and ids != set(range(len(ids))):
-        missing = sorted(set(range(max(ids) + 1)) - ids)
+        missing = sorted(set(range(len(ids))) - ids)  # bounded by the cell count
         yield violation(
             "NUMA-CELL-ID-NONCONTIGUOUS",
             domain.numa_line,

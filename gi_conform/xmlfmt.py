@@ -41,6 +41,7 @@ class _Node:
 
 def _escape(text: str, *, attribute: bool = False) -> str:
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("\r", "&#13;")  # a raw CR would come back as a newline
     if attribute:
         text = text.replace("'", "&apos;").replace("\n", "&#10;").replace("\t", "&#9;")
     return text
@@ -49,7 +50,9 @@ def _escape(text: str, *, attribute: bool = False) -> str:
 def _write(node: _Node, depth: int, out: list[str]) -> None:
     pad = "  " * depth
     attrs = "".join(
-        f" {name}='{_escape(value, attribute=True)}'" for name, value in node.attrs if value
+        f" {name}='{_escape(value, attribute=True)}'"
+        for name, value in node.attrs
+        if value is not None
     )
     if node.text is not None:
         out.append(f"{pad}<{node.tag}{attrs}>{_escape(node.text)}</{node.tag}>\n")

@@ -183,3 +183,27 @@ def test_vcpus_not_in_any_cell_warn_and_join_cell_zero() -> None:
     assert report.accepted
     assert [v.rule for v in report.warnings] == ["NUMA-CPUS-UNASSIGNED"]
     assert "vCPU 2-3" in report.warnings[0].message
+
+
+@pytest.mark.parametrize("bus", ["-1", "1_0", "+1", "08", "0x", "1 2"])
+def test_address_numbers_are_strictly_c_unsigned(bus: str) -> None:
+    report = validate(document(gpu().replace("bus='0x06'", f"bus='{bus}'")))
+    assert [v.rule for v in report.errors] == ["HOSTDEV-ADDRESS-SYNTAX"]
+
+
+def test_unencodable_text_is_malformed_not_a_crash() -> None:
+    (only,) = validate("<domain><name>\ud800</name></domain>").violations
+    assert only.rule == "XML-MALFORMED"
+
+
+def test_huge_sparse_cell_id_is_cheap() -> None:
+    cells = "<cell id='0' cpus='0-3' memory='1024'/><cell id='999999999' memory='0'/>"
+    (only,) = validate(document(cells=cells)).errors
+    assert only.rule == "NUMA-CELL-ID-NONCONTIGUOUS"
+    assert "missing: 1" in only.message
+
+
+def test_cpu_lists_beyond_any_disjoint_total_are_refused() -> None:
+    cells = "".join(f"<cell id='{i}' cpus='0-16383' memory='0'/>" for i in range(50))
+    report = validate(document(cells=cells))
+    assert "XML-TOO-LARGE" in {v.rule for v in report.errors}

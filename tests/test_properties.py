@@ -5,21 +5,18 @@ Runs under the Hypothesis profiles of ``conftest.py``: ``dev`` (default), ``ci``
 is a HypoFuzz target as it stands, and ``test.hypothesis.fuzz_one_input`` drives any of
 them from raw bytes.
 
-Known bugs in the reference are listed in ``KNOWN_BUGS``: each has a reproducer test
-marked ``xfail(strict=True)`` (it starts failing the day the bug is fixed: then delete the
-entry) and a predicate that keeps the broad properties from tripping over it meanwhile.
+Bugs this suite found in the reference are kept in ``FIXED_BUGS`` with their smallest
+reproducer, each a regression test that must keep the documented contract in little memory.
 """
 
 from __future__ import annotations
 
-import re
 import time
 import tracemalloc
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gi_conform import (
@@ -53,18 +50,11 @@ SLOW_INPUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
-class KnownBug:
-    """A bug in a module this suite does not own, with the smallest input showing it."""
+class FixedBug:
+    """A bug the properties found, with the smallest input that showed it."""
 
     name: str
     reproducer: bytes
-    matches: Callable[[bytes], bool]
-    """True for inputs that may trip over the bug (kept out of the broad properties)."""
-
-
-def _pattern(regex: bytes) -> Callable[[bytes], bool]:
-    compiled = re.compile(regex)
-    return lambda data: compiled.search(data) is not None
 
 
 _GPU = (
@@ -73,42 +63,31 @@ _GPU = (
     b"<address domain='0' bus='%s' slot='0' function='0'/></source></hostdev></devices></domain>"
 )
 
-KNOWN_BUGS = (
-    KnownBug(
+FIXED_BUGS = (
+    FixedBug(
         "parse: PCI address numbers go through Python's int(): '-1' and '1_0' are accepted",
         _GPU % b"-1",
-        _pattern(rb"""(?:domain|bus|slot|function)\s*=\s*['"]\s*(?:[-+]|[^'"]*_)"""),
     ),
-    KnownBug(
+    FixedBug(
         "validate: NUMA-CELL-ID-NONCONTIGUOUS builds set(range(max id + 1)): 100 bytes with "
         "id='999999999' exhaust memory",
         b"<domain><cpu><numa><cell id='0' memory='1'/><cell id='300000' memory='0'/></numa>"
         b"</cpu></domain>",
-        _pattern(rb"""<cell\b[^>]*\bid\s*=\s*['"]\s*0*[1-9][0-9]{5,}"""),
     ),
-    KnownBug(
+    FixedBug(
         "xmlfmt: a carriage return (&#13;) is written raw and comes back as a newline or space",
         b"<domain><name>a&#13;b</name></domain>",
-        _pattern(rb"&#(?:0*13|[xX]0*[dD]);"),
     ),
-    KnownBug(
+    FixedBug(
         "xmlfmt: an empty attribute value is dropped: type='' comes back as 'kvm'",
         b"<domain type=''><name>x</name></domain>",
-        _pattern(rb"""=\s*(?:''|"")"""),
     ),
 )
 
 
-def _known_bug(data: bytes | str) -> bool:
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    return any(bug.matches(raw) for bug in KNOWN_BUGS)
-
-
-@pytest.mark.parametrize("bug", KNOWN_BUGS, ids=[bug.name.split(":")[0] for bug in KNOWN_BUGS])
-@pytest.mark.xfail(strict=True, reason="a known bug; when this passes, delete its KNOWN_BUGS entry")
-def test_known_bug_is_still_there(bug: KnownBug) -> None:
+@pytest.mark.parametrize("bug", FIXED_BUGS, ids=[bug.name.split(":")[0] for bug in FIXED_BUGS])
+def test_fixed_bug_reproducers_keep_the_contract(bug: FixedBug) -> None:
     """Each reproducer is a tiny document: it must pass the contract in little memory."""
-    assert bug.matches(bug.reproducer)
     tracemalloc.start()
     try:
         fuzz_one_input(bug.reproducer)
@@ -124,7 +103,6 @@ def test_valid_documents_are_accepted_and_their_argv_keeps_every_invariant(
 ) -> None:
     domain = data.draw(topologies(), label="topology")
     text = data.draw(renderings(domain), label="document")
-    assume(not _known_bug(text))
     report = validate(text)
     assert report.accepted, report.text()
     assert report.domain == domain
@@ -136,7 +114,6 @@ def test_valid_documents_are_accepted_and_their_argv_keeps_every_invariant(
 @given(invalid_documents())
 def test_invalid_documents_break_exactly_their_rule(pair: tuple[str, str]) -> None:
     text, rule = pair
-    assume(not _known_bug(text))
     report = validate(text)
     assert not report.accepted
     assert {violation.rule for violation in report.errors} == {rule}, report.text()
@@ -147,7 +124,6 @@ def test_invalid_documents_break_exactly_their_rule(pair: tuple[str, str]) -> No
 @given(data=st.data())
 def test_each_rule_mutation_is_rejected_with_its_rule(rule: str, data: st.DataObject) -> None:
     text, drawn = data.draw(invalid_documents(rule))
-    assume(not _known_bug(text))
     assert drawn == rule
     assert {violation.rule for violation in validate(text).errors} == {rule}
 
@@ -155,14 +131,12 @@ def test_each_rule_mutation_is_rejected_with_its_rule(rule: str, data: st.DataOb
 @given(topologies())
 def test_xml_round_trip(domain: Domain) -> None:
     text = format_xml(domain)
-    assume(not _known_bug(text))
     assert parse(text) == domain
     assert format_xml(parse(text)) == text
 
 
 @given(domain_documents())
 def test_format_is_idempotent_on_varied_documents(text: str) -> None:
-    assume(not _known_bug(text))
     canonical = format_xml(parse(text))
     assert format_xml(parse(canonical)) == canonical
 
@@ -208,7 +182,6 @@ def test_both_dialects_mean_the_same(domain: Domain) -> None:
     meanings = []
     for variant in (_all_seed(domain), _all_libvirt(domain)):
         text = format_xml(variant)
-        assume(not _known_bug(text))
         model = parse(text)
         for profile in Profile:
             facts = semantic_facts(flatten(build_argv(model, profile)))
@@ -226,7 +199,6 @@ def test_args_text_reads_back_as_the_argv(domain: Domain) -> None:
 
 @given(hostile_documents())
 def test_hostile_inputs_have_only_documented_outcomes(data: bytes) -> None:
-    assume(not _known_bug(data))
     start = time.perf_counter()
     fuzz_one_input(data)
     assert time.perf_counter() - start < SLOW_INPUT_SECONDS
