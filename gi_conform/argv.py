@@ -130,6 +130,8 @@ def _device_option(domain: Domain, hostdev: Hostdev) -> Option:
     address = hostdev.guest_address
     if address is not None:
         props["bus"] = domain.pci_root_bus if address.bus == 0 else f"pci.{address.bus}"
+        if hostdev.multifunction:
+            props["multifunction"] = True  # libvirt's place for it: before addr
         props["addr"] = f"{address.slot:#x}" + (
             f".{address.function:#x}" if address.function else ""
         )

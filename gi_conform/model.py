@@ -122,6 +122,8 @@ class Hostdev:
     nodeset: tuple[int, ...] | None = None
     """libvirt dialect: the ``<acpi nodeset>`` nodes, ascending and de-duplicated."""
     managed: bool | None = None
+    multifunction: bool = False
+    """``multifunction='on'`` on the guest address: other functions may share the slot."""
     line: int = field(default=0, compare=False, repr=False)
     acpi_line: int = field(default=0, compare=False, repr=False)
 

@@ -379,9 +379,11 @@ class _DomainReader:
                 detail="the source is missing",
             )
         guest: PciAddress | None = None
+        multifunction = False
         address = element.find("address")
         if address is not None and address.get("type") == "pci":
             guest = self._pci_address(address, f"{label} guest <address>")
+            multifunction = address.get("multifunction") == "on"
         nodeset: tuple[int, ...] | None = None
         acpi = element.find("acpi")
         if acpi is not None and acpi.get("nodeset") is not None:
@@ -406,6 +408,7 @@ class _DomainReader:
             guest_address=guest,
             nodeset=nodeset,
             managed=None if managed is None else managed == "yes",
+            multifunction=multifunction,
             line=_line(element),
             acpi_line=_line(acpi) if acpi is not None else 0,
         )

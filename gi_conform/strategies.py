@@ -319,6 +319,11 @@ def _topologies(
             Initiator(name, aliases[index], node, Dialect.SEED, alias_given=wanted_name is not None)
         )
 
+    shared_slots = {
+        (d.guest.domain, d.guest.bus, d.guest.slot)
+        for d in devices
+        if d.guest is not None and d.guest.function > 0
+    }
     hostdevs = tuple(
         Hostdev(
             kind=device.kind,
@@ -328,6 +333,10 @@ def _topologies(
             guest_address=device.guest,
             nodeset=tuple(sorted(nodesets[index])) if index in nodesets else None,
             managed=device.managed,
+            # QEMU refuses other functions beside a single-function function 0.
+            multifunction=device.guest is not None
+            and device.guest.function == 0
+            and (device.guest.domain, device.guest.bus, device.guest.slot) in shared_slots,
         )
         for index, device in enumerate(devices)
     )
@@ -1130,6 +1139,20 @@ def _m_guest_duplicate(draw: st.DrawFn, domain: Domain, root: etree._Element) ->
     devices.append(_new_pci(second, guest=guest))
 
 
+def _m_multifunction(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """Functions 0 and 1 of a free slot, function 0 without multifunction='on'."""
+    used = {
+        h.guest_address.slot
+        for h in domain.hostdevs
+        if h.guest_address is not None and h.guest_address.bus == 0
+    }
+    slot = draw(st.sampled_from([s for s in range(1, 0x20) if s not in used]))
+    first, second = _fresh_sources(domain, 2)
+    devices = _devices(root)
+    devices.append(_new_pci(first, guest=PciAddress(0, 0, slot, 0)))
+    devices.append(_new_pci(second, guest=PciAddress(0, 0, slot, 1)))
+
+
 def _m_alias_duplicate(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
     devices = _devices(root)
     given = [h.alias for h in domain.hostdevs if h.alias_given]
@@ -1300,6 +1323,7 @@ _MUTATIONS: dict[str, _Mutation] = {
     "HOSTDEV-ADDRESS-SYNTAX": _m_address_syntax,
     "HOSTDEV-SOURCE-DUPLICATE": _m_source_duplicate,
     "HOSTDEV-GUEST-ADDRESS-DUPLICATE": _m_guest_duplicate,
+    "HOSTDEV-MULTIFUNCTION": _m_multifunction,
     "DEVICE-ALIAS-DUPLICATE": _m_alias_duplicate,
     "DEVICE-ALIAS-SYNTAX": _m_alias_syntax,
     "DEVICE-ALIAS-RESERVED": _m_alias_reserved,

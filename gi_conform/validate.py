@@ -297,6 +297,18 @@ def _device_rules(domain: Domain) -> Iterator[Violation]:
                 )
             else:
                 guests[hostdev.guest_address] = hostdev
+    for address, hostdev in guests.items():
+        if address.function == 0:
+            continue
+        first = guests.get(PciAddress(address.domain, address.bus, address.slot, 0))
+        if first is not None and not first.multifunction:
+            yield violation(
+                "HOSTDEV-MULTIFUNCTION",
+                hostdev.line,
+                f"hostdev '{hostdev.alias}'",
+                address=address.host_text(),
+                other=first.alias,
+            )
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,12 @@ def _hostdev(devices: _Node, hostdev: Hostdev) -> None:
     if hostdev.nodeset is not None:
         node.add("acpi", ("nodeset", format_bitmap(hostdev.nodeset)))
     if hostdev.guest_address is not None:
-        node.add("address", ("type", "pci"), *_pci_attrs(hostdev.guest_address))
+        node.add(
+            "address",
+            ("type", "pci"),
+            *_pci_attrs(hostdev.guest_address),
+            ("multifunction", "on" if hostdev.multifunction else None),
+        )
 
 
 def _initiator(devices: _Node, initiator: Initiator) -> None:
