@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from gi_conform import qemu_cli
+from gi_conform import libvirt_cli, qemu_cli
 from gi_conform.argv import Profile, build_argv, flatten, render_args
 from gi_conform.oracle import cli as oracle_cli
 from gi_conform.parse import MAX_DOCUMENT_BYTES
@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.set_defaults(handler=_cmd_fmt)
 
     qemu_cli.add_parser(commands)
+    libvirt_cli.add_parser(commands)
     oracle_cli.add_parser(commands)
     return parser
 

@@ -1,0 +1,287 @@
+"""Real libvirt (>= 11.8) as an implementation under test (``@pytest.mark.libvirt``).
+
+The pure parts (document adjustments, output parsing, the GI reduction, setup safety)
+always run. The rest needs a libvirt from ``gi-conform libvirt setup`` (a Debian sid
+chroot, about a minute, as root) or a system libvirt >= 11.8, and skips, saying how to
+get one, without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gi_conform import cli, libvirt_cli
+from gi_conform.argvread import read_args_text
+from gi_conform.libvirt import (
+    STABLE_UUID,
+    Libvirt,
+    LibvirtSetupError,
+    LibvirtTimeout,
+    LibvirtUnavailable,
+    convert,
+    leftover_processes,
+    locate,
+    parse_virsh_output,
+    prepare_document,
+    reduce,
+    setup,
+    teardown,
+)
+from gi_conform.resources import cases_dir
+
+pytestmark = pytest.mark.libvirt
+
+EXAMPLE = cases_dir() / "libvirt-11.8-example.xml"
+EXAMPLE_ARGS = cases_dir() / "libvirt-11.8-example.libvirt.args"
+BAD_BITMAP = cases_dir() / "gi-node-syntax-nodeset.xml"
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+
+def run_cli(*argv: str) -> int:
+    """``gi-conform ARGV``, with ``libvirt`` registered even before cli.py does it."""
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if "libvirt" not in commands.choices:
+        libvirt_cli.add_parser(commands)
+    try:
+        args = parser.parse_args(list(argv))
+        code: int = args.handler(args)
+    except cli.UsageError:
+        return cli.EXIT_USAGE
+    return code
+
+
+@pytest.fixture(scope="module")
+def real_libvirt() -> Libvirt:
+    try:
+        return locate()
+    except LibvirtUnavailable as error:
+        pytest.skip(f"no real libvirt: {error}")
+
+
+# ------------------------------------------------------------------- pure parts
+
+
+def test_prepare_document_changes_only_host_specific_parts_in_place() -> None:
+    original = EXAMPLE.read_bytes()
+    document, changes = prepare_document(original)
+    text = document.decode()
+    assert "<domain type='qemu'>" in text
+    assert "<cpu>" in text
+    assert "host-passthrough" not in text
+    assert f"<name>libvirt-example</name><uuid>{STABLE_UUID}</uuid>" in text
+    assert len(changes) == 3
+    # line numbers in libvirt's messages must stay those of the input
+    assert document.count(b"\n") == original.count(b"\n")
+    assert prepare_document(document) == (document, ())
+
+
+def test_prepare_document_gives_usb_by_vendor_an_address() -> None:
+    xml = (cases_dir() / "gi-device-not-pci.xml").read_bytes()
+    document, changes = prepare_document(xml)
+    assert b"<address bus='1' device='2'/></source>" in document
+    assert any("USB" in change for change in changes)
+
+
+@pytest.mark.parametrize("name", ["xml-malformed.xml", "xml-malformed-latin1.xml", "xml-root.xml"])
+def test_prepare_document_leaves_what_libvirt_must_judge_alone(name: str) -> None:
+    xml = (cases_dir() / name).read_bytes()
+    assert prepare_document(xml) == (xml, ())
+
+
+def test_parse_virsh_output_strips_the_environment() -> None:
+    line = (
+        "LC_ALL=C PATH=/usr/bin HOME=/var/lib/x /usr/bin/qemu-system-x86_64 -name "
+        "guest=t,debug-threads=on -object "
+        """'{"qom-type":"acpi-generic-initiator","id":"gi0","pci-dev":"hostdev0","node":1}'\n"""
+    )
+    environment, argv = parse_virsh_output(line)
+    assert environment == ["LC_ALL=C", "PATH=/usr/bin", "HOME=/var/lib/x"]
+    assert argv[0] == "/usr/bin/qemu-system-x86_64"
+    assert argv[-1].startswith('{"qom-type"')
+
+
+def test_reduce_keeps_the_gi_relevant_options_in_order() -> None:
+    backend = '{"qom-type":"memory-backend-ram","id":"ram-node0","size":1048576}'
+    unused = '{"qom-type":"memory-backend-ram","id":"pc.ram","size":1048576}'
+    gpu = '{"driver":"vfio-pci","host":"0000:06:12.1","id":"hostdev0","bus":"pcie.0"}'
+    gi = '{"qom-type":"acpi-generic-initiator","id":"gi0","pci-dev":"hostdev0","node":1}'
+    full = [
+        "/usr/bin/qemu-system-x86_64",
+        "-S",
+        "-object",
+        '{"qom-type":"secret","id":"masterKey0","format":"raw","file":"/k"}',
+        "-object",
+        unused,
+        "-object",
+        backend,
+        "-numa",
+        "node,nodeid=0,cpus=0,memdev=ram-node0",
+        "-numa",
+        "node,nodeid=1",
+        "-device",
+        '{"driver":"pcie-root-port","port":8,"chassis":1,"id":"pci.1","bus":"pcie.0"}',
+        "-device",
+        gpu,
+        "-object",
+        gi,
+        "-device",
+        '{"driver":"virtio-balloon-pci","id":"balloon0","bus":"pci.1","addr":"0x0"}',
+    ]
+    assert reduce(full) == [
+        "-object",
+        backend,
+        "-numa",
+        "node,nodeid=0,cpus=0,memdev=ram-node0",
+        "-numa",
+        "node,nodeid=1",
+        "-device",
+        gpu,
+        "-object",
+        gi,
+    ]
+
+
+@as_root
+def test_setup_refuses_a_directory_it_did_not_make(tmp_path: Path) -> None:
+    (tmp_path / "precious").write_text("keep me")
+    with pytest.raises(LibvirtSetupError, match="not made by gi-conform"):
+        setup(tmp_path, use_system=False)
+    with pytest.raises(LibvirtSetupError, match="not made by gi-conform"):
+        teardown(tmp_path)
+    assert (tmp_path / "precious").read_text() == "keep me"
+
+
+@as_root
+def test_teardown_of_nothing_and_status_without_setup(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert teardown(tmp_path / "absent") is False
+    assert run_cli("libvirt", "status", str(tmp_path / "absent")) == cli.EXIT_USAGE
+    assert "gi-conform libvirt setup" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------- real libvirt
+
+
+def test_libvirt_example_matches_libvirt_11_8_test_output(real_libvirt: Libvirt) -> None:
+    result = convert(EXAMPLE.read_bytes(), libvirt=real_libvirt, timeout=60)
+    assert result.accepted, result.message
+    assert result.argv[0].endswith("qemu-system-x86_64")
+    assert all("=" in word for word in result.environment)
+    assert result.argv[result.argv.index("-uuid") + 1] == STABLE_UUID
+    assert reduce(result.argv) == read_args_text(EXAMPLE_ARGS.read_text())
+
+
+def test_rejection_carries_libvirts_exact_message(real_libvirt: Libvirt) -> None:
+    result = convert(BAD_BITMAP.read_bytes(), libvirt=real_libvirt, timeout=60)
+    assert not result.accepted
+    assert result.argv == ()
+    assert result.message == "error: invalid argument: Failed to parse bitmap 'abc'"
+
+
+def test_fresh_process_per_call_and_parallel_roots(real_libvirt: Libvirt) -> None:
+    """Ids restart at gi0 in every call (a long-lived libvirtd would not), in parallel."""
+    xml = (cases_dir() / "two-gpus-nodeset.xml").read_bytes()
+    results: list[tuple[str, ...]] = []
+    drivers: list[int] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        for _ in range(3):
+            result = convert(xml, libvirt=real_libvirt, timeout=60)
+            with lock:
+                results.append(result.argv)
+                drivers.append(result.driver)
+
+    threads = [threading.Thread(target=work) for _ in range(real_libvirt.drivers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 3 * real_libvirt.drivers
+    # the whole argv differs between driver roots only by the root's own paths
+    assert len(set(results)) == len(set(drivers))
+    expected = read_args_text((cases_dir() / "two-gpus-nodeset.libvirt.args").read_text())
+    assert all(reduce(argv) == expected for argv in results)
+    if real_libvirt.drivers > 1:
+        assert len(set(drivers)) > 1
+
+
+@pytest.fixture
+def cold_driver(real_libvirt: Libvirt) -> Iterator[int]:
+    """A driver root whose capability cache is empty: the next call probes QEMU."""
+    index = 97
+    if not real_libvirt.in_chroot:
+        pytest.skip("the cold-root check needs the chroot")
+    root = real_libvirt.root / f"var/lib/gi-conform/embed-{index}"
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "cache/qemu/capabilities").mkdir(parents=True)
+    yield index
+    shutil.rmtree(root, ignore_errors=True)
+    (real_libvirt.home / "locks" / f"embed-{index}.lock").unlink(missing_ok=True)
+
+
+def test_timeout_leaves_no_process_behind(real_libvirt: Libvirt, cold_driver: int) -> None:
+    assert leftover_processes(real_libvirt) == []
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            for pid in leftover_processes(real_libvirt):
+                with contextlib.suppress(OSError):
+                    seen.add(Path(f"/proc/{pid}/comm").read_text().strip())
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(LibvirtTimeout):
+            convert(EXAMPLE.read_bytes(), libvirt=real_libvirt, driver=cold_driver, timeout=0.3)
+    finally:
+        done.set()
+        watcher.join()
+    assert time.monotonic() - start < 5
+    assert "virsh" in seen  # it was running when the deadline came
+    assert leftover_processes(real_libvirt) == []
+
+
+def test_every_golden_case_gets_a_verdict(real_libvirt: Libvirt) -> None:
+    """No case makes libvirt fail without a verdict (the chroot stand-ins suffice)."""
+    index = json.loads((cases_dir() / "index.json").read_text())
+    verdicts = {}
+    for case in index["cases"]:
+        xml = (cases_dir() / f"{case['id']}.xml").read_bytes()
+        result = convert(xml, libvirt=real_libvirt, timeout=60)
+        verdicts[case["id"]] = result.accepted
+        if not result.accepted:
+            assert result.message.startswith("error: "), case["id"]
+            assert "failed to connect" not in result.message
+    assert verdicts["libvirt-11.8-example"] is True
+    assert verdicts["gi-node-syntax-nodeset"] is False
+
+
+def test_cli_argv_prints_the_reduced_argv_and_exit_codes(
+    real_libvirt: Libvirt, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_cli("libvirt", "argv", str(EXAMPLE)) == 0
+    assert capsys.readouterr().out == EXAMPLE_ARGS.read_text()
+    assert run_cli("libvirt", "argv", str(BAD_BITMAP)) == cli.EXIT_REJECTED
+    assert "error: invalid argument: Failed to parse bitmap 'abc'" in capsys.readouterr().err
+    assert run_cli("libvirt", "argv", "/nonexistent.xml") == cli.EXIT_USAGE
+    assert run_cli("libvirt", "status", "--json") == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["ready"] is True
+    assert status["libvirt"] == real_libvirt.version
