@@ -285,3 +285,46 @@ def test_cli_argv_prints_the_reduced_argv_and_exit_codes(
     status = json.loads(capsys.readouterr().out)
     assert status["ready"] is True
     assert status["libvirt"] == real_libvirt.version
+
+
+# --------------------------------------------------- the oracle's libvirt adapter
+
+
+def test_check_impl_libvirt_over_the_corpus(real_libvirt: Libvirt) -> None:
+    """`gi-conform check --impl libvirt`: libvirt 12.8's measured agreements and gaps."""
+    from gi_conform.oracle.model import Outcome
+    from gi_conform.oracle.runner import CheckOptions, run_check
+
+    results = {r.case.id: r for r in run_check(CheckOptions(impl="libvirt", generated=0)).results}
+    assert results["libvirt-11.8-example"].outcome is Outcome.PASSED
+    assert results["two-gpus-nodeset"].outcome is Outcome.PASSED
+    assert results["numa-distances"].outcome is Outcome.PASSED
+    # Seed elements are not libvirt's dialect: skipped, not failed.
+    assert results["seed-example"].outcome is Outcome.SKIPPED
+    # Gaps proven by real QEMU (see README): libvirt accepts what QEMU refuses ...
+    assert "GI-NODE-UNKNOWN" in results["gi-node-unknown-nodeset"].keys
+    assert "NUMA-NO-MEMORY" in results["numa-no-memory"].keys
+    # ... and drops an mdev device's initiators.
+    assert "FACT-GI-PAIRS" in results["mdev-nodeset"].keys
+    # Rejections agree where libvirt has the rule.
+    assert results["gi-node-syntax-nodeset"].outcome is Outcome.PASSED
+    assert "Failed to parse bitmap 'abc'" in results["gi-node-syntax-nodeset"].answer.message
+
+
+def test_check_impl_libvirt_without_libvirt_is_a_usage_error(tmp_path: Path) -> None:
+    from gi_conform.cli import main
+
+    assert main(["check", "--impl", f"libvirt:{tmp_path}", "--generated", "0"]) == 2
+
+
+def test_published_libvirt_report_follows_the_report_schema() -> None:
+    import json
+
+    import jsonschema
+
+    from gi_conform.resources import reference_dir
+
+    schema = json.loads((reference_dir() / "report.schema.json").read_text())
+    report = json.loads((reference_dir() / "implementations" / "libvirt-12.8.json").read_text())
+    jsonschema.validate(report, schema)
+    assert report["implementation"]["version"].startswith("12.8")

@@ -70,7 +70,7 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class ImplementationSpec:
-    """A parsed ``--impl``: ``kind`` is reference, python, cmd or jsonl."""
+    """A parsed ``--impl``: ``kind`` is reference, python, cmd, jsonl or libvirt."""
 
     kind: str
     target: str
@@ -83,11 +83,13 @@ def parse_spec(text: str) -> ImplementationSpec:
     """Read ``reference``, ``python:MODULE:FUNCTION``, ``cmd:COMMAND`` or ``jsonl:COMMAND``."""
     if text == "reference":
         return ImplementationSpec("reference", "")
+    if text == "libvirt" or text.startswith("libvirt:"):
+        return ImplementationSpec("libvirt", text.partition(":")[2])
     kind, colon, target = text.partition(":")
     if not colon or kind not in ("python", "cmd", "jsonl"):
         raise SpecError(
-            f"--impl {text!r}: expected reference, python:MODULE:FUNCTION, cmd:COMMAND "
-            "or jsonl:COMMAND"
+            f"--impl {text!r}: expected reference, python:MODULE:FUNCTION, cmd:COMMAND, "
+            "jsonl:COMMAND or libvirt[:DIR]"
         )
     if not target.strip():
         raise SpecError(f"--impl {text!r}: nothing after '{kind}:'")
@@ -537,6 +539,48 @@ class _Jsonl:
         self._kill()
 
 
+class _RealLibvirt:
+    """``libvirt[:DIR]``: real ``virsh domxml-to-native`` per case (see gi_conform.libvirt).
+
+    Each case is a fresh embedded-driver process, so libvirt's process-wide ``gi``
+    counter starts at 0 every time and answers are comparable.
+    """
+
+    def __init__(self, target: str) -> None:
+        from gi_conform import libvirt
+
+        try:
+            self._libvirt = libvirt.locate(Path(target) if target else None)
+        except libvirt.LibvirtUnavailable as error:
+            raise SpecError(f"--impl libvirt: {error}") from None
+        self._module = libvirt
+        self._info = ImplInfo(
+            f"libvirt {self._libvirt.version}",
+            self._libvirt.version,
+            dialects=("libvirt", "none"),
+            language="c",
+        )
+
+    @property
+    def info(self) -> ImplInfo:
+        return self._info
+
+    def run(self, case: CheckCase, timeout: float) -> Answer:
+        start = time.monotonic()
+        try:
+            result = self._module.convert(case.data, libvirt=self._libvirt, timeout=timeout)
+        except self._module.LibvirtTimeout as error:
+            return _errored(ErrorKind.TIMEOUT, _describe(error), time.monotonic() - start)
+        except (self._module.LibvirtError, OSError) as error:
+            return _errored(ErrorKind.CRASH, _describe(error), time.monotonic() - start)
+        if result.accepted:
+            return Answer(Verdict.ACCEPTED, argv=result.argv, elapsed=result.seconds)
+        return Answer(Verdict.REJECTED, message=result.message.strip(), elapsed=result.seconds)
+
+    def close(self) -> None:
+        return None
+
+
 def _describe(error: BaseException) -> str:
     text = str(error)
     return text if text else type(error).__name__
@@ -570,6 +614,8 @@ def open_implementation(
         )
     elif parsed.kind == "cmd":
         implementation = _Command(parsed.target)
+    elif parsed.kind == "libvirt":
+        implementation = _RealLibvirt(parsed.target)
     else:
         implementation = _Jsonl(
             parsed.target, validate_protocol=validate_protocol, start_timeout=start_timeout
