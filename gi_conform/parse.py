@@ -443,6 +443,9 @@ class _DomainReader:
         if kind is HostdevKind.USB:
             vendor = source.find("vendor")
             product = source.find("product")
+            for element in (vendor, product):
+                if element is not None and not self._usb_id_ok(element, label):
+                    return None
             return UsbSource(
                 vendor=vendor.get("id") if vendor is not None else None,
                 product=product.get("id") if product is not None else None,
@@ -456,6 +459,25 @@ class _DomainReader:
             target=address.get("target", "") if address is not None else "",
             unit=address.get("unit", "") if address is not None else "",
         )
+
+    def _usb_id_ok(self, element: etree._Element, label: str) -> bool:
+        """libvirt's rule: a USB vendor/product id is a number in 1..0xffff."""
+        raw = element.get("id", "")
+        try:
+            value = _parse_c_uint(raw)
+            detail = "" if 0 < value <= 0xFFFF else "must be in 0x0001..0xffff"
+        except ValueError as error:
+            detail = str(error)
+        if detail:
+            self.report(
+                "HOSTDEV-ADDRESS-SYNTAX",
+                element,
+                label,
+                field=f"<{element.tag}> id",
+                value=raw,
+                detail=detail,
+            )
+        return not detail
 
     def _pci_address(self, element: etree._Element, label: str) -> PciAddress | None:
         values: dict[str, int] = {}

@@ -146,7 +146,7 @@ _pci_addresses = st.builds(
 _guest_slots = st.tuples(
     st.one_of(st.just(0), st.integers(1, 0xFF)), st.integers(1, 0x1F), st.integers(0, 7)
 )
-_usb_ids = st.tuples(st.integers(0, 0xFFFF), st.integers(0, 0xFFFF))
+_usb_ids = st.tuples(st.integers(1, 0xFFFF), st.integers(1, 0xFFFF))  # libvirt: zero refused
 _aliases = st.builds(
     lambda prefix, tail: prefix + tail,
     st.sampled_from(_ALIAS_PREFIXES),
@@ -1272,7 +1272,7 @@ def _m_gi_not_pci(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None
     else:
         alias = _fresh_name(domain, "ua-usb")
         taken = {h.source for h in domain.hostdevs}
-        product = next(p for p in range(0x10000) if _usb(p) not in taken)
+        product = next(p for p in range(1, 0x10000) if _usb(p) not in taken)
         element = _hostdev_element(Hostdev(HostdevKind.USB, alias, True, _usb(product)))
         _devices(root).append(element)
     if draw(st.booleans()):
