@@ -122,6 +122,7 @@ def _device_option(domain: Domain, hostdev: Hostdev) -> Option:
         assert isinstance(hostdev.source, MdevSource)
         props["id"] = hostdev.alias
         props["sysfsdev"] = f"/sys/bus/mdev/devices/{hostdev.source.uuid}"
+        props["display"] = "off"  # libvirt 12.8 always writes it for a vfio-pci mdev
     else:
         if hostdev.source is None:
             raise ValueError(f"hostdev '{hostdev.alias}' has no valid source; validate first")

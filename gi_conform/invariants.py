@@ -160,7 +160,12 @@ def document_facts(domain: Domain) -> SemanticFacts:
 
 
 def _expected_distances(domain: Domain) -> tuple[tuple[int, int, int], ...]:
-    return tuple(sorted((src, dst, value) for (src, dst), value in distance_matrix(domain).items()))
+    """The matrix as a meaning: all-default distances mean the same as none (as in
+    :func:`gi_conform.argvread.resolved_distances`), though libvirt writes them out."""
+    matrix = distance_matrix(domain)
+    if all(value == (10 if src == dst else 20) for (src, dst), value in matrix.items()):
+        return ()
+    return tuple(sorted((src, dst, value) for (src, dst), value in matrix.items()))
 
 
 @dataclass(frozen=True)

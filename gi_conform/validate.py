@@ -203,11 +203,12 @@ def _distance_rules(domain: Domain) -> Iterator[Violation]:
 
 
 def distance_matrix(domain: Domain) -> dict[tuple[int, int], int]:
-    """Every (src, dst) distance as libvirt resolves it, or {} when all are defaults.
+    """Every (src, dst) distance as libvirt resolves it, or {} when no cell has any.
 
     libvirt's rules: a sibling sets the distance from its cell, and the reverse one too
-    unless that was already given; unset pairs are 10 (local) or 20 (remote); and when no
-    value differs from those defaults nothing is emitted at all.
+    unless that was already given; unset pairs are 10 (local) or 20 (remote). Real
+    libvirt 12.8 emits the whole matrix as soon as any ``<distances>`` is written, even
+    when every value is a default.
     """
     named = {cell.id for cell in domain.cells if cell.id is not None}
     ids = sorted(named | {s for cell in domain.cells for s, _ in cell.distances})
@@ -223,7 +224,7 @@ def distance_matrix(domain: Domain) -> dict[tuple[int, int], int]:
         for src in ids
         for dst in ids
     }
-    if all(value in (LOCAL_DISTANCE, REMOTE_DISTANCE) for value in matrix.values()):
+    if not any(cell.distances for cell in domain.cells):
         return {}
     return matrix
 
