@@ -181,7 +181,8 @@ def _parse_c_uint(text: str) -> int:
     return int(match["dec"], 10)
 
 
-def _smallest_free(prefix: str, used: set[str]) -> str:
+def smallest_free(prefix: str, used: set[str]) -> str:
+    """The naming rule for elements without an alias: ``prefix<N>``, smallest free N."""
     number = 0
     while f"{prefix}{number}" in used:
         number += 1
@@ -352,14 +353,14 @@ class _DomainReader:
         for element in hostdev_elements:
             alias = _alias_name(element)
             if alias is None:
-                alias = _smallest_free("hostdev", used)
+                alias = smallest_free("hostdev", used)
                 used.add(alias)
             hostdevs.append(self._hostdev(element, alias, alias_given=alias in given))
         initiators: list[Initiator] = []
         for element in seed_elements:
             alias = _alias_name(element)
             if alias is None:
-                alias = _smallest_free("gi", used)
+                alias = smallest_free("gi", used)
                 used.add(alias)
             initiators.append(self._seed_initiator(element, alias, alias_given=alias in given))
         return tuple(hostdevs), tuple(initiators)

@@ -41,6 +41,7 @@ from gi_conform.model import (
     UsbSource,
 )
 from gi_conform.parse import MAX_DOCUMENT_BYTES, MAX_NODE, MAX_VCPUS
+from gi_conform.parse import smallest_free as _smallest_free
 from gi_conform.rules import Severity, catalogue
 from gi_conform.validate import LOCAL_DISTANCE, MAX_CELLS, UNREACHABLE, initiator_pairs
 from gi_conform.xmlfmt import format_xml
@@ -119,14 +120,6 @@ def _check_dialects(dialects: object) -> tuple[Dialect, ...]:
         if dialect not in chosen:
             chosen.append(dialect)
     return tuple(sorted(chosen, key=lambda d: d is Dialect.SEED))
-
-
-def _smallest_free(prefix: str, used: set[str]) -> str:
-    """The parser's naming rule for elements without an alias."""
-    number = 0
-    while f"{prefix}{number}" in used:
-        number += 1
-    return f"{prefix}{number}"
 
 
 _KIB_SIZES = st.one_of(
