@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from gi_conform.validate import LOCAL_DISTANCE, REMOTE_DISTANCE
+
 __all__ = [
     "ArgvReading",
     "Device",
@@ -46,8 +48,6 @@ GI_PROPERTIES = frozenset({"qom-type", "id", "pci-dev", "node"})
 NUMA_NODE_PROPERTIES = frozenset({"type", "nodeid", "cpus", "memdev"})
 """What a ``-numa node`` needs here; ``mem=`` (legacy) and ``initiator=`` (HMAT) are extra."""
 NUMA_DIST_PROPERTIES = frozenset({"type", "src", "dst", "val"})
-LOCAL_DISTANCE = 10
-REMOTE_DISTANCE = 20
 
 _READ_FLAGS = frozenset({"-object", "-device", "-numa"})
 _SIZE = re.compile(r"([0-9]+)([bkmgtpe])?\Z", re.IGNORECASE)

@@ -32,7 +32,14 @@ from gi_conform.argvread import (
 from gi_conform.bitmap import format_bitmap
 from gi_conform.model import Domain, Hostdev, MdevSource, PciAddress
 from gi_conform.resources import reference_dir
-from gi_conform.validate import distance_matrix, initiator_pairs, parse, unassigned_vcpus
+from gi_conform.validate import (
+    LOCAL_DISTANCE,
+    REMOTE_DISTANCE,
+    distance_matrix,
+    initiator_pairs,
+    parse,
+    unassigned_vcpus,
+)
 
 __all__ = [
     "INVARIANT_IDS",
@@ -163,7 +170,10 @@ def _expected_distances(domain: Domain) -> tuple[tuple[int, int, int], ...]:
     """The matrix as a meaning: all-default distances mean the same as none (as in
     :func:`gi_conform.argvread.resolved_distances`), though libvirt writes them out."""
     matrix = distance_matrix(domain)
-    if all(value == (10 if src == dst else 20) for (src, dst), value in matrix.items()):
+    if all(
+        value == (LOCAL_DISTANCE if src == dst else REMOTE_DISTANCE)
+        for (src, dst), value in matrix.items()
+    ):
         return ()
     return tuple(sorted((src, dst, value) for (src, dst), value in matrix.items()))
 

@@ -85,14 +85,19 @@ def parse(source: bytes | str) -> Domain:
 
 def check_domain(domain: Domain) -> list[Violation]:
     """The cross-element rules, on a model (its own syntax problems are the parser's)."""
-    return [*_numa_rules(domain), *_device_rules(domain), *_initiator_rules(domain)]
+    claims = _claims(domain)
+    return [
+        *_numa_rules(domain, claims),
+        *_device_rules(domain),
+        *_initiator_rules(domain, claims),
+    ]
 
 
 def _cell_label(cell_id: int | None) -> str:
     return f"<cell id='{cell_id}'>"
 
 
-def _numa_rules(domain: Domain) -> Iterator[Violation]:
+def _numa_rules(domain: Domain, claims: list[_Claim]) -> Iterator[Violation]:
     cells = domain.cells
     if domain.numa and not cells:
         yield violation("NUMA-NO-CELLS", domain.numa_line, "<numa>")
@@ -158,7 +163,7 @@ def _numa_rules(domain: Domain) -> Iterator[Violation]:
     memories = [cell.memory for cell in cells]
     if memories and all(memory == 0 for memory in memories):
         yield violation("NUMA-NO-MEMORY", domain.numa_line, "<numa>")
-    targets = {node for _, node in initiator_pairs(domain)}
+    targets = {claim.node for claim in claims}
     for cell in cells:
         invisible = cell.cpus == () and cell.memory == 0 and cell.id not in targets
         if invisible and cell.id is not None and not (cell.id == 0 and unassigned):
@@ -340,7 +345,7 @@ def initiator_pairs(domain: Domain) -> list[tuple[str, int]]:
     return [(claim.device, claim.node) for claim in _claims(domain)]
 
 
-def _initiator_rules(domain: Domain) -> Iterator[Violation]:
+def _initiator_rules(domain: Domain, claims: list[_Claim]) -> Iterator[Violation]:
     cell_ids = {cell.id for cell in domain.cells if cell.id is not None}
     for initiator in domain.initiators:
         if initiator.device is None:
@@ -357,7 +362,7 @@ def _initiator_rules(domain: Domain) -> Iterator[Violation]:
             yield _not_pci(hostdev.acpi_line, label, hostdev)
     first: dict[tuple[str, int], int] = {}
     reported_no_numa: set[int] = set()
-    for claim in _claims(domain):
+    for claim in claims:
         if not domain.numa:
             if claim.line not in reported_no_numa:
                 reported_no_numa.add(claim.line)
@@ -382,7 +387,7 @@ def _initiator_rules(domain: Domain) -> Iterator[Violation]:
             )
         else:
             first[key] = claim.line
-    if domain.acpi is False and _claims(domain):
+    if domain.acpi is False and claims:
         yield violation("GI-ACPI-DISABLED", domain.features_line, "<features>")
 
 

@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any, Protocol
@@ -252,16 +252,7 @@ def _crash_text(error: BaseException) -> str:
 
 
 def _with_elapsed(answer: Answer, elapsed: float) -> Answer:
-    return Answer(
-        answer.verdict,
-        argv=answer.argv,
-        message=answer.message,
-        rules=answer.rules,
-        reason=answer.reason,
-        context=answer.context,
-        error_kind=answer.error_kind,
-        elapsed=elapsed,
-    )
+    return replace(answer, elapsed=elapsed)
 
 
 def _load_module(name: str) -> ModuleType:
