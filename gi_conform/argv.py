@@ -5,7 +5,8 @@
   ``-object acpi-generic-initiator``.
 * ``libvirt``: what libvirt 11.8 emits. The same NUMA lines, then each device followed
   right away by its initiators as JSON objects, ids ``gi0, gi1, ...`` counted across the
-  domain in emission order.
+  domain in emission order. Devices are named as libvirt names them: a ``ua-`` alias is
+  kept, any other alias is ignored and the device becomes ``hostdev<N>``.
 
 Only what concerns the feature is emitted (no ``-m``, ``-smp``, machine or disks): this
 is the part other implementations are compared on.
@@ -13,6 +14,7 @@ is the part other implementations are compared on.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import re
@@ -30,6 +32,7 @@ __all__ = [
     "aligned_memory",
     "build_argv",
     "default_profile",
+    "device_ids",
     "emitted_initiators",
     "flatten",
     "render_args",
@@ -116,18 +119,51 @@ def _numa_options(domain: Domain) -> list[Option]:
     return options
 
 
-def _device_option(domain: Domain, hostdev: Hostdev) -> Option:
+USER_ALIAS_PREFIX = "ua-"
+"""libvirt keeps only user aliases with this prefix; any other ``<alias name>`` is dropped
+when the XML is parsed (virDomainDeviceInfoParseXML)."""
+
+
+def device_ids(domain: Domain, profile: Profile) -> dict[str, str]:
+    """Each hostdev's alias (as the model knows it) -> the id the profile's argv gives it.
+
+    The seed profile keeps every alias: the seed's ``<pci-dev>`` refers to them. The
+    libvirt profile names devices as libvirt 12.8 does (qemuAssignDeviceHostdevAlias):
+    a ``ua-`` alias is kept, every other hostdev (any kind) takes ``hostdev<N>`` from
+    one counter in document order. A name some seed element already uses is skipped,
+    which libvirt never meets (it has no seed elements).
+    """
+    if profile is Profile.SEED:
+        return {hostdev.alias: hostdev.alias for hostdev in domain.hostdevs}
+    kept = {
+        h.alias for h in domain.hostdevs if h.alias_given and h.alias.startswith(USER_ALIAS_PREFIX)
+    }
+    taken = kept | {initiator.id for initiator in domain.initiators}
+    ids: dict[str, str] = {}
+    counter = 0
+    for hostdev in domain.hostdevs:
+        if hostdev.alias in kept:
+            ids[hostdev.alias] = hostdev.alias
+            continue
+        while f"hostdev{counter}" in taken:
+            counter += 1
+        ids[hostdev.alias] = f"hostdev{counter}"
+        counter += 1
+    return ids
+
+
+def _device_option(domain: Domain, hostdev: Hostdev, device_id: str) -> Option:
     props: dict[str, object] = {"driver": "vfio-pci"}
     if hostdev.kind is HostdevKind.MDEV:
         assert isinstance(hostdev.source, MdevSource)
-        props["id"] = hostdev.alias
+        props["id"] = device_id
         props["sysfsdev"] = f"/sys/bus/mdev/devices/{hostdev.source.uuid}"
         props["display"] = "off"  # libvirt 12.8 always writes it for a vfio-pci mdev
     else:
         if hostdev.source is None:
             raise ValueError(f"hostdev '{hostdev.alias}' has no valid source; validate first")
         props["host"] = str(hostdev.source)
-        props["id"] = hostdev.alias
+        props["id"] = device_id
     address = hostdev.guest_address
     if address is not None:
         props["bus"] = domain.pci_root_bus if address.bus == 0 else f"pci.{address.bus}"
@@ -144,9 +180,11 @@ def emitted_initiators(domain: Domain, profile: Profile) -> list[Initiator]:
 
     Seed elements keep their alias (or the ``gi<N>`` the parser gave them). Nodeset
     initiators take ``gi<N>`` from one counter in emission order, skipping every name
-    the document already uses, so generated ids never collide.
+    the argv already uses, so generated ids never collide. ``device`` is the id the
+    profile gives the device (see :func:`device_ids`).
     """
-    used = {hostdev.alias for hostdev in domain.hostdevs} | {i.id for i in domain.initiators}
+    names = device_ids(domain, profile)
+    used = set(names.values()) | {i.id for i in domain.initiators}
     counter = 0
 
     def next_id() -> str:
@@ -157,7 +195,7 @@ def emitted_initiators(domain: Domain, profile: Profile) -> list[Initiator]:
         return f"gi{counter - 1}"
 
     def from_nodeset(hostdev: Hostdev, node: int) -> Initiator:
-        return Initiator(next_id(), hostdev.alias, node, Dialect.LIBVIRT, alias_given=False)
+        return Initiator(next_id(), names[hostdev.alias], node, Dialect.LIBVIRT, alias_given=False)
 
     pci = [hostdev for hostdev in domain.hostdevs if hostdev.kind.is_pci]
     if profile is Profile.SEED:
@@ -169,7 +207,10 @@ def emitted_initiators(domain: Domain, profile: Profile) -> list[Initiator]:
     for hostdev in pci:
         seeds = {i.node: i for i in domain.initiators if i.device == hostdev.alias}
         for node in sorted(set(hostdev.nodeset or ()) | {n for n in seeds if n is not None}):
-            emitted.append(seeds[node] if node in seeds else from_nodeset(hostdev, node))
+            if node in seeds:
+                emitted.append(dataclasses.replace(seeds[node], device=names[hostdev.alias]))
+            else:
+                emitted.append(from_nodeset(hostdev, node))
     return emitted
 
 
@@ -204,16 +245,16 @@ def build_argv(domain: Domain, profile: Profile | None = None) -> tuple[Option, 
     chosen = profile if profile is not None else default_profile(domain)
     options = _numa_options(domain)
     initiators = emitted_initiators(domain, chosen)
+    names = device_ids(domain, chosen)
     pci = [hostdev for hostdev in domain.hostdevs if hostdev.kind.is_pci]
     if chosen is Profile.SEED:
-        options.extend(_device_option(domain, hostdev) for hostdev in pci)
+        options.extend(_device_option(domain, h, names[h.alias]) for h in pci)
         options.extend(_initiator_option(i, chosen) for i in initiators)
         return tuple(options)
     for hostdev in pci:
-        options.append(_device_option(domain, hostdev))
-        options.extend(
-            _initiator_option(i, chosen) for i in initiators if i.device == hostdev.alias
-        )
+        device_id = names[hostdev.alias]
+        options.append(_device_option(domain, hostdev, device_id))
+        options.extend(_initiator_option(i, chosen) for i in initiators if i.device == device_id)
     return tuple(options)
 
 

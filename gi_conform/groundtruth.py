@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gi_conform import acpi
-from gi_conform.argv import Profile, aligned_memory, emitted_initiators
+from gi_conform.argv import Profile, aligned_memory, device_ids, emitted_initiators
 from gi_conform.model import Domain
 from gi_conform.qemu import PciPlacement, SratReadback
 from gi_conform.validate import distance_matrix, unassigned_vcpus
@@ -93,12 +93,13 @@ def _initiator_checks(domain: Domain, profile: Profile, readback: SratReadback) 
     )
 
 
-def _placement_checks(domain: Domain, readback: SratReadback) -> Iterator[Check]:
+def _placement_checks(domain: Domain, profile: Profile, readback: SratReadback) -> Iterator[Check]:
+    names = device_ids(domain, profile)
     for hostdev in domain.hostdevs:
         if not hostdev.kind.is_pci or hostdev.guest_address is None:
             continue
         address = hostdev.guest_address
-        placement = readback.pci.get(hostdev.alias)
+        placement = readback.pci.get(names[hostdev.alias])
         ok = placement is not None and (placement.slot, placement.function) == (
             address.slot,
             address.function,
@@ -106,7 +107,7 @@ def _placement_checks(domain: Domain, readback: SratReadback) -> Iterator[Check]
         if ok and placement is not None and address.bus == 0:
             ok = placement.bus == 0
         yield Check(
-            f"{hostdev.alias} guest address",
+            f"{names[hostdev.alias]} guest address",
             f"bus {'0' if address.bus == 0 else f'pci.{address.bus}'}, slot {address.slot:#x}, "
             f"function {address.function}",
             _where(placement),
@@ -184,7 +185,7 @@ def compare_srat(domain: Domain, profile: Profile, readback: SratReadback) -> tu
             Check("SRAT", "absent (no NUMA)", "present" if has_srat else "absent", not has_srat),
         )
     return (
-        *_placement_checks(domain, readback),
+        *_placement_checks(domain, profile, readback),
         *_initiator_checks(domain, profile, readback),
         *_cell_checks(domain, readback),
         *_distance_checks(domain, readback),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
 
-from gi_conform.argv import Profile, aligned_memory
+from gi_conform.argv import Profile, aligned_memory, default_profile, device_ids
 from gi_conform.argvread import (
     GI_PROPERTIES,
     NUMA_DIST_PROPERTIES,
@@ -150,8 +150,12 @@ def _pci_hostdevs(domain: Domain) -> list[tuple[Hostdev, str]]:
     ]
 
 
-def document_facts(domain: Domain) -> SemanticFacts:
-    """The facts a correct argv for ``domain`` has (compare with ``semantic_facts``)."""
+def document_facts(domain: Domain, profile: Profile | None = None) -> SemanticFacts:
+    """The facts a correct argv for ``domain`` has (compare with ``semantic_facts``).
+
+    Only the device ids depend on the profile (``None``: the document's own).
+    """
+    names = device_ids(domain, profile if profile is not None else default_profile(domain))
     nodes = tuple(
         sorted(
             NodeFacts(cell, cpus, memory)
@@ -161,7 +165,7 @@ def document_facts(domain: Domain) -> SemanticFacts:
     return SemanticFacts(
         nodes=nodes,
         initiators=frozenset(_expected_pairs(domain)),
-        device_ids=frozenset(hostdev.alias for hostdev, _ in _pci_hostdevs(domain)),
+        device_ids=frozenset(names[hostdev.alias] for hostdev, _ in _pci_hostdevs(domain)),
         distances=_expected_distances(domain),
     )
 

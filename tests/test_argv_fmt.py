@@ -7,7 +7,13 @@ import json
 import pytest
 
 from gi_conform import Option, Profile, build_argv, flatten, format_xml, parse, render_args
-from gi_conform.argv import default_profile, keyval_escape, shell_quote
+from gi_conform.argv import (
+    default_profile,
+    device_ids,
+    emitted_initiators,
+    keyval_escape,
+    shell_quote,
+)
 from gi_conform.corpus import load_cases
 
 from .helpers import document, gpu, seed
@@ -62,11 +68,47 @@ def _ids(options: tuple[Option, ...]) -> list[str]:
     return ids
 
 
-@pytest.mark.parametrize("profile", list(Profile))
-def test_generated_ids_never_collide_with_document_names(profile: Profile) -> None:
+@pytest.mark.parametrize(
+    ("profile", "expected"),
+    [
+        # the seed profile keeps the alias gi0, so the nodeset's initiator takes gi2
+        (Profile.SEED, ["gi0", "gi1", "gi2", "ram-node0"]),
+        # libvirt ignores a non-ua- alias: the device is hostdev0, gi0 is free again
+        (Profile.LIBVIRT, ["gi0", "gi1", "hostdev0", "ram-node0"]),
+    ],
+)
+def test_generated_ids_never_collide_with_document_names(
+    profile: Profile, expected: list[str]
+) -> None:
     devices = gpu("<alias name='gi0'/><acpi nodeset='1'/>") + seed("gi0", 2, "gi1")
     ids = _ids(build_argv(parse(document(devices)), profile))
-    assert sorted(ids) == ["gi0", "gi1", "gi2", "ram-node0"]
+    assert sorted(ids) == expected
+
+
+def test_libvirt_profile_names_devices_as_libvirt_does() -> None:
+    """ua- aliases are kept; other hostdevs (any kind) share one hostdev<N> counter."""
+
+    def at(host: int, slot: int, extra: str) -> str:
+        return (
+            gpu(extra)
+            .replace("bus='0x06'", f"bus='{host:#04x}'")
+            .replace("slot='0x02'", f"slot='{slot:#04x}'")
+        )
+
+    devices = (
+        at(0x41, 2, "<alias name='ua-gpu'/><acpi nodeset='1'/>")
+        + at(0x42, 3, "<alias name='hostdev7'/>")
+        + at(0x43, 4, "<acpi nodeset='2'/>")
+    )
+    domain = parse(document(devices))
+    assert device_ids(domain, Profile.LIBVIRT) == {
+        "ua-gpu": "ua-gpu",
+        "hostdev7": "hostdev0",
+        "hostdev0": "hostdev1",
+    }
+    assert device_ids(domain, Profile.SEED) == {a: a for a in ("ua-gpu", "hostdev7", "hostdev0")}
+    pairs = [(i.id, i.device) for i in emitted_initiators(domain, Profile.LIBVIRT)]
+    assert pairs == [("gi0", "ua-gpu"), ("gi1", "hostdev1")]
 
 
 def test_memoryless_cells_get_no_backend() -> None:

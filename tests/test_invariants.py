@@ -272,7 +272,7 @@ def test_golden_argvs_keep_every_invariant(case: object) -> None:
         path: Path = case.args_path(profile)  # type: ignore[attr-defined]
         argv = read_args_text(path.read_text(encoding="utf-8"))
         assert check_invariants(xml, argv, profile) == []
-        assert semantic_facts(argv) == document_facts(domain)
+        assert semantic_facts(argv) == document_facts(domain, profile)
 
 
 @pytest.mark.parametrize("case", ACCEPTED, ids=[case.id for case in ACCEPTED])
