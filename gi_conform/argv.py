@@ -22,11 +22,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gi_conform.bitmap import ranges
-from gi_conform.model import Dialect, Domain, Hostdev, HostdevKind, Initiator, MdevSource
-from gi_conform.validate import distance_matrix, unassigned_vcpus
+from gi_conform.model import (
+    Cell,
+    Dialect,
+    Domain,
+    Hostdev,
+    HostdevKind,
+    Initiator,
+    MdevSource,
+    MemoryBacking,
+)
+from gi_conform.validate import cpu_nodes, distance_matrix, unassigned_vcpus
 
 __all__ = [
     "MEMORY_ALIGNMENT",
+    "MEMORY_BACKING_DIR",
     "Option",
     "Profile",
     "aligned_memory",
@@ -35,6 +45,7 @@ __all__ = [
     "device_ids",
     "emitted_initiators",
     "flatten",
+    "node_initiator",
     "render_args",
 ]
 
@@ -87,35 +98,143 @@ def _json(props: dict[str, object]) -> str:
     return json.dumps(props, separators=(",", ":"), ensure_ascii=False)
 
 
+_POLICIES = {"strict": "bind", "preferred": "preferred", "interleave": "interleave"}
+"""numatune mode -> QEMU memory-backend ``policy``; ``restrictive`` sets none (libvirt
+binds through cgroups instead)."""
+_HIERARCHY = {0: "memory", 1: "first-level", 2: "second-level", 3: "third-level"}
+_ASSOCIATIVITY = {"none": "none", "direct": "direct", "full": "complex"}
+_CACHE_POLICY = {"none": "none", "writeback": "write-back", "writethrough": "write-through"}
+MEMORY_BACKING_DIR = "/var/lib/libvirt/qemu/ram"
+"""libvirt's default ``memory_backing_dir``; file backends live in ``-1-NAME`` below it
+(``-1``: the id of a domain that is not running, as ``domxml-to-native`` reports)."""
+
+
+def _backend(domain: Domain, cell: Cell) -> dict[str, object]:
+    """The memory backend of a cell with memory, in libvirt 12.8's shape and key order."""
+    assert cell.id is not None
+    assert cell.memory is not None
+    backing = domain.memory_backing or MemoryBacking()
+    access = cell.mem_access or backing.access
+    if backing.source == "memfd":
+        qom_type = "memory-backend-memfd"
+    elif backing.source == "file" or access is not None:
+        qom_type = "memory-backend-file"
+    else:
+        qom_type = "memory-backend-ram"
+    props: dict[str, object] = {"qom-type": qom_type, "id": f"ram-node{cell.id}"}
+    if qom_type == "memory-backend-file":
+        props["mem-path"] = f"{MEMORY_BACKING_DIR}/-1-{domain.name[:20]}/ram-node{cell.id}"
+        discard = cell.discard if cell.discard is not None else (backing.discard or None)
+        if discard is not None:
+            props["discard-data"] = discard
+    if access is not None:
+        props["share"] = access == "shared"
+    props["size"] = aligned_memory(cell.memory)
+    binding = _binding(domain, cell.id)
+    if binding is not None:
+        props["host-nodes"] = list(binding[0])
+        props["policy"] = binding[1]
+    return props
+
+
+def _binding(domain: Domain, cell_id: int) -> tuple[tuple[int, ...], str] | None:
+    """The host nodes and policy ``<numatune>`` gives a cell's memory, if any."""
+    tune = domain.numatune
+    if tune is None:
+        return None
+    memnode = next((m for m in tune.memnodes if m.cell == cell_id), None)
+    mode, nodeset = (memnode.mode, memnode.nodeset) if memnode else (tune.mode, tune.nodeset)
+    if memnode is None and not tune.has_memory:
+        return None
+    policy = _POLICIES.get(mode or "")
+    if policy is None or not nodeset:
+        return None
+    return nodeset, policy
+
+
+def node_initiator(domain: Domain, cell: Cell, cpu_cells: set[int]) -> int | None:
+    """The ``initiator=`` of a ``-numa node`` line when HMAT is used.
+
+    As libvirt 12.8: a cell with CPUs is its own initiator; a CPU-less one takes the
+    initiator of the first interconnect targeting it, else the first cell with CPUs.
+    One difference, QEMU's rule: that initiator must have CPUs (``-numa node,initiator``
+    refuses a GI-only node), so interconnects from GI-only cells are passed over.
+    """
+    if cell.id in cpu_cells:
+        return cell.id
+    for link in domain.interconnects:
+        if link.target == cell.id and link.initiator in cpu_cells:
+            return link.initiator
+    return min(cpu_cells) if cpu_cells else None
+
+
+def _size_text(size: int) -> str:
+    return f"{size // 1024}K" if size % 1024 == 0 else str(size)
+
+
+def _hmat_options(domain: Domain) -> list[Option]:
+    options: list[Option] = []
+    for link in domain.interconnects:
+        if None in (link.initiator, link.target, link.type, link.value, link.cache):
+            continue
+        unit = "K" if link.kind == "bandwidth" else ""
+        options.append(
+            Option(
+                "-numa",
+                f"hmat-lb,initiator={link.initiator},target={link.target},"
+                f"hierarchy={_HIERARCHY[link.cache or 0]},data-type={link.type}-{link.kind},"
+                f"{link.kind}={link.value}{unit}",
+            )
+        )
+    for cell in sorted(domain.cells, key=lambda c: c.id if c.id is not None else -1):
+        for cache in sorted(cell.caches, key=lambda c: c.level or 0):
+            if cell.id is None or None in (
+                cache.level,
+                cache.size,
+                cache.line_size,
+                cache.associativity,
+                cache.policy,
+            ):
+                continue
+            assert cache.size is not None
+            assert cache.line_size is not None
+            options.append(
+                Option(
+                    "-numa",
+                    f"hmat-cache,node-id={cell.id},size={_size_text(cache.size)},"
+                    f"level={cache.level},"
+                    f"associativity={_ASSOCIATIVITY[cache.associativity or 'none']},"
+                    f"policy={_CACHE_POLICY[cache.policy or 'none']},line={cache.line_size}",
+                )
+            )
+    return options
+
+
 def _numa_options(domain: Domain) -> list[Option]:
     options: list[Option] = []
+    if domain.uses_hmat:
+        options.append(Option("-machine", "hmat=on"))
     extra = set(unassigned_vcpus(domain))
+    cpu_cells = cpu_nodes(domain)
     for cell in sorted(domain.cells, key=lambda c: c.id if c.id is not None else -1):
         if cell.id is None or cell.cpus is None or cell.memory is None:
             raise ValueError(f"cell on line {cell.line} is invalid; validate first")
         parts = [f"node,nodeid={cell.id}"]
         cpus = set(cell.cpus) | (extra if cell.id == 0 else set())
         parts.extend(f"cpus={a}" if a == b else f"cpus={a}-{b}" for a, b in ranges(cpus))
+        if domain.uses_hmat:
+            initiator = node_initiator(domain, cell, cpu_cells)
+            if initiator is not None:
+                parts.append(f"initiator={initiator}")
         if cell.memory > 0:
-            backend = f"ram-node{cell.id}"
-            options.append(
-                Option(
-                    "-object",
-                    _json(
-                        {
-                            "qom-type": "memory-backend-ram",
-                            "id": backend,
-                            "size": aligned_memory(cell.memory),
-                        }
-                    ),
-                )
-            )
-            parts.append(f"memdev={backend}")
+            options.append(Option("-object", _json(_backend(domain, cell))))
+            parts.append(f"memdev=ram-node{cell.id}")
         options.append(Option("-numa", ",".join(parts)))
     options.extend(
         Option("-numa", f"dist,src={src},dst={dst},val={value}")
         for (src, dst), value in sorted(distance_matrix(domain).items())
     )
+    options.extend(_hmat_options(domain))
     return options
 
 

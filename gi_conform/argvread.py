@@ -15,7 +15,7 @@ import json
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from gi_conform.validate import LOCAL_DISTANCE, REMOTE_DISTANCE
@@ -25,6 +25,7 @@ __all__ = [
     "Device",
     "Form",
     "GenericInitiator",
+    "HmatEntry",
     "MemoryBackend",
     "NodeFacts",
     "NumaDistance",
@@ -45,11 +46,17 @@ GI_TYPE = "acpi-generic-initiator"
 """The QOM type of a generic initiator object."""
 GI_PROPERTIES = frozenset({"qom-type", "id", "pci-dev", "node"})
 """Everything a GI object may carry: QEMU refuses any other property."""
-NUMA_NODE_PROPERTIES = frozenset({"type", "nodeid", "cpus", "memdev"})
-"""What a ``-numa node`` needs here; ``mem=`` (legacy) and ``initiator=`` (HMAT) are extra."""
+NUMA_NODE_PROPERTIES = frozenset({"type", "nodeid", "cpus", "memdev", "initiator"})
+"""What a ``-numa node`` may carry here; ``mem=`` (legacy) is extra."""
+HMAT_LB_PROPERTIES = frozenset(
+    {"type", "initiator", "target", "hierarchy", "data-type", "latency", "bandwidth"}
+)
+HMAT_CACHE_PROPERTIES = frozenset(
+    {"type", "node-id", "size", "level", "associativity", "policy", "line"}
+)
 NUMA_DIST_PROPERTIES = frozenset({"type", "src", "dst", "val"})
 
-_READ_FLAGS = frozenset({"-object", "-device", "-numa"})
+_READ_FLAGS = frozenset({"-object", "-device", "-numa", "-machine"})
 _SIZE = re.compile(r"([0-9]+)([bkmgtpe])?\Z", re.IGNORECASE)
 _SIZE_SHIFT = {"b": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
 _HOST = re.compile(
@@ -103,6 +110,22 @@ class NumaNode:
     """The property names as written (``type`` included): extras show injected keys."""
     mem: int | None = None
     """The legacy ``mem=`` size in bytes, when given."""
+    initiator: int | None = None
+    """HMAT's ``initiator=``, when given."""
+
+
+@dataclass(frozen=True)
+class HmatEntry:
+    """A ``-numa hmat-lb`` (``target`` set) or ``-numa hmat-cache`` (``node`` set)."""
+
+    position: int
+    kind: str
+    """``hmat-lb`` or ``hmat-cache``."""
+    node: int | None
+    """The target of an hmat-lb, the node-id of an hmat-cache."""
+    initiator: int | None
+    form: Form
+    properties: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -175,6 +198,9 @@ class ArgvReading:
     initiators: tuple[GenericInitiator, ...] = ()
     objects: tuple[OtherObject, ...] = ()
     errors: tuple[ReadError, ...] = ()
+    hmat: tuple[HmatEntry, ...] = ()
+    hmat_enabled: bool = False
+    """Whether some ``-machine`` sets ``hmat=on``."""
 
     def ids(self) -> list[tuple[str, int]]:
         """Every ``-object``/``-device`` id with its position, in argv order."""
@@ -466,6 +492,8 @@ class _Reader:
     initiators: list[GenericInitiator]
     objects: list[OtherObject]
     errors: list[ReadError]
+    hmat: list[HmatEntry] = field(default_factory=list)
+    hmat_enabled: bool = False
 
     def problems(self, position: int, flag: str, value: str, props: _Props) -> None:
         for message in props.problems:
@@ -478,6 +506,11 @@ class _Reader:
                 self._object(position, value)
             elif flag == "-device":
                 self._device(position, value)
+            elif flag == "-machine":
+                # the machine type may come first without a key; QEMU's last hmat= wins
+                for item in value.split(","):
+                    if item.startswith("hmat="):
+                        self.hmat_enabled = item == "hmat=on"
             else:
                 self._numa(position, value)
         except _Unreadable as error:
@@ -551,6 +584,19 @@ class _Reader:
                 )
             )
             return
+        if numa_type in ("hmat-lb", "hmat-cache"):
+            lb = numa_type == "hmat-lb"
+            self.hmat.append(
+                HmatEntry(
+                    position,
+                    numa_type,
+                    _uint(props, "target" if lb else "node-id"),
+                    _uint(props, "initiator") if lb else None,
+                    props.form,
+                    frozenset(props.order),
+                )
+            )
+            return
         if numa_type != "node":
             return
         memdev = _text(props, "memdev")
@@ -563,6 +609,7 @@ class _Reader:
                 form=props.form,
                 properties=frozenset(props.order),
                 mem=_size(props, "mem"),
+                initiator=_uint(props, "initiator"),
             )
         )
 
@@ -598,6 +645,8 @@ def read_argv(argv: Sequence[str]) -> ArgvReading:
         initiators=tuple(reader.initiators),
         objects=tuple(reader.objects),
         errors=tuple(reader.errors),
+        hmat=tuple(reader.hmat),
+        hmat_enabled=reader.hmat_enabled,
     )
 
 

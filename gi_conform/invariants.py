@@ -64,6 +64,7 @@ INVARIANT_IDS: tuple[str, ...] = (
     "INV-NUMA-DISTANCES",
     "INV-DEVICES",
     "INV-GI-PAIRS",
+    "INV-HMAT",
     "INV-ORDER-SEED",
     "INV-ORDER-LIBVIRT",
 )
@@ -454,6 +455,46 @@ def _pairs(ctx: _Context) -> Iterator[BrokenInvariant]:
         yield _broken("INV-GI-PAIRS", f"no initiator pairs {key} with node {node}")
 
 
+def _hmat(ctx: _Context) -> Iterator[BrokenInvariant]:
+    domain, reading = ctx.domain, ctx.reading
+    if domain.uses_hmat != reading.hmat_enabled:
+        state = "describes HMAT" if domain.uses_hmat else "describes no HMAT"
+        yield _broken("INV-HMAT", f"the document {state} but hmat=on is {reading.hmat_enabled}")
+    links = [e for e in reading.hmat if e.kind == "hmat-lb"]
+    caches = [e for e in reading.hmat if e.kind == "hmat-cache"]
+    if len(links) != len(domain.interconnects):
+        yield _broken(
+            "INV-HMAT", f"{len(links)} hmat-lb for {len(domain.interconnects)} interconnects"
+        )
+    expected_caches = sum(len(cell.caches) for cell in domain.cells)
+    if len(caches) != expected_caches:
+        yield _broken("INV-HMAT", f"{len(caches)} hmat-cache for {expected_caches} cell caches")
+    last_node = max((node.position for node in reading.numa_nodes), default=-1)
+    for entry in reading.hmat:
+        if entry.position < last_node:
+            yield _broken(
+                "INV-HMAT", f"-numa {entry.kind} comes before a -numa node", entry.position
+            )
+    for entry in caches:
+        earlier = {
+            e.position for e in links if e.node == entry.node and e.position < entry.position
+        }
+        if not earlier:
+            yield _broken(
+                "INV-HMAT",
+                f"hmat-cache of node {entry.node} comes before any hmat-lb targeting it",
+                entry.position,
+            )
+    with_cpus = {node.nodeid for node in reading.numa_nodes if node.cpus}
+    for node in reading.numa_nodes:
+        if node.initiator is not None and node.initiator not in with_cpus:
+            yield _broken(
+                "INV-HMAT",
+                f"-numa node {node.nodeid} names initiator {node.initiator}, a node without CPUs",
+                node.position,
+            )
+
+
 def _order_common(ctx: _Context, invariant: str) -> Iterator[BrokenInvariant]:
     """What both profiles share: the NUMA section in cell order, then host devices."""
     reading = ctx.reading
@@ -584,6 +625,7 @@ def check_invariants(
         _numa_distances,
         _devices,
         _pairs,
+        _hmat,
     ]
     if chosen is Profile.SEED:
         checks.append(_order_seed)

@@ -15,12 +15,17 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "Cell",
+    "CellCache",
     "Dialect",
     "Domain",
     "Hostdev",
     "HostdevKind",
     "Initiator",
+    "Interconnect",
     "MdevSource",
+    "MemNode",
+    "MemoryBacking",
+    "Numatune",
     "PciAddress",
     "ScsiSource",
     "UsbSource",
@@ -99,6 +104,21 @@ Source = PciAddress | MdevSource | UsbSource | ScsiSource
 
 
 @dataclass(frozen=True)
+class CellCache:
+    """``<cell><cache level associativity policy><size/><line/></cache>``: an HMAT
+    memory-side cache. Sizes in bytes; ``None`` marks a field already reported invalid."""
+
+    level: int | None
+    associativity: str | None
+    """``none``, ``direct`` or ``full`` (libvirt's words)."""
+    policy: str | None
+    """``none``, ``writeback`` or ``writethrough``."""
+    size: int | None
+    line_size: int | None
+    line: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class Cell:
     """A guest NUMA cell. ``cpus`` empty means CPU-less, ``memory`` 0 means memoryless."""
 
@@ -108,6 +128,69 @@ class Cell:
     """Bytes, rounded up to whole KiB as libvirt stores it."""
     distances: tuple[tuple[int, int], ...] = ()
     """``<distances><sibling id value>`` as written: (sibling id, value), document order."""
+    mem_access: str | None = None
+    """``memAccess``: ``shared``, ``private`` or None (not written: the domain's default)."""
+    discard: bool | None = None
+    """``discard='yes'|'no'``; None when not written."""
+    caches: tuple[CellCache, ...] = ()
+    line: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class MemoryBacking:
+    """The parts of ``<memoryBacking>`` that decide the cells' memory backends."""
+
+    source: str | None = None
+    """``<source type>``: ``anonymous``, ``file``, ``memfd``; None when not written."""
+    access: str | None = None
+    """``<access mode>``: ``shared`` or ``private``; None when not written."""
+    discard: bool = False
+    """``<discard/>``: the default of every cell's ``discard``."""
+    hugepages: bool = False
+    """``<hugepages>`` is present (the reference does not model its backends)."""
+    line: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class MemNode:
+    """``<numatune><memnode cellid mode nodeset/>``: host binding of one cell's memory."""
+
+    cell: int | None
+    mode: str | None
+    """``strict``, ``preferred``, ``interleave`` or ``restrictive``."""
+    nodeset: tuple[int, ...] | None
+    line: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Numatune:
+    """``<numatune>``: the domain-wide ``<memory>`` and the per-cell ``<memnode>``."""
+
+    mode: str | None = None
+    """``<memory mode>`` (default ``strict`` when a ``<memory>`` element is present)."""
+    nodeset: tuple[int, ...] | None = None
+    """``<memory nodeset>``; empty when ``<memory>`` names none (placement auto)."""
+    has_memory: bool = False
+    memnodes: tuple[MemNode, ...] = ()
+    line: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Interconnect:
+    """``<interconnects><latency|bandwidth initiator target [cache] type value [unit]>``.
+
+    ``value`` is nanoseconds for latency and KiB/s for bandwidth (libvirt's units).
+    """
+
+    kind: str
+    """``latency`` or ``bandwidth``."""
+    initiator: int | None
+    target: int | None
+    cache: int | None
+    """The target's cache level, 0 when not written (the memory itself)."""
+    type: str | None
+    """``access``, ``read`` or ``write``."""
+    value: int | None
     line: int = field(default=0, compare=False, repr=False)
 
 
@@ -158,6 +241,10 @@ class Domain:
     hostdevs: tuple[Hostdev, ...] = ()
     initiators: tuple[Initiator, ...] = ()
     """The seed dialect's standalone elements, in document order."""
+    interconnects: tuple[Interconnect, ...] = ()
+    """``<numa><interconnects>`` children in document order (HMAT)."""
+    memory_backing: MemoryBacking | None = None
+    numatune: Numatune | None = None
     line: int = field(default=0, compare=False, repr=False)
     numa_line: int = field(default=0, compare=False, repr=False)
     features_line: int = field(default=0, compare=False, repr=False)
@@ -169,6 +256,11 @@ class Domain:
         if "q35" in machine or machine.startswith("virt"):
             return "pcie.0"
         return "pci.0"
+
+    @property
+    def uses_hmat(self) -> bool:
+        """Whether the document describes HMAT: any interconnect or any cell cache."""
+        return bool(self.interconnects) or any(cell.caches for cell in self.cells)
 
     def hostdev(self, alias: str) -> Hostdev | None:
         return next((h for h in self.hostdevs if h.alias == alias), None)

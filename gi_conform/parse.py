@@ -27,6 +27,7 @@ from gi_conform.model import (
     Source,
     UsbSource,
 )
+from gi_conform.parse_numa import NumaReader
 from gi_conform.rules import Violation, violation
 from gi_conform.units import UnitError, to_bytes
 
@@ -196,6 +197,7 @@ class _DomainReader:
         self.root = root
         self.problems: list[Violation] = []
         self.cpus_named = 0
+        self.numa_reader = NumaReader(self.report)
 
     def report(self, rule: str, element: etree._Element, label: str, **fields: object) -> None:
         self.problems.append(violation(rule, _line(element), label, **fields))
@@ -220,6 +222,9 @@ class _DomainReader:
             cells=self._cells(numa) if numa is not None else (),
             hostdevs=hostdevs,
             initiators=initiators,
+            interconnects=self.numa_reader.interconnects(numa) if numa is not None else (),
+            memory_backing=self.numa_reader.memory_backing(root.find("memoryBacking")),
+            numatune=self.numa_reader.numatune(root.find("numatune")),
             line=_line(root),
             numa_line=_line(numa) if numa is not None else 0,
             features_line=_line(features) if features is not None else 0,
@@ -308,7 +313,17 @@ class _DomainReader:
             )
             memory = None
         distances = self._distances(element, label)
-        return Cell(id=cell_id, cpus=cpus, memory=memory, distances=distances, line=_line(element))
+        mem_access, discard = self.numa_reader.cell_access(element, label)
+        return Cell(
+            id=cell_id,
+            cpus=cpus,
+            memory=memory,
+            distances=distances,
+            mem_access=mem_access,
+            discard=discard,
+            caches=self.numa_reader.caches(element, label),
+            line=_line(element),
+        )
 
     def _distances(self, cell: etree._Element, label: str) -> tuple[tuple[int, int], ...]:
         siblings: list[tuple[int, int]] = []

@@ -42,8 +42,15 @@ from gi_conform.model import (
 )
 from gi_conform.parse import MAX_DOCUMENT_BYTES, MAX_NODE, MAX_VCPUS
 from gi_conform.parse import smallest_free as _smallest_free
+from gi_conform.parse_numa import NUMATUNE_MODES
 from gi_conform.rules import Severity, catalogue
-from gi_conform.validate import LOCAL_DISTANCE, MAX_CELLS, UNREACHABLE, initiator_pairs
+from gi_conform.validate import (
+    LOCAL_DISTANCE,
+    MAX_CELLS,
+    UNREACHABLE,
+    cpu_nodes,
+    initiator_pairs,
+)
 from gi_conform.xmlfmt import format_xml
 
 __all__ = [
@@ -1294,6 +1301,106 @@ def _m_gi_duplicate(draw: st.DrawFn, domain: Domain, root: etree._Element) -> No
     _devices(root).append(_seed_element(alias, str(node)))
 
 
+def _m_cell_attribute_syntax(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    cell = draw(st.sampled_from(list(_numa(root).iterchildren("cell"))))
+    name = draw(st.sampled_from(("memAccess", "discard")))
+    cell.set(name, draw(st.sampled_from(("", "both", "Shared", "true", "1", "on"))))
+
+
+def _m_backing_syntax(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    backing = etree.SubElement(root, "memoryBacking")
+    tag, attribute = draw(st.sampled_from((("source", "type"), ("access", "mode"))))
+    etree.SubElement(backing, tag).set(attribute, draw(st.sampled_from(("", "disk", "SHARED"))))
+
+
+def _memnode(root: etree._Element, cell: str, mode: str = "strict", nodeset: str = "0") -> None:
+    tune = root.find("numatune")
+    if tune is None:
+        tune = etree.SubElement(root, "numatune")
+    etree.SubElement(tune, "memnode", cellid=cell, mode=mode, nodeset=nodeset)
+
+
+def _m_numatune_syntax(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    cell = str(draw(st.sampled_from(_cell_ids(domain))))
+    field = draw(st.sampled_from(("cellid", "mode", "nodeset")))
+    if field == "cellid":
+        _memnode(root, draw(st.sampled_from(("x", "-1", ""))))
+    elif field == "mode":
+        _memnode(root, cell, mode=draw(st.sampled_from(("bind", "", "STRICT"))))
+    else:
+        _memnode(root, cell, nodeset=draw(st.sampled_from(("abc", "", "3-1", "99999"))))
+
+
+def _m_numatune_cell_unknown(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    _memnode(root, str(len(domain.cells) + draw(st.integers(0, 1000))))
+
+
+def _m_numatune_cell_duplicate(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    cell = str(draw(st.sampled_from(_cell_ids(domain))))
+    _memnode(root, cell)
+    _memnode(root, cell, mode=draw(st.sampled_from(NUMATUNE_MODES[:3])))
+
+
+def _link(root: etree._Element, kind: str = "latency", **attrs: str) -> etree._Element:
+    numa = _numa(root)
+    container = numa.find("interconnects")
+    if container is None:
+        container = etree.SubElement(numa, "interconnects")
+    attrs.setdefault("type", "access")
+    attrs.setdefault("value", "5")
+    return etree.SubElement(container, kind, attrib=attrs)
+
+
+def _cpu_cell(draw: st.DrawFn, domain: Domain) -> str:
+    return str(draw(st.sampled_from(sorted(cpu_nodes(domain)))))
+
+
+def _m_hmat_syntax(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    target = str(draw(st.sampled_from(_cell_ids(domain))))
+    link = _link(root, draw(st.sampled_from(("latency", "bandwidth"))), target=target)
+    link.set("initiator", _cpu_cell(draw, domain))
+    field = draw(st.sampled_from(("type", "value", "initiator", "cache")))
+    link.set(field, draw(st.sampled_from(("", "x", "-1", "sometimes", "4"))))
+
+
+def _m_hmat_node_unknown(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    unknown = str(len(domain.cells) + draw(st.integers(0, 1000)))
+    if draw(st.booleans()):
+        _link(root, initiator=_cpu_cell(draw, domain), target=unknown)
+    else:
+        _link(root, initiator=unknown, target="0")
+
+
+def _m_hmat_initiator_invalid(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """A new CPU-less, memoryless cell with no initiator as the latency's initiator."""
+    new_id = str(len(domain.cells))
+    etree.SubElement(_numa(root), "cell", id=new_id, memory="0", unit="KiB")
+    _link(root, initiator=new_id, target=str(draw(st.sampled_from(_cell_ids(domain)))))
+
+
+def _m_hmat_duplicate(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    initiator = _cpu_cell(draw, domain)
+    target = str(draw(st.sampled_from(_cell_ids(domain))))
+    kind = draw(st.sampled_from(("latency", "bandwidth")))
+    _link(root, kind, initiator=initiator, target=target)
+    _link(root, kind, initiator=initiator, target=target, value="7")
+
+
+def _m_hmat_cache_unknown(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    target = str(draw(st.sampled_from(_cell_ids(domain))))
+    _link(root, initiator=_cpu_cell(draw, domain), target=target, cache="1")
+
+
+def _m_hmat_cache_without_lb(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    cell = draw(st.sampled_from(list(_numa(root).iterchildren("cell"))))
+    cache = etree.SubElement(cell, "cache", level="1", associativity="direct", policy="writeback")
+    etree.SubElement(cache, "size", value="10", unit="KiB")
+    etree.SubElement(cache, "line", value="64", unit="B")
+    if draw(st.booleans()):  # only one of the two it needs
+        kind = draw(st.sampled_from(("latency", "bandwidth")))
+        _link(root, kind, initiator=_cpu_cell(draw, domain), target=cell.get("id", "0"))
+
+
 _MUTATIONS: dict[str, _Mutation] = {
     "XML-MALFORMED": _m_xml_malformed,
     "XML-FORBIDDEN": _m_xml_forbidden,
@@ -1327,6 +1434,17 @@ _MUTATIONS: dict[str, _Mutation] = {
     "GI-DEVICE-UNKNOWN": _m_gi_device_unknown,
     "GI-DEVICE-NOT-PCI": _m_gi_not_pci,
     "GI-DUPLICATE": _m_gi_duplicate,
+    "NUMA-CELL-ATTRIBUTE-SYNTAX": _m_cell_attribute_syntax,
+    "MEMORY-BACKING-SYNTAX": _m_backing_syntax,
+    "NUMATUNE-SYNTAX": _m_numatune_syntax,
+    "NUMATUNE-CELL-UNKNOWN": _m_numatune_cell_unknown,
+    "NUMATUNE-CELL-DUPLICATE": _m_numatune_cell_duplicate,
+    "HMAT-SYNTAX": _m_hmat_syntax,
+    "HMAT-NODE-UNKNOWN": _m_hmat_node_unknown,
+    "HMAT-INITIATOR-INVALID": _m_hmat_initiator_invalid,
+    "HMAT-DUPLICATE": _m_hmat_duplicate,
+    "HMAT-CACHE-UNKNOWN": _m_hmat_cache_unknown,
+    "HMAT-CACHE-WITHOUT-LB": _m_hmat_cache_without_lb,
 }
 
 MUTATED_RULES: frozenset[str] = frozenset(_MUTATIONS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["UnitError", "to_bytes"]
+__all__ = ["UnitError", "exact_bytes", "to_bytes"]
 
 _POWERS: dict[str, int] = {"k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
 _MAX_BYTES = 2**64 - 1
@@ -26,6 +26,19 @@ def _scale(unit: str) -> int:
     if rest == "b":
         return int(1000**power)
     raise UnitError(f"unknown unit '{unit}'")
+
+
+def exact_bytes(value: str, unit: str | None, *, default_unit: str = "KiB") -> int:
+    """A libvirt size in bytes, not rounded (HMAT cache lines are a few bytes)."""
+    text = value.strip()
+    if not text.isascii() or not text.isdigit():
+        raise UnitError("negative size" if text.startswith("-") else "not a non-negative integer")
+    if len(text) > 30:
+        raise UnitError("size too large")
+    size = int(text) * _scale(unit if unit else default_unit)
+    if size > _MAX_BYTES:
+        raise UnitError("size too large (over 2^64 bytes)")
+    return size
 
 
 def to_bytes(value: str, unit: str | None, *, default_unit: str = "KiB") -> int:

@@ -14,12 +14,14 @@ from gi_conform.bitmap import format_bitmap
 from gi_conform.model import Domain, Hostdev, PciAddress
 from gi_conform.parse import read_domain
 from gi_conform.rules import Severity, Violation, violation
+from gi_conform.validate_numa import numa_feature_rules
 
 __all__ = [
     "MAX_CELLS",
     "InvalidDocument",
     "Report",
     "check_domain",
+    "cpu_nodes",
     "distance_matrix",
     "parse",
     "validate",
@@ -88,9 +90,28 @@ def check_domain(domain: Domain) -> list[Violation]:
     claims = _claims(domain)
     return [
         *_numa_rules(domain, claims),
+        *numa_feature_rules(domain, _gi_nodes(domain, claims), cpu_nodes(domain)),
         *_device_rules(domain),
         *_initiator_rules(domain, claims),
     ]
+
+
+def _gi_nodes(domain: Domain, claims: list[_Claim]) -> set[int]:
+    """Nodes some PCI device's generic initiator lands on."""
+    nodes = set()
+    for claim in claims:
+        hostdev = domain.hostdev(claim.device)
+        if hostdev is not None and hostdev.kind.is_pci:
+            nodes.add(claim.node)
+    return nodes
+
+
+def cpu_nodes(domain: Domain) -> set[int]:
+    """Cells holding vCPUs, cell 0 included when it takes the ones no cell names."""
+    nodes = {cell.id for cell in domain.cells if cell.id is not None and cell.cpus}
+    if unassigned_vcpus(domain):
+        nodes.add(0)
+    return nodes
 
 
 def _cell_label(cell_id: int | None) -> str:
@@ -208,12 +229,13 @@ def _distance_rules(domain: Domain) -> Iterator[Violation]:
 
 
 def distance_matrix(domain: Domain) -> dict[tuple[int, int], int]:
-    """Every (src, dst) distance as libvirt resolves it, or {} when no cell has any.
+    """Every (src, dst) distance as libvirt resolves it, or {} when libvirt writes none.
 
     libvirt's rules: a sibling sets the distance from its cell, and the reverse one too
     unless that was already given; unset pairs are 10 (local) or 20 (remote). Real
-    libvirt 12.8 emits the whole matrix as soon as any ``<distances>`` is written, even
-    when every value is a default.
+    libvirt 12.8 writes the whole matrix unless the document gives every pair of the
+    cells it names explicitly with its default value (measured: a complete all-default
+    matrix gives no ``-numa dist``, a partial all-default one gives all of them).
     """
     named = {cell.id for cell in domain.cells if cell.id is not None}
     ids = sorted(named | {s for cell in domain.cells for s, _ in cell.distances})
@@ -224,14 +246,16 @@ def distance_matrix(domain: Domain) -> dict[tuple[int, int], int]:
         for sibling, value in cell.distances:
             given[(cell.id, sibling)] = value
             given.setdefault((sibling, cell.id), value)
-    matrix = {
-        (src, dst): given.get((src, dst), LOCAL_DISTANCE if src == dst else REMOTE_DISTANCE)
-        for src in ids
-        for dst in ids
-    }
-    if not any(cell.distances for cell in domain.cells):
+    if not given:
         return {}
-    return matrix
+
+    def default(src: int, dst: int) -> int:
+        return LOCAL_DISTANCE if src == dst else REMOTE_DISTANCE
+
+    rows = {src for src, _ in given}
+    if all(given.get((src, dst)) == default(src, dst) for src in rows for dst in ids):
+        return {}
+    return {(src, dst): given.get((src, dst), default(src, dst)) for src in ids for dst in ids}
 
 
 def unassigned_vcpus(domain: Domain) -> list[int]:

@@ -17,7 +17,10 @@ from gi_conform.model import (
     Hostdev,
     HostdevKind,
     Initiator,
+    Interconnect,
     MdevSource,
+    MemoryBacking,
+    Numatune,
     PciAddress,
     ScsiSource,
     UsbSource,
@@ -78,6 +81,23 @@ def _pci_attrs(address: PciAddress) -> list[tuple[str, str | None]]:
     ]
 
 
+def _yes_no(value: bool | None) -> str | None:
+    return None if value is None else ("yes" if value else "no")
+
+
+def _text(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _size(parent: _Node, tag: str, size: int | None) -> None:
+    if size is None:
+        return
+    if size % 1024 == 0:
+        parent.add(tag, ("value", str(size // 1024)), ("unit", "KiB"))
+    else:
+        parent.add(tag, ("value", str(size)), ("unit", "B"))
+
+
 def _cell(numa: _Node, cell: Cell) -> None:
     node = numa.add(
         "cell",
@@ -85,11 +105,71 @@ def _cell(numa: _Node, cell: Cell) -> None:
         ("cpus", format_bitmap(cell.cpus) if cell.cpus else None),
         ("memory", None if cell.memory is None else _kib(cell.memory)),
         ("unit", "KiB"),
+        ("memAccess", cell.mem_access),
+        ("discard", _yes_no(cell.discard)),
     )
     if cell.distances:
         distances = node.add("distances")
         for sibling, value in cell.distances:
             distances.add("sibling", ("id", str(sibling)), ("value", str(value)))
+    for cache in cell.caches:
+        element = node.add(
+            "cache",
+            ("level", _text(cache.level)),
+            ("associativity", cache.associativity),
+            ("policy", cache.policy),
+        )
+        _size(element, "size", cache.size)
+        _size(element, "line", cache.line_size)
+
+
+def _interconnects(numa: _Node, links: tuple[Interconnect, ...]) -> None:
+    if not links:
+        return
+    container = numa.add("interconnects")
+    for link in links:
+        container.add(
+            link.kind,
+            ("initiator", _text(link.initiator)),
+            ("target", _text(link.target)),
+            ("cache", str(link.cache) if link.cache else None),
+            ("type", link.type),
+            ("value", _text(link.value)),
+            ("unit", "KiB" if link.kind == "bandwidth" else None),
+        )
+
+
+def _memory_backing(root: _Node, backing: MemoryBacking | None) -> None:
+    if backing is None:
+        return
+    node = root.add("memoryBacking")
+    if backing.hugepages:
+        node.add("hugepages")
+    if backing.source is not None:
+        node.add("source", ("type", backing.source))
+    if backing.access is not None:
+        node.add("access", ("mode", backing.access))
+    if backing.discard:
+        node.add("discard")
+
+
+def _numatune(root: _Node, tune: Numatune | None) -> None:
+    if tune is None:
+        return
+    node = root.add("numatune")
+    if tune.has_memory:
+        node.add(
+            "memory",
+            ("mode", tune.mode),
+            ("nodeset", format_bitmap(tune.nodeset) if tune.nodeset else None),
+        )
+    for memnode in tune.memnodes:
+        node.add(
+            "memnode",
+            ("cellid", _text(memnode.cell)),
+            ("mode", memnode.mode),
+            ("nodeset", format_bitmap(memnode.nodeset) if memnode.nodeset else None),
+        )
 
 
 def _hostdev(devices: _Node, hostdev: Hostdev) -> None:
@@ -150,8 +230,10 @@ def format_xml(domain: Domain) -> str:
     if domain.uuid is not None:
         root.add("uuid", text=domain.uuid)
     root.add("memory", ("unit", "KiB"), text=_kib(domain.memory))
+    _memory_backing(root, domain.memory_backing)
     if domain.vcpus is not None:
         root.add("vcpu", ("placement", "static"), text=str(domain.vcpus))
+    _numatune(root, domain.numatune)
     os = root.add("os")
     os.add("type", ("arch", domain.arch), ("machine", domain.machine), text="hvm")
     if domain.acpi is not None:
@@ -162,6 +244,7 @@ def format_xml(domain: Domain) -> str:
         numa = root.add("cpu").add("numa")
         for cell in domain.cells:
             _cell(numa, cell)
+        _interconnects(numa, domain.interconnects)
     devices = root.add("devices")
     for hostdev in domain.hostdevs:
         _hostdev(devices, hostdev)

@@ -144,7 +144,7 @@ def test_args_files_use_the_libvirt_layout() -> None:
             lines = text.splitlines()
             assert all(line.endswith(" \\") for line in lines[:-1]), case.id
             assert not lines[-1].endswith("\\"), case.id
-            assert all(re.match(r"-(object|numa|device) ", line) for line in lines), case.id
+            assert all(re.match(r"-(object|numa|device|machine) ", line) for line in lines), case.id
 
 
 def test_corpus_folder_is_the_bundled_one() -> None:

@@ -121,7 +121,21 @@ class Breakage:
 SEED, LIBVIRT = Profile.SEED, Profile.LIBVIRT
 RAM1 = '{"qom-type":"memory-backend-ram","id":"ram-node1","size":1048576}'
 
+HMAT_DOC = _xml("hmat-gi-initiator")
+
 BREAKAGES = [
+    Breakage("INV-HMAT", LIBVIRT, "hmat=on dropped", _drop("hmat=on"), HMAT_DOC),
+    Breakage("INV-HMAT", SEED, "an interconnect lost", _drop("latency=20"), HMAT_DOC),
+    Breakage(
+        "INV-HMAT", LIBVIRT, "cache before its latencies", _move("hmat-cache", "hmat-lb"), HMAT_DOC
+    ),
+    Breakage(
+        "INV-HMAT",
+        LIBVIRT,
+        "initiator= naming a GI-only node",
+        _edit("nodeid=3", "initiator=0", "initiator=2"),
+        HMAT_DOC,
+    ),
     Breakage("INV-ARGV-READABLE", SEED, "device JSON broken", _edit("hostdev0", '{"', "{")),
     Breakage("INV-ARGV-READABLE", LIBVIRT, "node as a string", _edit('"gi0"', ":1}", ':"1"}')),
     Breakage("INV-ARGV-READABLE", LIBVIRT, "property QEMU refuses", _edit('"gi0"', "}", ',"x":1}')),

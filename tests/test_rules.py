@@ -12,7 +12,9 @@ import gi_conform
 from gi_conform import catalogue
 from gi_conform.rules import violation
 
-_RULE_LITERAL = re.compile(r'"((?:XML|DOMAIN|NUMA|HOSTDEV|DEVICE|GI)(?:-[A-Z0-9]+)+)"')
+_RULE_LITERAL = re.compile(
+    r'"((?:XML|DOMAIN|NUMA|HOSTDEV|DEVICE|GI|MEMORY|NUMATUNE|HMAT)(?:-[A-Z0-9]+)+)"'
+)
 
 
 def _rule_ids_in_code() -> set[str]:

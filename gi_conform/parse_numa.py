@@ -1,0 +1,265 @@
+"""Reading the NUMA features that sit beside the initiators: memory access and
+backing, ``<numatune>`` and HMAT (``<interconnects>``, ``<cache>``).
+
+Split from :mod:`gi_conform.parse` to keep each module small; the reading style is the
+same: a field that cannot be read is reported once (a ``*-SYNTAX`` rule) and left
+``None`` so the validator skips it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from lxml import etree
+
+from gi_conform.bitmap import BitmapError, parse_bitmap
+from gi_conform.model import CellCache, Interconnect, MemNode, MemoryBacking, Numatune
+from gi_conform.units import UnitError, exact_bytes
+
+__all__ = [
+    "ACCESS_MODES",
+    "ASSOCIATIVITIES",
+    "BACKING_SOURCES",
+    "CACHE_POLICIES",
+    "INTERCONNECT_TYPES",
+    "NUMATUNE_MODES",
+    "NumaReader",
+]
+
+ACCESS_MODES = ("shared", "private")
+BACKING_SOURCES = ("anonymous", "file", "memfd")
+NUMATUNE_MODES = ("strict", "preferred", "interleave", "restrictive")
+INTERCONNECT_TYPES = ("access", "read", "write")
+ASSOCIATIVITIES = ("none", "direct", "full")
+CACHE_POLICIES = ("none", "writeback", "writethrough")
+MAX_HOST_NODE = 1023
+"""Host NUMA node numbers above this are refused: libnuma's usual limit (NUMA_NUM_NODES)."""
+_MAX_UINT32 = 2**32 - 1
+
+Report = Callable[..., None]
+"""``report(rule, element, label, **fields)``, the parser's problem sink."""
+
+
+def _line(element: etree._Element) -> int:
+    line = element.sourceline
+    return line if isinstance(line, int) else 0
+
+
+def _number(text: str | None, limit: int = _MAX_UINT32) -> int | None:
+    stripped = (text or "").strip()
+    if stripped.isascii() and stripped.isdigit() and len(stripped) < 12:
+        value = int(stripped)
+        return value if value <= limit else None
+    return None
+
+
+class NumaReader:
+    """Reads one document's memory, numatune and HMAT elements; problems go to ``report``."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+
+    # -- cells ---------------------------------------------------------------------
+
+    def cell_access(self, element: etree._Element, label: str) -> tuple[str | None, bool | None]:
+        """``memAccess`` and ``discard`` of one ``<cell>``."""
+        access = element.get("memAccess")
+        if access is not None and access not in ACCESS_MODES:
+            self.report(
+                "NUMA-CELL-ATTRIBUTE-SYNTAX",
+                element,
+                label,
+                attribute="memAccess",
+                value=access,
+                allowed="shared, private",
+            )
+            access = None
+        raw_discard = element.get("discard")
+        discard: bool | None = None
+        if raw_discard is not None:
+            if raw_discard in ("yes", "no"):
+                discard = raw_discard == "yes"
+            else:
+                self.report(
+                    "NUMA-CELL-ATTRIBUTE-SYNTAX",
+                    element,
+                    label,
+                    attribute="discard",
+                    value=raw_discard,
+                    allowed="yes, no",
+                )
+        return access, discard
+
+    def caches(self, cell: etree._Element, label: str) -> tuple[CellCache, ...]:
+        return tuple(self._cache(c, label) for c in cell.iterchildren("cache"))
+
+    def _cache(self, element: etree._Element, cell_label: str) -> CellCache:
+        label = f"<cache> of {cell_label}"
+        level = self._choice_number(element, label, "level", 1, 3)
+        associativity = self._choice(element, label, "associativity", ASSOCIATIVITIES)
+        policy = self._choice(element, label, "policy", CACHE_POLICIES)
+        size = self._size(element.find("size"), element, label, "size", "KiB")
+        line_size = self._size(element.find("line"), element, label, "line", "B")
+        return CellCache(level, associativity, policy, size, line_size, line=_line(element))
+
+    def _size(
+        self,
+        element: etree._Element | None,
+        parent: etree._Element,
+        label: str,
+        name: str,
+        default_unit: str,
+    ) -> int | None:
+        if element is None:
+            self.report("HMAT-SYNTAX", parent, label, field=f"<{name}>", value="(missing)")
+            return None
+        value = element.get("value", "")
+        try:
+            size = exact_bytes(value, element.get("unit"), default_unit=default_unit)
+        except UnitError:
+            size = 0
+        if size <= 0 or size > _MAX_UINT32 * 1024:
+            self.report("HMAT-SYNTAX", element, label, field=f"<{name} value>", value=value)
+            return None
+        return size
+
+    # -- HMAT ------------------------------------------------------------------------
+
+    def interconnects(self, numa: etree._Element) -> tuple[Interconnect, ...]:
+        links: list[Interconnect] = []
+        for container in numa.iterchildren("interconnects"):
+            for element in container.iterchildren("latency", "bandwidth"):
+                links.append(self._interconnect(element))
+        return tuple(links)
+
+    def _interconnect(self, element: etree._Element) -> Interconnect:
+        kind = str(element.tag)
+        label = f"<{kind} initiator='{element.get('initiator')}' target='{element.get('target')}'>"
+        initiator = self._required_number(element, label, "initiator")
+        target = self._required_number(element, label, "target")
+        cache = 0
+        if element.get("cache") is not None:
+            cache = self._choice_number(element, label, "cache", 1, 3) or 0
+        kind_type = self._choice(element, label, "type", INTERCONNECT_TYPES)
+        value = self._required_number(element, label, "value")
+        if kind == "bandwidth" and value is not None:
+            unit = element.get("unit")
+            try:
+                value = exact_bytes(str(value), unit, default_unit="KiB") // 1024
+            except UnitError:
+                self.report("HMAT-SYNTAX", element, label, field="unit", value=unit or "")
+                value = None
+        return Interconnect(kind, initiator, target, cache, kind_type, value, line=_line(element))
+
+    def _required_number(self, element: etree._Element, label: str, name: str) -> int | None:
+        raw = element.get(name)
+        value = _number(raw)
+        if value is None:
+            self.report("HMAT-SYNTAX", element, label, field=name, value=raw or "(missing)")
+        return value
+
+    def _choice_number(
+        self, element: etree._Element, label: str, name: str, low: int, high: int
+    ) -> int | None:
+        raw = element.get(name)
+        value = _number(raw)
+        if value is None or not low <= value <= high:
+            self.report("HMAT-SYNTAX", element, label, field=name, value=raw or "(missing)")
+            return None
+        return value
+
+    def _choice(
+        self, element: etree._Element, label: str, name: str, allowed: tuple[str, ...]
+    ) -> str | None:
+        raw = element.get(name)
+        if raw not in allowed:
+            self.report("HMAT-SYNTAX", element, label, field=name, value=raw or "(missing)")
+            return None
+        return raw
+
+    # -- memoryBacking ---------------------------------------------------------------
+
+    def memory_backing(self, element: etree._Element | None) -> MemoryBacking | None:
+        if element is None:
+            return None
+        source_element = element.find("source")
+        source = source_element.get("type") if source_element is not None else None
+        if source_element is not None and source not in BACKING_SOURCES:
+            self.report(
+                "MEMORY-BACKING-SYNTAX",
+                source_element,
+                "<memoryBacking><source>",
+                attribute="type",
+                value=source or "",
+                allowed=", ".join(BACKING_SOURCES),
+            )
+            source = None
+        access_element = element.find("access")
+        access = access_element.get("mode") if access_element is not None else None
+        if access_element is not None and access not in ACCESS_MODES:
+            self.report(
+                "MEMORY-BACKING-SYNTAX",
+                access_element,
+                "<memoryBacking><access>",
+                attribute="mode",
+                value=access or "",
+                allowed=", ".join(ACCESS_MODES),
+            )
+            access = None
+        return MemoryBacking(
+            source=source,
+            access=access,
+            discard=element.find("discard") is not None,
+            hugepages=element.find("hugepages") is not None,
+            line=_line(element),
+        )
+
+    # -- numatune --------------------------------------------------------------------
+
+    def numatune(self, element: etree._Element | None) -> Numatune | None:
+        if element is None:
+            return None
+        memory = element.find("memory")
+        mode: str | None = None
+        nodeset: tuple[int, ...] | None = ()
+        if memory is not None:
+            mode = self._tune_mode(memory, "<numatune><memory>")
+            nodeset = self._host_nodeset(memory, "<numatune><memory>")
+        memnodes = tuple(self._memnode(m) for m in element.iterchildren("memnode"))
+        return Numatune(
+            mode=mode,
+            nodeset=nodeset,
+            has_memory=memory is not None,
+            memnodes=memnodes,
+            line=_line(element),
+        )
+
+    def _memnode(self, element: etree._Element) -> MemNode:
+        raw = element.get("cellid")
+        label = f"<memnode cellid='{raw}'>"
+        cell = _number(raw)
+        if cell is None:
+            self.report("NUMATUNE-SYNTAX", element, label, field="cellid", value=raw or "")
+        mode = self._tune_mode(element, label)
+        nodeset = self._host_nodeset(element, label)
+        if element.get("nodeset") is None:
+            self.report("NUMATUNE-SYNTAX", element, label, field="nodeset", value="(missing)")
+            nodeset = None
+        return MemNode(cell, mode, nodeset, line=_line(element))
+
+    def _tune_mode(self, element: etree._Element, label: str) -> str | None:
+        mode = element.get("mode", "strict")
+        if mode not in NUMATUNE_MODES:
+            self.report("NUMATUNE-SYNTAX", element, label, field="mode", value=mode)
+            return None
+        return mode
+
+    def _host_nodeset(self, element: etree._Element, label: str) -> tuple[int, ...] | None:
+        raw = element.get("nodeset")
+        if raw is None:
+            return ()
+        try:
+            return parse_bitmap(raw, limit=MAX_HOST_NODE + 1)
+        except BitmapError:
+            self.report("NUMATUNE-SYNTAX", element, label, field="nodeset", value=raw)
+            return None
