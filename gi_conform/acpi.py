@@ -1,11 +1,11 @@
-"""Decoding of the ACPI tables a guest sees: RSDP, RSDT/XSDT, SRAT and SLIT.
+"""Decoding of the ACPI tables a guest sees: RSDP, RSDT/XSDT, SRAT, SLIT and HMAT.
 
 Pure functions over bytes, no I/O, so that the QEMU runner (which reads guest memory)
 and the unit tests (which build tables by hand) share one decoder. The decoder is
 faithful: it returns every SRAT entry, disabled padding included, and only
 ``enabled_entries`` drops what a guest OS would ignore. Layouts follow ACPI 6.5
-sections 5.2.5 (RSDP), 5.2.6 (header), 5.2.16 (SRAT) and 5.2.17 (SLIT); all fields are
-little-endian.
+sections 5.2.5 (RSDP), 5.2.6 (header), 5.2.16 (SRAT), 5.2.17 (SLIT) and 5.2.28 (HMAT);
+all fields are little-endian.
 """
 
 from __future__ import annotations
@@ -18,9 +18,19 @@ __all__ = [
     "BIOS_AREA_BASE",
     "BIOS_AREA_SIZE",
     "HEADER_LENGTH",
+    "HMAT_ASSOCIATIVITIES",
+    "HMAT_DATA_TYPES",
+    "HMAT_HIERARCHIES",
+    "HMAT_WRITE_POLICIES",
     "AcpiTableError",
     "GenericInitiatorAffinity",
     "HandleType",
+    "Hmat",
+    "HmatCache",
+    "HmatLocality",
+    "HmatMemoryDomain",
+    "HmatOther",
+    "HmatStructure",
     "LapicAffinity",
     "MemoryAffinity",
     "OtherAffinity",
@@ -29,6 +39,7 @@ __all__ = [
     "TableHeader",
     "X2apicAffinity",
     "checksum_ok",
+    "decode_hmat",
     "decode_slit",
     "decode_srat",
     "enabled_entries",
@@ -432,3 +443,263 @@ def decode_slit(slit: bytes) -> tuple[tuple[int, ...], ...]:
         tuple(slit[_SLIT_MATRIX_OFFSET + i * count : _SLIT_MATRIX_OFFSET + (i + 1) * count])
         for i in range(count)
     )
+
+
+# ------------------------------------------------------------------------- HMAT
+
+_HMAT_STRUCTURES_OFFSET = HEADER_LENGTH + 4  # u32 reserved
+_HMAT_MEMORY_DOMAIN_LENGTH = 40
+_HMAT_LOCALITY_FIXED = 32
+_HMAT_CACHE_FIXED = 32
+
+HMAT_HIERARCHIES = ("memory", "first-level", "second-level", "third-level")
+"""Memory hierarchy of a locality structure (flags bits 3:0), by value; QEMU's words."""
+HMAT_DATA_TYPES = (
+    "access-latency",
+    "read-latency",
+    "write-latency",
+    "access-bandwidth",
+    "read-bandwidth",
+    "write-bandwidth",
+)
+"""Data type of a locality structure, by value; QEMU's ``data-type=`` words."""
+HMAT_ASSOCIATIVITIES = ("none", "direct", "complex")
+"""Cache associativity (attributes bits 11:8), by value; QEMU's words."""
+HMAT_WRITE_POLICIES = ("none", "write-back", "write-through")
+"""Cache write policy (attributes bits 15:12), by value; QEMU's words."""
+
+
+@dataclass(frozen=True)
+class HmatMemoryDomain:
+    """HMAT type 0, Memory Proximity Domain Attributes (40 bytes)."""
+
+    flags: int
+    initiator_domain: int
+    memory_domain: int
+
+    @property
+    def initiator_valid(self) -> bool:
+        """Flags bit 0: ``initiator_domain`` holds a meaningful value."""
+        return bool(self.flags & 1)
+
+
+@dataclass(frozen=True)
+class HmatLocality:
+    """HMAT type 1, System Locality Latency and Bandwidth Information.
+
+    ``entries[i][j]`` is the raw u16 from ``initiators[i]`` to ``targets[j]``; 0 means
+    "not provided". Multiplied by ``entry_base_unit`` an entry is picoseconds for a
+    latency data type and MB/s for a bandwidth one (QEMU's MB being MiB).
+    """
+
+    flags: int
+    data_type: int
+    min_transfer_size: int
+    initiators: tuple[int, ...]
+    targets: tuple[int, ...]
+    entry_base_unit: int
+    entries: tuple[tuple[int, ...], ...]
+
+    @property
+    def hierarchy(self) -> int:
+        """Flags bits 3:0: 0 the memory itself, 1..3 that level of memory-side cache."""
+        return self.flags & 0xF
+
+    @property
+    def hierarchy_name(self) -> str:
+        h = self.hierarchy
+        return HMAT_HIERARCHIES[h] if h < len(HMAT_HIERARCHIES) else f"hierarchy {h}"
+
+    @property
+    def data_type_name(self) -> str:
+        d = self.data_type
+        return HMAT_DATA_TYPES[d] if d < len(HMAT_DATA_TYPES) else f"data type {d}"
+
+    @property
+    def is_latency(self) -> bool:
+        """Data types 0-2 are latencies, 3-5 bandwidths."""
+        return self.data_type <= 2
+
+    def entry(self, initiator: int, target: int) -> int | None:
+        """The raw entry for a pair of proximity domains, ``None`` when either is not listed."""
+        if initiator not in self.initiators or target not in self.targets:
+            return None
+        return self.entries[self.initiators.index(initiator)][self.targets.index(target)]
+
+    def scaled(self, initiator: int, target: int) -> int | None:
+        """Entry times base unit: picoseconds or MiB/s; ``None`` when not listed or 0."""
+        raw = self.entry(initiator, target)
+        return None if not raw else raw * self.entry_base_unit
+
+    def latency_ns(self, initiator: int, target: int) -> float | None:
+        """A latency in nanoseconds (libvirt's unit); ``None`` when not provided."""
+        if not self.is_latency:
+            raise ValueError(f"{self.data_type_name} is not a latency")
+        ps = self.scaled(initiator, target)
+        return None if ps is None else (ps // 1000 if ps % 1000 == 0 else ps / 1000)
+
+    def bandwidth_kib(self, initiator: int, target: int) -> int | None:
+        """A bandwidth in KiB/s (libvirt's unit); ``None`` when not provided."""
+        if self.is_latency:
+            raise ValueError(f"{self.data_type_name} is not a bandwidth")
+        mib = self.scaled(initiator, target)
+        return None if mib is None else mib * 1024
+
+
+@dataclass(frozen=True)
+class HmatCache:
+    """HMAT type 2, Memory Side Cache Information: one cache level of a memory domain."""
+
+    memory_domain: int
+    size: int
+    attributes: int
+    smbios_handles: tuple[int, ...] = ()
+
+    @property
+    def total_levels(self) -> int:
+        return self.attributes & 0xF
+
+    @property
+    def level(self) -> int:
+        return self.attributes >> 4 & 0xF
+
+    @property
+    def associativity(self) -> int:
+        """0 none, 1 direct mapped, 2 complex cache indexing."""
+        return self.attributes >> 8 & 0xF
+
+    @property
+    def write_policy(self) -> int:
+        """0 none, 1 write-back, 2 write-through."""
+        return self.attributes >> 12 & 0xF
+
+    @property
+    def line_size(self) -> int:
+        """Bytes."""
+        return self.attributes >> 16
+
+
+@dataclass(frozen=True)
+class HmatOther:
+    """Any other HMAT structure type, kept raw."""
+
+    structure_type: int
+    data: bytes
+
+
+HmatStructure = HmatMemoryDomain | HmatLocality | HmatCache | HmatOther
+"""Any decoded HMAT structure."""
+
+
+@dataclass(frozen=True)
+class Hmat:
+    """A decoded Heterogeneous Memory Attribute Table: its structures in table order."""
+
+    header: TableHeader
+    structures: tuple[HmatStructure, ...]
+
+    @property
+    def memory_domains(self) -> tuple[HmatMemoryDomain, ...]:
+        return tuple(s for s in self.structures if isinstance(s, HmatMemoryDomain))
+
+    @property
+    def localities(self) -> tuple[HmatLocality, ...]:
+        return tuple(s for s in self.structures if isinstance(s, HmatLocality))
+
+    @property
+    def caches(self) -> tuple[HmatCache, ...]:
+        return tuple(s for s in self.structures if isinstance(s, HmatCache))
+
+    def locality(self, hierarchy: int, data_type: int) -> HmatLocality | None:
+        """The first type-1 structure for a (hierarchy, data type), if any."""
+        return next(
+            (s for s in self.localities if s.hierarchy == hierarchy and s.data_type == data_type),
+            None,
+        )
+
+
+def _hmat_locality(body: bytes, where: str) -> HmatLocality:
+    count_i, count_t = _u32(body, 12), _u32(body, 16)
+    need = _HMAT_LOCALITY_FIXED + 4 * count_i + 4 * count_t + 2 * count_i * count_t
+    if len(body) < need:
+        raise AcpiTableError(
+            f"HMAT: {where}: {count_i} initiators x {count_t} targets need {need} bytes, "
+            f"structure has {len(body)}"
+        )
+    at = _HMAT_LOCALITY_FIXED
+    initiators = tuple(_u32(body, at + 4 * i) for i in range(count_i))
+    at += 4 * count_i
+    targets = tuple(_u32(body, at + 4 * j) for j in range(count_t))
+    at += 4 * count_t
+    entries = tuple(
+        tuple(_u16(body, at + 2 * (i * count_t + j)) for j in range(count_t))
+        for i in range(count_i)
+    )
+    return HmatLocality(
+        flags=_u8(body, 8),
+        data_type=_u8(body, 9),
+        min_transfer_size=_u8(body, 10),
+        initiators=initiators,
+        targets=targets,
+        entry_base_unit=_u64(body, 24),
+        entries=entries,
+    )
+
+
+def _hmat_structure(kind: int, body: bytes, where: str) -> HmatStructure:
+    if kind == 0:
+        if len(body) != _HMAT_MEMORY_DOMAIN_LENGTH:
+            raise AcpiTableError(
+                f"HMAT: {where}: length {len(body)}, the specification says "
+                f"{_HMAT_MEMORY_DOMAIN_LENGTH}"
+            )
+        return HmatMemoryDomain(
+            flags=_u16(body, 8), initiator_domain=_u32(body, 12), memory_domain=_u32(body, 16)
+        )
+    if kind == 1:
+        if len(body) < _HMAT_LOCALITY_FIXED:
+            raise AcpiTableError(f"HMAT: {where}: length {len(body)} below its fixed part")
+        return _hmat_locality(body, where)
+    if kind == 2:
+        if len(body) < _HMAT_CACHE_FIXED:
+            raise AcpiTableError(f"HMAT: {where}: length {len(body)} below its fixed part")
+        handles = _u16(body, 30)
+        if len(body) < _HMAT_CACHE_FIXED + 2 * handles:
+            raise AcpiTableError(
+                f"HMAT: {where}: {handles} SMBIOS handles do not fit in {len(body)} bytes"
+            )
+        return HmatCache(
+            memory_domain=_u32(body, 8),
+            size=_u64(body, 16),
+            attributes=_u32(body, 24),
+            smbios_handles=tuple(_u16(body, _HMAT_CACHE_FIXED + 2 * k) for k in range(handles)),
+        )
+    return HmatOther(structure_type=kind, data=bytes(body))
+
+
+def decode_hmat(hmat: bytes) -> Hmat:
+    """Verify an HMAT and decode every structure (types 0, 1, 2; others kept raw).
+
+    Each structure starts with u16 type, u16 reserved, u32 length; a structure shorter
+    than that 8-byte prefix, running past the table, or too short for what it declares
+    is an error.
+    """
+    header = verify_table(hmat, "HMAT")
+    if header.length < _HMAT_STRUCTURES_OFFSET:
+        raise AcpiTableError(f"HMAT: length {header.length} leaves no room for its reserved field")
+    structures: list[HmatStructure] = []
+    offset = _HMAT_STRUCTURES_OFFSET
+    while offset < header.length:
+        if header.length - offset < 8:
+            raise AcpiTableError(f"HMAT: truncated structure at offset {offset}")
+        kind, length = _u16(hmat, offset), _u32(hmat, offset + 4)
+        where = f"structure type {kind} at offset {offset}"
+        if length < 8:
+            raise AcpiTableError(f"HMAT: {where} has length {length}")
+        if offset + length > header.length:
+            raise AcpiTableError(
+                f"HMAT: {where} (length {length}) runs past the table end {header.length}"
+            )
+        structures.append(_hmat_structure(kind, hmat[offset : offset + length], where))
+        offset += length
+    return Hmat(header=header, structures=tuple(structures))

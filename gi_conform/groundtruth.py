@@ -1,4 +1,5 @@
-"""Ground truth: what the guest's SRAT must contain for a document, checked entry by entry.
+"""Ground truth: what the guest's SRAT (and SLIT, HMAT) must contain for a document,
+checked entry by entry.
 
 The comparison is pure: it takes the document's model and what one QEMU run exposed
 (:class:`gi_conform.qemu.SratReadback`) and says, for every entry the document implies,
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 
 from gi_conform import acpi
 from gi_conform.argv import Profile, aligned_memory, device_ids, emitted_initiators
-from gi_conform.model import Domain
+from gi_conform.model import Cell, Domain
 from gi_conform.qemu import PciPlacement, SratReadback
 from gi_conform.validate import distance_matrix, unassigned_vcpus
 
-__all__ = ["MEMORY_TOLERANCE", "Check", "compare_srat", "memory_size"]
+__all__ = ["MEMORY_TOLERANCE", "Check", "compare_srat", "hmat_initiators", "memory_size"]
 
 MEMORY_TOLERANCE = 1024 * 1024
 """x86 SRAT cuts the legacy 640 KiB-1 MiB hole out of the first node's memory ranges."""
@@ -177,6 +178,233 @@ def _slit_text(readback: SratReadback) -> str:
     return "absent" if readback.slit is None else _matrix_text(readback.slit)
 
 
+# ------------------------------------------------------------------------- HMAT
+
+_DATA_TYPES = {
+    ("latency", "access"): 0,
+    ("latency", "read"): 1,
+    ("latency", "write"): 2,
+    ("bandwidth", "access"): 3,
+    ("bandwidth", "read"): 4,
+    ("bandwidth", "write"): 5,
+}
+_ASSOCIATIVITY = ("none", "direct", "full")
+"""HMAT cache associativity values 0, 1, 2 in libvirt's words (2 is "complex indexing")."""
+_POLICY = ("none", "writeback", "writethrough")
+"""HMAT cache write policy values 0, 1, 2 in libvirt's words."""
+
+
+def _cpu_cells(domain: Domain) -> set[int]:
+    """Cells with CPUs, cell 0 included when it takes the vCPUs no cell names."""
+    cells = {cell.id for cell in domain.cells if cell.id is not None and cell.cpus}
+    if unassigned_vcpus(domain) and domain.cells:
+        cells.add(0)
+    return cells
+
+
+def hmat_initiators(domain: Domain, profile: Profile) -> tuple[int, ...]:
+    """The initiator domains QEMU lists in every HMAT locality structure: the cells with
+    CPUs or with a Generic Initiator, ascending (measured on QEMU 10.0.2)."""
+    gi_nodes = {i.node for i in emitted_initiators(domain, profile) if i.node is not None}
+    return tuple(sorted(_cpu_cells(domain) | gi_nodes))
+
+
+def _ids(values: tuple[int, ...] | list[int]) -> str:
+    return " ".join(map(str, values)) or "none"
+
+
+def _hmat_domain_checks(
+    domain: Domain, profile: Profile, hmat: acpi.Hmat, cell_ids: tuple[int, ...]
+) -> Iterator[Check]:
+    localities = hmat.localities
+    if not localities and not domain.interconnects:
+        return  # nothing lists initiators; QEMU builds type 1 only from -numa hmat-lb
+    initiators = hmat_initiators(domain, profile)
+    for label, want, lists in (
+        ("HMAT initiator domains", initiators, {s.initiators for s in localities}),
+        ("HMAT target domains", cell_ids, {s.targets for s in localities}),
+    ):
+        seen = " / ".join(_ids(item) for item in sorted(lists)) or "no locality structure"
+        yield Check(label, _ids(want), seen, lists == {want})
+
+
+def _memory_domain_checks(domain: Domain, hmat: acpi.Hmat) -> Iterator[Check]:
+    """Type 0: one per cell with memory; a cell with CPUs is its own initiator."""
+    cpu_cells = _cpu_cells(domain)
+    want = {
+        cell.id: (cell.id if cell.id in cpu_cells else None)
+        for cell in domain.cells
+        if cell.id is not None and cell.memory
+    }
+    seen: dict[int, int | None] = {}
+    duplicated = False
+    for item in hmat.memory_domains:
+        duplicated |= item.memory_domain in seen
+        seen[item.memory_domain] = item.initiator_domain if item.initiator_valid else None
+
+    def text(pd: int, initiator: int | None, known: bool) -> str:
+        if initiator is not None:
+            return f"{pd} (initiator {initiator})"
+        return f"{pd} (initiator any)" if not known else f"{pd} (no initiator)"
+
+    ok = not duplicated and set(seen) == set(want)
+    ok = ok and all(initiator is None or seen[pd] == initiator for pd, initiator in want.items())
+    yield Check(
+        "HMAT memory domains",
+        ", ".join(text(pd, i, False) for pd, i in sorted(want.items())) or "none",
+        ", ".join(text(pd, i, True) for pd, i in sorted(seen.items())) or "none",
+        ok,
+    )
+
+
+def _link_seen(locality: acpi.HmatLocality | None, initiator: int, target: int) -> str:
+    if locality is None:
+        return "no such structure"
+    if initiator not in locality.initiators:
+        return f"initiator {initiator} not listed"
+    if target not in locality.targets:
+        return f"target {target} not listed"
+    raw = locality.entry(initiator, target)
+    if not raw:
+        return "not provided (entry 0)"
+    if locality.is_latency:
+        ns = locality.latency_ns(initiator, target)
+        return f"{ns} ns ({raw} x {locality.entry_base_unit} ps)"
+    return (
+        f"{locality.bandwidth_kib(initiator, target)} KiB/s "
+        f"({raw} x {locality.entry_base_unit} MiB/s)"
+    )
+
+
+def _link_value(locality: acpi.HmatLocality | None, initiator: int, target: int) -> float:
+    """The guest's value in the document's unit (ns or KiB/s); 0 when not provided."""
+    if locality is None:
+        return 0
+    if locality.is_latency:
+        return locality.latency_ns(initiator, target) or 0
+    return locality.bandwidth_kib(initiator, target) or 0
+
+
+def _interconnect_checks(domain: Domain, hmat: acpi.Hmat) -> Iterator[Check]:
+    """Every interconnect at its (initiator, target) of the matching type-1 structure.
+
+    QEMU stores an entry and a base unit (picoseconds, MiB/s); it refuses bandwidths that
+    are not whole MiB/s and value ranges an u16 cannot hold, so what it accepts is exact
+    and compared for equality. A value of 0 is QEMU's "not provided".
+    """
+    covered: set[tuple[int, int, int, int]] = set()
+    for link in domain.interconnects:
+        initiator, target, cache, kind, value = (
+            link.initiator,
+            link.target,
+            link.cache,
+            link.type,
+            link.value,
+        )
+        if initiator is None or target is None or cache is None or kind is None or value is None:
+            raise ValueError(f"interconnect on line {link.line} is invalid; validate first")
+        data_type = _DATA_TYPES[(link.kind, kind)]
+        covered.add((cache, data_type, initiator, target))
+        locality = hmat.locality(cache, data_type)
+        unit = "ns" if link.kind == "latency" else "KiB/s"
+        yield Check(
+            f"HMAT {acpi.HMAT_HIERARCHIES[cache]} {kind}-{link.kind} {initiator} -> {target}",
+            f"{value} {unit}" if value else "not provided (entry 0)",
+            _link_seen(locality, initiator, target),
+            _link_value(locality, initiator, target) == value,
+        )
+    extra = [
+        f"{s.hierarchy_name} {s.data_type_name} {i} -> {t}"
+        for s in hmat.localities
+        for row, i in enumerate(s.initiators)
+        for col, t in enumerate(s.targets)
+        if s.entries[row][col] and (s.hierarchy, s.data_type, i, t) not in covered
+    ]
+    yield Check("no other HMAT entries", "none", ", ".join(extra) or "none", not extra)
+
+
+def _cache_text(size: int, line: int, associativity: str, policy: str, levels: int) -> str:
+    return f"{size} bytes, line {line}, {associativity}, {policy}, {levels} level(s)"
+
+
+def _word(words: tuple[str, ...], value: int) -> str:
+    return words[value] if value < len(words) else str(value)
+
+
+def _cache_checks(domain: Domain, hmat: acpi.Hmat) -> Iterator[Check]:
+    """Each ``<cache>`` of a cell is a type-2 structure of that memory domain and level."""
+    matched: set[int] = set()
+    for cell in sorted(domain.cells, key=_cell_id):
+        for cache in cell.caches:
+            size, line, associativity, policy = (
+                cache.size,
+                cache.line_size,
+                cache.associativity,
+                cache.policy,
+            )
+            if (
+                cell.id is None
+                or cache.level is None
+                or size is None
+                or line is None
+                or associativity not in _ASSOCIATIVITY
+                or policy not in _POLICY
+            ):
+                raise ValueError(f"cache on line {cache.line} is invalid; validate first")
+            expected = _cache_text(size, line, str(associativity), str(policy), len(cell.caches))
+            found = next(
+                (
+                    (index, item)
+                    for index, item in enumerate(hmat.structures)
+                    if isinstance(item, acpi.HmatCache)
+                    and item.memory_domain == cell.id
+                    and item.level == cache.level
+                ),
+                None,
+            )
+            seen = "absent"
+            if found is not None:
+                matched.add(found[0])
+                item = found[1]
+                seen = _cache_text(
+                    item.size,
+                    item.line_size,
+                    _word(_ASSOCIATIVITY, item.associativity),
+                    _word(_POLICY, item.write_policy),
+                    item.total_levels,
+                )
+            yield Check(
+                f"HMAT cell {cell.id} cache level {cache.level}", expected, seen, seen == expected
+            )
+    extra = [
+        f"node {item.memory_domain} level {item.level}"
+        for index, item in enumerate(hmat.structures)
+        if isinstance(item, acpi.HmatCache) and index not in matched
+    ]
+    yield Check("no other HMAT caches", "none", ", ".join(extra) or "none", not extra)
+
+
+def _cell_id(cell: Cell) -> int:
+    return -1 if cell.id is None else cell.id
+
+
+def _hmat_checks(domain: Domain, profile: Profile, readback: SratReadback) -> Iterator[Check]:
+    """The HMAT must exist exactly when the document uses HMAT, and hold what it says."""
+    hmat = readback.hmat
+    seen = "absent" if hmat is None else f"present, {len(hmat.structures)} structures"
+    if not domain.uses_hmat:
+        yield Check("HMAT", "absent (no interconnects or caches)", seen, hmat is None)
+        return
+    yield Check("HMAT", "present", seen, hmat is not None)
+    if hmat is None:
+        return
+    cell_ids = tuple(sorted(cell.id for cell in domain.cells if cell.id is not None))
+    yield from _hmat_domain_checks(domain, profile, hmat, cell_ids)
+    yield from _memory_domain_checks(domain, hmat)
+    yield from _interconnect_checks(domain, hmat)
+    yield from _cache_checks(domain, hmat)
+
+
 def compare_srat(domain: Domain, profile: Profile, readback: SratReadback) -> tuple[Check, ...]:
     """Every check of the document against the SRAT one QEMU run exposed."""
     if not domain.cells:
@@ -189,4 +417,5 @@ def compare_srat(domain: Domain, profile: Profile, readback: SratReadback) -> tu
         *_initiator_checks(domain, profile, readback),
         *_cell_checks(domain, readback),
         *_distance_checks(domain, readback),
+        *_hmat_checks(domain, profile, readback),
     )

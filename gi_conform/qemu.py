@@ -1,4 +1,5 @@
-"""Running the real QEMU on a formatted argv, and reading back the SRAT a guest sees.
+"""Running the real QEMU on a formatted argv, and reading back the SRAT, SLIT and HMAT a
+guest sees.
 
 The reference formatter's argv is only trustworthy if QEMU itself accepts it and builds
 the Generic Initiator entries we predict. This module turns the GI-relevant argv subset
@@ -109,8 +110,9 @@ class SratReadback:
     """What one QEMU run exposed to the guest.
 
     ``entries`` is the faithful SRAT decode (disabled padding included) and is empty
-    when QEMU built no SRAT (``table_signatures`` then lacks ``"SRAT"``); ``pci`` maps
-    each device's ``id`` to its guest placement as reported by ``query-pci``.
+    when QEMU built no SRAT (``table_signatures`` then lacks ``"SRAT"``); ``slit`` and
+    ``hmat`` are ``None`` when QEMU built no such table; ``pci`` maps each device's ``id``
+    to its guest placement as reported by ``query-pci``.
     """
 
     rsdp: acpi.Rsdp
@@ -119,6 +121,7 @@ class SratReadback:
     entries: tuple[acpi.SratEntry, ...]
     slit: tuple[tuple[int, ...], ...] | None
     pci: Mapping[str, PciPlacement]
+    hmat: acpi.Hmat | None = None
 
     @property
     def generic_initiators(self) -> tuple[acpi.GenericInitiatorAffinity, ...]:
@@ -216,6 +219,10 @@ def _slot_of(addr: object) -> int | None:
         raise ValueError(f"-device addr {addr!r} is not SLOT[.FUNCTION] in hex") from None
 
 
+MEM_PATH_STAND_IN = "/dev/shm"
+"""Where file memory backends are placed when a document is run (see runnable_argv)."""
+
+
 def runnable_argv(
     profile_argv: Sequence[str],
     *,
@@ -243,6 +250,9 @@ def runnable_argv(
       has a 256-byte I/O BAR, so each root port above one needs a 4 KiB I/O window and
       SeaBIOS panics ("PCI: out of I/O address space") from 15 such ports on: no ACPI
       tables ever appear.
+    * a ``-machine`` of properties only (``hmat=on``) is folded into the wrapper's own
+      ``-machine``: QEMU merges repeated ``-machine`` options too (measured on 10.0.2),
+      but one option keeps the command readable and leaves no doubt which wins.
     * each ``pci.N`` bus referenced by a device, and not defined by the argv itself,
       gets a ``pcie-root-port`` with ``id=pci.N`` on ``pcie.0``, as libvirt's
       controllers would. Ports are packed eight to a slot as multifunction devices in
@@ -250,8 +260,10 @@ def runnable_argv(
       ascending N: SeaBIOS numbers buses in devfn order, so when the argv uses pci.1 ..
       pci.K they get bus numbers 1 .. K as with libvirt. Each port has its own chassis
       number, which QEMU requires to be unique per (chassis, slot).
-      Root ports come before the argv's own devices so that devices without ``addr``
-      are placed after them and cannot take their slots.
+      Root ports come before the argv's own devices, and devices without ``addr`` come
+      last (QEMU gives them the first free slot when it creates them), so they cannot
+      take a slot a port or an explicitly placed device needs. QEMU resolves
+      ``pci-dev`` when it builds the tables, so the order changes nothing else.
 
     The QMP monitor is not added here: the runner that owns the socket adds it.
     """
@@ -264,9 +276,28 @@ def runnable_argv(
     buses: set[int] = set()
     defined_ids: set[str] = set()
     used_slots: set[int] = set()
+    machine_props: list[str] = []
+    unplaced: list[str] = []
     i = 0
     while i < len(profile_argv):
         option = profile_argv[i]
+        if option == "-machine" and i + 1 < len(profile_argv):
+            value = profile_argv[i + 1]
+            if all("=" in part for part in _split_keyval(value)):
+                machine_props.append(value)
+                i += 2
+                continue
+        if option == "-object" and i + 1 < len(profile_argv):
+            value = profile_argv[i + 1]
+            if value.lstrip().startswith("{") and '"mem-path"' in value:
+                # A file backend's mem-path is a host path (libvirt's memory_backing_dir);
+                # a directory makes QEMU create an unlinked file there: RAM-backed tmpfs.
+                backend = json.loads(value)
+                backend["mem-path"] = MEM_PATH_STAND_IN
+                value = json.dumps(backend, separators=(",", ":"))
+            body += [option, value]
+            i += 2
+            continue
         if option == "-device" and i + 1 < len(profile_argv):
             value = profile_argv[i + 1]
             props = _device_props(value)
@@ -286,7 +317,10 @@ def runnable_argv(
                     value = json.dumps(replacement, separators=(",", ":"))
                 else:  # keep the syntax: keyval booleans are "on", JSON ones are true
                     value = _format_keyval(replacement)
-            body += [option, value]
+            if props.get("addr") is None and props.get("driver") == "vfio-pci":
+                unplaced += [option, value]  # after every explicit addr: see the docstring
+            else:
+                body += [option, value]
             i += 2
             continue
         body.append(option)
@@ -313,10 +347,22 @@ def runnable_argv(
             port["multifunction"] = True
         ports += ["-device", json.dumps(port, separators=(",", ":"))]
 
+    # Devices without addr get their own slot: QEMU's first free slot could be one whose
+    # higher functions the argv places explicitly ("2.0 indicates single function").
+    spare = free_slots[-(-len(missing) // 8) :]
+    placed: list[str] = []
+    for index in range(0, len(unplaced), 2):
+        option, value = unplaced[index], unplaced[index + 1]
+        if value.lstrip().startswith("{") and spare:
+            device = json.loads(value)
+            device.update({"bus": root_bus, "addr": f"{spare.pop(0):#x}"})
+            value = json.dumps(device, separators=(",", ":"))
+        placed += [option, value]
+
     return [
         binary,
         "-machine",
-        machine,
+        ",".join([machine, *machine_props]),
         "-accel",
         "tcg",
         "-nodefaults",
@@ -328,6 +374,7 @@ def runnable_argv(
         str(vcpus),
         *ports,
         *body,
+        *placed,
     ]
 
 
@@ -359,7 +406,7 @@ def run_argv_check(argv: Sequence[str], timeout: float = 10.0) -> tuple[int, str
 
 
 def read_srat(argv: Sequence[str], *, timeout: float = 10.0) -> SratReadback:
-    """Start QEMU on ``argv``, read the SRAT (and SLIT) from guest memory, stop QEMU.
+    """Start QEMU on ``argv``, read the SRAT (and SLIT, HMAT) from guest memory, stop QEMU.
 
     QEMU connects to our QMP server socket in a private temporary directory, so there is
     no polling for a socket to appear. Guest memory is read with ``pmemsave`` until the
@@ -525,7 +572,7 @@ async def _probe(session: _Session) -> SratReadback:
                 "stop? (SeaBIOS panics when PCI bridge windows exhaust I/O space)"
             )
         await asyncio.sleep(_POLL_INTERVAL)
-    rsdp, signatures, srat_header, entries, slit = result
+    rsdp, signatures, srat_header, entries, slit, hmat = result
     pci = _placements(await session.execute("query-pci"))
     return SratReadback(
         rsdp=rsdp,
@@ -534,6 +581,7 @@ async def _probe(session: _Session) -> SratReadback:
         entries=entries,
         slit=slit,
         pci=types.MappingProxyType(pci),
+        hmat=hmat,
     )
 
 
@@ -545,6 +593,7 @@ async def _tables(
     acpi.TableHeader | None,
     tuple[acpi.SratEntry, ...],
     tuple[tuple[int, ...], ...] | None,
+    acpi.Hmat | None,
 ]:
     area = await session.read(acpi.BIOS_AREA_BASE, acpi.BIOS_AREA_SIZE)
     rsdp = acpi.find_rsdp(area, acpi.BIOS_AREA_BASE)
@@ -556,6 +605,7 @@ async def _tables(
     srat_header: acpi.TableHeader | None = None
     entries: tuple[acpi.SratEntry, ...] = ()
     slit: tuple[tuple[int, ...], ...] | None = None
+    hmat: acpi.Hmat | None = None
     for pointer in pointers:
         header = acpi.parse_header(await session.read(pointer, acpi.HEADER_LENGTH))
         signatures.append(header.signature)
@@ -565,7 +615,9 @@ async def _tables(
             srat_header = acpi.parse_header(table)
         elif header.signature == "SLIT":
             slit = acpi.decode_slit(await session.read_table(pointer))
-    return rsdp, tuple(signatures), srat_header, entries, slit
+        elif header.signature == "HMAT":
+            hmat = acpi.decode_hmat(await session.read_table(pointer))
+    return rsdp, tuple(signatures), srat_header, entries, slit, hmat
 
 
 def _placements(buses: object) -> dict[str, PciPlacement]:

@@ -8,6 +8,7 @@ cannot make both sides agree.
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -15,10 +16,15 @@ from gi_conform.acpi import (
     AcpiTableError,
     GenericInitiatorAffinity,
     HandleType,
+    HmatCache,
+    HmatLocality,
+    HmatMemoryDomain,
+    HmatOther,
     LapicAffinity,
     MemoryAffinity,
     OtherAffinity,
     X2apicAffinity,
+    decode_hmat,
     decode_slit,
     decode_srat,
     enabled_entries,
@@ -377,3 +383,256 @@ def test_slit_matrix_truncated() -> None:
     data = table(b"SLIT", struct.pack("<Q", 3) + bytes([10, 21, 21, 10]))
     with pytest.raises(AcpiTableError, match="3 localities need 53 bytes"):
         decode_slit(data)
+
+
+# ------------------------------------------------------------------------- HMAT
+#
+# tests/data/hmat-*.bin are HMATs read from guest memory of QEMU 10.0.2 (machine q35,
+# 4 GiB, 8 vCPUs: node 0 cpus 0-3 + 2 GiB, node 1 cpus 4-7 + 2 GiB, nodes 2 and 3
+# memoryless, an edu device at 00:05.0 made a generic initiator of node 2). Each test
+# quotes the -numa hmat-* options of the run that produced its file; the expected values
+# below are worked out from those options by hand, not copied from the decoder.
+
+DATA = Path(__file__).parent / "data"
+
+
+def fixture(name: str) -> bytes:
+    return (DATA / f"hmat-{name}.bin").read_bytes()
+
+
+def test_hmat_full_matrix_with_gi_initiator_and_two_cache_levels() -> None:
+    """-numa hmat-lb access-latency 0->0 10, 0->1 20, 1->0 21, 1->1 11, 2->0 30, 2->1 31;
+    access-bandwidth 0->0 200M, 0->1 100M, 1->0 101M, 1->1 201M, 2->0 50M, 2->1 51M;
+    hmat-cache node 0 level 1 10K direct write-back line 8, level 2 1M complex
+    write-through line 64; node 2 only has the GI, nodes 2 and 3 have initiator=0."""
+    hmat = decode_hmat(fixture("full"))
+    assert hmat.header.revision == 2
+    assert hmat.header.length == 352
+    assert hmat.memory_domains == (
+        HmatMemoryDomain(flags=1, initiator_domain=0, memory_domain=0),
+        HmatMemoryDomain(flags=1, initiator_domain=1, memory_domain=1),
+    )  # memoryless nodes 2 and 3 get none, whatever their initiator=
+    latency = hmat.locality(0, 0)
+    bandwidth = hmat.locality(0, 3)
+    assert latency is not None
+    assert bandwidth is not None
+    assert [s.data_type_name for s in hmat.localities] == ["access-latency", "access-bandwidth"]
+    for s in (latency, bandwidth):
+        assert s.initiators == (0, 1, 2)  # CPU nodes and the GI-only node 2, not node 3
+        assert s.targets == (0, 1, 2, 3)
+        assert s.hierarchy_name == "memory"
+    assert latency.is_latency
+    assert latency.entry_base_unit == 1000  # 1 ns: 21, 11, 31 have no factor of 10
+    ns = {(i, t): latency.latency_ns(i, t) for i in (0, 1, 2) for t in (0, 1)}
+    assert ns == {(0, 0): 10, (0, 1): 20, (1, 0): 21, (1, 1): 11, (2, 0): 30, (2, 1): 31}
+    assert latency.latency_ns(0, 2) is None  # not given: entry 0
+    assert latency.entry(0, 2) == 0
+    assert latency.entry(3, 0) is None  # node 3 is no initiator
+    assert not bandwidth.is_latency
+    assert bandwidth.entry_base_unit == 1  # 101 MiB/s is odd: base 1 MiB/s
+    kib = {(i, t): bandwidth.bandwidth_kib(i, t) for i in (0, 1, 2) for t in (0, 1)}
+    mib = {(0, 0): 200, (0, 1): 100, (1, 0): 101, (1, 1): 201, (2, 0): 50, (2, 1): 51}
+    assert kib == {pair: value * 1024 for pair, value in mib.items()}
+    first, second = hmat.caches
+    assert (first.memory_domain, first.size, first.level, first.total_levels) == (0, 10240, 1, 2)
+    assert (first.associativity, first.write_policy, first.line_size) == (1, 1, 8)
+    assert first.attributes == 0x00081112
+    assert (second.memory_domain, second.size, second.level, second.total_levels) == (
+        0,
+        1024 * 1024,
+        2,
+        2,
+    )
+    assert (second.associativity, second.write_policy, second.line_size) == (2, 2, 64)
+
+
+def test_hmat_base_units_are_powers_of_ten_and_two() -> None:
+    """GIs on nodes 2 and 3, no initiator= anywhere; latency 0->0 10, 1->1 200;
+    bandwidth 0->0 204800K (200 MiB/s), 2->1 3G (3072 MiB/s)."""
+    hmat = decode_hmat(fixture("base-units"))
+    latency = hmat.locality(0, 0)
+    bandwidth = hmat.locality(0, 3)
+    assert latency is not None
+    assert bandwidth is not None
+    assert latency.initiators == (0, 1, 2, 3)
+    # 10 and 200 ns share the factor 10: base 10 ns = 10000 ps, entries 1 and 20
+    assert latency.entry_base_unit == 10_000
+    assert (latency.entry(0, 0), latency.entry(1, 1)) == (1, 20)
+    assert (latency.latency_ns(0, 0), latency.latency_ns(1, 1)) == (10, 200)
+    assert latency.scaled(1, 1) == 200_000  # picoseconds
+    # 200 = 8 x 25 and 3072 = 8 x 384: base 8 MiB/s
+    assert bandwidth.entry_base_unit == 8
+    assert (bandwidth.entry(0, 0), bandwidth.entry(2, 1)) == (25, 384)
+    assert bandwidth.bandwidth_kib(0, 0) == 204800
+    assert bandwidth.bandwidth_kib(2, 1) == 3 * 1024 * 1024
+    assert hmat.caches == ()
+
+
+def test_hmat_sparse_types_and_hierarchies() -> None:
+    """access-latency 0->0 5, 0->2 6; read-latency 0->0 3; write-bandwidth 0->0 1G;
+    first-level access-latency 0->0 2; access-bandwidth 1->0 300M; one cache level."""
+    hmat = decode_hmat(fixture("sparse"))
+    kinds = [(s.hierarchy_name, s.data_type_name) for s in hmat.localities]
+    assert kinds == [
+        ("memory", "access-latency"),
+        ("memory", "read-latency"),
+        ("memory", "access-bandwidth"),
+        ("memory", "write-bandwidth"),
+        ("first-level", "access-latency"),
+    ]
+    access = hmat.locality(0, 0)
+    read = hmat.locality(0, 1)
+    bandwidth = hmat.locality(0, 3)
+    write = hmat.locality(0, 5)
+    cached = hmat.locality(1, 0)
+    assert access is not None
+    assert read is not None
+    assert bandwidth is not None
+    assert write is not None
+    assert cached is not None
+    assert (access.latency_ns(0, 0), access.latency_ns(0, 2)) == (5, 6)  # memoryless target
+    assert read.latency_ns(0, 0) == 3
+    assert (bandwidth.entry_base_unit, bandwidth.entry(1, 0)) == (4, 75)  # 300 = 4 x 75
+    assert bandwidth.bandwidth_kib(1, 0) == 300 * 1024
+    assert (write.entry_base_unit, write.entry(0, 0)) == (1024, 1)  # 1 GiB/s
+    assert write.bandwidth_kib(0, 0) == 1024 * 1024
+    assert cached.hierarchy == 1
+    assert cached.flags == 1
+    assert cached.latency_ns(0, 0) == 2
+    assert hmat.locality(2, 0) is None
+    (cache,) = hmat.caches
+    assert (cache.level, cache.total_levels, cache.size, cache.line_size) == (1, 1, 10240, 8)
+    with pytest.raises(ValueError, match="not a latency"):
+        bandwidth.latency_ns(1, 0)
+    with pytest.raises(ValueError, match="not a bandwidth"):
+        access.bandwidth_kib(0, 0)
+
+
+def test_hmat_gi_initiator_row() -> None:
+    """access-latency 0->0 5 and 2->0 7, node 2 being an initiator only through its GI."""
+    (latency,) = decode_hmat(fixture("gi-lat")).localities
+    assert latency.initiators == (0, 1, 2)
+    assert latency.entries == ((5, 0, 0, 0), (0, 0, 0, 0), (7, 0, 0, 0))
+    assert latency.latency_ns(2, 0) == 7
+
+
+def test_hmat_without_hmat_lb_has_only_memory_attributes() -> None:
+    hmat = decode_hmat(fixture("empty"))
+    assert hmat.header.length == 120  # 40 + 2 x 40
+    assert [s.memory_domain for s in hmat.memory_domains] == [0, 1]
+    assert all(s.initiator_valid for s in hmat.memory_domains)
+    assert hmat.localities == ()
+    assert hmat.locality(0, 0) is None
+
+
+def hmat_table(*structures: bytes) -> bytes:
+    """HMAT: header then u32 reserved @36, structures from 40."""
+    return table(b"HMAT", struct.pack("<I", 0) + b"".join(structures), revision=2)
+
+
+def hmat_memory(memory: int, initiator: int | None) -> bytes:
+    """Type 0, 40 bytes: flags u16 @8 (bit 0 initiator valid), initiator @12, memory @16."""
+    flags = 0 if initiator is None else 1
+    return struct.pack("<HHIHHIIIQQ", 0, 0, 40, flags, 0, initiator or 0, memory, 0, 0, 0)
+
+
+def hmat_locality(
+    flags: int,
+    data_type: int,
+    base: int,
+    *,
+    initiators: list[int],
+    targets: list[int],
+    entries: list[list[int]],
+) -> bytes:
+    """Type 1: flags @8, data type @9, counts @12/@16, base @24, lists and u16 entries @32."""
+    body = struct.pack(
+        f"<{len(initiators)}I{len(targets)}I{len(initiators) * len(targets)}H",
+        *initiators,
+        *targets,
+        *(value for row in entries for value in row),
+    )
+    fixed = struct.pack(
+        "<HHIBBBBIIIQ", 1, 0, 32 + len(body), flags, data_type, 0, 0, len(initiators),
+        len(targets), 0, base,
+    )  # fmt: skip
+    return fixed + body
+
+
+def hmat_cache(memory: int, size: int, attributes: int, handles: list[int]) -> bytes:
+    """Type 2: memory PD @8, size u64 @16, attributes @24, handle count u16 @30, handles."""
+    fixed = struct.pack(
+        "<HHIIIQIHH", 2, 0, 32 + 2 * len(handles), memory, 0, size, attributes, 0, len(handles)
+    )
+    return fixed + struct.pack(f"<{len(handles)}H", *handles)
+
+
+def test_hmat_built_by_hand() -> None:
+    other = struct.pack("<HHI4s", 9, 0, 12, b"abcd")
+    data = hmat_table(
+        hmat_memory(4, None),
+        hmat_locality(0x02, 4, 16, initiators=[0, 5], targets=[4], entries=[[3], [0xFFFF]]),
+        hmat_cache(4, 1 << 30, 0x0040_2113, [0x10, 0x11]),
+        other,
+    )
+    hmat = decode_hmat(data)
+    memory_domain, locality, cache, rest = hmat.structures
+    assert memory_domain == HmatMemoryDomain(flags=0, initiator_domain=0, memory_domain=4)
+    assert not memory_domain.initiator_valid
+    assert isinstance(locality, HmatLocality)
+    assert (locality.hierarchy_name, locality.data_type_name) == ("second-level", "read-bandwidth")
+    assert locality.bandwidth_kib(0, 4) == 3 * 16 * 1024
+    assert locality.entry(5, 4) == 0xFFFF
+    assert cache == HmatCache(4, 1 << 30, 0x0040_2113, (0x10, 0x11))
+    assert isinstance(cache, HmatCache)
+    assert (cache.total_levels, cache.level, cache.associativity) == (3, 1, 1)
+    assert (cache.write_policy, cache.line_size) == (2, 64)
+    assert rest == HmatOther(structure_type=9, data=other)
+
+
+def test_hmat_latency_in_fractional_nanoseconds() -> None:
+    """The specification allows a base unit of 1 ps; QEMU always uses whole nanoseconds."""
+    data = hmat_table(hmat_locality(0, 0, 1, initiators=[0], targets=[0], entries=[[1500]]))
+    (locality,) = decode_hmat(data).localities
+    assert locality.latency_ns(0, 0) == 1.5
+
+
+@pytest.mark.parametrize(
+    ("structures", "message"),
+    [
+        ((struct.pack("<HHI", 0, 0, 4),), "has length 4"),
+        ((hmat_memory(0, 0), struct.pack("<HH", 0, 0)), "truncated structure at offset 80"),
+        ((struct.pack("<HHI", 0, 0, 48),), "runs past the table end"),
+        ((hmat_memory(0, 0) + b"\0" * 8,), "at offset 80 has length 0"),  # no endless loop
+    ],
+)
+def test_hmat_malformed_structures(structures: tuple[bytes, ...], message: str) -> None:
+    with pytest.raises(AcpiTableError, match=message):
+        decode_hmat(hmat_table(*structures))
+
+
+def test_hmat_wrong_lengths_for_known_types() -> None:
+    short_memory = bytearray(hmat_memory(0, 0))
+    struct.pack_into("<I", short_memory, 4, 36)
+    with pytest.raises(AcpiTableError, match="the specification says 40"):
+        decode_hmat(hmat_table(bytes(short_memory[:36])))
+    locality = bytearray(
+        hmat_locality(0, 0, 1000, initiators=[0, 1], targets=[0, 1], entries=[[1, 2], [3, 4]])
+    )
+    struct.pack_into("<I", locality, 16, 3)  # claims 3 targets
+    with pytest.raises(AcpiTableError, match="2 initiators x 3 targets need"):
+        decode_hmat(hmat_table(bytes(locality)))
+    cache = bytearray(hmat_cache(0, 1024, 0x11, [1]))
+    struct.pack_into("<H", cache, 30, 2)  # claims 2 handles, has room for 1
+    with pytest.raises(AcpiTableError, match="2 SMBIOS handles"):
+        decode_hmat(hmat_table(bytes(cache)))
+
+
+def test_hmat_checksum_and_signature() -> None:
+    data = fixture("full")
+    with pytest.raises(AcpiTableError, match="checksum mismatch"):
+        decode_hmat(corrupt(data, 200))
+    with pytest.raises(AcpiTableError, match="expected a HMAT table"):
+        decode_hmat(table(b"SLIT", b"\0" * 8))
+    with pytest.raises(AcpiTableError, match="truncated"):
+        decode_hmat(data[:300])

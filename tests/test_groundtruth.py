@@ -7,16 +7,29 @@ machine without it they skip with the install instructions.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from gi_conform import Domain, Profile, build_argv, catalogue, default_profile, flatten, parse
+from gi_conform import (
+    Domain,
+    Profile,
+    acpi,
+    build_argv,
+    catalogue,
+    default_profile,
+    flatten,
+    parse,
+)
 from gi_conform.corpus import Case, load_cases
 from gi_conform.groundtruth import compare_srat, memory_size
+from gi_conform.model import CellCache
 from gi_conform.parse import read_domain
 from gi_conform.qemu import (
+    PciPlacement,
     QemuUnavailable,
+    SratReadback,
     find_qemu,
     read_srat,
     run_argv_check,
@@ -167,3 +180,170 @@ def test_generated_topologies_match_the_guest_srat(domain: Domain) -> None:
     readback = read_srat(qemu_argv(domain, profile, binary), timeout=60)
     failed = [check for check in compare_srat(domain, profile, readback) if not check.ok]
     assert not failed, "\n".join(map(str, failed))
+
+
+# ------------------------------------------------------------------------- HMAT
+
+
+def hmat_document(interconnects: str, caches: str = "", nodeset: str = "2") -> bytes:
+    """The topology of tests/data/hmat-*.bin: cells 0 and 1 with 4 CPUs and 2 GiB each,
+    memoryless cells 2 and 3, one GPU at 00:05.0 with initiators on ``nodeset``."""
+    return f"""<domain type='kvm'>
+  <name>hmat</name>
+  <memory unit='GiB'>4</memory>
+  <vcpu placement='static'>8</vcpu>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <features><acpi/></features>
+  <cpu>
+    <numa>
+      <cell id='0' cpus='0-3' memory='2' unit='GiB'>{caches}</cell>
+      <cell id='1' cpus='4-7' memory='2' unit='GiB'/>
+      <cell id='2' memory='0' unit='KiB'/>
+      <cell id='3' memory='0' unit='KiB'/>
+      <interconnects>{interconnects}</interconnects>
+    </numa>
+  </cpu>
+  <devices>
+    <hostdev mode='subsystem' type='pci' managed='yes'>
+      <source><address domain='0x0000' bus='0x06' slot='0x12' function='0x1'/></source>
+      <acpi nodeset='{nodeset}'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/>
+    </hostdev>
+  </devices>
+</domain>
+""".encode()
+
+
+GI_LATENCY = """
+        <latency initiator='0' target='0' type='access' value='5'/>
+        <latency initiator='2' target='0' type='access' value='7'/>"""
+"""What produced tests/data/hmat-gi-lat.bin (hmat-lb 0->0 latency=5, 2->0 latency=7)."""
+
+
+def forged(hmat: acpi.Hmat | None) -> SratReadback:
+    return SratReadback(
+        rsdp=acpi.Rsdp(0, "BOCHS", 0, 0, None),
+        table_signatures=("SRAT", "HMAT") if hmat else ("SRAT",),
+        srat_header=None,
+        entries=(),
+        slit=None,
+        pci={"hostdev0": PciPlacement(0, 5, 0)},
+        hmat=hmat,
+    )
+
+
+def hmat_failures(document: bytes | Domain, hmat: acpi.Hmat | None) -> dict[str, str]:
+    domain = parse(document) if isinstance(document, bytes) else document
+    checks = compare_srat(domain, Profile.LIBVIRT, forged(hmat))
+    return {c.entry: c.seen for c in checks if "HMAT" in c.entry and not c.ok}
+
+
+MEASURED = acpi.decode_hmat((Path(__file__).parent / "data" / "hmat-gi-lat.bin").read_bytes())
+
+
+def test_hmat_comparison_is_pure_and_can_fail() -> None:
+    """The guest HMAT QEMU 10.0.2 built for GI_LATENCY passes; each way of getting it
+    wrong is caught by its own row."""
+    assert hmat_failures(hmat_document(GI_LATENCY), MEASURED) == {}
+    domain = parse(hmat_document(GI_LATENCY))
+    rows = {c.entry: c for c in compare_srat(domain, Profile.LIBVIRT, forged(MEASURED))}
+    assert rows["HMAT initiator domains"].seen == "0 1 2"
+    assert rows["HMAT memory access-latency 2 -> 0"].seen == "7 ns (7 x 1000 ps)"
+
+    wrong_value = GI_LATENCY.replace("value='7'", "value='8'")
+    assert hmat_failures(hmat_document(wrong_value), MEASURED) == {
+        "HMAT memory access-latency 2 -> 0": "7 ns (7 x 1000 ps)"
+    }
+    read_not_access = GI_LATENCY.replace("type='access' value='7'", "type='read' value='7'")
+    assert hmat_failures(hmat_document(read_not_access), MEASURED) == {
+        "HMAT memory read-latency 2 -> 0": "no such structure",
+        "no other HMAT entries": "memory access-latency 2 -> 0",
+    }
+    # Without its GI, node 2 is no initiator: the guest listing it is caught.
+    no_gi = dataclasses.replace(
+        domain, hostdevs=tuple(dataclasses.replace(h, nodeset=None) for h in domain.hostdevs)
+    )
+    assert hmat_failures(no_gi, MEASURED) == {"HMAT initiator domains": "0 1 2"}
+    # (built on the model: the validator refuses a cache without a bandwidth to its cell)
+    cache = CellCache(1, "direct", "writeback", size=10240, line_size=8)
+    cached = dataclasses.replace(
+        domain, cells=(dataclasses.replace(domain.cells[0], caches=(cache,)), *domain.cells[1:])
+    )
+    assert hmat_failures(cached, MEASURED) == {"HMAT cell 0 cache level 1": "absent"}
+    assert hmat_failures(hmat_document(GI_LATENCY), None) == {"HMAT": "absent"}
+    without = dataclasses.replace(domain, interconnects=())
+    assert hmat_failures(without, MEASURED) == {"HMAT": "present, 3 structures"}
+    assert hmat_failures(without, None) == {}
+
+
+def test_hmat_caches_and_units_against_a_measured_table() -> None:
+    """tests/data/hmat-full.bin, from hmat-lb latencies 10/20/21/11/30/31 ns, bandwidths
+    200/100/101/201/50/51 MiB/s (initiators 0, 1 and the GI-only 2 to targets 0, 1) and
+    node 0 caches 10 KiB direct write-back line 8, 1 MiB complex write-through line 64."""
+    links = "".join(
+        f"<{kind} initiator='{i}' target='{t}' type='access' value='{v}'{unit}/>"
+        for kind, unit, values in (
+            ("latency", "", (10, 20, 21, 11, 30, 31)),
+            ("bandwidth", " unit='MiB'", (200, 100, 101, 201, 50, 51)),
+        )
+        for (i, t), v in zip(((0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)), values, strict=True)
+    )
+    caches = """
+        <cache level='1' associativity='direct' policy='writeback'>
+          <size value='10' unit='KiB'/><line value='8' unit='B'/></cache>
+        <cache level='2' associativity='full' policy='writethrough'>
+          <size value='1' unit='MiB'/><line value='64' unit='B'/></cache>"""
+    full = acpi.decode_hmat((Path(__file__).parent / "data" / "hmat-full.bin").read_bytes())
+    assert hmat_failures(hmat_document(links, caches), full) == {}
+    swapped = caches.replace("'direct'", "'none'")
+    assert hmat_failures(hmat_document(links, swapped), full) == {
+        "HMAT cell 0 cache level 1": "10240 bytes, line 8, direct, writeback, 2 level(s)"
+    }
+    off_by_one = links.replace("value='101' unit='MiB'", "value='102' unit='MiB'")
+    assert hmat_failures(hmat_document(off_by_one, caches), full) == {
+        "HMAT memory access-bandwidth 1 -> 0": "103424 KiB/s (101 x 1 MiB/s)"
+    }
+
+
+HMAT_CASES = [case for case in ACCEPTED if case.id.startswith("hmat")]
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("profile", list(Profile))
+def test_hmat_document_end_to_end(profile: Profile, qemu_binary: str) -> None:
+    """A GI-only initiator with latency and bandwidth to memory, two cache levels: the
+    guest's HMAT holds every value, and node 2 is an initiator domain through its GI."""
+    links = """
+        <latency initiator='0' target='0' type='access' value='10'/>
+        <latency initiator='2' target='1' type='access' value='31'/>
+        <latency initiator='2' target='0' type='read' value='200'/>
+        <bandwidth initiator='0' target='0' type='access' value='204800' unit='KiB'/>
+        <bandwidth initiator='2' target='0' type='access' value='3' unit='GiB'/>
+        <latency initiator='0' target='0' cache='1' type='access' value='2'/>"""
+    caches = """
+        <cache level='1' associativity='direct' policy='writeback'>
+          <size value='10' unit='KiB'/><line value='8' unit='B'/></cache>
+        <cache level='2' associativity='full' policy='writethrough'>
+          <size value='1' unit='MiB'/><line value='64' unit='B'/></cache>"""
+    domain = parse(hmat_document(links, caches))
+    readback = read_srat(qemu_argv(domain, profile, qemu_binary), timeout=30)
+    checks = {c.entry: c for c in compare_srat(domain, profile, readback)}
+    failed = [c for c in checks.values() if not c.ok]
+    assert not failed, "\n".join(map(str, failed))
+    assert checks["HMAT initiator domains"].seen == "0 1 2"
+    assert checks["HMAT memory read-latency 2 -> 0"].seen == "200 ns (2 x 100000 ps)"
+    assert checks["HMAT memory access-bandwidth 2 -> 0"].seen == "3145728 KiB/s (384 x 8 MiB/s)"
+    assert checks["HMAT cell 0 cache level 2"].ok
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("case", HMAT_CASES, ids=[case.id for case in HMAT_CASES])
+def test_hmat_corpus_cases_end_to_end(case: Case, qemu_binary: str) -> None:
+    domain = parse(case.xml_path.read_bytes())
+    profile = default_profile(domain)
+    readback = read_srat(qemu_argv(domain, profile, qemu_binary), timeout=30)
+    assert readback.hmat is not None
+    checks = compare_srat(domain, profile, readback)
+    failed = [check for check in checks if not check.ok]
+    assert not failed, "\n".join(map(str, failed))
+    assert any(check.entry == "HMAT initiator domains" for check in checks)

@@ -93,6 +93,18 @@ def test_wrapper_fixed_options() -> None:
     assert argv[11] == "3"
 
 
+def test_machine_properties_folded_into_the_wrappers_machine() -> None:
+    """``-machine hmat=on`` from the profile joins the wrapper's ``-machine q35``;
+    a ``-machine`` naming a type stays as it is (QEMU would then take that type)."""
+    argv = runnable_argv(["-machine", "hmat=on", *ram()], memory_bytes=RAM, vcpus=1)
+    assert argv[1:3] == ["-machine", "q35,hmat=on"]
+    assert argv.count("-machine") == 1
+    assert argv[-2:] == ram()
+    typed = runnable_argv(["-machine", "pc,hmat=on"], memory_bytes=RAM, vcpus=1, machine="pc")
+    assert typed[1:3] == ["-machine", "pc"]
+    assert typed[-2:] == ["-machine", "pc,hmat=on"]
+
+
 def test_vfio_replaced_keeping_id_bus_addr() -> None:
     argv = runnable_argv(vfio("hostdev0") + gi("gi0", "hostdev0", 1), memory_bytes=RAM, vcpus=1)
     assert [json.loads(d) for d in devices(argv)] == [
@@ -104,7 +116,24 @@ def test_vfio_replaced_keeping_id_bus_addr() -> None:
 def test_mdev_device_without_bus_or_addr() -> None:
     mdev = {"driver": "vfio-pci", "sysfsdev": "/sys/bus/mdev/devices/c2177883", "id": "hostdev1"}
     argv = runnable_argv(["-device", json.dumps(mdev)], memory_bytes=RAM, vcpus=1)
-    assert [json.loads(d) for d in devices(argv)] == [{"driver": "edu", "id": "hostdev1"}]
+    # a device without addr is given the first free root slot (never a slot the argv
+    # populates, even partly): here slot 1
+    assert [json.loads(d) for d in devices(argv)] == [
+        {"driver": "edu", "id": "hostdev1", "bus": "pcie.0", "addr": "0x1"}
+    ]
+
+
+def test_unplaced_device_avoids_a_slot_with_only_higher_functions() -> None:
+    """QEMU's own choice would be 1.0 and refuse it: '1.0 indicates single function'."""
+    placed = {"driver": "vfio-pci", "host": "0000:06:12.1", "id": "a", "bus": "pcie.0"}
+    placed["addr"] = "0x1.0x1"
+    loose = {"driver": "vfio-pci", "host": "0000:06:12.2", "id": "b"}
+    argv = runnable_argv(
+        ["-device", json.dumps(loose), "-device", json.dumps(placed)], memory_bytes=RAM, vcpus=1
+    )
+    by_id = {json.loads(d)["id"]: json.loads(d) for d in devices(argv)}
+    assert by_id["b"]["addr"] != "0x1"
+    assert by_id["a"]["addr"] == "0x1.0x1"
 
 
 def test_keyval_device_stays_keyval() -> None:
@@ -389,3 +418,75 @@ def test_acpi_off_guest_gets_seabios_srat_without_gi() -> None:
     assert "SRAT" in readback.table_signatures
     assert readback.generic_initiators == ()
     assert any(isinstance(e, LapicAffinity) for e in readback.entries)
+
+
+def hmat_profile(*, hmat: bool = True) -> list[str]:
+    """Two CPU nodes with memory, memoryless node 2 with a GI only, node 3 empty; latency
+    0->0 10 ns and from the GI-only node 2 to 1 31 ns, bandwidth 0->0 200 MiB/s and
+    2->0 3 GiB/s, a 64 KiB level-1 cache on node 0."""
+    argv = ["-machine", "hmat=on"] if hmat else []
+    for node in (0, 1):
+        backend = {"qom-type": "memory-backend-ram", "id": f"ram-node{node}", "size": RAM // 2}
+        argv += ["-object", json.dumps(backend)]
+        argv += [
+            "-numa",
+            f"node,nodeid={node},cpus={2 * node}-{2 * node + 1},memdev=ram-node{node}",
+        ]
+    argv += ["-numa", "node,nodeid=2", "-numa", "node,nodeid=3"]
+    if hmat:
+        for i, t, kind, value in (
+            (0, 0, "access-latency", "latency=10"),
+            (2, 1, "access-latency", "latency=31"),
+            (0, 0, "access-bandwidth", "bandwidth=200M"),
+            (2, 0, "access-bandwidth", "bandwidth=3G"),
+        ):
+            lb = f"hmat-lb,initiator={i},target={t},hierarchy=memory,data-type={kind},{value}"
+            argv += ["-numa", lb]
+        cache = "node-id=0,size=64K,level=1,associativity=direct,policy=write-back,line=64"
+        argv += ["-numa", f"hmat-cache,{cache}"]
+    return argv + vfio("hostdev0") + gi("gi0", "hostdev0", 2)
+
+
+@pytest.mark.qemu
+@pytest.mark.usefixtures("qemu_binary")
+def test_hmat_read_in_the_same_pass() -> None:
+    """The RSDT lists the HMAT right after the SRAT; values as the options say."""
+    readback = run(hmat_profile(), vcpus=4)
+    signatures = readback.table_signatures
+    assert signatures.index("HMAT") == signatures.index("SRAT") + 1
+    assert readback.slit is None
+    hmat = readback.hmat
+    assert hmat is not None
+    assert [(s.memory_domain, s.initiator_domain) for s in hmat.memory_domains] == [(0, 0), (1, 1)]
+    latency = hmat.locality(0, 0)
+    bandwidth = hmat.locality(0, 3)
+    assert latency is not None
+    assert bandwidth is not None
+    assert latency.initiators == bandwidth.initiators == (0, 1, 2)  # the GI-only node 2
+    assert latency.targets == (0, 1, 2, 3)
+    assert (latency.latency_ns(0, 0), latency.latency_ns(2, 1)) == (10, 31)
+    assert bandwidth.bandwidth_kib(0, 0) == 200 * 1024
+    assert bandwidth.bandwidth_kib(2, 0) == 3 * 1024 * 1024
+    (cache,) = hmat.caches
+    assert (cache.memory_domain, cache.size, cache.level, cache.line_size) == (0, 65536, 1, 64)
+
+
+@pytest.mark.qemu
+@pytest.mark.usefixtures("qemu_binary")
+def test_no_hmat_without_hmat_on() -> None:
+    readback = run(hmat_profile(hmat=False), vcpus=4)
+    assert "HMAT" not in readback.table_signatures
+    assert readback.hmat is None
+
+
+@pytest.mark.qemu
+@pytest.mark.usefixtures("qemu_binary")
+def test_qemu_merges_a_repeated_machine_option() -> None:
+    """Why folding is only tidiness: a second ``-machine hmat=on`` after ``-machine q35``
+    is merged by QEMU 10.0.2 too (the hmat-lb options would be refused otherwise)."""
+    profile = hmat_profile()
+    command = runnable_argv(profile[2:], memory_bytes=RAM, vcpus=4)
+    assert command[1:3] == ["-machine", "q35"]
+    readback = read_srat([*command, "-machine", "hmat=on"])
+    assert readback.hmat is not None
+    assert len(readback.hmat.localities) == 2
