@@ -1,12 +1,15 @@
 """``gi-conform libvirt``: build, inspect and use a real libvirt (>= 11.8) for conformance.
 
-Subcommands: ``setup [DIR]``, ``teardown [DIR]``, ``status [DIR]``, ``argv FILE [--dir DIR]``.
+Subcommands: ``setup [DIR]``, ``teardown [DIR]``, ``status [DIR]``, ``argv FILE [--dir DIR]``,
+``prove [--dir DIR] [--generated N] [--seed S] ... [--json FILE]``.
 DIR defaults to ``$GI_CONFORM_LIBVIRT_DIR`` or /var/cache/gi-conform/libvirt-sid.
 
-Exit status: 0 success (``argv``: libvirt accepted the document); 1 ``argv``: libvirt
-rejected the document (its message on stderr); 2 usage error, unreadable file, not root,
-or no libvirt set up (the message says how to get one); 3 a setup or teardown step
-failed, or libvirt failed without a verdict (timeout, crash).
+Exit status: 0 success (``argv``: libvirt accepted the document; ``prove``: no libvirt
+gap proven); 1 ``argv``: libvirt rejected the document (its message on stderr),
+``prove``: real QEMU proved at least one libvirt gap; 2 usage error, unreadable file,
+not root, no libvirt set up (the message says how to get one), no QEMU >= 9.2, no
+document selected, or ``--json`` not writable; 3 a setup or teardown step failed, or
+libvirt failed without a verdict (timeout, crash).
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gi_conform.argv import Option, render_args
 from gi_conform.libvirt import (
     DEFAULT_DIR,
     DEFAULT_DRIVERS,
     DIR_ENV,
+    Libvirt,
     LibvirtError,
     LibvirtSetupError,
     LibvirtTimeout,
@@ -33,6 +37,10 @@ from gi_conform.libvirt import (
     setup,
     teardown,
 )
+
+if TYPE_CHECKING:
+    from gi_conform.libvirt_proof import CaseProof, ProofRun
+    from gi_conform.oracle.runner import CheckOptions
 
 __all__ = ["EXIT_LIBVIRT_FAILED", "add_parser"]
 
@@ -171,6 +179,181 @@ def _argv(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not positive")
+    return value
+
+
+_PROOF_COLUMNS = ("case", "reference rule", "libvirt", "QEMU verdict")
+
+
+def _proof_table(run: ProofRun) -> str:
+    """One row per proved document; the missing entries of srat-missing rows below it."""
+    from gi_conform.libvirt_proof import ProofVerdict
+
+    rows: list[tuple[str, str, str, str]] = []
+    notes: list[list[str]] = []
+    for item in run.proofs:
+        proof = item.proof
+        first = (proof.message.splitlines() or [""])[-1]
+        rows.append(
+            (
+                item.case_id,
+                ", ".join(item.reference_rules),
+                f"accepted, {item.libvirt_initiators} GI",
+                f"{proof.verdict}: {first}",
+            )
+        )
+        notes.append(list(proof.details) if proof.verdict is ProofVerdict.SRAT_MISSING else [])
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(_PROOF_COLUMNS)]
+    widths[-1] = 0
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() + "\n"
+
+    text = line(_PROOF_COLUMNS)
+    for row, extra in zip(rows, notes, strict=True):
+        text += line(row)
+        text += "".join(f"    missing: {note}\n" for note in extra)
+    return text
+
+
+def _proof_summary(run: ProofRun, corpus: int, generated: int, options: CheckOptions) -> str:
+    from gi_conform.libvirt_proof import ProofVerdict, Selection
+
+    counts = ", ".join(f"{v} {run.count(v)}" for v in ProofVerdict)
+    laxer = sum(1 for p in run.proofs if p.selection is Selection.REFERENCE_REJECTS)
+    return (
+        f"{run.documents} documents of dialect {', '.join(options.dialects)} (corpus "
+        f"{corpus}, generated {generated} of {options.generated}, seed {options.seed}): "
+        f"libvirt accepted {run.libvirt_accepted}, rejected {run.libvirt_rejected}, "
+        f"failed {len(run.libvirt_errors)}\n"
+        f"proved {len(run.proofs)} (the reference rejects: {laxer}; initiators differ: "
+        f"{len(run.proofs) - laxer}): {counts}\n"
+        f"libvirt gaps proven by real QEMU: {run.proven}; {run.seconds:.1f} s "
+        f"(libvirt {run.libvirt_seconds:.1f} s, QEMU {run.qemu_seconds:.1f} s)\n"
+    )
+
+
+def _proof_json(
+    run: ProofRun, args: argparse.Namespace, dialects: list[str], started: str, found: Libvirt
+) -> dict[str, object]:
+    """The ``--json`` document (schema: reference/implementations/proofs.schema.json)."""
+    from gi_conform.libvirt_proof import ProofVerdict
+
+    return {
+        "format": "gi-conform-libvirt-proofs",
+        "version": 1,
+        "libvirt": run.libvirt,
+        "libvirt_qemu": found.qemu_version,
+        "qemu": run.qemu,
+        "started": started,
+        "duration_s": round(run.seconds, 2),
+        "options": {
+            "corpus": not args.no_corpus,
+            "corpus_dir": str(args.corpus) if args.corpus else None,
+            "generated": args.generated,
+            "seed": args.seed,
+            "dialects": dialects,
+            "cases": list(args.case),
+            "timeout_s": args.timeout,
+        },
+        "summary": {
+            "documents": run.documents,
+            "libvirt_accepted": run.libvirt_accepted,
+            "libvirt_rejected": run.libvirt_rejected,
+            "libvirt_failed": len(run.libvirt_errors),
+            "proved": len(run.proofs),
+            "proven_gaps": run.proven,
+            "verdicts": {str(v): run.count(v) for v in ProofVerdict},
+            "libvirt_s": round(run.libvirt_seconds, 2),
+            "qemu_s": round(run.qemu_seconds, 2),
+        },
+        "libvirt_failures": [{"id": i, "message": m} for i, m in run.libvirt_errors],
+        "proofs": [item.as_json() for item in run.proofs],
+    }
+
+
+def _prove(args: argparse.Namespace) -> int:
+    import datetime
+
+    from gi_conform.cli import EXIT_USAGE
+    from gi_conform.libvirt_proof import prove_cases
+    from gi_conform.oracle.runner import CheckOptions, select_cases
+    from gi_conform.qemu import QemuUnavailable, find_qemu
+
+    try:
+        found = locate(Path(args.dir) if args.dir else None)
+        find_qemu()
+    except (LibvirtUnavailable, QemuUnavailable) as error:
+        _progress(f"error: {error}")
+        return EXIT_USAGE
+    dialects = list(args.dialect) or ["libvirt", "none"]
+    options = CheckOptions(
+        impl="libvirt",
+        dialects=tuple(dialects),
+        patterns=tuple(args.case),
+        corpus=args.corpus,
+        use_corpus=not args.no_corpus,
+        generated=args.generated,
+        seed=args.seed,
+    )
+    if args.generated:
+        _progress(f"generating {args.generated} documents (seed {args.seed})")
+    cases = select_cases(options)
+    if not cases:
+        _progress("error: no document matches the --dialect / --case selection")
+        return EXIT_USAGE
+    if args.json is not None:
+        try:
+            Path(args.json).touch()
+        except OSError as error:
+            _progress(f"error: cannot write {args.json}: {error.strerror or error}")
+            return EXIT_USAGE
+    _progress(f"{found.describe()}: converting {len(cases)} documents, proving in real QEMU")
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+    def report(case_id: str, proof: CaseProof | None) -> None:
+        if proof is not None and sys.stderr.isatty():
+            _progress(f"{case_id}: {proof.proof.verdict}")
+
+    run = prove_cases(cases, libvirt=found, timeout=args.timeout, progress=report)
+    corpus = sum(1 for c in cases if c.source == "corpus")
+    sys.stdout.write(
+        f"gi-conform libvirt prove: libvirt {run.libvirt} (built for QEMU "
+        f"{found.qemu_version}), proved with this host's QEMU {run.qemu}\n"
+    )
+    sys.stdout.write(_proof_table(run) if run.proofs else "no document to prove\n")
+    for case_id, message in run.libvirt_errors:
+        sys.stdout.write(f"libvirt failed on {case_id}: {message.splitlines()[0]}\n")
+    sys.stdout.write(_proof_summary(run, corpus, len(cases) - corpus, options))
+    if args.json is not None:
+        payload = _proof_json(run, args, dialects, started, found)
+        try:
+            Path(args.json).write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+        except OSError as error:
+            _progress(f"error: cannot write {args.json}: {error.strerror or error}")
+            return EXIT_USAGE
+    return 1 if run.proven else 0
+
+
 def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
     """Register ``gi-conform libvirt`` and its subcommands on the main parser."""
     where = f"DIR (default: ${DIR_ENV} or {DEFAULT_DIR})"
@@ -179,9 +362,10 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
         help="build and use a real libvirt (>= 11.8) to compare with the reference",
         description="Real libvirt as an implementation under test. setup builds a Debian "
         "sid chroot with libvirt and QEMU (or uses a system libvirt >= 11.8), argv "
-        "converts a document with it.",
-        epilog="Exit status: 0 success or accepted, 1 rejected by libvirt, 2 usage error, "
-        "not root or no libvirt set up, 3 setup failed or libvirt failed without a verdict.",
+        "converts a document with it, prove runs libvirt's argv in real QEMU.",
+        epilog="Exit status: 0 success or accepted, 1 rejected by libvirt (prove: a libvirt "
+        "gap proven), 2 usage error, not root or no libvirt set up, 3 setup failed or "
+        "libvirt failed without a verdict.",
     )
     sub = parser.add_subparsers(dest="libvirt_command", required=True, parser_class=type(parser))
 
@@ -219,3 +403,39 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
     argv.add_argument("--format", choices=["args", "json"], default="args")
     argv.add_argument("--timeout", type=float, default=60.0, help="seconds (default 60)")
     argv.set_defaults(handler=_argv)
+
+    prove = sub.add_parser(
+        "prove",
+        help="prove in real QEMU what libvirt accepts and the reference rejects",
+        description="Convert the corpus and generated documents with real libvirt; for "
+        "every document libvirt accepts but the reference rejects (or whose initiators "
+        "differ), run libvirt's own argv in real QEMU (host devices swapped for emulated "
+        "stand-ins) and read the guest's SRAT. A gap is proven when QEMU refuses the "
+        "argv or the SRAT lacks an initiator the document asked for.",
+        epilog="Exit status: 0 no gap proven, 1 at least one libvirt gap proven, 2 usage "
+        "error, no libvirt or QEMU >= 9.2, no document selected, --json not writable.",
+    )
+    prove.add_argument("--dir", metavar="DIR", help=where + "; / for the system's")
+    corpus = prove.add_mutually_exclusive_group()
+    corpus.add_argument("--corpus", metavar="DIR", type=Path, help="another corpus folder")
+    corpus.add_argument("--no-corpus", action="store_true", help="generated documents only")
+    prove.add_argument(
+        "--generated", type=_count, default=200, metavar="N", help="generated documents (200)"
+    )
+    prove.add_argument("--seed", type=int, default=0, help="generation seed (0)")
+    prove.add_argument(
+        "--dialect",
+        action="append",
+        default=[],
+        choices=["seed", "libvirt", "mixed", "none"],
+        help="only documents of this dialect (repeatable; default libvirt and none, "
+        "the dialects libvirt handles)",
+    )
+    prove.add_argument(
+        "--case", action="append", default=[], metavar="GLOB", help="only case ids matching"
+    )
+    prove.add_argument(
+        "--timeout", type=_seconds, default=20.0, metavar="S", help="per QEMU run, seconds (20)"
+    )
+    prove.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    prove.set_defaults(handler=_prove)
