@@ -32,7 +32,7 @@ from gi_conform.model import (
     MdevSource,
     MemoryBacking,
 )
-from gi_conform.validate import cpu_nodes, distance_matrix, unassigned_vcpus
+from gi_conform.validate import cpu_nodes, distance_matrix, vcpus_added_to_cell0
 
 __all__ = [
     "MEMORY_ALIGNMENT",
@@ -214,7 +214,7 @@ def _numa_options(domain: Domain) -> list[Option]:
     options: list[Option] = []
     if domain.uses_hmat:
         options.append(Option("-machine", "hmat=on"))
-    extra = set(unassigned_vcpus(domain))
+    extra = set(vcpus_added_to_cell0(domain))
     cpu_cells = cpu_nodes(domain)
     for cell in sorted(domain.cells, key=lambda c: c.id if c.id is not None else -1):
         if cell.id is None or cell.cpus is None or cell.memory is None:

@@ -201,6 +201,9 @@ class ArgvReading:
     hmat: tuple[HmatEntry, ...] = ()
     hmat_enabled: bool = False
     """Whether some ``-machine`` sets ``hmat=on``."""
+    machine_memory_backend: str | None = None
+    """``-machine memory-backend=ID``: the RAM of a guest without NUMA (libvirt's
+    ``pc.ram``), a backend no ``-numa node`` uses."""
 
     def ids(self) -> list[tuple[str, int]]:
         """Every ``-object``/``-device`` id with its position, in argv order."""
@@ -494,6 +497,7 @@ class _Reader:
     errors: list[ReadError]
     hmat: list[HmatEntry] = field(default_factory=list)
     hmat_enabled: bool = False
+    machine_memory_backend: str | None = None
 
     def problems(self, position: int, flag: str, value: str, props: _Props) -> None:
         for message in props.problems:
@@ -511,6 +515,8 @@ class _Reader:
                 for item in value.split(","):
                     if item.startswith("hmat="):
                         self.hmat_enabled = item == "hmat=on"
+                    elif item.startswith("memory-backend="):
+                        self.machine_memory_backend = item.partition("=")[2]
             else:
                 self._numa(position, value)
         except _Unreadable as error:
@@ -647,6 +653,7 @@ def read_argv(argv: Sequence[str]) -> ArgvReading:
         errors=tuple(reader.errors),
         hmat=tuple(reader.hmat),
         hmat_enabled=reader.hmat_enabled,
+        machine_memory_backend=reader.machine_memory_backend,
     )
 
 

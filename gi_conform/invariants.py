@@ -38,7 +38,7 @@ from gi_conform.validate import (
     distance_matrix,
     initiator_pairs,
     parse,
-    unassigned_vcpus,
+    vcpus_added_to_cell0,
 )
 
 __all__ = [
@@ -118,12 +118,13 @@ def hostdev_key(hostdev: Hostdev) -> str | None:
 
 
 def _expected_cells(domain: Domain) -> dict[int, tuple[frozenset[int], int]]:
-    """Cell id -> (CPUs, argv memory bytes), with unnamed vCPUs on cell 0 as libvirt does.
+    """Cell id -> (CPUs, argv memory bytes), with unnamed vCPUs on cell 0 as libvirt does
+    (only when cell 0 has memory).
 
     The memory is the cell's rounded up to whole MiB, as libvirt aligns it (and QEMU
     needs the cells to add up to its own rounded RAM size).
     """
-    extra = frozenset(unassigned_vcpus(domain))
+    extra = frozenset(vcpus_added_to_cell0(domain))
     cells: dict[int, tuple[frozenset[int], int]] = {}
     for cell in domain.cells:
         if cell.id is None or cell.cpus is None or cell.memory is None:
@@ -361,7 +362,7 @@ def _numa_memory(ctx: _Context) -> Iterator[BrokenInvariant]:
                 node.position,
             )
     for backend in ctx.reading.backends:
-        if backend.id not in users:
+        if backend.id not in users and backend.id != ctx.reading.machine_memory_backend:
             yield _broken(
                 "INV-NUMA-MEMORYLESS",
                 f"memory backend '{backend.id}' is used by no -numa node",

@@ -788,12 +788,19 @@ def _package_version(root: Path, package: str) -> str:
     return text or "unknown"
 
 
+HOST_NUMA_NODES = 2
+"""Host NUMA nodes the chroot pretends to have (for ``<numatune>`` nodesets)."""
+
+
 def _stub_host(root: Path) -> None:
     """Stand-ins for host devices libvirt looks for, created inside the chroot only.
 
     ``/dev/vfio/vfio`` (an empty file) and one IOMMU group make libvirt accept PCI
-    assignment; ``scsi_generic/sgN`` entries for SCSI addresses 0-1:0-1:0-1:0-3 let it
-    format a SCSI hostdev (it reads the name from sysfs). No source device must exist.
+    assignment; ``scsi_generic/sgN`` entries for SCSI addresses 0-1:0-1:0-1:0-3 and
+    0:0:0:0-255 (the generator's range) let it format a SCSI hostdev (it reads the name
+    from sysfs). Two empty ``node0``/``node1`` directories make it see a two-node host, so
+    ``<numatune>`` bindings to host nodes 0-1 convert (measured: nothing more is read).
+    No source device must exist.
     """
     vfio = root / "dev/vfio/vfio"
     vfio.parent.mkdir(parents=True, exist_ok=True)
@@ -808,6 +815,12 @@ def _stub_host(root: Path) -> None:
                     device = root / f"sys/bus/scsi/devices/{host}:{bus}:{target}:{unit}"
                     (device / "scsi_generic" / f"sg{number}").mkdir(parents=True, exist_ok=True)
                     number += 1
+    for unit in range(4, 256):
+        device = root / f"sys/bus/scsi/devices/0:0:0:{unit}"
+        (device / "scsi_generic" / f"sg{number}").mkdir(parents=True, exist_ok=True)
+        number += 1
+    for node in range(HOST_NUMA_NODES):
+        (root / f"sys/devices/system/node/node{node}").mkdir(parents=True, exist_ok=True)
 
 
 def _warm(libvirt: Libvirt, progress: Progress) -> tuple[float, float]:

@@ -417,12 +417,12 @@ _DEVICE_EXTRAS = (
     "<emulator>/usr/bin/qemu-system-x86_64</emulator>",
     "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
     "<source file='/var/lib/libvirt/images/guest.qcow2'/><target dev='vda' bus='virtio'/></disk>",
-    "<interface type='network'><source network='default'/><model type='virtio'/></interface>",
+    "<interface type='user'><model type='virtio'/></interface>",
     "<controller type='usb' model='none'/>",
     "<console type='pty'><target type='serial' port='0'/></console>",
     "<memballoon model='none'/>",
     "<graphics type='vnc' port='-1' autoport='yes'/>",
-    "<input type='tablet' bus='usb'/>",
+    "<input type='mouse' bus='ps2'/>",
     "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>",
 )
 _ROOT_EXTRAS = (

@@ -25,6 +25,7 @@ __all__ = [
     "distance_matrix",
     "parse",
     "validate",
+    "vcpus_added_to_cell0",
 ]
 
 MAX_CELLS = 128
@@ -106,6 +107,15 @@ def _gi_nodes(domain: Domain, claims: list[_Claim]) -> set[int]:
     return nodes
 
 
+def vcpus_added_to_cell0(domain: Domain) -> list[int]:
+    """The unassigned vCPUs libvirt writes on node 0: only when cell 0 has memory
+    (measured on libvirt 12.8; otherwise it leaves them out of every -numa node)."""
+    cell0 = next((cell for cell in domain.cells if cell.id == 0), None)
+    if cell0 is None or not cell0.memory:
+        return []
+    return unassigned_vcpus(domain)
+
+
 def cpu_nodes(domain: Domain) -> set[int]:
     """Cells holding vCPUs, cell 0 included when it takes the ones no cell names."""
     nodes = {cell.id for cell in domain.cells if cell.id is not None and cell.cpus}
@@ -178,8 +188,18 @@ def _numa_rules(domain: Domain, claims: list[_Claim]) -> Iterator[Violation]:
     yield from _distance_rules(domain)
     unassigned = unassigned_vcpus(domain)
     if unassigned:
+        fate = (
+            "libvirt adds them to cell 0"
+            if vcpus_added_to_cell0(domain)
+            else "cell 0 has no memory, so libvirt leaves them out and QEMU puts them on node 0 "
+            "(a fallback QEMU warns is obsolete)"
+        )
         yield violation(
-            "NUMA-CPUS-UNASSIGNED", domain.numa_line, "<numa>", cpus=format_bitmap(unassigned)
+            "NUMA-CPUS-UNASSIGNED",
+            domain.numa_line,
+            "<numa>",
+            cpus=format_bitmap(unassigned),
+            fate=fate,
         )
     memories = [cell.memory for cell in cells]
     if memories and all(memory == 0 for memory in memories):

@@ -361,3 +361,14 @@ def test_results_come_in_catalogue_order() -> None:
     ids = [b.id for b in check_invariants(BASE, _flat(options), SEED)]
     assert ids == sorted(ids, key=INVARIANT_IDS.index)
     assert ids[0] == "INV-ID-UNIQUE"
+
+
+def test_machine_memory_backend_is_no_orphan() -> None:
+    """libvirt gives a guest without NUMA ``-machine memory-backend=pc.ram``: not an orphan."""
+    text = document(gpu(), cells="none")
+    backend = '{"qom-type":"memory-backend-ram","id":"pc.ram","size":1073741824}'
+    argv = ["-object", backend, *flatten(build_argv(parse(text), Profile.LIBVIRT))]
+    orphan = [b.id for b in check_invariants(text, argv) if b.id == "INV-NUMA-MEMORYLESS"]
+    assert orphan == ["INV-NUMA-MEMORYLESS"]
+    machine = ["-machine", "pc-q35-11.1,usb=off,memory-backend=pc.ram", *argv]
+    assert [b.id for b in check_invariants(text, machine)] == []
