@@ -147,7 +147,7 @@ def _cell_checks(domain: Domain, readback: SratReadback) -> Iterator[Check]:
             f"{got} bytes",
             abs(got - want) <= MEMORY_TOLERANCE,
         )
-        if not cell.cpus and cell.memory == 0 and cell.id in gi_nodes:
+        if cpus == 0 and cell.memory == 0 and cell.id in gi_nodes:
             visible_otherwise = cpus_in[cell.id] > 0 or got > MEMORY_TOLERANCE
             yield Check(
                 f"cell {cell.id} visibility",

@@ -243,6 +243,9 @@ class Domain:
     """The seed dialect's standalone elements, in document order."""
     interconnects: tuple[Interconnect, ...] = ()
     """``<numa><interconnects>`` children in document order (HMAT)."""
+    pci_controllers: tuple[tuple[int, str], ...] = ()
+    """``<controller type='pci' index model>`` as (index, model), document order: what
+    kind of bus a guest address's ``bus`` is (libvirt adds a pcie-root-port otherwise)."""
     memory_backing: MemoryBacking | None = None
     numatune: Numatune | None = None
     line: int = field(default=0, compare=False, repr=False)

@@ -223,6 +223,7 @@ class _DomainReader:
             hostdevs=hostdevs,
             initiators=initiators,
             interconnects=self.numa_reader.interconnects(numa) if numa is not None else (),
+            pci_controllers=_pci_controllers(root.find("devices")),
             memory_backing=self.numa_reader.memory_backing(root.find("memoryBacking")),
             numatune=self.numa_reader.numatune(root.find("numatune")),
             line=_line(root),
@@ -566,6 +567,19 @@ class _DomainReader:
             alias_given=alias_given,
             line=_line(element),
         )
+
+
+def _pci_controllers(devices: etree._Element | None) -> tuple[tuple[int, str], ...]:
+    """PCI controllers with a readable index and model (others are libvirt's to judge)."""
+    if devices is None:
+        return ()
+    found: list[tuple[int, str]] = []
+    for element in devices.iterchildren("controller"):
+        index, model = (element.get("index") or "").strip(), element.get("model")
+        readable = index.isascii() and index.isdigit() and len(index) < 4
+        if element.get("type") == "pci" and readable and model:
+            found.append((int(index), model))
+    return tuple(found)
 
 
 def _alias_name(element: etree._Element) -> str | None:

@@ -143,8 +143,11 @@ _pci_addresses = st.builds(
     slot=st.integers(0, 0x1F),
     function=st.integers(0, 7),
 )
-_guest_slots = st.tuples(
-    st.one_of(st.just(0), st.integers(1, 0xFF)), st.integers(1, 0x1F), st.integers(0, 7)
+_guest_slots = st.one_of(
+    # bus 0: slots 0-1 and 0x1f belong to the machine (HOSTDEV-ADDRESS-RESERVED)
+    st.tuples(st.just(0), st.integers(2, 0x1E), st.integers(0, 7)),
+    # a bus > 0 is a PCIe port on q35: slot 0 only (HOSTDEV-ROOT-PORT-SLOT)
+    st.tuples(st.integers(1, 0xFF), st.just(0), st.integers(0, 7)),
 )
 _usb_ids = st.tuples(st.integers(1, 0xFFFF), st.integers(1, 0xFFFF))  # libvirt: zero refused
 _aliases = st.builds(
@@ -1133,7 +1136,7 @@ def _m_guest_duplicate(draw: st.DrawFn, domain: Domain, root: etree._Element) ->
         guest = draw(st.sampled_from(placed))
         devices.append(_new_pci(_fresh_sources(domain, 1)[0], guest=guest))
         return
-    guest = PciAddress(0, 0, draw(st.integers(1, 0x1F)), 0)
+    guest = PciAddress(0, 0, draw(st.integers(2, 0x1E)), 0)
     first, second = _fresh_sources(domain, 2)
     devices.append(_new_pci(first, guest=guest))
     devices.append(_new_pci(second, guest=guest))
@@ -1146,7 +1149,7 @@ def _m_multifunction(draw: st.DrawFn, domain: Domain, root: etree._Element) -> N
         for h in domain.hostdevs
         if h.guest_address is not None and h.guest_address.bus == 0
     }
-    slot = draw(st.sampled_from([s for s in range(1, 0x20) if s not in used]))
+    slot = draw(st.sampled_from([s for s in range(2, 0x1F) if s not in used]))
     first, second = _fresh_sources(domain, 2)
     devices = _devices(root)
     devices.append(_new_pci(first, guest=PciAddress(0, 0, slot, 0)))
@@ -1401,6 +1404,30 @@ def _m_hmat_cache_without_lb(draw: st.DrawFn, domain: Domain, root: etree._Eleme
         _link(root, kind, initiator=_cpu_cell(draw, domain), target=cell.get("id", "0"))
 
 
+def _m_root_port_slot(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """A device at slot > 0 of an unused bus > 0, on a PCIe machine."""
+    os_type = root.find("os/type")
+    assert os_type is not None
+    if domain.pci_root_bus != "pcie.0":
+        os_type.set("machine", "q35")
+    used = {h.guest_address.bus for h in domain.hostdevs if h.guest_address is not None}
+    bus = draw(st.integers(1, 0xFF).filter(lambda b: b not in used))
+    guest = PciAddress(0, bus, draw(st.integers(1, 0x1F)), 0)
+    _devices(root).append(_new_pci(_fresh_sources(domain, 1)[0], guest=guest))
+
+
+def _m_address_reserved(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """A device on a slot of bus 0 the x86 machine keeps for its own devices."""
+    os_type = root.find("os/type")
+    assert os_type is not None
+    os_type.set("arch", "x86_64")
+    machine = draw(st.sampled_from(("q35", "pc")))
+    os_type.set("machine", machine)
+    slot = draw(st.sampled_from((0, 0x1F) if machine == "q35" else (0, 1)))
+    guest = PciAddress(0, 0, slot, 0)
+    _devices(root).append(_new_pci(_fresh_sources(domain, 1)[0], guest=guest))
+
+
 _MUTATIONS: dict[str, _Mutation] = {
     "XML-MALFORMED": _m_xml_malformed,
     "XML-FORBIDDEN": _m_xml_forbidden,
@@ -1424,6 +1451,8 @@ _MUTATIONS: dict[str, _Mutation] = {
     "HOSTDEV-SOURCE-DUPLICATE": _m_source_duplicate,
     "HOSTDEV-GUEST-ADDRESS-DUPLICATE": _m_guest_duplicate,
     "HOSTDEV-MULTIFUNCTION": _m_multifunction,
+    "HOSTDEV-ROOT-PORT-SLOT": _m_root_port_slot,
+    "HOSTDEV-ADDRESS-RESERVED": _m_address_reserved,
     "DEVICE-ALIAS-DUPLICATE": _m_alias_duplicate,
     "DEVICE-ALIAS-SYNTAX": _m_alias_syntax,
     "DEVICE-ALIAS-RESERVED": _m_alias_reserved,

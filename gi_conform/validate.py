@@ -347,6 +347,27 @@ def _device_rules(domain: Domain) -> Iterator[Violation]:
                 )
             else:
                 guests[hostdev.guest_address] = hostdev
+    machine_slots = _reserved_slots(domain)
+    for address, hostdev in guests.items():
+        if address.bus == 0 and address.slot in machine_slots:
+            yield violation(
+                "HOSTDEV-ADDRESS-RESERVED",
+                hostdev.line,
+                f"hostdev '{hostdev.alias}'",
+                address=address.host_text(),
+                device=machine_slots[address.slot],
+            )
+    single_slot = _single_slot_buses(domain, guests)
+    for address, hostdev in guests.items():
+        if address.bus in single_slot and address.slot != 0:
+            yield violation(
+                "HOSTDEV-ROOT-PORT-SLOT",
+                hostdev.line,
+                f"hostdev '{hostdev.alias}'",
+                address=address.host_text(),
+                bus=address.bus,
+                model=single_slot[address.bus],
+            )
     for address, hostdev in guests.items():
         if address.function == 0:
             continue
@@ -359,6 +380,33 @@ def _device_rules(domain: Domain) -> Iterator[Violation]:
                 address=address.host_text(),
                 other=first.alias,
             )
+
+
+def _reserved_slots(domain: Domain) -> dict[int, str]:
+    """Slots of bus 0 an x86 machine fills with its own devices (measured in QEMU 10.0)."""
+    if domain.arch not in ("x86_64", "i686"):
+        return {}
+    if domain.pci_root_bus == "pcie.0":
+        return {0: "host bridge (mch)", 0x1F: "ICH9 LPC/SATA/SMBus"}
+    return {0: "host bridge (i440FX)", 1: "PIIX3 ISA/IDE/USB"}
+
+
+SINGLE_SLOT_MODELS = ("pcie-root-port", "pcie-switch-downstream-port")
+"""PCIe ports: one downstream device, slot 0 (a guest scans no other slot below them)."""
+
+
+def _single_slot_buses(domain: Domain, guests: dict[PciAddress, Hostdev]) -> dict[int, str]:
+    """Guest buses > 0 that are PCIe ports: declared so, or undeclared on a PCIe machine
+    (libvirt then adds a pcie-root-port for the bus)."""
+    if domain.pci_root_bus != "pcie.0":
+        return {}
+    declared = dict(domain.pci_controllers)
+    buses: dict[int, str] = {}
+    for address in guests:
+        model = declared.get(address.bus, "pcie-root-port")
+        if address.bus > 0 and model in SINGLE_SLOT_MODELS:
+            buses[address.bus] = model
+    return buses
 
 
 @dataclass(frozen=True)

@@ -246,6 +246,8 @@ def format_xml(domain: Domain) -> str:
             _cell(numa, cell)
         _interconnects(numa, domain.interconnects)
     devices = root.add("devices")
+    for index, model in domain.pci_controllers:
+        devices.add("controller", ("type", "pci"), ("index", str(index)), ("model", model))
     for hostdev in domain.hostdevs:
         _hostdev(devices, hostdev)
     for initiator in domain.initiators:
