@@ -289,11 +289,16 @@ def runnable_argv(
                 continue
         if option == "-object" and i + 1 < len(profile_argv):
             value = profile_argv[i + 1]
-            if value.lstrip().startswith("{") and '"mem-path"' in value:
-                # A file backend's mem-path is a host path (libvirt's memory_backing_dir);
-                # a directory makes QEMU create an unlinked file there: RAM-backed tmpfs.
+            if value.lstrip().startswith("{") and '"qom-type":"memory-backend-' in value:
                 backend = json.loads(value)
-                backend["mem-path"] = MEM_PATH_STAND_IN
+                if "mem-path" in backend:
+                    # A host path (libvirt's memory_backing_dir); a directory makes QEMU
+                    # create an unlinked file there: RAM-backed tmpfs.
+                    backend["mem-path"] = MEM_PATH_STAND_IN
+                # numatune's binding names the *host's* nodes, which this host may lack
+                # ("cannot bind memory to host NUMA nodes"); the guest sees no difference.
+                backend.pop("host-nodes", None)
+                backend.pop("policy", None)
                 value = json.dumps(backend, separators=(",", ":"))
             body += [option, value]
             i += 2

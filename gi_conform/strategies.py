@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
@@ -29,12 +29,17 @@ from lxml import etree
 from gi_conform.bitmap import format_bitmap, parse_bitmap, ranges
 from gi_conform.model import (
     Cell,
+    CellCache,
     Dialect,
     Domain,
     Hostdev,
     HostdevKind,
     Initiator,
+    Interconnect,
     MdevSource,
+    MemNode,
+    MemoryBacking,
+    Numatune,
     PciAddress,
     ScsiSource,
     Source,
@@ -42,7 +47,12 @@ from gi_conform.model import (
 )
 from gi_conform.parse import MAX_DOCUMENT_BYTES, MAX_NODE, MAX_VCPUS
 from gi_conform.parse import smallest_free as _smallest_free
-from gi_conform.parse_numa import NUMATUNE_MODES
+from gi_conform.parse_numa import (
+    ASSOCIATIVITIES,
+    CACHE_POLICIES,
+    INTERCONNECT_TYPES,
+    NUMATUNE_MODES,
+)
 from gi_conform.rules import Severity, catalogue
 from gi_conform.validate import (
     LOCAL_DISTANCE,
@@ -50,6 +60,7 @@ from gi_conform.validate import (
     UNREACHABLE,
     cpu_nodes,
     initiator_pairs,
+    unassigned_vcpus,
 )
 from gi_conform.xmlfmt import format_xml
 
@@ -263,6 +274,7 @@ def _topologies(
     max_hostdevs: object,
     max_vcpus: object,
     dialects: object,
+    extras: bool = True,
 ) -> Domain:
     cells_low, cells_high = _check_bounds("cells", min_cells, max_cells, MAX_CELLS)
     hostdevs_low, hostdevs_high = _check_bounds(
@@ -347,7 +359,7 @@ def _topologies(
     memory = sum(cell.memory or 0 for cell in cells)
     if not cells:
         memory = draw(st.integers(1, 2**24)) * 1024
-    return Domain(
+    domain = Domain(
         name=draw(st.text(alphabet=_NAME_ALPHABET, min_size=1, max_size=16)),
         domain_type=draw(st.sampled_from(("kvm", "qemu"))),
         uuid=draw(st.one_of(st.none(), st.uuids().map(str))),
@@ -361,6 +373,116 @@ def _topologies(
         hostdevs=hostdevs,
         initiators=tuple(initiators),
     )
+    return _draw_numa_features(draw, domain) if cells and extras else domain
+
+
+_HOST_NODES = (0, 1)
+"""Host NUMA nodes numatune binds to: the two the libvirt chroot pretends to have."""
+
+
+def _draw_numa_features(draw: st.DrawFn, domain: Domain) -> Domain:
+    """Memory access, backing, numatune and HMAT on some topologies, all of them valid
+    for the reference and for QEMU (values QEMU can encode, caches it will build)."""
+    with_memory = [c.id for c in domain.cells if c.id is not None and c.memory]
+    cells = tuple(
+        replace(
+            cell,
+            mem_access=draw(st.sampled_from((None, None, "shared", "private"))),
+            discard=draw(st.sampled_from((None, None, True, False))),
+        )
+        if cell.memory and draw(st.integers(0, 3)) == 0
+        else cell
+        for cell in domain.cells
+    )
+    backing = None
+    if draw(st.integers(0, 4)) == 0:
+        backing = MemoryBacking(
+            source=draw(st.sampled_from((None, "anonymous", "file", "memfd"))),
+            access=draw(st.sampled_from((None, "shared", "private"))),
+            discard=draw(st.booleans()),
+        )
+    tune = None
+    if with_memory and draw(st.integers(0, 4)) == 0:
+        host_nodes = st.lists(st.sampled_from(_HOST_NODES), min_size=1, unique=True).map(
+            lambda nodes: tuple(sorted(nodes))
+        )
+        modes = st.sampled_from(NUMATUNE_MODES[:3])
+        bound = draw(st.lists(st.sampled_from(with_memory), unique=True, max_size=3))
+        has_memory = draw(st.booleans())
+        tune = Numatune(
+            mode=draw(modes) if has_memory else None,
+            nodeset=draw(host_nodes) if has_memory else (),
+            has_memory=has_memory,
+            memnodes=tuple(MemNode(cell, draw(modes), draw(host_nodes)) for cell in bound),
+        )
+    domain = replace(domain, cells=cells, memory_backing=backing, numatune=tune)
+    if draw(st.integers(0, 3)) == 0:
+        domain = _draw_hmat(draw, domain)
+    return domain
+
+
+def _draw_hmat(draw: st.DrawFn, domain: Domain) -> Domain:
+    pci = {h.alias for h in domain.hostdevs if h.kind.is_pci}
+    gi_nodes = {node for alias, node in initiator_pairs(domain) if alias in pci}
+    initiators = sorted(cpu_nodes(domain) | gi_nodes)
+    if not initiators:
+        return domain
+    targets = sorted(c.id for c in domain.cells if c.id is not None)
+    keys = st.tuples(
+        st.sampled_from(initiators),
+        st.sampled_from(targets),
+        st.sampled_from(("latency", "bandwidth")),
+        st.sampled_from(INTERCONNECT_TYPES),
+    )
+    chosen = draw(st.lists(keys, unique=True, min_size=1, max_size=6))
+    # QEMU: values of one kind within 65534x of each other, bandwidth in whole MiB/s.
+    links = [
+        Interconnect(
+            kind,
+            initiator,
+            target,
+            0,
+            kind_type,
+            draw(st.integers(1, 1000)) * (1024 if kind == "bandwidth" else 1),
+        )
+        for initiator, target, kind, kind_type in chosen
+    ]
+    described = {
+        link.target
+        for link in links
+        if link.kind == "latency"
+        and any(o.kind == "bandwidth" and o.target == link.target for o in links)
+    }
+    cells = []
+    for cell in domain.cells:
+        levels = draw(st.integers(0, 3)) if cell.id in described else 0
+        size = 1024 * draw(st.integers(1, 64))
+        caches = []
+        for level in range(1, levels + 1):
+            size *= draw(st.integers(2, 8))  # QEMU: each level larger than the one before
+            caches.append(
+                CellCache(
+                    level,
+                    draw(st.sampled_from(ASSOCIATIVITIES)),
+                    draw(st.sampled_from(CACHE_POLICIES)),
+                    size,
+                    draw(st.sampled_from((8, 16, 32, 64, 128))),
+                )
+            )
+        cells.append(replace(cell, caches=tuple(caches)))
+    cached = {c.id: {cache.level for cache in c.caches} for c in cells if c.caches}
+    for link in list(links):
+        present = sorted(level for level in cached.get(link.target, ()) if level is not None)
+        add: bool = draw(st.booleans())
+        if present and add:
+            extra = replace(link, cache=draw(st.sampled_from(present)))
+            if all(
+                (o.kind, o.initiator, o.target, o.cache, o.type)
+                != (extra.kind, extra.initiator, extra.target, extra.cache, extra.type)
+                for o in links
+            ):
+                links.append(extra)
+    return replace(domain, cells=tuple(cells), interconnects=tuple(links))
 
 
 def topologies(
@@ -740,7 +862,7 @@ def renderings(domain: Domain, *, vary: bool = True) -> st.SearchStrategy[str]:
 
 
 @st.composite
-def _domain_documents(draw: st.DrawFn, bounds: dict[str, object], vary: object) -> str:
+def _domain_documents(draw: st.DrawFn, bounds: dict[str, Any], vary: object) -> str:
     domain = draw(_topologies(**bounds))
     return draw(_renderings(domain, vary))
 
@@ -1354,22 +1476,30 @@ def _link(root: etree._Element, kind: str = "latency", **attrs: str) -> etree._E
     return etree.SubElement(container, kind, attrib=attrs)
 
 
-def _cpu_cell(draw: st.DrawFn, domain: Domain) -> str:
-    return str(draw(st.sampled_from(sorted(cpu_nodes(domain)))))
+def _cpu_cell(draw: st.DrawFn, domain: Domain, root: etree._Element) -> str:
+    """A cell with vCPUs in the argv; if none has (every vCPU unnamed, cell 0 memoryless),
+    cell 0 is given the unnamed vCPUs explicitly, which changes nothing else."""
+    nodes = sorted(cpu_nodes(domain))
+    if nodes:
+        return str(draw(st.sampled_from(nodes)))
+    cell = next(c for c in _numa(root).iterchildren("cell") if c.get("id") == "0")
+    cell.set("cpus", format_bitmap(unassigned_vcpus(domain)))
+    return "0"
 
 
 def _m_hmat_syntax(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
     target = str(draw(st.sampled_from(_cell_ids(domain))))
     link = _link(root, draw(st.sampled_from(("latency", "bandwidth"))), target=target)
-    link.set("initiator", _cpu_cell(draw, domain))
+    link.set("initiator", _cpu_cell(draw, domain, root))
     field = draw(st.sampled_from(("type", "value", "initiator", "cache")))
-    link.set(field, draw(st.sampled_from(("", "x", "-1", "sometimes", "4"))))
+    bad = ("", "x", "-1", "1.5") + (("4", "0") if field == "cache" else ("sometimes",))
+    link.set(field, draw(st.sampled_from(bad)))
 
 
 def _m_hmat_node_unknown(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
     unknown = str(len(domain.cells) + draw(st.integers(0, 1000)))
     if draw(st.booleans()):
-        _link(root, initiator=_cpu_cell(draw, domain), target=unknown)
+        _link(root, initiator=_cpu_cell(draw, domain, root), target=unknown)
     else:
         _link(root, initiator=unknown, target="0")
 
@@ -1382,7 +1512,7 @@ def _m_hmat_initiator_invalid(draw: st.DrawFn, domain: Domain, root: etree._Elem
 
 
 def _m_hmat_duplicate(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
-    initiator = _cpu_cell(draw, domain)
+    initiator = _cpu_cell(draw, domain, root)
     target = str(draw(st.sampled_from(_cell_ids(domain))))
     kind = draw(st.sampled_from(("latency", "bandwidth")))
     _link(root, kind, initiator=initiator, target=target)
@@ -1391,7 +1521,7 @@ def _m_hmat_duplicate(draw: st.DrawFn, domain: Domain, root: etree._Element) -> 
 
 def _m_hmat_cache_unknown(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
     target = str(draw(st.sampled_from(_cell_ids(domain))))
-    _link(root, initiator=_cpu_cell(draw, domain), target=target, cache="1")
+    _link(root, initiator=_cpu_cell(draw, domain, root), target=target, cache="1")
 
 
 def _m_hmat_cache_without_lb(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
@@ -1401,7 +1531,7 @@ def _m_hmat_cache_without_lb(draw: st.DrawFn, domain: Domain, root: etree._Eleme
     etree.SubElement(cache, "line", value="64", unit="B")
     if draw(st.booleans()):  # only one of the two it needs
         kind = draw(st.sampled_from(("latency", "bandwidth")))
-        _link(root, kind, initiator=_cpu_cell(draw, domain), target=cell.get("id", "0"))
+        _link(root, kind, initiator=_cpu_cell(draw, domain, root), target=cell.get("id", "0"))
 
 
 def _m_root_port_slot(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
@@ -1500,6 +1630,8 @@ def _invalid_documents(draw: st.DrawFn, rule: object) -> tuple[str, str]:
             max_hostdevs=4,
             max_vcpus=16,
             dialects=(Dialect.SEED, Dialect.LIBVIRT),
+            # no drawn memory/numatune/HMAT: each mutation adds what it breaks itself
+            extras=False,
         )
     )
     root = _tree(domain)

@@ -117,9 +117,11 @@ def vcpus_added_to_cell0(domain: Domain) -> list[int]:
 
 
 def cpu_nodes(domain: Domain) -> set[int]:
-    """Cells holding vCPUs, cell 0 included when it takes the ones no cell names."""
+    """Cells whose ``-numa node`` names vCPUs: cell 0 too when libvirt gives it the ones no
+    cell names. (QEMU's own fallback for them comes too late for HMAT: measured, an
+    ``hmat-lb`` from such a node 0 is refused as not an initiator.)"""
     nodes = {cell.id for cell in domain.cells if cell.id is not None and cell.cpus}
-    if unassigned_vcpus(domain):
+    if vcpus_added_to_cell0(domain):
         nodes.add(0)
     return nodes
 

@@ -135,3 +135,33 @@ def test_invalid_documents_name_an_error_rule(pair: tuple[str, str]) -> None:
 @given(hostile_documents())
 def test_hostile_documents_are_bytes(data: bytes) -> None:
     assert isinstance(data, bytes)
+
+
+NUMA_FEATURES: dict[str, Callable[[Domain], bool]] = {
+    "memAccess on a cell": lambda d: any(c.mem_access for c in d.cells),
+    "memoryBacking": lambda d: d.memory_backing is not None,
+    "numatune memnode": lambda d: d.numatune is not None and bool(d.numatune.memnodes),
+    "HMAT interconnect": lambda d: bool(d.interconnects),
+    "HMAT cache": lambda d: any(c.caches for c in d.cells),
+    "HMAT latency to a cache level": lambda d: any(i.cache for i in d.interconnects),
+    "HMAT initiator with no CPUs (a GI node)": lambda d: any(
+        i.initiator is not None
+        and not any(c.id == i.initiator and c.cpus for c in d.cells)
+        and i.initiator != 0
+        for i in d.interconnects
+    ),
+}
+
+
+@pytest.mark.parametrize("feature", list(NUMA_FEATURES))
+def test_topologies_draw_each_numa_feature(feature: str) -> None:
+    """Valid topologies carry memory access, numatune and HMAT too (issue: compatibility
+    with existing NUMA configuration); each is found, and what is found is valid."""
+    from hypothesis import Phase, find
+
+    found = find(
+        topologies(max_cells=8, max_hostdevs=4),
+        NUMA_FEATURES[feature],
+        settings=settings(max_examples=2000, phases=[Phase.generate], database=None),
+    )
+    assert parse(format_xml(found)) == found
