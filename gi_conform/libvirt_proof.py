@@ -50,6 +50,7 @@ __all__ = [
     "RunnableArgv",
     "Selection",
     "asked_initiators",
+    "host_property_refusal",
     "lenient_domain",
     "machine_types",
     "missing_initiators",
@@ -687,6 +688,37 @@ def _host_binary(argv: Sequence[str]) -> str:
     return qemu.find_qemu(name or "qemu-system-x86_64").path
 
 
+_PROPERTY_REFUSAL = "doesn't take value"
+"""QEMU's words when it cannot even parse a property (as opposed to a missing device)."""
+
+
+def host_property_refusal(
+    libvirt_argv: Sequence[str], binary: str, timeout: float = 10.0
+) -> str | None:
+    """QEMU's refusal of a ``vfio-pci`` ``host`` value it cannot parse, if any.
+
+    The stand-ins drop the host address, so a value QEMU would never accept (a PCI
+    domain above 0xffff, say) needs its own check: each device alone, on a bare q35.
+    QEMU parses the property before it looks for the device, so on a host without it
+    a parsable address fails with "no such host device" instead, which proves nothing.
+    """
+    for index, option in enumerate(libvirt_argv[:-1]):
+        if option != "-device":
+            continue
+        props = _Props.read(libvirt_argv[index + 1], "driver")
+        if props is None or props.values.get("driver") != "vfio-pci":
+            continue
+        host = props.values.get("host")
+        if not isinstance(host, str):
+            continue
+        probe = [binary, "-machine", "q35", "-accel", "tcg", "-nodefaults", "-display", "none"]
+        probe += ["-device", json.dumps({"driver": "vfio-pci", "host": host})]
+        status, stderr = qemu.run_argv_check(probe, timeout=timeout)
+        if status != 0 and _PROPERTY_REFUSAL in stderr:
+            return stderr.strip()
+    return None
+
+
 def prove(
     document: bytes | str,
     libvirt_argv: Sequence[str],
@@ -728,6 +760,10 @@ def prove(
         )
 
     try:
+        refusal = host_property_refusal(libvirt_argv, host, timeout)
+        if refusal is not None:
+            changes.append("each vfio-pci host address checked alone in QEMU first")
+            return finish(ProofVerdict.QEMU_REFUSES, refusal)
         if readback_notes:
             # The verdict comes from libvirt's own argv; only the readback is adjusted.
             status, stderr = qemu.run_argv_check(runnable.argv, timeout=timeout)

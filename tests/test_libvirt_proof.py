@@ -24,6 +24,7 @@ from gi_conform.libvirt_proof import (
     RunnableArgv,
     Selection,
     asked_initiators,
+    host_property_refusal,
     lenient_domain,
     missing_initiators,
     prove,
@@ -99,6 +100,9 @@ KNOWN = {
     "numa-no-memory": ProofVerdict.QEMU_REFUSES,
     "gi-no-numa": ProofVerdict.SRAT_MISSING,
     "mdev-nodeset": ProofVerdict.SRAT_MISSING,
+    # found by the automation itself
+    "hmat-cache-without-lb": ProofVerdict.QEMU_REFUSES,
+    "hostdev-address-domain-wide": ProofVerdict.QEMU_REFUSES,
 }
 
 
@@ -365,6 +369,22 @@ def test_published_proofs_follow_their_schema_and_hold_the_known_verdicts() -> N
 
 
 # ------------------------------------------------------------- real libvirt + QEMU
+
+
+@pytest.mark.qemu
+def test_host_property_refusal_tells_a_bad_address_from_a_missing_device() -> None:
+    try:
+        binary = find_qemu().path
+    except QemuUnavailable as error:
+        pytest.skip(f"needs QEMU >= 9.2: {error}")
+
+    def argv(host: str) -> list[str]:
+        return ["qemu", "-device", json.dumps({"driver": "vfio-pci", "host": host, "id": "h"})]
+
+    refusal = host_property_refusal(argv("10000:42:00.0"), binary)
+    assert refusal is not None
+    assert "doesn't take value '10000:42:00.0'" in refusal
+    assert host_property_refusal(argv("ffff:42:00.0"), binary) is None  # only absent here
 
 
 @pytest.fixture(scope="module")
