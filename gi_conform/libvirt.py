@@ -434,15 +434,22 @@ def parse_virsh_output(text: str) -> tuple[list[str], list[str]]:
 def reduce(argv: Sequence[str]) -> list[str]:
     """The GI-relevant part of a full argv, in its order, as the reference profiles emit.
 
-    Kept: ``-numa`` node and dist options, the memory backends those nodes use,
-    ``vfio-pci`` devices and ``acpi-generic-initiator`` objects. Anything the argv reader
-    cannot read is kept when it looks like one of these, so a malformed option is seen.
+    Kept: ``-numa`` node, dist and HMAT options, a ``-machine`` that sets ``hmat=``, the
+    memory backends the nodes use, ``vfio-pci`` devices and ``acpi-generic-initiator``
+    objects. Anything the argv reader cannot read is kept when it looks like one of
+    these, so a malformed option is seen.
     """
     tokens = list(argv)
     reading = read_argv(tokens)
     memdevs = {node.memdev for node in reading.numa_nodes if node.memdev is not None}
     keep = {node.position for node in reading.numa_nodes}
     keep |= {distance.position for distance in reading.distances}
+    keep |= {entry.position for entry in reading.hmat}
+    keep |= {
+        index
+        for index, token in enumerate(tokens[:-1])
+        if token == "-machine" and "hmat=" in tokens[index + 1]
+    }
     keep |= {backend.position for backend in reading.backends if backend.id in memdevs}
     keep |= {device.position for device in reading.devices if device.driver == "vfio-pci"}
     keep |= {initiator.position for initiator in reading.initiators}

@@ -1472,7 +1472,7 @@ def _link(root: etree._Element, kind: str = "latency", **attrs: str) -> etree._E
     if container is None:
         container = etree.SubElement(numa, "interconnects")
     attrs.setdefault("type", "access")
-    attrs.setdefault("value", "5")
+    attrs.setdefault("value", "1024" if kind == "bandwidth" else "5")  # whole MiB/s
     return etree.SubElement(container, kind, attrib=attrs)
 
 
@@ -1516,7 +1516,7 @@ def _m_hmat_duplicate(draw: st.DrawFn, domain: Domain, root: etree._Element) -> 
     target = str(draw(st.sampled_from(_cell_ids(domain))))
     kind = draw(st.sampled_from(("latency", "bandwidth")))
     _link(root, kind, initiator=initiator, target=target)
-    _link(root, kind, initiator=initiator, target=target, value="7")
+    _link(root, kind, initiator=initiator, target=target, value="2048")
 
 
 def _m_hmat_cache_unknown(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
@@ -1556,6 +1556,35 @@ def _m_address_reserved(draw: st.DrawFn, domain: Domain, root: etree._Element) -
     slot = draw(st.sampled_from((0, 0x1F) if machine == "q35" else (0, 1)))
     guest = PciAddress(0, 0, slot, 0)
     _devices(root).append(_new_pci(_fresh_sources(domain, 1)[0], guest=guest))
+
+
+def _m_hmat_value(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    initiator = _cpu_cell(draw, domain, root)
+    target = str(draw(st.sampled_from(_cell_ids(domain))))
+    others = [str(cell) for cell in _cell_ids(domain) if str(cell) != target]
+    if not others or draw(st.booleans()):  # a bandwidth off whole MiB/s
+        value = str(draw(st.integers(1, 10**6).filter(lambda v: v % 1024 != 0)))
+        _link(root, "bandwidth", initiator=initiator, target=target, value=value)
+        return
+    low = draw(st.integers(1, 9))  # a unit of 1 ns, and a latency 65535+ of them
+    _link(root, initiator=initiator, target=target, value=str(low))
+    high = str(draw(st.integers(65535, 10**6).filter(lambda v: v % 10 != 0)))
+    _link(root, initiator=initiator, target=draw(st.sampled_from(others)), value=high)
+
+
+def _m_hmat_cache_levels(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    cell = draw(st.sampled_from(list(_numa(root).iterchildren("cell"))))
+    initiator = _cpu_cell(draw, domain, root)
+    for kind in ("latency", "bandwidth"):
+        _link(root, kind, initiator=initiator, target=cell.get("id", "0"), value="1024")
+    levels = draw(st.sampled_from(((2,), (3,), (1, 3), (1, 1), (1, 2))))
+    shrinking = levels == (1, 2)
+    for position, level in enumerate(levels):
+        cache = etree.SubElement(cell, "cache", level=str(level), associativity="none")
+        cache.set("policy", "none")
+        size = 64 // (position + 1) if shrinking else 64
+        etree.SubElement(cache, "size", value=str(size), unit="KiB")
+        etree.SubElement(cache, "line", value="64", unit="B")
 
 
 _MUTATIONS: dict[str, _Mutation] = {
@@ -1604,6 +1633,8 @@ _MUTATIONS: dict[str, _Mutation] = {
     "HMAT-DUPLICATE": _m_hmat_duplicate,
     "HMAT-CACHE-UNKNOWN": _m_hmat_cache_unknown,
     "HMAT-CACHE-WITHOUT-LB": _m_hmat_cache_without_lb,
+    "HMAT-VALUE": _m_hmat_value,
+    "HMAT-CACHE-LEVELS": _m_hmat_cache_levels,
 }
 
 MUTATED_RULES: frozenset[str] = frozenset(_MUTATIONS)

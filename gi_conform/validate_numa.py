@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Set
 
 from gi_conform.bitmap import format_bitmap
-from gi_conform.model import Cell, Domain, Interconnect
+from gi_conform.model import Cell, CellCache, Domain, Interconnect
 from gi_conform.rules import Violation, violation
 
 __all__ = ["initiator_nodes", "numa_feature_rules"]
@@ -103,8 +103,96 @@ def _described(domain: Domain, cell_id: int, kind: str) -> bool:
     )
 
 
+_ENTRY_MAX = 65534
+"""HMAT entries are 16-bit, 0xFFFF meaning unreachable: QEMU's limit after compression."""
+MIB = 1024
+"""Bandwidths are held in KiB/s; QEMU needs whole MiB/s."""
+
+
+def _decimal_base(value: int) -> int:
+    base = 1
+    while value % (base * 10) == 0:
+        base *= 10
+    return base
+
+
+def _value_rules(links: list[Interconnect]) -> Iterator[Violation]:
+    """QEMU's encoding limits, per (hierarchy, data type) as it keeps them: latencies share
+    a power-of-ten base, bandwidths a power-of-two one, entries at most 65534 of them."""
+    groups: dict[tuple[str, int, str], list[Interconnect]] = {}
+    for link in links:
+        if link.value is None or link.type is None or link.cache is None:
+            continue
+        groups.setdefault((link.kind, link.cache, link.type), []).append(link)
+    for (kind, _, _), group in groups.items():
+        if kind == "bandwidth":
+            unaligned = [link for link in group if link.value and link.value % MIB]
+            for link in unaligned:
+                yield violation(
+                    "HMAT-VALUE",
+                    link.line,
+                    _link_label(link),
+                    detail=f"bandwidth {link.value} KiB/s is not a whole number of MiB/s",
+                )
+            if unaligned:
+                continue
+            bits = 0
+            for link in group:
+                bits |= (link.value or 0) // MIB
+            spread = bits >> ((bits & -bits).bit_length() - 1) if bits else 0
+            if spread > _ENTRY_MAX + 1:
+                widest = max(group, key=lambda link: link.value or 0)
+                yield violation(
+                    "HMAT-VALUE",
+                    widest.line,
+                    _link_label(widest),
+                    detail=f"the {kind}s of this type span more than {_ENTRY_MAX}x "
+                    "their common power-of-two unit",
+                )
+            continue
+        values = [link.value for link in group if link.value]
+        if not values:
+            continue
+        base = min(_decimal_base(value) for value in values)
+        widest = max(group, key=lambda link: link.value or 0)
+        if (widest.value or 0) // base > _ENTRY_MAX:
+            yield violation(
+                "HMAT-VALUE",
+                widest.line,
+                _link_label(widest),
+                detail=f"latency {widest.value} ns is more than {_ENTRY_MAX}x the common "
+                f"power-of-ten unit ({base} ns) of the latencies of this type",
+            )
+
+
+def _cache_rules(cell: Cell) -> Iterator[Violation]:
+    """QEMU's side-cache order: levels 1..n each once, each larger than the one above."""
+    previous: CellCache | None = None
+    seen: set[int] = set()
+    for cache in sorted(cell.caches, key=lambda c: (c.level or 0, c.line)):
+        if cache.level is None or cache.size is None:
+            continue
+        label = f"<cache level='{cache.level}'> of {_label(cell)}"
+        if cache.level in seen:
+            yield violation("HMAT-CACHE-LEVELS", cache.line, label, detail="a level given twice")
+            continue
+        seen.add(cache.level)
+        if cache.level > 1 and cache.level - 1 not in seen:
+            detail = f"level {cache.level - 1} is missing"
+            yield violation("HMAT-CACHE-LEVELS", cache.line, label, detail=detail)
+        elif previous is not None and previous.size is not None and cache.size <= previous.size:
+            detail = (
+                f"{cache.size} bytes is not larger than level {previous.level}'s {previous.size}"
+            )
+            yield violation("HMAT-CACHE-LEVELS", cache.line, label, detail=detail)
+        previous = cache
+
+
 def _hmat_rules(domain: Domain, initiators: Set[int]) -> Iterator[Violation]:
     cells = {cell.id: cell for cell in domain.cells if cell.id is not None}
+    yield from _value_rules(list(domain.interconnects))
+    for cell in cells.values():
+        yield from _cache_rules(cell)
     for cell_id, cell in cells.items():
         if cell.caches and not (
             _described(domain, cell_id, "latency") and _described(domain, cell_id, "bandwidth")

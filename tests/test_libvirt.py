@@ -328,3 +328,24 @@ def test_published_libvirt_report_follows_the_report_schema() -> None:
     report = json.loads((reference_dir() / "implementations" / "libvirt-12.8.json").read_text())
     jsonschema.validate(report, schema)
     assert report["implementation"]["version"].startswith("12.8")
+
+
+def test_reduce_keeps_hmat_and_the_machine_that_enables_it() -> None:
+    full = [
+        "/usr/bin/qemu-system-x86_64",
+        "-machine",
+        "pc-q35-11.1,usb=off,hmat=on,acpi=on",
+        "-numa",
+        "node,nodeid=0,cpus=0,initiator=0",
+        "-numa",
+        "hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-latency,latency=5",
+        "-numa",
+        "hmat-cache,node-id=0,size=10K,level=1,associativity=direct,policy=write-back,line=8",
+        "-uuid",
+        "c7a5fdbd-edaf-9455-926a-d65c16db1809",
+    ]
+    assert reduce(full) == full[1:9]
+    assert reduce(["qemu", "-machine", "pc-q35-11.1,usb=off", "-numa", "node,nodeid=0"]) == [
+        "-numa",
+        "node,nodeid=0",
+    ]

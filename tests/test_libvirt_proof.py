@@ -103,6 +103,10 @@ KNOWN = {
     # found by the automation itself
     "hmat-cache-without-lb": ProofVerdict.QEMU_REFUSES,
     "hostdev-address-domain-wide": ProofVerdict.QEMU_REFUSES,
+    "hmat-value-bandwidth": ProofVerdict.QEMU_REFUSES,
+    "hmat-value-latency-range": ProofVerdict.QEMU_REFUSES,
+    "hmat-cache-levels": ProofVerdict.QEMU_REFUSES,
+    "hmat-cache-levels-size": ProofVerdict.QEMU_REFUSES,
 }
 
 
