@@ -157,7 +157,8 @@ _pci_addresses = st.builds(
 _guest_slots = st.one_of(
     # bus 0: slots 0-1 and 0x1f belong to the machine (HOSTDEV-ADDRESS-RESERVED)
     st.tuples(st.just(0), st.integers(2, 0x1E), st.integers(0, 7)),
-    # a bus > 0 is a PCIe port on q35: slot 0 only (HOSTDEV-ROOT-PORT-SLOT)
+    # a bus > 0 is a PCIe port on q35: slot 0 only; a bridge elsewhere: moved to slot 1
+    # once the machine is drawn (HOSTDEV-BUS-SLOT)
     st.tuples(st.integers(1, 0xFF), st.just(0), st.integers(0, 7)),
 )
 _usb_ids = st.tuples(st.integers(1, 0xFFFF), st.integers(1, 0xFFFF))  # libvirt: zero refused
@@ -206,7 +207,7 @@ def _draw_cells(
         )
         for index, memory in enumerate(memories)
     ]
-    if draw(st.booleans()):
+    if draw(st.integers(0, 3)) > 0:  # distances on most topologies
         cells = [replace(cell, distances=_draw_distances(draw, cell, count)) for cell in cells]
     if draw(st.booleans()):
         cells = draw(st.permutations(cells))
@@ -334,6 +335,14 @@ def _topologies(
             Initiator(name, aliases[index], node, Dialect.SEED, alias_given=wanted_name is not None)
         )
 
+    arch, machine = draw(st.sampled_from(_MACHINES))
+    if Domain(name="", arch=arch, machine=machine).pci_root_bus != "pcie.0":
+        devices = [
+            replace(d, guest=replace(d.guest, slot=1))
+            if d.guest is not None and d.guest.bus > 0
+            else d
+            for d in devices
+        ]
     shared_slots = {
         (d.guest.domain, d.guest.bus, d.guest.slot)
         for d in devices
@@ -355,7 +364,6 @@ def _topologies(
         )
         for index, device in enumerate(devices)
     )
-    arch, machine = draw(st.sampled_from(_MACHINES))
     memory = sum(cell.memory or 0 for cell in cells)
     if not cells:
         memory = draw(st.integers(1, 2**24)) * 1024
@@ -542,7 +550,7 @@ _DEVICE_EXTRAS = (
     "<emulator>/usr/bin/qemu-system-x86_64</emulator>",
     "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
     "<source file='/var/lib/libvirt/images/guest.qcow2'/><target dev='vda' bus='virtio'/></disk>",
-    "<interface type='user'><model type='virtio'/></interface>",
+    "<watchdog model='i6300esb' action='reset'/>",
     "<controller type='usb' model='none'/>",
     "<console type='pty'><target type='serial' port='0'/></console>",
     "<memballoon model='none'/>",
@@ -1534,15 +1542,13 @@ def _m_hmat_cache_without_lb(draw: st.DrawFn, domain: Domain, root: etree._Eleme
         _link(root, kind, initiator=_cpu_cell(draw, domain, root), target=cell.get("id", "0"))
 
 
-def _m_root_port_slot(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
-    """A device at slot > 0 of an unused bus > 0, on a PCIe machine."""
-    os_type = root.find("os/type")
-    assert os_type is not None
-    if domain.pci_root_bus != "pcie.0":
-        os_type.set("machine", "q35")
+def _m_bus_slot(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """A device on an unused bus > 0 at a slot that bus lacks (a port's slot > 0, a
+    bridge's slot 0)."""
     used = {h.guest_address.bus for h in domain.hostdevs if h.guest_address is not None}
     bus = draw(st.integers(1, 0xFF).filter(lambda b: b not in used))
-    guest = PciAddress(0, bus, draw(st.integers(1, 0x1F)), 0)
+    slot = draw(st.integers(1, 0x1F)) if domain.pci_root_bus == "pcie.0" else 0
+    guest = PciAddress(0, bus, slot, 0)
     _devices(root).append(_new_pci(_fresh_sources(domain, 1)[0], guest=guest))
 
 
@@ -1551,7 +1557,8 @@ def _m_address_reserved(draw: st.DrawFn, domain: Domain, root: etree._Element) -
     os_type = root.find("os/type")
     assert os_type is not None
     os_type.set("arch", "x86_64")
-    machine = draw(st.sampled_from(("q35", "pc")))
+    # the same bus family as before, so buses > 0 keep their kind (HOSTDEV-BUS-SLOT)
+    machine = "q35" if domain.pci_root_bus == "pcie.0" else "pc"
     os_type.set("machine", machine)
     slot = draw(st.sampled_from((0, 0x1F) if machine == "q35" else (0, 1)))
     guest = PciAddress(0, 0, slot, 0)
@@ -1610,7 +1617,7 @@ _MUTATIONS: dict[str, _Mutation] = {
     "HOSTDEV-SOURCE-DUPLICATE": _m_source_duplicate,
     "HOSTDEV-GUEST-ADDRESS-DUPLICATE": _m_guest_duplicate,
     "HOSTDEV-MULTIFUNCTION": _m_multifunction,
-    "HOSTDEV-ROOT-PORT-SLOT": _m_root_port_slot,
+    "HOSTDEV-BUS-SLOT": _m_bus_slot,
     "HOSTDEV-ADDRESS-RESERVED": _m_address_reserved,
     "DEVICE-ALIAS-DUPLICATE": _m_alias_duplicate,
     "DEVICE-ALIAS-SYNTAX": _m_alias_syntax,

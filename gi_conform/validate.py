@@ -20,6 +20,7 @@ __all__ = [
     "MAX_CELLS",
     "InvalidDocument",
     "Report",
+    "bus_model",
     "check_domain",
     "cpu_nodes",
     "distance_matrix",
@@ -359,16 +360,17 @@ def _device_rules(domain: Domain) -> Iterator[Violation]:
                 address=address.host_text(),
                 device=machine_slots[address.slot],
             )
-    single_slot = _single_slot_buses(domain, guests)
     for address, hostdev in guests.items():
-        if address.bus in single_slot and address.slot != 0:
+        problem = _bus_slot_problem(domain, address)
+        if problem is not None:
             yield violation(
-                "HOSTDEV-ROOT-PORT-SLOT",
+                "HOSTDEV-BUS-SLOT",
                 hostdev.line,
                 f"hostdev '{hostdev.alias}'",
                 address=address.host_text(),
                 bus=address.bus,
-                model=single_slot[address.bus],
+                model=problem[0],
+                allowed=problem[1],
             )
     for address, hostdev in guests.items():
         if address.function == 0:
@@ -395,20 +397,29 @@ def _reserved_slots(domain: Domain) -> dict[int, str]:
 
 SINGLE_SLOT_MODELS = ("pcie-root-port", "pcie-switch-downstream-port")
 """PCIe ports: one downstream device, slot 0 (a guest scans no other slot below them)."""
+BRIDGE_MODELS = ("pci-bridge", "pcie-to-pci-bridge")
+"""PCI bridges: libvirt keeps their slot 0 (SHPC) and places devices at slots 1-31."""
 
 
-def _single_slot_buses(domain: Domain, guests: dict[PciAddress, Hostdev]) -> dict[int, str]:
-    """Guest buses > 0 that are PCIe ports: declared so, or undeclared on a PCIe machine
-    (libvirt then adds a pcie-root-port for the bus)."""
-    if domain.pci_root_bus != "pcie.0":
-        return {}
+def bus_model(domain: Domain, bus: int) -> str:
+    """What guest bus ``bus`` > 0 is: its declared controller model, else the one libvirt
+    adds for it (a pcie-root-port on q35/virt, a pci-bridge on i440fx)."""
     declared = dict(domain.pci_controllers)
-    buses: dict[int, str] = {}
-    for address in guests:
-        model = declared.get(address.bus, "pcie-root-port")
-        if address.bus > 0 and model in SINGLE_SLOT_MODELS:
-            buses[address.bus] = model
-    return buses
+    if bus in declared:
+        return declared[bus]
+    return "pcie-root-port" if domain.pci_root_bus == "pcie.0" else "pci-bridge"
+
+
+def _bus_slot_problem(domain: Domain, address: PciAddress) -> tuple[str, str] | None:
+    """(bus model, the slots it has) when ``address`` is not one of them."""
+    if address.bus == 0:
+        return None
+    model = bus_model(domain, address.bus)
+    if model in SINGLE_SLOT_MODELS and address.slot != 0:
+        return model, "slot 0 only"
+    if model in BRIDGE_MODELS and address.slot == 0:
+        return model, "slots 1-31 (slot 0 is the bridge's own)"
+    return None
 
 
 @dataclass(frozen=True)

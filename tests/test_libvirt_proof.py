@@ -107,6 +107,7 @@ KNOWN = {
     "hmat-value-latency-range": ProofVerdict.QEMU_REFUSES,
     "hmat-cache-levels": ProofVerdict.QEMU_REFUSES,
     "hmat-cache-levels-size": ProofVerdict.QEMU_REFUSES,
+    "gi-node-syntax-nodeset-128": ProofVerdict.QEMU_REFUSES,
 }
 
 
