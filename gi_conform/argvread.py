@@ -40,6 +40,7 @@ __all__ = [
     "read_argv",
     "resolved_distances",
     "semantic_facts",
+    "split_keyval",
 ]
 
 GI_TYPE = "acpi-generic-initiator"
@@ -292,8 +293,9 @@ def _unquote(piece: str) -> str:
     return piece
 
 
-def _split_keyval(text: str) -> list[str]:
-    """Split at single commas; ``,,`` is an escaped comma inside a value."""
+def split_keyval(text: str) -> list[str]:
+    """QEMU's ``a,b=c`` option syntax split at single commas; ``,,`` is an escaped comma
+    inside a value (the one splitter the reader, the runner and the prover share)."""
     parts: list[str] = []
     current: list[str] = []
     index = 0
@@ -319,7 +321,7 @@ def _read_keyval(text: str, implied: str, repeatable: frozenset[str]) -> _Props:
     order: list[str] = []
     repeated: dict[str, list[str]] = {}
     problems: list[str] = []
-    for index, part in enumerate(_split_keyval(text)):
+    for index, part in enumerate(split_keyval(text)):
         if "=" not in part:
             if index == 0 and part:
                 key, value = implied, part

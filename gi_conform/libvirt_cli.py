@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gi_conform import argtypes
 from gi_conform.argv import Option, render_args
 from gi_conform.libvirt import (
     DEFAULT_DIR,
@@ -70,17 +71,6 @@ def _options(argv: list[str]) -> list[Option]:
             options.append(Option(flag, ""))
             index += 1
     return options
-
-
-def _positive(text: str) -> int:
-    """An argparse type: an integer >= 1 (a bad value is a usage error, exit 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
-    return value
 
 
 def _render(argv: list[str]) -> str:
@@ -177,28 +167,6 @@ def _argv(args: argparse.Namespace) -> int:
         sys.stdout.write(_render(argv))
     _progress(f"converted in {result.seconds:.3f} s (driver root {result.driver})")
     return 0
-
-
-def _count(text: str) -> int:
-    """An argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
-
-
-def _seconds(text: str) -> float:
-    """An argparse type: a positive number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} is not positive")
-    return value
 
 
 _PROOF_COLUMNS = ("case", "reference rule", "libvirt", "QEMU verdict")
@@ -374,7 +342,7 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
     make.add_argument("--mirror", help="Debian mirror URL (default: the host's own)")
     make.add_argument(
         "--drivers",
-        type=_positive,
+        type=argtypes.positive_int,
         default=DEFAULT_DRIVERS,
         help=f"embedded-driver roots for parallel conversions (default {DEFAULT_DRIVERS})",
     )
@@ -416,13 +384,7 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
         "error, no libvirt or QEMU >= 9.2, no document selected, --json not writable.",
     )
     prove.add_argument("--dir", metavar="DIR", help=where + "; / for the system's")
-    corpus = prove.add_mutually_exclusive_group()
-    corpus.add_argument("--corpus", metavar="DIR", type=Path, help="another corpus folder")
-    corpus.add_argument("--no-corpus", action="store_true", help="generated documents only")
-    prove.add_argument(
-        "--generated", type=_count, default=200, metavar="N", help="generated documents (200)"
-    )
-    prove.add_argument("--seed", type=int, default=0, help="generation seed (0)")
+    argtypes.add_document_sources(prove)
     prove.add_argument(
         "--dialect",
         action="append",
@@ -435,7 +397,11 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
         "--case", action="append", default=[], metavar="GLOB", help="only case ids matching"
     )
     prove.add_argument(
-        "--timeout", type=_seconds, default=20.0, metavar="S", help="per QEMU run, seconds (20)"
+        "--timeout",
+        type=argtypes.seconds,
+        default=20.0,
+        metavar="S",
+        help="per QEMU run, seconds (20)",
     )
     prove.add_argument("--json", metavar="FILE", help="write the results as JSON")
     prove.set_defaults(handler=_prove)

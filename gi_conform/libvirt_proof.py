@@ -34,7 +34,7 @@ from typing import Any
 from lxml import etree
 
 from gi_conform import qemu
-from gi_conform.argvread import device_key, read_argv, semantic_facts
+from gi_conform.argvread import device_key, read_argv, semantic_facts, split_keyval
 from gi_conform.libvirt import Libvirt, LibvirtError, LibvirtTimeout, convert
 from gi_conform.model import Domain, MdevSource, PciAddress
 from gi_conform.oracle.model import CheckCase
@@ -165,26 +165,6 @@ class Proof:
 # ------------------------------------------------------------------ option syntax
 
 
-def _split_keyval(text: str) -> list[str]:
-    """QEMU's ``a,b=c`` split on single commas (``,,`` is a literal comma)."""
-    parts: list[str] = []
-    current: list[str] = []
-    index = 0
-    while index < len(text):
-        if text[index] == ",":
-            if text[index + 1 : index + 2] == ",":
-                current.append(",")
-                index += 2
-                continue
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(text[index])
-        index += 1
-    parts.append("".join(current))
-    return parts
-
-
 def _join_keyval(parts: Sequence[str]) -> str:
     return ",".join(part.replace(",", ",,") for part in parts)
 
@@ -206,7 +186,7 @@ class _Props:
                 return None
             return cls(loaded, True, implied) if isinstance(loaded, dict) else None
         values: dict[str, Any] = {}
-        for position, part in enumerate(_split_keyval(text)):
+        for position, part in enumerate(split_keyval(text)):
             key, sep, value = part.partition("=")
             if not sep and position == 0:
                 values[implied] = key
@@ -348,7 +328,7 @@ def _object(value: str, changes: list[str]) -> list[str]:
         # QEMU 11's object form of -mon (libvirt 12.8 uses it when its QEMU has it).
         monitor = f"chardev={values.get('chardev', '')},id={ident},mode=control"
         changes.append(f"object {ident} (monitor-qmp) -> -mon {monitor} (older QEMU's form)")
-        return ["-mon", _join_keyval(_split_keyval(monitor))]
+        return ["-mon", _join_keyval(split_keyval(monitor))]
     if isinstance(kind, str) and kind.startswith("memory-backend-"):
         # Host-side properties only: host NUMA binding, hugepage paths, preallocation.
         # reserve=off maps without reserving swap: libvirt's sizes may exceed this host.

@@ -182,30 +182,8 @@ class NumaReader:
     def memory_backing(self, element: etree._Element | None) -> MemoryBacking | None:
         if element is None:
             return None
-        source_element = element.find("source")
-        source = source_element.get("type") if source_element is not None else None
-        if source_element is not None and source not in BACKING_SOURCES:
-            self.report(
-                "MEMORY-BACKING-SYNTAX",
-                source_element,
-                "<memoryBacking><source>",
-                attribute="type",
-                value=source or "",
-                allowed=", ".join(BACKING_SOURCES),
-            )
-            source = None
-        access_element = element.find("access")
-        access = access_element.get("mode") if access_element is not None else None
-        if access_element is not None and access not in ACCESS_MODES:
-            self.report(
-                "MEMORY-BACKING-SYNTAX",
-                access_element,
-                "<memoryBacking><access>",
-                attribute="mode",
-                value=access or "",
-                allowed=", ".join(ACCESS_MODES),
-            )
-            access = None
+        source = self._backing_choice(element, "source", "type", BACKING_SOURCES)
+        access = self._backing_choice(element, "access", "mode", ACCESS_MODES)
         return MemoryBacking(
             source=source,
             access=access,
@@ -213,6 +191,26 @@ class NumaReader:
             hugepages=element.find("hugepages") is not None,
             line=_line(element),
         )
+
+    def _backing_choice(
+        self, backing: etree._Element, tag: str, attribute: str, allowed: tuple[str, ...]
+    ) -> str | None:
+        """``<memoryBacking><tag attribute>``: its value, None when absent or unknown."""
+        element = backing.find(tag)
+        if element is None:
+            return None
+        value = element.get(attribute)
+        if value in allowed:
+            return value
+        self.report(
+            "MEMORY-BACKING-SYNTAX",
+            element,
+            f"<memoryBacking><{tag}>",
+            attribute=attribute,
+            value=value or "",
+            allowed=", ".join(allowed),
+        )
+        return None
 
     # -- numatune --------------------------------------------------------------------
 

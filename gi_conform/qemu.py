@@ -27,6 +27,7 @@ from typing import Any
 from qemu.qmp import ExecuteError, QMPClient, QMPError
 
 from gi_conform import acpi
+from gi_conform.argvread import split_keyval
 
 __all__ = [
     "INSTALL_HINT",
@@ -165,26 +166,6 @@ def find_qemu(binary: str = "qemu-system-x86_64") -> QemuBinary:
 # ------------------------------------------------------------------ argv shaping
 
 
-def _split_keyval(text: str) -> list[str]:
-    """Split QEMU's ``a,b=c`` option syntax on single commas (``,,`` is a literal comma)."""
-    parts: list[str] = []
-    current: list[str] = []
-    i = 0
-    while i < len(text):
-        if text[i] == ",":
-            if text[i + 1 : i + 2] == ",":
-                current.append(",")
-                i += 2
-                continue
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(text[i])
-        i += 1
-    parts.append("".join(current))
-    return parts
-
-
 def _device_props(value: str) -> dict[str, Any]:
     """The properties of a ``-device`` value in JSON or ``driver,key=value`` form."""
     if value.lstrip().startswith("{"):
@@ -192,7 +173,7 @@ def _device_props(value: str) -> dict[str, Any]:
         if not isinstance(loaded, dict):
             raise ValueError(f"-device JSON is not an object: {value}")
         return loaded
-    parts = _split_keyval(value)
+    parts = split_keyval(value)
     props: dict[str, Any] = {"driver": parts[0]}
     for part in parts[1:]:
         key, sep, val = part.partition("=")
@@ -283,7 +264,7 @@ def runnable_argv(
         option = profile_argv[i]
         if option == "-machine" and i + 1 < len(profile_argv):
             value = profile_argv[i + 1]
-            if all("=" in part for part in _split_keyval(value)):
+            if all("=" in part for part in split_keyval(value)):
                 machine_props.append(value)
                 i += 2
                 continue

@@ -39,22 +39,15 @@ def _memory_rules(domain: Domain) -> Iterator[Violation]:
     for cell in domain.cells:
         if cell.memory != 0:
             continue
-        if cell.mem_access is not None:
-            yield violation(
-                "NUMA-CELL-ATTRIBUTE-IGNORED",
-                cell.line,
-                _label(cell),
-                attribute="memAccess",
-                cell=cell.id,
-            )
-        if cell.discard is not None:
-            yield violation(
-                "NUMA-CELL-ATTRIBUTE-IGNORED",
-                cell.line,
-                _label(cell),
-                attribute="discard",
-                cell=cell.id,
-            )
+        for attribute, value in (("memAccess", cell.mem_access), ("discard", cell.discard)):
+            if value is not None:
+                yield violation(
+                    "NUMA-CELL-ATTRIBUTE-IGNORED",
+                    cell.line,
+                    _label(cell),
+                    attribute=attribute,
+                    cell=cell.id,
+                )
     backing = domain.memory_backing
     if backing is not None and backing.hugepages:
         yield violation("MEMORY-HUGEPAGES-NOT-MODELLED", backing.line, "<memoryBacking>")

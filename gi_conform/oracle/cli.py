@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gi_conform import argtypes
+
 if TYPE_CHECKING:
     from gi_conform.oracle.model import CaseResult, CheckCase
     from gi_conform.oracle.runner import CheckOptions, CheckRun
@@ -33,26 +35,6 @@ SPEC is one of:
   jsonl:COMMAND           one process speaking the line-delimited JSON protocol
 exit status: 0 all passed, 1 a case failed or errored, 2 usage error
 """
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0: {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
-    return value
 
 
 def add_parser(commands: Any) -> None:
@@ -82,19 +64,13 @@ def add_parser(commands: Any) -> None:
         default="auto",
         help="argv profile asked for (default: each document's own)",
     )
-    corpus = check.add_mutually_exclusive_group()
-    corpus.add_argument("--corpus", metavar="DIR", type=Path, help="another corpus folder")
-    corpus.add_argument("--no-corpus", action="store_true", help="generated documents only")
-    check.add_argument(
-        "--generated", type=_count, default=200, metavar="N", help="generated documents (200)"
-    )
-    check.add_argument("--seed", type=int, default=0, help="generation seed (0)")
+    argtypes.add_document_sources(check)
     check.add_argument("--strict", action="store_true", help="also compare the exact argv")
     check.add_argument(
         "--messages", action="store_true", help="also compare the rule ids of rejections"
     )
     check.add_argument(
-        "--timeout", type=_positive, default=10.0, metavar="S", help="per case, seconds (10)"
+        "--timeout", type=argtypes.seconds, default=10.0, metavar="S", help="per case, seconds (10)"
     )
     check.add_argument(
         "--failures-dir",
@@ -103,7 +79,7 @@ def add_parser(commands: Any) -> None:
         help="shrink generated failures and write them here as corpus cases",
     )
     check.add_argument(
-        "--max-shrinks", type=_count, default=5, metavar="N", help="shrink at most N (5)"
+        "--max-shrinks", type=argtypes.count, default=5, metavar="N", help="shrink at most N (5)"
     )
     check.add_argument(
         "--report",
@@ -122,7 +98,11 @@ def add_parser(commands: Any) -> None:
         help="check every reply against reference/protocol/*.json",
     )
     check.add_argument(
-        "--details", type=_count, default=3, metavar="N", help="failing cases shown in full (3)"
+        "--details",
+        type=argtypes.count,
+        default=3,
+        metavar="N",
+        help="failing cases shown in full (3)",
     )
     check.add_argument("--no-progress", action="store_true", help="no progress bar")
     check.set_defaults(handler=_run)
