@@ -32,7 +32,12 @@ from gi_conform.model import (
     MdevSource,
     MemoryBacking,
 )
-from gi_conform.validate import cpu_nodes, distance_matrix, vcpus_added_to_cell0
+from gi_conform.validate import (
+    cpu_nodes,
+    distance_matrix,
+    unassigned_vcpus,
+    vcpus_added_to_cell0,
+)
 
 __all__ = [
     "MEMORY_ALIGNMENT",
@@ -155,12 +160,15 @@ def _binding(domain: Domain, cell_id: int) -> tuple[tuple[int, ...], str] | None
 def node_initiator(domain: Domain, cell: Cell, cpu_cells: set[int]) -> int | None:
     """The ``initiator=`` of a ``-numa node`` line when HMAT is used.
 
-    As libvirt 12.8: a cell with CPUs is its own initiator; a CPU-less one takes the
+    As libvirt 12.8: a cell with CPUs (or cell 0 taking the vCPUs no cell names) is its
+    own initiator; a CPU-less one takes the
     initiator of the first interconnect targeting it, else the first cell with CPUs.
     One difference, QEMU's rule: that initiator must have CPUs (``-numa node,initiator``
     refuses a GI-only node), so interconnects from GI-only cells are passed over.
     """
-    if cell.id in cpu_cells:
+    if cell.id in cpu_cells or (cell.id == 0 and unassigned_vcpus(domain)):
+        # the latter: QEMU itself puts the vCPUs no node names on node 0 (libvirt then
+        # writes another initiator for it, which QEMU refuses: "should be itself")
         return cell.id
     for link in domain.interconnects:
         if link.target == cell.id and link.initiator in cpu_cells:

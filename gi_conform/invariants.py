@@ -38,6 +38,7 @@ from gi_conform.validate import (
     distance_matrix,
     initiator_pairs,
     parse,
+    unassigned_vcpus,
     vcpus_added_to_cell0,
 )
 
@@ -486,9 +487,18 @@ def _hmat(ctx: _Context) -> Iterator[BrokenInvariant]:
                 f"hmat-cache of node {entry.node} comes before any hmat-lb targeting it",
                 entry.position,
             )
+    placed_by_qemu = bool(unassigned_vcpus(domain)) and not vcpus_added_to_cell0(domain)
     with_cpus = {node.nodeid for node in reading.numa_nodes if node.cpus}
     for node in reading.numa_nodes:
-        if node.initiator is not None and node.initiator not in with_cpus:
+        named_other = node.initiator is not None and node.initiator != node.nodeid
+        if named_other and node.nodeid == 0 and placed_by_qemu:
+            yield _broken(
+                "INV-HMAT",
+                f"-numa node 0 names initiator {node.initiator}, but QEMU puts the vCPUs no "
+                "node names on node 0, which must then be its own initiator",
+                node.position,
+            )
+        elif named_other and node.initiator not in with_cpus:
             yield _broken(
                 "INV-HMAT",
                 f"-numa node {node.nodeid} names initiator {node.initiator}, a node without CPUs",

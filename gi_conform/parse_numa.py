@@ -98,8 +98,11 @@ class NumaReader:
         level = self._choice_number(element, label, "level", 1, 3)
         associativity = self._choice(element, label, "associativity", ASSOCIATIVITIES)
         policy = self._choice(element, label, "policy", CACHE_POLICIES)
-        size = self._size(element.find("size"), element, label, "size", "KiB")
-        line_size = self._size(element.find("line"), element, label, "line", "B")
+        size = self._size(
+            element.find("size"), element, label, "size", "KiB", limit=_MAX_UINT32 * 1024
+        )
+        # QEMU's hmat-cache line is a uint16_t
+        line_size = self._size(element.find("line"), element, label, "line", "B", limit=0xFFFF)
         return CellCache(level, associativity, policy, size, line_size, line=_line(element))
 
     def _size(
@@ -109,6 +112,8 @@ class NumaReader:
         label: str,
         name: str,
         default_unit: str,
+        *,
+        limit: int,
     ) -> int | None:
         if element is None:
             self.report("HMAT-SYNTAX", parent, label, field=f"<{name}>", value="(missing)")
@@ -118,7 +123,7 @@ class NumaReader:
             size = exact_bytes(value, element.get("unit"), default_unit=default_unit)
         except UnitError:
             size = 0
-        if size <= 0 or size > _MAX_UINT32 * 1024:
+        if size <= 0 or size > limit:
             self.report("HMAT-SYNTAX", element, label, field=f"<{name} value>", value=value)
             return None
         return size
@@ -137,15 +142,16 @@ class NumaReader:
         label = f"<{kind} initiator='{element.get('initiator')}' target='{element.get('target')}'>"
         initiator = self._required_number(element, label, "initiator")
         target = self._required_number(element, label, "target")
-        cache = 0
+        cache: int | None = 0
         if element.get("cache") is not None:
-            cache = self._choice_number(element, label, "cache", 1, 3) or 0
+            cache = self._choice_number(element, label, "cache", 1, 3)  # None: reported
         kind_type = self._choice(element, label, "type", INTERCONNECT_TYPES)
         value = self._required_number(element, label, "value")
         if kind == "bandwidth" and value is not None:
             unit = element.get("unit")
             try:
-                value = exact_bytes(str(value), unit, default_unit="KiB") // 1024
+                # in KiB/s, rounded up as libvirt stores it
+                value = -(-exact_bytes(str(value), unit, default_unit="KiB") // 1024)
             except UnitError:
                 self.report("HMAT-SYNTAX", element, label, field="unit", value=unit or "")
                 value = None

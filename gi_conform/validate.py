@@ -271,6 +271,8 @@ def distance_matrix(domain: Domain) -> dict[tuple[int, int], int]:
             given.setdefault((sibling, cell.id), value)
     if not given:
         return {}
+    for src in {src for src, _ in given}:
+        given.setdefault((src, src), LOCAL_DISTANCE)  # libvirt fills a row's own entry
 
     def default(src: int, dst: int) -> int:
         return LOCAL_DISTANCE if src == dst else REMOTE_DISTANCE

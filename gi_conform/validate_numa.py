@@ -91,8 +91,7 @@ def _link_label(link: Interconnect) -> str:
 
 def _described(domain: Domain, cell_id: int, kind: str) -> bool:
     return any(
-        link.kind == kind and link.target == cell_id and link.cache == 0 and link.value
-        for link in domain.interconnects
+        link.kind == kind and link.target == cell_id and link.value for link in domain.interconnects
     )
 
 
@@ -129,11 +128,14 @@ def _value_rules(links: list[Interconnect]) -> Iterator[Violation]:
                 )
             if unaligned:
                 continue
+            values = [(link.value or 0) // MIB for link in group]
             bits = 0
-            for link in group:
-                bits |= (link.value or 0) // MIB
-            spread = bits >> ((bits & -bits).bit_length() - 1) if bits else 0
-            if spread > _ENTRY_MAX + 1:
+            for value in values:
+                bits |= value
+            base = bits & -bits  # the largest power of two dividing every value
+            # QEMU: the values' set bits within 16 of each other, every entry below 0xFFFF
+            too_wide = bits.bit_length() - base.bit_length() > 16 if bits else False
+            if too_wide or (base and max(values) // base > _ENTRY_MAX):
                 widest = max(group, key=lambda link: link.value or 0)
                 yield violation(
                     "HMAT-VALUE",
@@ -218,7 +220,9 @@ def _hmat_rules(domain: Domain, initiators: Set[int]) -> Iterator[Violation]:
             )
         if link.type is None:
             continue
-        key = (link.kind, link.initiator, link.target, link.cache or 0, link.type)
+        if link.cache is None:
+            continue
+        key = (link.kind, link.initiator, link.target, link.cache, link.type)
         if key in first:
             yield violation(
                 "HMAT-DUPLICATE", link.line, label, kind=link.kind, first_line=first[key]

@@ -372,3 +372,12 @@ def test_machine_memory_backend_is_no_orphan() -> None:
     assert orphan == ["INV-NUMA-MEMORYLESS"]
     machine = ["-machine", "pc-q35-11.1,usb=off,memory-backend=pc.ram", *argv]
     assert [b.id for b in check_invariants(text, machine)] == []
+
+
+def test_node0_with_qemu_placed_vcpus_must_be_its_own_hmat_initiator() -> None:
+    """libvirt 12.8's argv for this case (initiator=1 on node 0), which QEMU refuses."""
+    text = _xml("hmat-cpus-unassigned-cell0")
+    argv = _flat(_options(text, Profile.LIBVIRT))
+    assert check_invariants(text, argv, Profile.LIBVIRT) == []
+    broken = [arg.replace("nodeid=0,initiator=0", "nodeid=0,initiator=1") for arg in argv]
+    assert [b.id for b in check_invariants(text, broken)] == ["INV-HMAT"]

@@ -207,3 +207,39 @@ def test_cpu_lists_beyond_any_disjoint_total_are_refused() -> None:
     cells = "".join(f"<cell id='{i}' cpus='0-16383' memory='0'/>" for i in range(50))
     report = validate(document(cells=cells))
     assert "XML-TOO-LARGE" in {v.rule for v in report.errors}
+
+
+def test_review_findings_on_hmat_limits_and_distances() -> None:
+    """Each was accepted or refused wrongly before: QEMU's and libvirt's behaviour."""
+    from gi_conform.validate import distance_matrix
+
+    from .helpers import document
+
+    def links(*items: str) -> str:
+        cells = (
+            "<cell id='0' cpus='0-3' memory='1048576'/><cell id='1' memory='0'/>"
+            "<cell id='2' memory='0'/><interconnects>" + "".join(items) + "</interconnects>"
+        )
+        return document(cells=cells)
+
+    def errors(text: str) -> list[str]:
+        return [v.rule for v in validate(text).errors]
+
+    lat = "<latency initiator='0' target='0' type='access' value='5'/>"
+    # QEMU: an entry equal to 0xFFFF units is refused too ("should not differ ... 65534")
+    wide = "<bandwidth initiator='0' target='0' type='access' value='65535' unit='MiB'/>"
+    assert errors(links(lat, wide)) == ["HMAT-VALUE"]
+    ok = "<bandwidth initiator='0' target='0' type='access' value='65534' unit='MiB'/>"
+    assert errors(links(lat, ok)) == []
+    # libvirt rounds a bandwidth in bytes up to KiB: 1048575 b is 1 MiB/s
+    rounded = "<bandwidth initiator='0' target='0' type='access' value='1048575' unit='b'/>"
+    assert errors(links(lat, rounded)) == []
+    # a bad cache level is one error, not also a duplicate of the memory-level entry
+    assert errors(links(lat, lat.replace("type=", "cache='9' type="))) == ["HMAT-SYNTAX"]
+    # libvirt fills a row's own distance: remote 20s only mean the default matrix
+    cells = (
+        "<cell id='0' cpus='0-3' memory='1048576'><distances><sibling id='1' value='20'/>"
+        "</distances></cell><cell id='1' memory='0'><distances><sibling id='0' value='20'/>"
+        "</distances></cell>"
+    )
+    assert distance_matrix(parse(document(cells=cells))) == {}
