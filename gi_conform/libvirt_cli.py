@@ -207,14 +207,16 @@ def _proof_summary(run: ProofRun, corpus: int, generated: int, options: CheckOpt
     from gi_conform.libvirt_proof import ProofVerdict, Selection
 
     counts = ", ".join(f"{v} {run.count(v)}" for v in ProofVerdict)
-    laxer = sum(1 for p in run.proofs if p.selection is Selection.REFERENCE_REJECTS)
+    why = "; ".join(
+        f"{reason.value}: {sum(1 for p in run.proofs if p.selection is reason)}"
+        for reason in Selection
+    )
     return (
         f"{run.documents} documents of dialect {', '.join(options.dialects)} (corpus "
         f"{corpus}, generated {generated} of {options.generated}, seed {options.seed}): "
         f"libvirt accepted {run.libvirt_accepted}, rejected {run.libvirt_rejected}, "
         f"failed {len(run.libvirt_errors)}\n"
-        f"proved {len(run.proofs)} (the reference rejects: {laxer}; initiators differ: "
-        f"{len(run.proofs) - laxer}): {counts}\n"
+        f"proved {len(run.proofs)} ({why}): {counts}\n"
         f"libvirt gaps proven by real QEMU: {run.proven}; {run.seconds:.1f} s "
         f"(libvirt {run.libvirt_seconds:.1f} s, QEMU {run.qemu_seconds:.1f} s)\n"
     )

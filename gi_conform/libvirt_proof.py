@@ -35,7 +35,8 @@ from lxml import etree
 
 from gi_conform import qemu
 from gi_conform.argvread import device_key, read_argv, semantic_facts, split_keyval
-from gi_conform.libvirt import Libvirt, LibvirtError, LibvirtTimeout, convert
+from gi_conform.invariants import check_invariants
+from gi_conform.libvirt import Libvirt, LibvirtError, LibvirtTimeout, convert, reduce
 from gi_conform.model import Domain, MdevSource, PciAddress
 from gi_conform.oracle.model import CheckCase
 from gi_conform.validate import validate
@@ -784,6 +785,8 @@ class Selection(enum.StrEnum):
     """libvirt accepts a document the reference rejects."""
     INITIATORS_DIFFER = "initiators-differ"
     """Both accept, but libvirt's argv has other (device, node) pairs (FACT-GI-PAIRS)."""
+    INVARIANT_BROKEN = "invariant-broken"
+    """Both accept with the same pairs, but libvirt's argv breaks an invariant (INV-*)."""
 
 
 @dataclass(frozen=True)
@@ -841,13 +844,32 @@ def selection(
     expectation_accepted: bool,
     reference_argv: Sequence[str],
     libvirt_argv: Sequence[str],
+    *,
+    document: bytes | str | None = None,
 ) -> Selection | None:
-    """Whether (and why) a document libvirt accepted is worth proving."""
+    """Whether (and why) a document libvirt accepted is worth proving. With ``document``
+    (an accepted one), libvirt's argv is also held to the invariants."""
     if not expectation_accepted:
         return Selection.REFERENCE_REJECTS
     ours = semantic_facts(list(reference_argv)).initiators
     theirs = semantic_facts(list(libvirt_argv[1:])).initiators
-    return None if ours == theirs else Selection.INITIATORS_DIFFER
+    if ours != theirs:
+        return Selection.INITIATORS_DIFFER
+    if document is not None and check_invariants(document, reduce(libvirt_argv)):
+        return Selection.INVARIANT_BROKEN
+    return None
+
+
+def _selection_rules(
+    why: Selection, errors: Sequence[str], document: bytes, libvirt_argv: Sequence[str]
+) -> tuple[str, ...]:
+    """The reference's ids behind a selection: its error rules, or what libvirt breaks."""
+    if why is Selection.REFERENCE_REJECTS:
+        return tuple(errors)
+    if why is Selection.INITIATORS_DIFFER:
+        return ("FACT-GI-PAIRS",)
+    broken = check_invariants(document, reduce(libvirt_argv))
+    return tuple(dict.fromkeys(item.id for item in broken))
 
 
 def prove_cases(
@@ -887,12 +909,17 @@ def prove_cases(
             continue
         accepted += 1
         expectation = case.expectation
-        why = selection(expectation.accepted, expectation.argv, result.argv)
+        why = selection(
+            expectation.accepted,
+            expectation.argv,
+            result.argv,
+            document=case.data if expectation.accepted else None,
+        )
         found: CaseProof | None = None
         if why is not None:
             proof = prove(case.data, result.argv, domain=expectation.domain, timeout=timeout)
             qemu_seconds += proof.seconds
-            rules = expectation.errors if why is Selection.REFERENCE_REJECTS else ("FACT-GI-PAIRS",)
+            rules = _selection_rules(why, expectation.errors, case.data, result.argv)
             found = CaseProof(
                 case_id=case.id,
                 source=case.source,

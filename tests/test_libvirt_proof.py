@@ -108,6 +108,8 @@ KNOWN = {
     "hmat-cache-levels": ProofVerdict.QEMU_REFUSES,
     "hmat-cache-levels-size": ProofVerdict.QEMU_REFUSES,
     "gi-node-syntax-nodeset-128": ProofVerdict.QEMU_REFUSES,
+    # found in review; selected because libvirt's argv breaks INV-HMAT
+    "hmat-cpus-unassigned-cell0": ProofVerdict.QEMU_REFUSES,
 }
 
 
@@ -507,3 +509,15 @@ def test_cli_usage_errors(tmp_path: Path) -> None:
 
 def test_cli_without_libvirt_is_a_usage_error(tmp_path: Path) -> None:
     assert run_cli("libvirt", "prove", "--dir", str(tmp_path), "--generated", "0") == 2
+
+
+def test_selection_holds_libvirt_to_the_invariants() -> None:
+    """libvirt 12.8's node line for hmat-cpus-unassigned-cell0 (QEMU refuses it)."""
+    from gi_conform import Profile, build_argv, flatten, parse
+
+    xml = case_xml("hmat-cpus-unassigned-cell0")
+    ours = flatten(build_argv(parse(xml), Profile.LIBVIRT))
+    theirs = ["qemu", *(a.replace("nodeid=0,initiator=0", "nodeid=0,initiator=1") for a in ours)]
+    assert selection(True, ours, ["qemu", *ours], document=xml) is None
+    assert selection(True, ours, theirs, document=xml) is Selection.INVARIANT_BROKEN
+    assert selection(True, ours, theirs) is None  # without the document: pairs only
