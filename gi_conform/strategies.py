@@ -1594,6 +1594,16 @@ def _m_hmat_cache_levels(draw: st.DrawFn, domain: Domain, root: etree._Element) 
         etree.SubElement(cache, "line", value="64", unit="B")
 
 
+def _m_numatune_restrictive(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    cell = str(draw(st.sampled_from(_cell_ids(domain))))
+    tune = etree.SubElement(root, "numatune")
+    memory_mode = draw(st.sampled_from((None, "strict", "restrictive")))
+    if memory_mode is not None:
+        etree.SubElement(tune, "memory", mode=memory_mode, nodeset="0")
+    other = "strict" if memory_mode == "restrictive" else "restrictive"
+    etree.SubElement(tune, "memnode", cellid=cell, mode=other, nodeset="0")
+
+
 _MUTATIONS: dict[str, _Mutation] = {
     "XML-MALFORMED": _m_xml_malformed,
     "XML-FORBIDDEN": _m_xml_forbidden,
@@ -1634,6 +1644,7 @@ _MUTATIONS: dict[str, _Mutation] = {
     "NUMATUNE-SYNTAX": _m_numatune_syntax,
     "NUMATUNE-CELL-UNKNOWN": _m_numatune_cell_unknown,
     "NUMATUNE-CELL-DUPLICATE": _m_numatune_cell_duplicate,
+    "NUMATUNE-RESTRICTIVE": _m_numatune_restrictive,
     "HMAT-SYNTAX": _m_hmat_syntax,
     "HMAT-NODE-UNKNOWN": _m_hmat_node_unknown,
     "HMAT-INITIATOR-INVALID": _m_hmat_initiator_invalid,

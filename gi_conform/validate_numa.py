@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Set
 
 from gi_conform.bitmap import format_bitmap
-from gi_conform.model import Cell, CellCache, Domain, Interconnect
+from gi_conform.model import Cell, CellCache, Domain, Interconnect, Numatune
 from gi_conform.rules import Violation, violation
 
 __all__ = ["initiator_nodes", "numa_feature_rules"]
@@ -83,6 +83,23 @@ def _numatune_rules(domain: Domain) -> Iterator[Violation]:
         elif cell.memory == 0:
             yield violation("NUMATUNE-MEMORYLESS", memnode.line, label, cell=memnode.cell)
         first.setdefault(memnode.cell, memnode.line)
+    yield from _restrictive_rules(tune)
+
+
+def _restrictive_rules(tune: Numatune) -> Iterator[Violation]:
+    """libvirt: 'restrictive' (binding through cgroups, not the backends) is all or none."""
+    domain_wide = tune.has_memory and tune.mode == "restrictive"
+    for memnode in tune.memnodes:
+        if memnode.mode is None or (memnode.mode == "restrictive") == domain_wide:
+            continue
+        if memnode.mode == "restrictive" or tune.has_memory:
+            yield violation(
+                "NUMATUNE-RESTRICTIVE",
+                memnode.line,
+                f"<memnode cellid='{memnode.cell}'>",
+                memnode=memnode.mode,
+                memory=tune.mode if tune.has_memory else "absent",
+            )
 
 
 def _link_label(link: Interconnect) -> str:
