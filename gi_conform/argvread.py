@@ -49,12 +49,6 @@ GI_PROPERTIES = frozenset({"qom-type", "id", "pci-dev", "node"})
 """Everything a GI object may carry: QEMU refuses any other property."""
 NUMA_NODE_PROPERTIES = frozenset({"type", "nodeid", "cpus", "memdev", "initiator"})
 """What a ``-numa node`` may carry here; ``mem=`` (legacy) is extra."""
-HMAT_LB_PROPERTIES = frozenset(
-    {"type", "initiator", "target", "hierarchy", "data-type", "latency", "bandwidth"}
-)
-HMAT_CACHE_PROPERTIES = frozenset(
-    {"type", "node-id", "size", "level", "associativity", "policy", "line"}
-)
 NUMA_DIST_PROPERTIES = frozenset({"type", "src", "dst", "val"})
 
 _READ_FLAGS = frozenset({"-object", "-device", "-numa", "-machine"})

@@ -222,30 +222,28 @@ def _keyval(ctx: _Context) -> Iterator[BrokenInvariant]:
                 f"{error.flag} '{error.value}': {error.message}",
                 error.position,
             )
-    for gi in ctx.reading.initiators:
-        extra = gi.properties - GI_PROPERTIES
-        if extra and gi.form is Form.KEYVAL:
+    reading = ctx.reading
+    written: list[tuple[str, frozenset[str], frozenset[str], Form, int]] = [
+        *(
+            (f"initiator '{g.id}'", g.properties, GI_PROPERTIES, g.form, g.position)
+            for g in reading.initiators
+        ),
+        *(
+            ("-numa dist", d.properties, NUMA_DIST_PROPERTIES, d.form, d.position)
+            for d in reading.distances
+        ),
+        *(
+            (f"-numa node {n.nodeid}", n.properties, NUMA_NODE_PROPERTIES, n.form, n.position)
+            for n in reading.numa_nodes
+        ),
+    ]
+    for label, properties, allowed, form, position in written:
+        extra = properties - allowed
+        if extra and form is Form.KEYVAL:
             yield _broken(
                 "INV-KEYVAL-REREAD",
-                f"initiator '{gi.id}' reads back with extra properties: {', '.join(sorted(extra))}",
-                gi.position,
-            )
-    for distance in ctx.reading.distances:
-        extra = distance.properties - NUMA_DIST_PROPERTIES
-        if extra and distance.form is Form.KEYVAL:
-            yield _broken(
-                "INV-KEYVAL-REREAD",
-                f"-numa dist reads back with extra properties: {', '.join(sorted(extra))}",
-                distance.position,
-            )
-    for node in ctx.reading.numa_nodes:
-        extra = node.properties - NUMA_NODE_PROPERTIES
-        if extra and node.form is Form.KEYVAL:
-            yield _broken(
-                "INV-KEYVAL-REREAD",
-                f"-numa node {node.nodeid} reads back with extra properties: "
-                f"{', '.join(sorted(extra))}",
-                node.position,
+                f"{label} reads back with extra properties: {', '.join(sorted(extra))}",
+                position,
             )
 
 

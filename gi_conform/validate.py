@@ -354,6 +354,7 @@ def _device_rules(domain: Domain) -> Iterator[Violation]:
                 guests[hostdev.guest_address] = hostdev
     machine_slots = _reserved_slots(domain)
     for address, hostdev in guests.items():
+        problem = _bus_slot_problem(domain, address)
         if address.bus == 0 and address.slot in machine_slots:
             yield violation(
                 "HOSTDEV-ADDRESS-RESERVED",
@@ -362,9 +363,7 @@ def _device_rules(domain: Domain) -> Iterator[Violation]:
                 address=address.host_text(),
                 device=machine_slots[address.slot],
             )
-    for address, hostdev in guests.items():
-        problem = _bus_slot_problem(domain, address)
-        if problem is not None:
+        elif problem is not None:
             yield violation(
                 "HOSTDEV-BUS-SLOT",
                 hostdev.line,
