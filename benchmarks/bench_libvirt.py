@@ -22,8 +22,8 @@ from functools import partial
 from pathlib import Path
 
 from gi_conform import build_argv, flatten, validate
-from gi_conform.argv import Profile
-from gi_conform.libvirt import Libvirt, convert, locate
+from gi_conform.argv.build import Profile
+from gi_conform.libvirt.install import Libvirt, convert, locate
 from gi_conform.resources import cases_dir
 
 DOCUMENTS = ("libvirt-11.8-example", "cells-128", "gi-node-syntax-nodeset")

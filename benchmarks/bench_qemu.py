@@ -15,10 +15,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from gi_conform import default_profile, parse
+from gi_conform.cli.qemu import qemu_argv
 from gi_conform.corpus import Case, load_cases
-from gi_conform.groundtruth import compare_srat
-from gi_conform.qemu import find_qemu, read_srat
-from gi_conform.qemu_cli import qemu_argv
+from gi_conform.groundtruth.qemu import find_qemu, read_srat
+from gi_conform.groundtruth.tables import compare_srat
 
 
 def _verify(case: Case, binary: str) -> tuple[float, bool]:

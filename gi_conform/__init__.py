@@ -5,8 +5,10 @@ The public API is what ``__all__`` lists; everything else is private and may cha
 
 from __future__ import annotations
 
-from gi_conform.argv import Option, Profile, build_argv, default_profile, flatten, render_args
+from gi_conform.argv.build import Option, Profile, build_argv, default_profile, flatten, render_args
 from gi_conform.bitmap import BitmapError, format_bitmap, parse_bitmap
+from gi_conform.document.format import format_xml
+from gi_conform.document.validate import InvalidDocument, Report, parse, validate
 from gi_conform.model import (
     Cell,
     CellCache,
@@ -26,8 +28,6 @@ from gi_conform.model import (
 )
 from gi_conform.resources import cases_dir, reference_dir
 from gi_conform.rules import Rule, Severity, Violation, catalogue
-from gi_conform.validate import InvalidDocument, Report, parse, validate
-from gi_conform.xmlfmt import format_xml
 
 __version__ = "0.1.0"
 

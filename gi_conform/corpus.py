@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from gi_conform.argv import Profile
+from gi_conform.argv.build import Profile
 from gi_conform.resources import cases_dir
 
 __all__ = ["Case", "load_cases"]

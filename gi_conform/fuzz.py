@@ -38,15 +38,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gi_conform.argv import Profile, build_argv, flatten, render_args
-from gi_conform.argvread import read_args_text
-from gi_conform.invariants import check_invariants
+from gi_conform.argv.build import Profile, build_argv, flatten, render_args
+from gi_conform.argv.invariants import check_invariants
+from gi_conform.argv.read import read_args_text
+from gi_conform.document.format import format_xml
+from gi_conform.document.parse import MAX_NODE
+from gi_conform.document.validate import InvalidDocument, Report, parse, validate
 from gi_conform.model import Domain, PciAddress
-from gi_conform.parse import MAX_NODE
 from gi_conform.resources import cases_dir
 from gi_conform.rules import catalogue
-from gi_conform.validate import InvalidDocument, Report, parse, validate
-from gi_conform.xmlfmt import format_xml
 
 __all__ = ["CampaignResult", "ContractBreach", "fuzz_one_input", "main", "mutate", "run_campaign"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gi_conform.acpi import (
+from gi_conform.groundtruth.acpi import (
     AcpiTableError,
     GenericInitiatorAffinity,
     HandleType,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from gi_conform import Option, Profile, build_argv, flatten, format_xml, parse, render_args
-from gi_conform.argv import (
+from gi_conform.argv.build import (
     default_profile,
     device_ids,
     emitted_initiators,

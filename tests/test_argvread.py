@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gi_conform import Profile, build_argv, flatten, parse, render_args
-from gi_conform.argvread import (
+from gi_conform.argv.read import (
     Device,
     Form,
     GenericInitiator,

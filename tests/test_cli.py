@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gi_conform.cli import main
+from gi_conform.cli.main import main
 from gi_conform.resources import cases_dir
 
 SEED = str(cases_dir() / "seed-example.xml")

@@ -15,18 +15,17 @@ from hypothesis import HealthCheck, given, settings
 from gi_conform import (
     Domain,
     Profile,
-    acpi,
     build_argv,
     catalogue,
     default_profile,
     flatten,
     parse,
 )
+from gi_conform.cli.qemu import qemu_argv
 from gi_conform.corpus import Case, load_cases
-from gi_conform.groundtruth import compare_srat, memory_size
-from gi_conform.model import CellCache
-from gi_conform.parse import read_domain
-from gi_conform.qemu import (
+from gi_conform.document.parse import read_domain
+from gi_conform.groundtruth import acpi
+from gi_conform.groundtruth.qemu import (
     PciPlacement,
     QemuUnavailable,
     SratReadback,
@@ -35,7 +34,8 @@ from gi_conform.qemu import (
     run_argv_check,
     runnable_argv,
 )
-from gi_conform.qemu_cli import qemu_argv
+from gi_conform.groundtruth.tables import compare_srat, memory_size
+from gi_conform.model import CellCache
 from gi_conform.strategies import topologies
 
 CASES = {case.id: case for case in load_cases()}
@@ -78,8 +78,8 @@ def test_a_dropped_initiator_is_caught(qemu_binary: str) -> None:
 
 def test_comparison_flags_a_wrong_node_without_qemu() -> None:
     """compare_srat is pure: a forged readback with a GI on the wrong node fails."""
-    from gi_conform import acpi
-    from gi_conform.qemu import PciPlacement, SratReadback
+    from gi_conform.groundtruth import acpi
+    from gi_conform.groundtruth.qemu import PciPlacement, SratReadback
 
     domain = parse(CASES["guest-function"].xml_path.read_bytes())
     entries = (

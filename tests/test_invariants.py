@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 
 from gi_conform import InvalidDocument, Profile, build_argv, flatten, parse
-from gi_conform.argvread import read_args_text, semantic_facts
-from gi_conform.corpus import load_cases
-from gi_conform.invariants import (
+from gi_conform.argv.invariants import (
     INVARIANT_IDS,
     BrokenInvariant,
     check_invariants,
     document_facts,
     invariant_catalogue,
 )
+from gi_conform.argv.read import read_args_text, semantic_facts
+from gi_conform.corpus import load_cases
 from gi_conform.resources import cases_dir
 
 from .helpers import document, gpu, seed

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from gi_conform import cli, libvirt_cli
-from gi_conform.argvread import read_args_text
-from gi_conform.libvirt import (
+from gi_conform.argv.read import read_args_text
+from gi_conform.cli import libvirt as libvirt_cli
+from gi_conform.cli import main as cli
+from gi_conform.libvirt.install import (
     STABLE_UUID,
     Libvirt,
     LibvirtSetupError,
@@ -312,7 +313,7 @@ def test_check_impl_libvirt_over_the_corpus(real_libvirt: Libvirt) -> None:
 
 
 def test_check_impl_libvirt_without_libvirt_is_a_usage_error(tmp_path: Path) -> None:
-    from gi_conform.cli import main
+    from gi_conform.cli.main import main
 
     assert main(["check", "--impl", f"libvirt:{tmp_path}", "--generated", "0"]) == 2
 

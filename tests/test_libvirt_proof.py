@@ -16,10 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from gi_conform import cli, libvirt_cli
-from gi_conform.acpi import GenericInitiatorAffinity, Rsdp
-from gi_conform.libvirt import Libvirt, LibvirtUnavailable, convert, locate
-from gi_conform.libvirt_proof import (
+from gi_conform.cli import libvirt as libvirt_cli
+from gi_conform.cli import main as cli
+from gi_conform.document.validate import validate
+from gi_conform.groundtruth.acpi import GenericInitiatorAffinity, Rsdp
+from gi_conform.groundtruth.qemu import PciPlacement, QemuUnavailable, SratReadback, find_qemu
+from gi_conform.libvirt.install import Libvirt, LibvirtUnavailable, convert, locate
+from gi_conform.libvirt.proof import (
     ProofVerdict,
     RunnableArgv,
     Selection,
@@ -33,9 +36,7 @@ from gi_conform.libvirt_proof import (
     with_acpi,
     with_readback_memory,
 )
-from gi_conform.qemu import PciPlacement, QemuUnavailable, SratReadback, find_qemu
 from gi_conform.resources import cases_dir, reference_dir
-from gi_conform.validate import validate
 
 # libvirt 12.8's full argv for cases/gi-node-unknown-nodeset.xml (gi-conform libvirt argv
 # --full), shortened to one device: the transformation's input, verbatim.

@@ -16,8 +16,9 @@ from xml.etree import ElementTree
 import jsonschema
 import pytest
 
-from gi_conform.argv import Profile, build_argv, flatten, render_args
-from gi_conform.cli import main
+from gi_conform.argv.build import Profile, build_argv, flatten, render_args
+from gi_conform.cli.main import main
+from gi_conform.document.validate import validate
 from gi_conform.oracle.cases import corpus_cases
 from gi_conform.oracle.compare import compare, gi_subset
 from gi_conform.oracle.impls import SpecError, parse_argv_output, parse_spec
@@ -40,7 +41,6 @@ from gi_conform.oracle.runner import (
     run_check,
 )
 from gi_conform.resources import cases_dir, reference_dir
-from gi_conform.validate import validate
 
 MUTANTS = "python:tests.mutants.mutants"
 HERE = Path(__file__).resolve().parent

@@ -50,7 +50,7 @@ def test_installed_wheel_runs_outside_the_checkout(wheel: Path, tmp_path: Path) 
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     script = (
-        "import sys; from gi_conform.cli import main; from gi_conform import cases_dir;"
+        "import sys; from gi_conform.cli.main import main; from gi_conform import cases_dir;"
         "assert str(cases_dir()).startswith(sys.argv[1]), cases_dir();"
         "raise SystemExit(main(['argv', str(cases_dir() / 'seed-example.xml')]))"
     )

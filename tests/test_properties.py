@@ -31,10 +31,10 @@ from gi_conform import (
     render_args,
     validate,
 )
-from gi_conform.argvread import read_args_text, semantic_facts
+from gi_conform.argv.invariants import check_invariants, document_facts
+from gi_conform.argv.read import read_args_text, semantic_facts
+from gi_conform.document.parse import MAX_DOCUMENT_BYTES
 from gi_conform.fuzz import fuzz_one_input
-from gi_conform.invariants import check_invariants, document_facts
-from gi_conform.parse import MAX_DOCUMENT_BYTES
 from gi_conform.strategies import (
     MUTATED_RULES,
     domain_documents,

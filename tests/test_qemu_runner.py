@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from gi_conform import qemu
-from gi_conform.acpi import GenericInitiatorAffinity, LapicAffinity, MemoryAffinity
-from gi_conform.qemu import (
+from gi_conform.groundtruth import qemu
+from gi_conform.groundtruth.acpi import GenericInitiatorAffinity, LapicAffinity, MemoryAffinity
+from gi_conform.groundtruth.qemu import (
     QemuBinary,
     QemuRefused,
     QemuTimeout,

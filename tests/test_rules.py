@@ -20,7 +20,7 @@ _RULE_LITERAL = re.compile(
 def _rule_ids_in_code() -> set[str]:
     package = Path(gi_conform.__file__).parent
     found: set[str] = set()
-    for path in package.glob("*.py"):
+    for path in package.rglob("*.py"):
         found |= set(_RULE_LITERAL.findall(path.read_text()))
     return found
 

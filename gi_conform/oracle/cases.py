@@ -11,12 +11,12 @@ import fnmatch
 from collections.abc import Sequence
 from pathlib import Path
 
-from gi_conform.argv import Profile, build_argv, default_profile, flatten
-from gi_conform.argvread import read_args_text
+from gi_conform.argv.build import Profile, build_argv, default_profile, flatten
+from gi_conform.argv.read import read_args_text
 from gi_conform.corpus import load_cases
+from gi_conform.document.validate import validate
 from gi_conform.model import Domain
 from gi_conform.oracle.model import CheckCase, Expectation
-from gi_conform.validate import validate
 
 __all__ = ["DIALECTS", "corpus_cases", "dialect_of", "document_case", "expect"]
 

@@ -1,10 +1,10 @@
 """Compare one answer with the reference's expectation: a pure function, no I/O.
 
 What counts (issue 4): the verdict; for accepted documents the semantic facts (NUMA
-nodes, initiator pairs, ids) and every invariant of :mod:`gi_conform.invariants`; with
+nodes, initiator pairs, ids) and every invariant of :mod:`gi_conform.argv.invariants`; with
 ``strict`` the exact GI subset of the argv; with ``messages`` the rule ids of a rejection.
 Foreign implementations spell options differently, so everything but ``strict`` compares
-meaning through :mod:`gi_conform.argvread`.
+meaning through :mod:`gi_conform.argv.read`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 
-from gi_conform.argv import shell_quote
-from gi_conform.argvread import ArgvReading, NodeFacts, device_key, read_argv, semantic_facts
+from gi_conform.argv.build import shell_quote
+from gi_conform.argv.invariants import check_invariants, document_facts
+from gi_conform.argv.read import ArgvReading, NodeFacts, device_key, read_argv, semantic_facts
 from gi_conform.bitmap import format_bitmap
-from gi_conform.invariants import check_invariants, document_facts
 from gi_conform.oracle.model import Answer, CheckCase, Failure, FailureKind, Verdict
 from gi_conform.rules import Severity, catalogue
 

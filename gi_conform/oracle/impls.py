@@ -28,8 +28,9 @@ from types import FrameType, ModuleType
 from typing import Any, Protocol
 
 from gi_conform import __version__
-from gi_conform.argv import build_argv, flatten
-from gi_conform.argvread import read_args_text
+from gi_conform.argv.build import build_argv, flatten
+from gi_conform.argv.read import read_args_text
+from gi_conform.document.validate import validate
 from gi_conform.oracle import process
 from gi_conform.oracle.model import Answer, CheckCase, ErrorKind, ImplInfo, Verdict
 from gi_conform.oracle.protocol import (
@@ -42,7 +43,6 @@ from gi_conform.oracle.protocol import (
     start_request,
     stop_request,
 )
-from gi_conform.validate import validate
 
 __all__ = [
     "MAX_ARGV_CHARS",
@@ -118,7 +118,7 @@ def reference_answer(case: Mapping[str, Any]) -> dict[str, object]:
     xml = case["xml"]
     report = validate(xml if isinstance(xml, bytes | str) else str(xml))
     if report.accepted and report.domain is not None:
-        from gi_conform.argv import Profile
+        from gi_conform.argv.build import Profile
 
         argv = flatten(build_argv(report.domain, Profile(str(case["profile"]))))
         return {"accepted": True, "argv": argv}
@@ -531,14 +531,14 @@ class _Jsonl:
 
 
 class _RealLibvirt:
-    """``libvirt[:DIR]``: real ``virsh domxml-to-native`` per case (see gi_conform.libvirt).
+    """``libvirt[:DIR]``: real ``virsh domxml-to-native`` per case (see gi_conform.libvirt.install).
 
     Each case is a fresh embedded-driver process, so libvirt's process-wide ``gi``
     counter starts at 0 every time and answers are comparable.
     """
 
     def __init__(self, target: str) -> None:
-        from gi_conform import libvirt
+        from gi_conform.libvirt import install as libvirt
 
         try:
             self._libvirt = libvirt.locate(Path(target) if target else None)

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from gi_conform.argv import Profile
+from gi_conform.argv.build import Profile
 from gi_conform.model import Domain
 
 __all__ = [

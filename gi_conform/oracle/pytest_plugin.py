@@ -133,7 +133,7 @@ class _Cases(pytest.Collector):
 
 
 def _options(config: pytest.Config) -> CheckOptions:
-    from gi_conform.argv import Profile
+    from gi_conform.argv.build import Profile
     from gi_conform.oracle.impls import SpecError, parse_spec
     from gi_conform.oracle.runner import (
         CheckOptions,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gi_conform.argv import Profile
+from gi_conform.argv.build import Profile
 from gi_conform.oracle.cases import corpus_cases, document_case
 from gi_conform.oracle.compare import compare
 from gi_conform.oracle.impls import Implementation, open_implementation

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gi_conform.argv import Profile, build_argv, render_args
+from gi_conform.argv.build import Profile, build_argv, render_args
 
 __all__ = [
     "GeneratedDocument",
@@ -164,8 +164,8 @@ def write_case(
     Accepted: ``ID.seed.args`` and ``ID.libvirt.args``; rejected: ``ID.err``. The index
     entry goes to ``ID.index.json`` (paste it into ``cases/index.json``).
     """
+    from gi_conform.document.validate import validate
     from gi_conform.oracle.cases import dialect_of
-    from gi_conform.validate import validate
 
     folder.mkdir(parents=True, exist_ok=True)
     report = validate(xml)

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gi_conform.bitmap import format_bitmap
+from gi_conform.document.parse import read_domain
+from gi_conform.document.validate_numa import numa_feature_rules
 from gi_conform.model import Domain, Hostdev, PciAddress
-from gi_conform.parse import read_domain
 from gi_conform.rules import Severity, Violation, violation
-from gi_conform.validate_numa import numa_feature_rules
 
 __all__ = [
     "MAX_CELLS",

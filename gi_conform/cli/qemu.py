@@ -13,10 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gi_conform.argv import Profile, build_argv, default_profile, flatten, render_args
-from gi_conform.groundtruth import Check, compare_srat, memory_size
-from gi_conform.model import Domain
-from gi_conform.qemu import (
+from gi_conform.argv.build import Profile, build_argv, default_profile, flatten, render_args
+from gi_conform.groundtruth.qemu import (
     QemuRefused,
     QemuTimeout,
     QemuUnavailable,
@@ -24,6 +22,8 @@ from gi_conform.qemu import (
     read_srat,
     runnable_argv,
 )
+from gi_conform.groundtruth.tables import Check, compare_srat, memory_size
+from gi_conform.model import Domain
 
 __all__ = ["EXIT_QEMU_FAILED", "add_parser", "qemu_argv"]
 
@@ -54,8 +54,8 @@ def _table(checks: tuple[Check, ...]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from gi_conform.cli import EXIT_REJECTED, EXIT_USAGE, read_input
-    from gi_conform.validate import validate
+    from gi_conform.cli.main import EXIT_REJECTED, EXIT_USAGE, read_input
+    from gi_conform.document.validate import validate
 
     report = validate(read_input(args.file))
     sys.stderr.write(report.text())

@@ -1,7 +1,7 @@
 """Reading the NUMA features that sit beside the initiators: memory access and
 backing, ``<numatune>`` and HMAT (``<interconnects>``, ``<cache>``).
 
-Split from :mod:`gi_conform.parse` to keep each module small; the reading style is the
+Split from :mod:`gi_conform.document.parse` to keep each module small; the reading style is the
 same: a field that cannot be read is reported once (a ``*-SYNTAX`` rule) and left
 ``None`` so the validator skips it.
 """

@@ -4,7 +4,7 @@ checked entry by entry.
 The comparison is pure: it takes the document's model and what one QEMU run exposed
 (:class:`gi_conform.qemu.SratReadback`) and says, for every entry the document implies,
 what was expected, what was seen and whether they agree. Running QEMU is
-:mod:`gi_conform.qemu`'s job.
+:mod:`gi_conform.groundtruth.qemu`'s job.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from gi_conform import acpi
-from gi_conform.argv import Profile, aligned_memory, device_ids, emitted_initiators
+from gi_conform.argv.build import Profile, aligned_memory, device_ids, emitted_initiators
+from gi_conform.document.validate import distance_matrix, unassigned_vcpus
+from gi_conform.groundtruth import acpi
+from gi_conform.groundtruth.qemu import PciPlacement, SratReadback
 from gi_conform.model import Cell, Domain
-from gi_conform.qemu import PciPlacement, SratReadback
-from gi_conform.validate import distance_matrix, unassigned_vcpus
 
 __all__ = ["MEMORY_TOLERANCE", "Check", "compare_srat", "hmat_initiators", "memory_size"]
 

@@ -5,7 +5,7 @@ emits), the difference only matters if the guest can tell. This module takes lib
 *full* argv, replaces only what needs this host's resources (VFIO devices, host USB and
 SCSI devices, disk images, sockets, the KVM accelerator, a machine version this QEMU
 lacks), runs it in the host's QEMU and reads the guest's SRAT back through
-:mod:`gi_conform.qemu`. The verdict:
+:mod:`gi_conform.groundtruth.qemu`. The verdict:
 
 * ``qemu-refuses``: QEMU will not start libvirt's command line (its exact message);
 * ``srat-missing``: QEMU runs it, but the guest's SRAT lacks a generic initiator the
@@ -33,13 +33,13 @@ from typing import Any
 
 from lxml import etree
 
-from gi_conform import qemu
-from gi_conform.argvread import device_key, read_argv, semantic_facts, split_keyval
-from gi_conform.invariants import check_invariants
-from gi_conform.libvirt import Libvirt, LibvirtError, LibvirtTimeout, convert, reduce
+from gi_conform.argv.invariants import check_invariants
+from gi_conform.argv.read import device_key, read_argv, semantic_facts, split_keyval
+from gi_conform.document.validate import validate
+from gi_conform.groundtruth import qemu
+from gi_conform.libvirt.install import Libvirt, LibvirtError, LibvirtTimeout, convert, reduce
 from gi_conform.model import Domain, MdevSource, PciAddress
 from gi_conform.oracle.model import CheckCase
-from gi_conform.validate import validate
 
 __all__ = [
     "READBACK_MIN_MEMORY",

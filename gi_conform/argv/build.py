@@ -22,6 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gi_conform.bitmap import ranges
+from gi_conform.document.validate import (
+    cpu_nodes,
+    distance_matrix,
+    unassigned_vcpus,
+    vcpus_added_to_cell0,
+)
 from gi_conform.model import (
     Cell,
     Dialect,
@@ -31,12 +37,6 @@ from gi_conform.model import (
     Initiator,
     MdevSource,
     MemoryBacking,
-)
-from gi_conform.validate import (
-    cpu_nodes,
-    distance_matrix,
-    unassigned_vcpus,
-    vcpus_added_to_cell0,
 )
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 Golden files compare one spelling; these checks compare meaning, so they apply to every
 implementation (libvirt, a patched libvirt, a toy converter): read the argv back with
-:mod:`gi_conform.argvread` and hold it against the document. The catalogue of ids lives
+:mod:`gi_conform.argv.read` and hold it against the document. The catalogue of ids lives
 in ``reference/invariants.toml``; the ids are an interface and never change.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
 
-from gi_conform.argv import Profile, aligned_memory, default_profile, device_ids
-from gi_conform.argvread import (
+from gi_conform.argv.build import Profile, aligned_memory, default_profile, device_ids
+from gi_conform.argv.read import (
     GI_PROPERTIES,
     NUMA_DIST_PROPERTIES,
     NUMA_NODE_PROPERTIES,
@@ -30,9 +30,7 @@ from gi_conform.argvread import (
     resolved_distances,
 )
 from gi_conform.bitmap import format_bitmap
-from gi_conform.model import Domain, Hostdev, MdevSource, PciAddress
-from gi_conform.resources import reference_dir
-from gi_conform.validate import (
+from gi_conform.document.validate import (
     LOCAL_DISTANCE,
     REMOTE_DISTANCE,
     distance_matrix,
@@ -41,6 +39,8 @@ from gi_conform.validate import (
     unassigned_vcpus,
     vcpus_added_to_cell0,
 )
+from gi_conform.model import Domain, Hostdev, MdevSource, PciAddress
+from gi_conform.resources import reference_dir
 
 __all__ = [
     "INVARIANT_IDS",
@@ -109,7 +109,7 @@ def invariant_catalogue() -> Mapping[str, Invariant]:
 
 
 def hostdev_key(hostdev: Hostdev) -> str | None:
-    """A hostdev's comparable identity, as :func:`gi_conform.argvread.device_key` gives it."""
+    """A hostdev's comparable identity, as :func:`gi_conform.argv.read.device_key` gives it."""
     source = hostdev.source
     if isinstance(source, PciAddress):
         return source.host_text()
@@ -175,7 +175,7 @@ def document_facts(domain: Domain, profile: Profile | None = None) -> SemanticFa
 
 def _expected_distances(domain: Domain) -> tuple[tuple[int, int, int], ...]:
     """The matrix as a meaning: all-default distances mean the same as none (as in
-    :func:`gi_conform.argvread.resolved_distances`), though libvirt writes them out."""
+    :func:`gi_conform.argv.read.resolved_distances`), though libvirt writes them out."""
     matrix = distance_matrix(domain)
     if all(
         value == (LOCAL_DISTANCE if src == dst else REMOTE_DISTANCE)

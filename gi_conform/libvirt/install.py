@@ -36,7 +36,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from gi_conform.argvread import read_args_text, read_argv
+from gi_conform.argv.read import read_args_text, read_argv
 from gi_conform.oracle.process import run_bounded
 
 __all__ = [

@@ -20,9 +20,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gi_conform import argtypes
-from gi_conform.argv import Option, render_args
-from gi_conform.libvirt import (
+from gi_conform.argv.build import Option, render_args
+from gi_conform.cli import common as argtypes
+from gi_conform.libvirt.install import (
     DEFAULT_DIR,
     DEFAULT_DRIVERS,
     DIR_ENV,
@@ -40,7 +40,7 @@ from gi_conform.libvirt import (
 )
 
 if TYPE_CHECKING:
-    from gi_conform.libvirt_proof import CaseProof, ProofRun
+    from gi_conform.libvirt.proof import CaseProof, ProofRun
     from gi_conform.oracle.runner import CheckOptions
 
 __all__ = ["EXIT_LIBVIRT_FAILED", "add_parser"]
@@ -79,7 +79,7 @@ def _render(argv: list[str]) -> str:
 
 
 def _setup(args: argparse.Namespace) -> int:
-    from gi_conform.cli import EXIT_USAGE
+    from gi_conform.cli.main import EXIT_USAGE
 
     try:
         report = setup(
@@ -103,7 +103,7 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def _teardown(args: argparse.Namespace) -> int:
-    from gi_conform.cli import EXIT_USAGE
+    from gi_conform.cli.main import EXIT_USAGE
 
     try:
         teardown(_directory(args), progress=_progress)
@@ -117,7 +117,7 @@ def _teardown(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from gi_conform.cli import EXIT_USAGE
+    from gi_conform.cli.main import EXIT_USAGE
 
     try:
         found = locate(Path(args.dir) if args.dir else None)
@@ -144,7 +144,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _argv(args: argparse.Namespace) -> int:
-    from gi_conform.cli import EXIT_REJECTED, EXIT_USAGE, read_input
+    from gi_conform.cli.main import EXIT_REJECTED, EXIT_USAGE, read_input
 
     data = read_input(args.file)
     try:
@@ -174,7 +174,7 @@ _PROOF_COLUMNS = ("case", "reference rule", "libvirt", "QEMU verdict")
 
 def _proof_table(run: ProofRun) -> str:
     """One row per proved document; the missing entries of srat-missing rows below it."""
-    from gi_conform.libvirt_proof import ProofVerdict
+    from gi_conform.libvirt.proof import ProofVerdict
 
     rows: list[tuple[str, str, str, str]] = []
     notes: list[list[str]] = []
@@ -204,7 +204,7 @@ def _proof_table(run: ProofRun) -> str:
 
 
 def _proof_summary(run: ProofRun, corpus: int, generated: int, options: CheckOptions) -> str:
-    from gi_conform.libvirt_proof import ProofVerdict, Selection
+    from gi_conform.libvirt.proof import ProofVerdict, Selection
 
     counts = ", ".join(f"{v} {run.count(v)}" for v in ProofVerdict)
     why = "; ".join(
@@ -226,7 +226,7 @@ def _proof_json(
     run: ProofRun, args: argparse.Namespace, dialects: list[str], started: str, found: Libvirt
 ) -> dict[str, object]:
     """The ``--json`` document (schema: reference/implementations/proofs.schema.json)."""
-    from gi_conform.libvirt_proof import ProofVerdict
+    from gi_conform.libvirt.proof import ProofVerdict
 
     return {
         "format": "gi-conform-libvirt-proofs",
@@ -264,10 +264,10 @@ def _proof_json(
 def _prove(args: argparse.Namespace) -> int:
     import datetime
 
-    from gi_conform.cli import EXIT_USAGE
-    from gi_conform.libvirt_proof import prove_cases
+    from gi_conform.cli.main import EXIT_USAGE
+    from gi_conform.groundtruth.qemu import QemuUnavailable, find_qemu
+    from gi_conform.libvirt.proof import prove_cases
     from gi_conform.oracle.runner import CheckOptions, select_cases
-    from gi_conform.qemu import QemuUnavailable, find_qemu
 
     try:
         found = locate(Path(args.dir) if args.dir else None)

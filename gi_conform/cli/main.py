@@ -15,12 +15,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from gi_conform import libvirt_cli, qemu_cli
-from gi_conform.argv import Profile, build_argv, flatten, render_args
-from gi_conform.oracle import cli as oracle_cli
-from gi_conform.parse import MAX_DOCUMENT_BYTES
-from gi_conform.validate import Report, validate
-from gi_conform.xmlfmt import format_xml
+from gi_conform.argv.build import Profile, build_argv, flatten, render_args
+from gi_conform.cli import check as oracle_cli
+from gi_conform.cli import libvirt as libvirt_cli
+from gi_conform.cli import qemu as qemu_cli
+from gi_conform.document.format import format_xml
+from gi_conform.document.parse import MAX_DOCUMENT_BYTES
+from gi_conform.document.validate import Report, validate
 
 __all__ = ["EXIT_ACCEPTED", "EXIT_INTERNAL", "EXIT_REJECTED", "EXIT_USAGE", "main"]
 

@@ -26,8 +26,8 @@ from typing import Any
 
 from qemu.qmp import ExecuteError, QMPClient, QMPError
 
-from gi_conform import acpi
-from gi_conform.argvread import split_keyval
+from gi_conform.argv.read import split_keyval
+from gi_conform.groundtruth import acpi
 
 __all__ = [
     "INSTALL_HINT",

@@ -27,6 +27,23 @@ from hypothesis.errors import InvalidArgument
 from lxml import etree
 
 from gi_conform.bitmap import format_bitmap, parse_bitmap, ranges
+from gi_conform.document.format import format_xml
+from gi_conform.document.parse import MAX_DOCUMENT_BYTES, MAX_NODE, MAX_VCPUS
+from gi_conform.document.parse import smallest_free as _smallest_free
+from gi_conform.document.parse_numa import (
+    ASSOCIATIVITIES,
+    CACHE_POLICIES,
+    INTERCONNECT_TYPES,
+    NUMATUNE_MODES,
+)
+from gi_conform.document.validate import (
+    LOCAL_DISTANCE,
+    MAX_CELLS,
+    UNREACHABLE,
+    cpu_nodes,
+    initiator_pairs,
+    unassigned_vcpus,
+)
 from gi_conform.model import (
     Cell,
     CellCache,
@@ -45,24 +62,7 @@ from gi_conform.model import (
     Source,
     UsbSource,
 )
-from gi_conform.parse import MAX_DOCUMENT_BYTES, MAX_NODE, MAX_VCPUS
-from gi_conform.parse import smallest_free as _smallest_free
-from gi_conform.parse_numa import (
-    ASSOCIATIVITIES,
-    CACHE_POLICIES,
-    INTERCONNECT_TYPES,
-    NUMATUNE_MODES,
-)
 from gi_conform.rules import Severity, catalogue
-from gi_conform.validate import (
-    LOCAL_DISTANCE,
-    MAX_CELLS,
-    UNREACHABLE,
-    cpu_nodes,
-    initiator_pairs,
-    unassigned_vcpus,
-)
-from gi_conform.xmlfmt import format_xml
 
 __all__ = [
     "MUTATED_RULES",

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gi_conform import argtypes
+from gi_conform.cli import common as argtypes
 
 if TYPE_CHECKING:
     from gi_conform.oracle.model import CaseResult, CheckCase
@@ -120,8 +120,8 @@ def _status(enabled: bool, text: str) -> Iterator[None]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from gi_conform.argv import Profile
-    from gi_conform.cli import EXIT_ACCEPTED, EXIT_REJECTED, UsageError
+    from gi_conform.argv.build import Profile
+    from gi_conform.cli.main import EXIT_ACCEPTED, EXIT_REJECTED, UsageError
     from gi_conform.oracle.impls import SpecError, parse_spec
     from gi_conform.oracle.report import summary, write_report
     from gi_conform.oracle.runner import (

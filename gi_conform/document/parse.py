@@ -3,7 +3,7 @@
 The parser turns a domain document into the model and reports every syntax problem it
 meets (malformed XML, bad numbers, bad bitmaps, missing seed fields) instead of stopping
 at the first. Cross-element rules (references, duplicates, NUMA consistency) belong to
-:mod:`gi_conform.validate`.
+:mod:`gi_conform.document.validate`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from gi_conform.bitmap import BitmapError, parse_bitmap
+from gi_conform.document.parse_numa import NumaReader
 from gi_conform.model import (
     Cell,
     Dialect,
@@ -27,7 +28,6 @@ from gi_conform.model import (
     Source,
     UsbSource,
 )
-from gi_conform.parse_numa import NumaReader
 from gi_conform.rules import Violation, violation
 from gi_conform.units import UnitError, to_bytes
 

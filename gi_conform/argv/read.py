@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from gi_conform.validate import LOCAL_DISTANCE, REMOTE_DISTANCE
+from gi_conform.document.validate import LOCAL_DISTANCE, REMOTE_DISTANCE
 
 __all__ = [
     "ArgvReading",

@@ -1,0 +1,2 @@
+"""Stage 7, the ``gi-conform`` command line: ``main`` dispatches to one module per command
+family; ``common`` holds exit codes, input reading and argparse types."""
