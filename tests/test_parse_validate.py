@@ -211,7 +211,7 @@ def test_cpu_lists_beyond_any_disjoint_total_are_refused() -> None:
 
 def test_review_findings_on_hmat_limits_and_distances() -> None:
     """Each was accepted or refused wrongly before: QEMU's and libvirt's behaviour."""
-    from gi_conform.document.validate import distance_matrix
+    from gi_conform.semantics import distance_matrix
 
     from .helpers import document
 

@@ -22,12 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gi_conform.bitmap import ranges
-from gi_conform.document.validate import (
-    cpu_nodes,
-    distance_matrix,
-    unassigned_vcpus,
-    vcpus_added_to_cell0,
-)
 from gi_conform.model import (
     Cell,
     Dialect,
@@ -35,8 +29,15 @@ from gi_conform.model import (
     Hostdev,
     HostdevKind,
     Initiator,
+    Interconnect,
     MdevSource,
     MemoryBacking,
+)
+from gi_conform.semantics import (
+    cpu_cells_seen,
+    cpu_cells_written,
+    distance_matrix,
+    vcpus_added_to_cell0,
 )
 
 __all__ = [
@@ -50,7 +51,6 @@ __all__ = [
     "device_ids",
     "emitted_initiators",
     "flatten",
-    "node_initiator",
     "render_args",
 ]
 
@@ -157,23 +157,25 @@ def _binding(domain: Domain, cell_id: int) -> tuple[tuple[int, ...], str] | None
     return nodeset, policy
 
 
-def node_initiator(domain: Domain, cell: Cell, cpu_cells: set[int]) -> int | None:
+def _node_initiator(
+    cell: Cell, links: tuple[Interconnect, ...], written: set[int], seen: set[int]
+) -> int | None:
     """The ``initiator=`` of a ``-numa node`` line when HMAT is used.
 
     As libvirt 12.8: a cell with CPUs (or cell 0 taking the vCPUs no cell names) is its
-    own initiator; a CPU-less one takes the
-    initiator of the first interconnect targeting it, else the first cell with CPUs.
-    One difference, QEMU's rule: that initiator must have CPUs (``-numa node,initiator``
-    refuses a GI-only node), so interconnects from GI-only cells are passed over.
+    own initiator; a CPU-less one takes the initiator of the first interconnect targeting
+    it, else the first cell with CPUs. One difference, QEMU's rule: that initiator must
+    have CPUs (``-numa node,initiator`` refuses a GI-only node), so interconnects from
+    GI-only cells are passed over. ``written``/``seen``: :func:`cpu_cells_written` and
+    :func:`cpu_cells_seen` (a node 0 whose vCPUs only QEMU places must name itself: QEMU
+    refuses another initiator for it, "should be itself").
     """
-    if cell.id in cpu_cells or (cell.id == 0 and unassigned_vcpus(domain)):
-        # the latter: QEMU itself puts the vCPUs no node names on node 0 (libvirt then
-        # writes another initiator for it, which QEMU refuses: "should be itself")
+    if cell.id in seen:
         return cell.id
-    for link in domain.interconnects:
-        if link.target == cell.id and link.initiator in cpu_cells:
+    for link in links:
+        if link.target == cell.id and link.initiator in written:
             return link.initiator
-    return min(cpu_cells) if cpu_cells else None
+    return min(written) if written else None
 
 
 def _size_text(size: int) -> str:
@@ -223,7 +225,7 @@ def _numa_options(domain: Domain) -> list[Option]:
     if domain.uses_hmat:
         options.append(Option("-machine", "hmat=on"))
     extra = set(vcpus_added_to_cell0(domain))
-    cpu_cells = cpu_nodes(domain)
+    written, seen = cpu_cells_written(domain), cpu_cells_seen(domain)
     for cell in sorted(domain.cells, key=lambda c: c.id if c.id is not None else -1):
         if cell.id is None or cell.cpus is None or cell.memory is None:
             raise ValueError(f"cell on line {cell.line} is invalid; validate first")
@@ -231,7 +233,7 @@ def _numa_options(domain: Domain) -> list[Option]:
         cpus = set(cell.cpus) | (extra if cell.id == 0 else set())
         parts.extend(f"cpus={a}" if a == b else f"cpus={a}-{b}" for a, b in ranges(cpus))
         if domain.uses_hmat:
-            initiator = node_initiator(domain, cell, cpu_cells)
+            initiator = _node_initiator(cell, domain.interconnects, written, seen)
             if initiator is not None:
                 parts.append(f"initiator={initiator}")
         if cell.memory > 0:

@@ -30,17 +30,18 @@ from gi_conform.argv.read import (
     resolved_distances,
 )
 from gi_conform.bitmap import format_bitmap
-from gi_conform.document.validate import (
+from gi_conform.document.validate import parse
+from gi_conform.model import Domain, Hostdev
+from gi_conform.resources import reference_dir
+from gi_conform.semantics import (
     LOCAL_DISTANCE,
     REMOTE_DISTANCE,
     distance_matrix,
     initiator_pairs,
-    parse,
+    source_key,
     unassigned_vcpus,
     vcpus_added_to_cell0,
 )
-from gi_conform.model import Domain, Hostdev, MdevSource, PciAddress
-from gi_conform.resources import reference_dir
 
 __all__ = [
     "INVARIANT_IDS",
@@ -48,7 +49,6 @@ __all__ = [
     "Invariant",
     "check_invariants",
     "document_facts",
-    "hostdev_key",
     "invariant_catalogue",
 ]
 
@@ -108,16 +108,6 @@ def invariant_catalogue() -> Mapping[str, Invariant]:
     return MappingProxyType(entries)
 
 
-def hostdev_key(hostdev: Hostdev) -> str | None:
-    """A hostdev's comparable identity, as :func:`gi_conform.argv.read.device_key` gives it."""
-    source = hostdev.source
-    if isinstance(source, PciAddress):
-        return source.host_text()
-    if isinstance(source, MdevSource):
-        return f"/sys/bus/mdev/devices/{source.uuid.lower()}"
-    return None
-
-
 def _expected_cells(domain: Domain) -> dict[int, tuple[frozenset[int], int]]:
     """Cell id -> (CPUs, argv memory bytes), with unnamed vCPUs on cell 0 as libvirt does
     (only when cell 0 has memory).
@@ -139,7 +129,7 @@ def _expected_pairs(domain: Domain) -> list[tuple[str, int]]:
     pairs: list[tuple[str, int]] = []
     for alias, node in initiator_pairs(domain):
         hostdev = domain.hostdev(alias)
-        key = hostdev_key(hostdev) if hostdev is not None else None
+        key = source_key(hostdev.source) if hostdev is not None else None
         if key is not None:
             pairs.append((key, node))
     return pairs
@@ -149,7 +139,7 @@ def _pci_hostdevs(domain: Domain) -> list[tuple[Hostdev, str]]:
     return [
         (hostdev, key)
         for hostdev in domain.hostdevs
-        if hostdev.kind.is_pci and (key := hostdev_key(hostdev)) is not None
+        if hostdev.kind.is_pci and (key := source_key(hostdev.source)) is not None
     ]
 
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from gi_conform.document.validate import LOCAL_DISTANCE, REMOTE_DISTANCE
+from gi_conform.semantics import LOCAL_DISTANCE, MDEV_SYSFS_PREFIX, REMOTE_DISTANCE
 
 __all__ = [
     "ArgvReading",
@@ -58,7 +58,6 @@ _HOST = re.compile(
     r"(?:([0-9a-f]{1,4}):)?([0-9a-f]{1,2}):([0-9a-f]{1,2})\.([0-7])\Z", re.IGNORECASE
 )
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z", re.I)
-_MDEV_PREFIX = "/sys/bus/mdev/devices/"
 _SHELL_SPACE = " \t\r\n"
 """shlex's whitespace, exactly (not Python's wider \\s)."""
 _PIECE = re.compile(r"""'[^']*'|"(?:[^"\\]|\\.)*"|\\.|[^'"\\ \t\r\n]+""", re.S)
@@ -667,7 +666,7 @@ def normalize_sysfsdev(text: str) -> str:
     path = text.rstrip("/")
     name = path.rsplit("/", 1)[-1]
     if _UUID.match(name):
-        return _MDEV_PREFIX + name.lower()
+        return MDEV_SYSFS_PREFIX + name.lower()
     return path
 
 

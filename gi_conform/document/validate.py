@@ -15,19 +15,20 @@ from gi_conform.document.parse import read_domain
 from gi_conform.document.validate_numa import numa_feature_rules
 from gi_conform.model import Domain, Hostdev, PciAddress
 from gi_conform.rules import Severity, Violation, violation
+from gi_conform.semantics import (
+    BRIDGE_MODELS,
+    LOCAL_DISTANCE,
+    SINGLE_SLOT_MODELS,
+    UNREACHABLE,
+    InitiatorClaim,
+    bus_model,
+    cpu_cells_written,
+    initiator_claims,
+    unassigned_vcpus,
+    vcpus_added_to_cell0,
+)
 
-__all__ = [
-    "MAX_CELLS",
-    "InvalidDocument",
-    "Report",
-    "bus_model",
-    "check_domain",
-    "cpu_nodes",
-    "distance_matrix",
-    "parse",
-    "validate",
-    "vcpus_added_to_cell0",
-]
+__all__ = ["MAX_CELLS", "InvalidDocument", "Report", "check_domain", "parse", "validate"]
 
 MAX_CELLS = 128
 """QEMU's MAX_NODES."""
@@ -89,16 +90,16 @@ def parse(source: bytes | str) -> Domain:
 
 def check_domain(domain: Domain) -> list[Violation]:
     """The cross-element rules, on a model (its own syntax problems are the parser's)."""
-    claims = _claims(domain)
+    claims = initiator_claims(domain)
     return [
         *_numa_rules(domain, claims),
-        *numa_feature_rules(domain, _gi_nodes(domain, claims), cpu_nodes(domain)),
+        *numa_feature_rules(domain, _gi_nodes(domain, claims), cpu_cells_written(domain)),
         *_device_rules(domain),
         *_initiator_rules(domain, claims),
     ]
 
 
-def _gi_nodes(domain: Domain, claims: list[_Claim]) -> set[int]:
+def _gi_nodes(domain: Domain, claims: list[InitiatorClaim]) -> set[int]:
     """Nodes some PCI device's generic initiator lands on."""
     nodes = set()
     for claim in claims:
@@ -108,30 +109,11 @@ def _gi_nodes(domain: Domain, claims: list[_Claim]) -> set[int]:
     return nodes
 
 
-def vcpus_added_to_cell0(domain: Domain) -> list[int]:
-    """The unassigned vCPUs libvirt writes on node 0: only when cell 0 has memory
-    (measured on libvirt 12.8; otherwise it leaves them out of every -numa node)."""
-    cell0 = next((cell for cell in domain.cells if cell.id == 0), None)
-    if cell0 is None or not cell0.memory:
-        return []
-    return unassigned_vcpus(domain)
-
-
-def cpu_nodes(domain: Domain) -> set[int]:
-    """Cells whose ``-numa node`` names vCPUs: cell 0 too when libvirt gives it the ones no
-    cell names. (QEMU's own fallback for them comes too late for HMAT: measured, an
-    ``hmat-lb`` from such a node 0 is refused as not an initiator.)"""
-    nodes = {cell.id for cell in domain.cells if cell.id is not None and cell.cpus}
-    if vcpus_added_to_cell0(domain):
-        nodes.add(0)
-    return nodes
-
-
 def _cell_label(cell_id: int | None) -> str:
     return f"<cell id='{cell_id}'>"
 
 
-def _numa_rules(domain: Domain, claims: list[_Claim]) -> Iterator[Violation]:
+def _numa_rules(domain: Domain, claims: list[InitiatorClaim]) -> Iterator[Violation]:
     cells = domain.cells
     if domain.numa and not cells:
         yield violation("NUMA-NO-CELLS", domain.numa_line, "<numa>")
@@ -214,11 +196,6 @@ def _numa_rules(domain: Domain, claims: list[_Claim]) -> Iterator[Violation]:
             yield violation("NUMA-CELL-INVISIBLE", cell.line, _cell_label(cell.id), cell=cell.id)
 
 
-LOCAL_DISTANCE = 10
-REMOTE_DISTANCE = 20
-UNREACHABLE = 255
-
-
 def _distance_rules(domain: Domain) -> Iterator[Violation]:
     ids = {cell.id for cell in domain.cells if cell.id is not None}
     for cell in domain.cells:
@@ -249,48 +226,6 @@ def _distance_rules(domain: Domain) -> Iterator[Violation]:
                     sibling=sibling,
                     detail=detail,
                 )
-
-
-def distance_matrix(domain: Domain) -> dict[tuple[int, int], int]:
-    """Every (src, dst) distance as libvirt resolves it, or {} when libvirt writes none.
-
-    libvirt's rules: a sibling sets the distance from its cell, and the reverse one too
-    unless that was already given; unset pairs are 10 (local) or 20 (remote). Real
-    libvirt 12.8 writes the whole matrix unless the document gives every pair of the
-    cells it names explicitly with its default value (measured: a complete all-default
-    matrix gives no ``-numa dist``, a partial all-default one gives all of them).
-    """
-    named = {cell.id for cell in domain.cells if cell.id is not None}
-    ids = sorted(named | {s for cell in domain.cells for s, _ in cell.distances})
-    given: dict[tuple[int, int], int] = {}
-    for cell in domain.cells:
-        if cell.id is None:
-            continue
-        for sibling, value in cell.distances:
-            given[(cell.id, sibling)] = value
-            given.setdefault((sibling, cell.id), value)
-    if not given:
-        return {}
-    for src in {src for src, _ in given}:
-        given.setdefault((src, src), LOCAL_DISTANCE)  # libvirt fills a row's own entry
-
-    def default(src: int, dst: int) -> int:
-        return LOCAL_DISTANCE if src == dst else REMOTE_DISTANCE
-
-    rows = {src for src, _ in given}
-    if all(given.get((src, dst)) == default(src, dst) for src in rows for dst in ids):
-        return {}
-    return {(src, dst): given.get((src, dst), default(src, dst)) for src in ids for dst in ids}
-
-
-def unassigned_vcpus(domain: Domain) -> list[int]:
-    """vCPUs no cell names, which libvirt silently adds to cell 0 (empty without NUMA)."""
-    if not domain.cells or domain.vcpus is None:
-        return []
-    if any(cell.cpus is None for cell in domain.cells):
-        return []
-    named = {cpu for cell in domain.cells for cpu in (cell.cpus or ())}
-    return [cpu for cpu in range(domain.vcpus) if cpu not in named]
 
 
 def _names(domain: Domain) -> Iterator[tuple[str, str, int]]:
@@ -396,21 +331,6 @@ def _reserved_slots(domain: Domain) -> dict[int, str]:
     return {0: "host bridge (i440FX)", 1: "PIIX3 ISA/IDE/USB"}
 
 
-SINGLE_SLOT_MODELS = ("pcie-root-port", "pcie-switch-downstream-port")
-"""PCIe ports: one downstream device, slot 0 (a guest scans no other slot below them)."""
-BRIDGE_MODELS = ("pci-bridge", "pcie-to-pci-bridge")
-"""PCI bridges: libvirt keeps their slot 0 (SHPC) and places devices at slots 1-31."""
-
-
-def bus_model(domain: Domain, bus: int) -> str:
-    """What guest bus ``bus`` > 0 is: its declared controller model, else the one libvirt
-    adds for it (a pcie-root-port on q35/virt, a pci-bridge on i440fx)."""
-    declared = dict(domain.pci_controllers)
-    if bus in declared:
-        return declared[bus]
-    return "pcie-root-port" if domain.pci_root_bus == "pcie.0" else "pci-bridge"
-
-
 def _bus_slot_problem(domain: Domain, address: PciAddress) -> tuple[str, str] | None:
     """(bus model, the slots it has) when ``address`` is not one of them."""
     if address.bus == 0:
@@ -423,35 +343,7 @@ def _bus_slot_problem(domain: Domain, address: PciAddress) -> tuple[str, str] | 
     return None
 
 
-@dataclass(frozen=True)
-class _Claim:
-    """One initiator as written: the element that asks for (device, node)."""
-
-    device: str
-    node: int
-    line: int
-    label: str
-
-
-def _claims(domain: Domain) -> list[_Claim]:
-    claims: list[_Claim] = []
-    for hostdev in domain.hostdevs:
-        for node in hostdev.nodeset or ():
-            label = f"<acpi nodeset> of hostdev '{hostdev.alias}'"
-            claims.append(_Claim(hostdev.alias, node, hostdev.acpi_line, label))
-    for initiator in domain.initiators:
-        if initiator.device is not None and initiator.node is not None:
-            label = f"<acpi-generic-initiator> '{initiator.id}'"
-            claims.append(_Claim(initiator.device, initiator.node, initiator.line, label))
-    return sorted(claims, key=lambda claim: claim.line)
-
-
-def initiator_pairs(domain: Domain) -> list[tuple[str, int]]:
-    """Every (device alias, node) the document asks for, both dialects, by line."""
-    return [(claim.device, claim.node) for claim in _claims(domain)]
-
-
-def _initiator_rules(domain: Domain, claims: list[_Claim]) -> Iterator[Violation]:
+def _initiator_rules(domain: Domain, claims: list[InitiatorClaim]) -> Iterator[Violation]:
     cell_ids = {cell.id for cell in domain.cells if cell.id is not None}
     for initiator in domain.initiators:
         if initiator.device is None:

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gi_conform.argv.build import Profile, aligned_memory, device_ids, emitted_initiators
-from gi_conform.document.validate import distance_matrix, unassigned_vcpus
 from gi_conform.groundtruth import acpi
 from gi_conform.groundtruth.qemu import PciPlacement, SratReadback
 from gi_conform.model import Cell, Domain
+from gi_conform.semantics import cpu_cells_seen, distance_matrix, unassigned_vcpus
 
 __all__ = ["MEMORY_TOLERANCE", "Check", "compare_srat", "hmat_initiators", "memory_size"]
 
@@ -194,19 +194,11 @@ _POLICY = ("none", "writeback", "writethrough")
 """HMAT cache write policy values 0, 1, 2 in libvirt's words."""
 
 
-def _cpu_cells(domain: Domain) -> set[int]:
-    """Cells with CPUs, cell 0 included when it takes the vCPUs no cell names."""
-    cells = {cell.id for cell in domain.cells if cell.id is not None and cell.cpus}
-    if unassigned_vcpus(domain) and domain.cells:
-        cells.add(0)
-    return cells
-
-
 def hmat_initiators(domain: Domain, profile: Profile) -> tuple[int, ...]:
     """The initiator domains QEMU lists in every HMAT locality structure: the cells with
     CPUs or with a Generic Initiator, ascending (measured on QEMU 10.0.2)."""
     gi_nodes = {i.node for i in emitted_initiators(domain, profile) if i.node is not None}
-    return tuple(sorted(_cpu_cells(domain) | gi_nodes))
+    return tuple(sorted(cpu_cells_seen(domain) | gi_nodes))
 
 
 def _ids(values: tuple[int, ...] | list[int]) -> str:
@@ -230,7 +222,7 @@ def _hmat_domain_checks(
 
 def _memory_domain_checks(domain: Domain, hmat: acpi.Hmat) -> Iterator[Check]:
     """Type 0: one per cell with memory; a cell with CPUs is its own initiator."""
-    cpu_cells = _cpu_cells(domain)
+    cpu_cells = cpu_cells_seen(domain)
     want = {
         cell.id: (cell.id if cell.id in cpu_cells else None)
         for cell in domain.cells

@@ -38,8 +38,9 @@ from gi_conform.argv.read import device_key, read_argv, semantic_facts, split_ke
 from gi_conform.document.validate import validate
 from gi_conform.groundtruth import qemu
 from gi_conform.libvirt.install import Libvirt, LibvirtError, LibvirtTimeout, convert, reduce
-from gi_conform.model import Domain, MdevSource, PciAddress
+from gi_conform.model import Domain, PciAddress
 from gi_conform.oracle.model import CheckCase
+from gi_conform.semantics import source_key
 
 __all__ = [
     "READBACK_MIN_MEMORY",
@@ -509,14 +510,6 @@ def with_acpi(argv: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
 # ------------------------------------------------------------------ what was asked
 
 
-def _host_key(source: object) -> str | None:
-    if isinstance(source, PciAddress):
-        return source.host_text()
-    if isinstance(source, MdevSource):
-        return f"/sys/bus/mdev/devices/{source.uuid.lower()}"
-    return None
-
-
 def asked_initiators(domain: Domain) -> tuple[AskedInitiator, ...]:
     """Every (device, node) pair the document asks for, both dialects, read leniently.
 
@@ -544,7 +537,7 @@ def asked_initiators(domain: Domain) -> tuple[AskedInitiator, ...]:
         pairs[alias, node] = AskedInitiator(
             alias=alias,
             source=source,
-            host=_host_key(hostdev.source),
+            host=source_key(hostdev.source),
             index=pci_index.get(alias),
             node=node,
         )

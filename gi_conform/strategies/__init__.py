@@ -36,14 +36,7 @@ from gi_conform.document.parse_numa import (
     INTERCONNECT_TYPES,
     NUMATUNE_MODES,
 )
-from gi_conform.document.validate import (
-    LOCAL_DISTANCE,
-    MAX_CELLS,
-    UNREACHABLE,
-    cpu_nodes,
-    initiator_pairs,
-    unassigned_vcpus,
-)
+from gi_conform.document.validate import MAX_CELLS
 from gi_conform.model import (
     Cell,
     CellCache,
@@ -63,6 +56,13 @@ from gi_conform.model import (
     UsbSource,
 )
 from gi_conform.rules import Severity, catalogue
+from gi_conform.semantics import (
+    LOCAL_DISTANCE,
+    UNREACHABLE,
+    cpu_cells_written,
+    initiator_pairs,
+    unassigned_vcpus,
+)
 
 __all__ = [
     "MUTATED_RULES",
@@ -432,7 +432,7 @@ def _draw_numa_features(draw: st.DrawFn, domain: Domain) -> Domain:
 def _draw_hmat(draw: st.DrawFn, domain: Domain) -> Domain:
     pci = {h.alias for h in domain.hostdevs if h.kind.is_pci}
     gi_nodes = {node for alias, node in initiator_pairs(domain) if alias in pci}
-    initiators = sorted(cpu_nodes(domain) | gi_nodes)
+    initiators = sorted(cpu_cells_written(domain) | gi_nodes)
     if not initiators:
         return domain
     targets = sorted(c.id for c in domain.cells if c.id is not None)
@@ -1487,7 +1487,7 @@ def _link(root: etree._Element, kind: str = "latency", **attrs: str) -> etree._E
 def _cpu_cell(draw: st.DrawFn, domain: Domain, root: etree._Element) -> str:
     """A cell with vCPUs in the argv; if none has (every vCPU unnamed, cell 0 memoryless),
     cell 0 is given the unnamed vCPUs explicitly, which changes nothing else."""
-    nodes = sorted(cpu_nodes(domain))
+    nodes = sorted(cpu_cells_written(domain))
     if nodes:
         return str(draw(st.sampled_from(nodes)))
     cell = next(c for c in _numa(root).iterchildren("cell") if c.get("id") == "0")

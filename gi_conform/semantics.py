@@ -1,0 +1,174 @@
+"""What libvirt and QEMU derive from a domain: the facts every stage reads.
+
+These are accessors of the model, as libvirt's ``virDomainNuma*`` helpers are: the
+validator checks them, the argv builder writes them, the argv facts and invariants
+compare against them, and ground truth looks for them in the guest. Each was measured on
+libvirt 12.8 and QEMU 10.0.2; one owner, so the stages cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gi_conform.model import Domain, MdevSource, PciAddress, Source
+
+__all__ = [
+    "BRIDGE_MODELS",
+    "LOCAL_DISTANCE",
+    "MDEV_SYSFS_PREFIX",
+    "REMOTE_DISTANCE",
+    "SINGLE_SLOT_MODELS",
+    "UNREACHABLE",
+    "InitiatorClaim",
+    "bus_model",
+    "cpu_cells_seen",
+    "cpu_cells_written",
+    "distance_matrix",
+    "initiator_claims",
+    "initiator_pairs",
+    "source_key",
+    "unassigned_vcpus",
+    "vcpus_added_to_cell0",
+]
+
+LOCAL_DISTANCE = 10
+REMOTE_DISTANCE = 20
+UNREACHABLE = 255
+
+MDEV_SYSFS_PREFIX = "/sys/bus/mdev/devices/"
+
+
+# ------------------------------------------------------------------ vCPUs and cells
+
+
+def unassigned_vcpus(domain: Domain) -> list[int]:
+    """vCPUs no cell names, which libvirt silently adds to cell 0 (empty without NUMA)."""
+    if not domain.cells or domain.vcpus is None:
+        return []
+    if any(cell.cpus is None for cell in domain.cells):
+        return []
+    named = {cpu for cell in domain.cells for cpu in (cell.cpus or ())}
+    return [cpu for cpu in range(domain.vcpus) if cpu not in named]
+
+
+def vcpus_added_to_cell0(domain: Domain) -> list[int]:
+    """The unassigned vCPUs libvirt writes on node 0: only when cell 0 has memory
+    (measured on libvirt 12.8; otherwise it leaves them out of every -numa node)."""
+    cell0 = next((cell for cell in domain.cells if cell.id == 0), None)
+    if cell0 is None or not cell0.memory:
+        return []
+    return unassigned_vcpus(domain)
+
+
+def cpu_cells_written(domain: Domain) -> set[int]:
+    """Cells whose ``-numa node`` names vCPUs, as libvirt writes them: cell 0 too when
+    libvirt gives it the ones no cell names. (QEMU's own fallback for them comes too late
+    for HMAT: measured, an ``hmat-lb`` from such a node 0 is refused as not an initiator.)"""
+    nodes = {cell.id for cell in domain.cells if cell.id is not None and cell.cpus}
+    if vcpus_added_to_cell0(domain):
+        nodes.add(0)
+    return nodes
+
+
+def cpu_cells_seen(domain: Domain) -> set[int]:
+    """Cells the guest sees with CPUs: those written, and node 0 whenever some vCPU is
+    named by no cell (QEMU places it there when libvirt left it out)."""
+    nodes = cpu_cells_written(domain)
+    if unassigned_vcpus(domain):
+        nodes.add(0)
+    return nodes
+
+
+# ------------------------------------------------------------------ distances
+
+
+def distance_matrix(domain: Domain) -> dict[tuple[int, int], int]:
+    """Every (src, dst) distance as libvirt resolves it, or {} when libvirt writes none.
+
+    libvirt's rules: a sibling sets the distance from its cell, and the reverse one too
+    unless that was already given; unset pairs are 10 (local) or 20 (remote). Real
+    libvirt 12.8 writes the whole matrix unless the document gives every pair of the
+    cells it names explicitly with its default value (measured: a complete all-default
+    matrix gives no ``-numa dist``, a partial all-default one gives all of them).
+    """
+    named = {cell.id for cell in domain.cells if cell.id is not None}
+    ids = sorted(named | {s for cell in domain.cells for s, _ in cell.distances})
+    given: dict[tuple[int, int], int] = {}
+    for cell in domain.cells:
+        if cell.id is None:
+            continue
+        for sibling, value in cell.distances:
+            given[(cell.id, sibling)] = value
+            given.setdefault((sibling, cell.id), value)
+    if not given:
+        return {}
+    for src in {src for src, _ in given}:
+        given.setdefault((src, src), LOCAL_DISTANCE)  # libvirt fills a row's own entry
+
+    def default(src: int, dst: int) -> int:
+        return LOCAL_DISTANCE if src == dst else REMOTE_DISTANCE
+
+    rows = {src for src, _ in given}
+    if all(given.get((src, dst)) == default(src, dst) for src in rows for dst in ids):
+        return {}
+    return {(src, dst): given.get((src, dst), default(src, dst)) for src in ids for dst in ids}
+
+
+# ------------------------------------------------------------------ initiators
+
+
+@dataclass(frozen=True)
+class InitiatorClaim:
+    """One initiator as written: the element (``label``, ``line``) asking for (device, node)."""
+
+    device: str
+    node: int
+    line: int
+    label: str
+
+
+def initiator_claims(domain: Domain) -> list[InitiatorClaim]:
+    """Every initiator the document asks for, both dialects, by line."""
+    claims: list[InitiatorClaim] = []
+    for hostdev in domain.hostdevs:
+        for node in hostdev.nodeset or ():
+            label = f"<acpi nodeset> of hostdev '{hostdev.alias}'"
+            claims.append(InitiatorClaim(hostdev.alias, node, hostdev.acpi_line, label))
+    for initiator in domain.initiators:
+        if initiator.device is not None and initiator.node is not None:
+            label = f"<acpi-generic-initiator> '{initiator.id}'"
+            claims.append(InitiatorClaim(initiator.device, initiator.node, initiator.line, label))
+    return sorted(claims, key=lambda claim: claim.line)
+
+
+def initiator_pairs(domain: Domain) -> list[tuple[str, int]]:
+    """Every (device alias, node) the document asks for, both dialects, by line."""
+    return [(claim.device, claim.node) for claim in initiator_claims(domain)]
+
+
+# ------------------------------------------------------------------ devices
+
+
+SINGLE_SLOT_MODELS = ("pcie-root-port", "pcie-switch-downstream-port")
+"""PCIe ports: one downstream device, slot 0 (a guest scans no other slot below them)."""
+BRIDGE_MODELS = ("pci-bridge", "pcie-to-pci-bridge")
+"""PCI bridges: libvirt keeps their slot 0 (SHPC) and places devices at slots 1-31."""
+
+
+def bus_model(domain: Domain, bus: int) -> str:
+    """What guest bus ``bus`` > 0 is: its declared controller model, else the one libvirt
+    adds for it (a pcie-root-port on q35/virt, a pci-bridge on i440fx)."""
+    declared = dict(domain.pci_controllers)
+    if bus in declared:
+        return declared[bus]
+    return "pcie-root-port" if domain.pci_root_bus == "pcie.0" else "pci-bridge"
+
+
+def source_key(source: Source | None) -> str | None:
+    """What a host device is compared on: its ``DDDD:BB:SS.F`` host address, or its mdev
+    path with a lower-case UUID; None for USB and SCSI, which have no initiator."""
+    if isinstance(source, PciAddress):
+        return source.host_text()
+    if isinstance(source, MdevSource):
+        return f"{MDEV_SYSFS_PREFIX}{source.uuid.lower()}"
+    return None
