@@ -16,8 +16,19 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from gi_conform.argv.build import Profile
 from gi_conform.cli.common import (
     EXIT_ACCEPTED,
     EXIT_REJECTED,
@@ -26,10 +37,17 @@ from gi_conform.cli.common import (
     count,
     seconds,
 )
-
-if TYPE_CHECKING:
-    from gi_conform.oracle.model import CaseResult, CheckCase
-    from gi_conform.oracle.runner import CheckOptions, CheckRun
+from gi_conform.oracle.impls import SpecError, parse_spec
+from gi_conform.oracle.model import CaseResult, CheckCase, Outcome
+from gi_conform.oracle.report import summary, write_report
+from gi_conform.oracle.runner import (
+    CheckOptions,
+    CheckRun,
+    KnownDeviationsError,
+    load_known_deviations,
+    run_check,
+    select_cases,
+)
 
 __all__ = ["add_parser"]
 
@@ -120,23 +138,11 @@ def _status(enabled: bool, text: str) -> Iterator[None]:
     if not enabled:
         yield
         return
-    from rich.console import Console
-
     with Console(stderr=True).status(text):
         yield
 
 
 def _run(args: argparse.Namespace) -> int:
-    from gi_conform.argv.build import Profile
-    from gi_conform.oracle.impls import SpecError, parse_spec
-    from gi_conform.oracle.report import summary, write_report
-    from gi_conform.oracle.runner import (
-        CheckOptions,
-        KnownDeviationsError,
-        load_known_deviations,
-        select_cases,
-    )
-
     try:
         parse_spec(args.impl)
         known = load_known_deviations(args.known_deviations) if args.known_deviations else {}
@@ -196,21 +202,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _with_progress(options: CheckOptions, cases: list[CheckCase], interactive: bool) -> CheckRun:
     """Run the check, with a rich progress bar on standard error when it is a terminal."""
-    from gi_conform.oracle.model import Outcome
-    from gi_conform.oracle.runner import run_check
-
     if not interactive:
         return run_check(options, cases=cases)
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     columns = (
         TextColumn("[bold]check[/bold] {task.description}"),
         BarColumn(),

@@ -15,10 +15,11 @@ libvirt failed without a verdict (timeout, crash).
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gi_conform.argv.build import Option, render_args
 from gi_conform.cli.common import (
@@ -30,6 +31,7 @@ from gi_conform.cli.common import (
     read_input,
     seconds,
 )
+from gi_conform.groundtruth.qemu import QemuUnavailable, find_qemu
 from gi_conform.libvirt.install import (
     DEFAULT_DIR,
     DEFAULT_DRIVERS,
@@ -46,10 +48,14 @@ from gi_conform.libvirt.install import (
     setup,
     teardown,
 )
-
-if TYPE_CHECKING:
-    from gi_conform.libvirt.proof import CaseProof, ProofRun
-    from gi_conform.oracle.runner import CheckOptions
+from gi_conform.libvirt.proof import (
+    CaseProof,
+    ProofRun,
+    ProofVerdict,
+    Selection,
+    prove_cases,
+)
+from gi_conform.oracle.runner import CheckOptions, select_cases
 
 __all__ = ["EXIT_LIBVIRT_FAILED", "add_parser"]
 
@@ -172,8 +178,6 @@ _PROOF_COLUMNS = ("case", "reference rule", "libvirt", "QEMU verdict")
 
 def _proof_table(run: ProofRun) -> str:
     """One row per proved document; the missing entries of srat-missing rows below it."""
-    from gi_conform.libvirt.proof import ProofVerdict
-
     rows: list[tuple[str, str, str, str]] = []
     notes: list[list[str]] = []
     for item in run.proofs:
@@ -202,8 +206,6 @@ def _proof_table(run: ProofRun) -> str:
 
 
 def _proof_summary(run: ProofRun, corpus: int, generated: int, options: CheckOptions) -> str:
-    from gi_conform.libvirt.proof import ProofVerdict, Selection
-
     counts = ", ".join(f"{v} {run.count(v)}" for v in ProofVerdict)
     why = "; ".join(
         f"{reason.value}: {sum(1 for p in run.proofs if p.selection is reason)}"
@@ -224,8 +226,6 @@ def _proof_json(
     run: ProofRun, args: argparse.Namespace, dialects: list[str], started: str, found: Libvirt
 ) -> dict[str, object]:
     """The ``--json`` document (schema: reference/implementations/proofs.schema.json)."""
-    from gi_conform.libvirt.proof import ProofVerdict
-
     return {
         "format": "gi-conform-libvirt-proofs",
         "version": 1,
@@ -260,12 +260,6 @@ def _proof_json(
 
 
 def _prove(args: argparse.Namespace) -> int:
-    import datetime
-
-    from gi_conform.groundtruth.qemu import QemuUnavailable, find_qemu
-    from gi_conform.libvirt.proof import prove_cases
-    from gi_conform.oracle.runner import CheckOptions, select_cases
-
     try:
         found = locate(Path(args.dir) if args.dir else None)
         find_qemu()

@@ -15,6 +15,7 @@ from typing import Any
 
 from gi_conform.argv.build import Profile, build_argv, default_profile, flatten, render_args
 from gi_conform.cli.common import EXIT_QEMU_FAILED, EXIT_REJECTED, EXIT_USAGE, read_input
+from gi_conform.document.validate import validate
 from gi_conform.groundtruth.qemu import (
     QemuRefused,
     QemuTimeout,
@@ -53,8 +54,6 @@ def _table(checks: tuple[Check, ...]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from gi_conform.document.validate import validate
-
     report = validate(read_input(args.file))
     sys.stderr.write(report.text())
     if not report.accepted or report.domain is None:

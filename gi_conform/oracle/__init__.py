@@ -1,10 +1,10 @@
 """The conformance oracle: check any implementation against the reference (issue 4).
 
 ``gi-conform check`` and ``pytest --gi-impl SPEC`` are the front ends; this package is
-their engine. Importing it costs nothing: the names below load on first use, and
-Hypothesis, jsonschema and rich only when a check generates documents, validates the
-protocol or draws a progress bar (``gi-conform argv``, run once per case by ``cmd:``
-implementations, must stay fast to start).
+their engine. Importing it costs nothing: the names below load on first use. Hypothesis
+loads only when a check generates documents and jsonschema only when it validates the
+protocol, so ``gi-conform argv`` (run once per case by ``cmd:`` implementations) starts
+without either.
 """
 
 from __future__ import annotations
