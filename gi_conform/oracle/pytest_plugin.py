@@ -11,16 +11,16 @@ at setup when the implementation errored (hang, crash, broken protocol).
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from gi_conform.oracle.model import CaseResult, CheckCase, Outcome
+from gi_conform.resources import cases_dir
+
 if TYPE_CHECKING:
-    from gi_conform.oracle.impls import Implementation
-    from gi_conform.oracle.model import CaseResult, CheckCase
-    from gi_conform.oracle.runner import CheckOptions
+    from gi_conform.oracle.pytest_checks import Checker
 
 __all__ = ["ConformanceItem", "pytest_addoption", "pytest_collection_modifyitems"]
 
@@ -52,54 +52,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-class _Checker:
-    """One implementation for the whole session, opened on first use, closed at the end."""
-
-    def __init__(self, options: CheckOptions) -> None:
-        self.options = options
-        self._stack = contextlib.ExitStack()
-        self._implementation: Implementation | None = None
-
-    def check(self, case: CheckCase) -> CaseResult:
-        from gi_conform.oracle.impls import open_implementation
-        from gi_conform.oracle.runner import check_case
-
-        if self._implementation is None:
-            self._implementation = self._stack.enter_context(
-                open_implementation(
-                    self.options.impl,
-                    validate_protocol=self.options.validate_protocol,
-                    start_timeout=max(self.options.timeout, 5.0),
-                )
-            )
-        return check_case(self._implementation, case, self.options)
-
-    def close(self) -> None:
-        self._stack.close()
-
-
-_CHECKER = pytest.StashKey[_Checker]()
+_CHECKER = pytest.StashKey["Checker"]()
 
 
 class ConformanceItem(pytest.Item):
     """One case checked against the implementation."""
 
-    def __init__(self, *, case: CheckCase, checker: _Checker, **kwargs: Any) -> None:
+    def __init__(self, *, case: CheckCase, checker: Checker, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case = case
         self.checker = checker
         self.result: CaseResult | None = None
 
     def setup(self) -> None:
-        from gi_conform.oracle.model import Outcome
-
         self.result = self.checker.check(self.case)
         if self.result.outcome is Outcome.ERRORED:
             pytest.fail(f"implementation errored: {self.result.reason}", pytrace=False)
 
     def runtest(self) -> None:
-        from gi_conform.oracle.model import Outcome
-
         result = self.result
         assert result is not None
         if result.outcome is Outcome.SKIPPED:
@@ -110,15 +80,13 @@ class ConformanceItem(pytest.Item):
             pytest.fail(text, pytrace=False)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        from gi_conform.resources import cases_dir
-
         return self.case.path or cases_dir(), None, f"gi-conform {self.case.id}"
 
 
 class _Cases(pytest.Collector):
     """The parent of every conformance item (pytest wants session -> collector -> item)."""
 
-    def __init__(self, *, cases: list[CheckCase], checker: _Checker, **kwargs: Any) -> None:
+    def __init__(self, *, cases: list[CheckCase], checker: Checker, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._cases = cases
         self._checker = checker
@@ -132,38 +100,6 @@ class _Cases(pytest.Collector):
         ]
 
 
-def _options(config: pytest.Config) -> CheckOptions:
-    from gi_conform.argv.build import Profile
-    from gi_conform.oracle.impls import SpecError, parse_spec
-    from gi_conform.oracle.runner import (
-        CheckOptions,
-        KnownDeviationsError,
-        load_known_deviations,
-    )
-
-    spec = str(config.getoption("gi_impl"))
-    deviations = config.getoption("gi_known_deviations")
-    try:
-        parse_spec(spec)
-        known = load_known_deviations(Path(deviations)) if deviations else {}
-    except (SpecError, KnownDeviationsError) as error:
-        raise pytest.UsageError(str(error)) from None
-    profile = config.getoption("gi_profile")
-    return CheckOptions(
-        impl=spec,
-        dialects=tuple(config.getoption("gi_dialect")),
-        patterns=tuple(config.getoption("gi_case")),
-        profile=None if profile == "auto" else Profile(profile),
-        generated=max(0, int(config.getoption("gi_generated"))),
-        seed=int(config.getoption("gi_seed")),
-        strict=bool(config.getoption("gi_strict")),
-        messages=bool(config.getoption("gi_messages")),
-        timeout=float(config.getoption("gi_timeout")),
-        known_deviations=known,
-        validate_protocol=bool(config.getoption("gi_validate_protocol")),
-    )
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
@@ -171,17 +107,14 @@ def pytest_collection_modifyitems(
     """Add one item per case (before ``-k``/``-m`` deselection runs)."""
     if not config.getoption("gi_impl"):
         return
-    from gi_conform.oracle.runner import select_cases
+    # Every pytest session of a project that installs gi-conform loads this plugin:
+    # the oracle's engine (runner, adapters, Hypothesis) only when --gi-impl asks for it.
+    from gi_conform.oracle import pytest_checks  # noqa: PLC0415 (pytest start-up time)
 
-    options = _options(config)
-    checker = _Checker(options)
+    checker, cases = pytest_checks.start(config)
     config.stash[_CHECKER] = checker
     parent = _Cases.from_parent(
-        session,
-        name="gi-conform",
-        nodeid="gi-conform",
-        cases=select_cases(options),
-        checker=checker,
+        session, name="gi-conform", nodeid="gi-conform", cases=cases, checker=checker
     )
     items.extend(parent.collect())
 
