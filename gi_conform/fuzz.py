@@ -35,7 +35,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gi_conform.argv.build import Profile, build_argv, flatten, render_args
@@ -270,56 +270,132 @@ def _span(data: bytes, rng: random.Random) -> tuple[int, int]:
     return start, min(len(data), start + rng.randint(1, 64))
 
 
+_Rng = random.Random
+_Pool = Sequence[bytes]
+_Mutation = Callable[[bytearray, _Rng, int, _Pool], bytearray]
+"""``(input, rng, position, pool)`` -> the mutated input (changed in place or new); each
+uses what it needs of the four."""
+
+
+def _flip_bit(out: bytearray, rng: _Rng, position: int, pool: _Pool) -> bytearray:
+    out[rng.randrange(len(out))] ^= 1 << rng.randrange(8)
+    return out
+
+
+def _set_byte(out: bytearray, rng: _Rng, position: int, pool: _Pool) -> bytearray:
+    out[rng.randrange(len(out))] = rng.randrange(256)
+    return out
+
+
+def _insert_bytes(out: bytearray, rng: _Rng, position: int, pool: _Pool) -> bytearray:
+    out[position:position] = rng.randbytes(rng.randint(1, 8))
+    return out
+
+
+def _delete_span(out: bytearray, rng: _Rng, position: int, pool: _Pool) -> bytearray:
+    start, end = _span(bytes(out), rng)
+    del out[start:end]
+    return out
+
+
+def _repeat_span(out: bytearray, rng: _Rng, position: int, pool: _Pool) -> bytearray:
+    start, end = _span(bytes(out), rng)
+    out[position:position] = out[start:end] * rng.randint(1, 4)
+    return out
+
+
+def _insert_token(out: bytearray, rng: _Rng, position: int, pool: _Pool) -> bytearray:
+    out[position:position] = rng.choice(_TOKENS)
+    return out
+
+
+def _replace_number(out: bytearray, rng: _Rng, position: int, pool: _Pool) -> bytearray:
+    numbers = list(_DIGITS.finditer(bytes(out)))
+    if numbers:
+        match = rng.choice(numbers)
+        out[match.start() : match.end()] = rng.choice(_NUMBERS)
+    return out
+
+
+def _splice(out: bytearray, rng: _Rng, position: int, pool: _Pool) -> bytearray:
+    other = rng.choice(pool)
+    cut = rng.randrange(len(other) + 1)
+    return out[:position] + other[cut:]
+
+
+def _truncate(out: bytearray, rng: _Rng, position: int, pool: _Pool) -> bytearray:
+    del out[position:]
+    return out
+
+
+def _repeat_element(out: bytearray, rng: _Rng, position: int, pool: _Pool) -> bytearray:
+    elements = list(_ELEMENT.finditer(bytes(out)))
+    if elements:
+        match = rng.choice(elements)
+        out[match.end() : match.end()] = match.group(0)
+    return out
+
+
+def _delete_element(out: bytearray, rng: _Rng, position: int, pool: _Pool) -> bytearray:
+    elements = list(_ELEMENT.finditer(bytes(out)))
+    if elements:
+        match = rng.choice(elements)
+        del out[match.start() : match.end()]
+    return out
+
+
+def _insert_in_text(out: bytearray, rng: _Rng, position: int, pool: _Pool) -> bytearray:
+    texts = [m.start() + 1 for m in re.finditer(rb">[^<>]+<", bytes(out))]
+    if texts:
+        start = rng.choice(texts)
+        out[start:start] = rng.choice(_VALUE_TOKENS)
+    return out
+
+
+def _replace_quoted(out: bytearray, rng: _Rng, position: int, pool: _Pool) -> bytearray:
+    quotes = [m.start() for m in re.finditer(rb"'[^'<>]*'", bytes(out))]
+    if quotes:
+        start = rng.choice(quotes)
+        end = out.index(b"'", start + 1)
+        out[start + 1 : end] = rng.choice(_NUMBERS + _VALUE_TOKENS)
+    return out
+
+
+_MUTATIONS: tuple[_Mutation, ...] = (
+    _flip_bit,
+    _set_byte,
+    _insert_bytes,
+    _delete_span,
+    _repeat_span,
+    _insert_token,
+    _replace_number,
+    _splice,
+    _truncate,
+    _repeat_element,
+    _delete_element,
+    _insert_in_text,
+    _replace_quoted,
+)
+"""Drawn by index: the order is part of what a ``--seed`` reproduces."""
+_NEED_INPUT = frozenset({_flip_bit, _set_byte, _delete_span, _repeat_span})
+
+
+def _mutation(choice: int, out: bytearray, pool: Sequence[bytes]) -> _Mutation:
+    """The drawn mutation, or the last one when it has nothing to work on (empty input,
+    or no pool to splice from)."""
+    mutation = _MUTATIONS[choice]
+    if (mutation in _NEED_INPUT and not out) or (mutation is _splice and not pool):
+        return _MUTATIONS[-1]
+    return mutation
+
+
 def mutate(data: bytes, rng: random.Random, pool: Sequence[bytes], max_len: int) -> bytes:
     """One to four random mutations: bytes, XML tokens, interesting numbers, splices."""
     out = bytearray(data)
     for _ in range(1 if rng.random() < 0.5 else rng.randint(2, 4)):
-        choice = rng.randrange(13)
+        choice = rng.randrange(len(_MUTATIONS))
         position = rng.randrange(len(out) + 1)
-        if choice == 0 and out:
-            out[rng.randrange(len(out))] ^= 1 << rng.randrange(8)
-        elif choice == 1 and out:
-            out[rng.randrange(len(out))] = rng.randrange(256)
-        elif choice == 2:
-            out[position:position] = rng.randbytes(rng.randint(1, 8))
-        elif choice == 3 and out:
-            start, end = _span(bytes(out), rng)
-            del out[start:end]
-        elif choice == 4 and out:
-            start, end = _span(bytes(out), rng)
-            out[position:position] = out[start:end] * rng.randint(1, 4)
-        elif choice == 5:
-            out[position:position] = rng.choice(_TOKENS)
-        elif choice == 6:
-            numbers = list(_DIGITS.finditer(bytes(out)))
-            if numbers:
-                match = rng.choice(numbers)
-                out[match.start() : match.end()] = rng.choice(_NUMBERS)
-        elif choice == 7 and pool:
-            other = rng.choice(pool)
-            cut = rng.randrange(len(other) + 1)
-            out = out[:position] + other[cut:]
-        elif choice == 8:
-            del out[position:]
-        elif choice in (9, 10):
-            elements = list(_ELEMENT.finditer(bytes(out)))
-            if elements:
-                match = rng.choice(elements)
-                if choice == 9:
-                    out[match.end() : match.end()] = match.group(0)
-                else:
-                    del out[match.start() : match.end()]
-        elif choice == 11:
-            texts = [m.start() + 1 for m in re.finditer(rb">[^<>]+<", bytes(out))]
-            if texts:
-                start = rng.choice(texts)
-                out[start:start] = rng.choice(_VALUE_TOKENS)
-        else:
-            quotes = [m.start() for m in re.finditer(rb"'[^'<>]*'", bytes(out))]
-            if quotes:
-                start = rng.choice(quotes)
-                end = out.index(b"'", start + 1)
-                out[start + 1 : end] = rng.choice(_NUMBERS + _VALUE_TOKENS)
+        out = _mutation(choice, out, pool)(out, rng, position, pool)
     return bytes(out[:max_len])
 
 
@@ -348,6 +424,77 @@ def _verdict(report: Report) -> tuple[bool, frozenset[str]]:
     return report.accepted, frozenset(v.rule for v in report.violations)
 
 
+@dataclass
+class _Campaign:
+    """A running campaign: its parents, the verdicts seen, and what it found."""
+
+    rng: random.Random
+    seeds: int
+    max_len: int
+    timeout: float
+    artifacts: Path | None
+    progress: Callable[[str], None] | None
+    pool: list[bytes]
+    seen: set[tuple[bool, frozenset[str]]]
+    valid: list[bytes]
+    failures: int = 0
+    accepted: int = 0
+    signatures: dict[str, bytes] = field(default_factory=dict)
+    slowest: float = 0.0
+    slowest_input: bytes = b""
+
+    def next_input(self, index: int) -> bytes:
+        """The pool in order first, then a mutant of a parent (half the time a valid one)."""
+        if index < len(self.pool):
+            return self.pool[index]
+        parents = self.valid if self.valid and self.rng.random() < 0.5 else self.pool
+        return mutate(self.rng.choice(parents), self.rng, self.pool, self.max_len)
+
+    def run(self, index: int, data: bytes) -> None:
+        """Fuzz one input; a crash or a slow input is a failure, a new verdict a parent."""
+        began = time.perf_counter()
+        signature: str | None = None
+        try:
+            report = _fuzz(data)
+        except Exception as error:  # a crash is what the campaign is looking for
+            signature = _signature(error)
+        else:
+            self._learn(index, data, report)
+        elapsed = time.perf_counter() - began
+        if signature is None and elapsed > self.timeout:
+            signature = f"slow input (over {self.timeout:g} s)"
+        if signature is not None:
+            self._failed(signature, data)
+        if elapsed > self.slowest:
+            self.slowest, self.slowest_input = elapsed, data
+
+    def _learn(self, index: int, data: bytes, report: Report) -> None:
+        verdict = _verdict(report)
+        self.accepted += verdict[0]
+        if verdict not in self.seen and len(self.pool) < 5000:
+            self.seen.add(verdict)
+            self.pool.append(data)
+        if (
+            report.accepted
+            and index >= self.seeds
+            and len(self.valid) < 5000
+            and self.rng.random() < 0.1
+        ):
+            self.valid.append(data)
+
+    def _failed(self, signature: str, data: bytes) -> None:
+        self.failures += 1
+        if signature in self.signatures:
+            return
+        self.signatures[signature] = data
+        if self.progress is not None:
+            self.progress(f"FAILURE #{self.failures} {signature}\n  input: {data[:200]!r}")
+        if self.artifacts is not None:
+            self.artifacts.mkdir(parents=True, exist_ok=True)
+            name = hashlib.sha1(data).hexdigest()[:16]
+            (self.artifacts / f"failure-{name}.xml").write_bytes(data)
+
+
 def run_campaign(
     seeds: Sequence[bytes],
     *,
@@ -367,68 +514,35 @@ def run_campaign(
     seconds counts as a failure (a hang, measured after the fact). Failing inputs are
     saved under ``artifacts``.
     """
-    rng = random.Random(seed)
     pool = [s[:max_len] for s in seeds] or [b"<domain/>"]
-    seen = {_verdict(validate(s)) for s in pool}
-    valid = [s for s in pool if validate(s).accepted]
-    failures = 0
-    accepted = 0
-    signatures: dict[str, bytes] = {}
-    slowest = 0.0
-    slowest_input = b""
+    campaign = _Campaign(
+        random.Random(seed),
+        len(seeds),
+        max_len,
+        timeout,
+        artifacts,
+        progress,
+        pool=pool,
+        seen={_verdict(validate(s)) for s in pool},
+        valid=[s for s in pool if validate(s).accepted],
+    )
     start = time.perf_counter()
-
-    def failed(signature: str, data: bytes) -> None:
-        nonlocal failures
-        failures += 1
-        if signature in signatures:
-            return
-        signatures[signature] = data
-        if progress is not None:
-            progress(f"FAILURE #{failures} {signature}\n  input: {data[:200]!r}")
-        if artifacts is not None:
-            artifacts.mkdir(parents=True, exist_ok=True)
-            name = hashlib.sha1(data).hexdigest()[:16]
-            (artifacts / f"failure-{name}.xml").write_bytes(data)
-
     for index in range(runs):
-        if index < len(pool):
-            data = pool[index]
-        else:
-            parents = valid if valid and rng.random() < 0.5 else pool
-            data = mutate(rng.choice(parents), rng, pool, max_len)
-        began = time.perf_counter()
-        signature: str | None = None
-        try:
-            report = _fuzz(data)
-        except Exception as error:  # a crash is what the campaign is looking for
-            signature = _signature(error)
-        else:
-            verdict = _verdict(report)
-            accepted += verdict[0]
-            if verdict not in seen and len(pool) < 5000:
-                seen.add(verdict)
-                pool.append(data)
-            if report.accepted and index >= len(seeds) and len(valid) < 5000 and rng.random() < 0.1:
-                valid.append(data)
-        elapsed = time.perf_counter() - began
-        if signature is None and elapsed > timeout:
-            signature = f"slow input (over {timeout:g} s)"
-        if signature is not None:
-            failed(signature, data)
-        if elapsed > slowest:
-            slowest, slowest_input = elapsed, data
+        campaign.run(index, campaign.next_input(index))
         if progress is not None and every and (index + 1) % every == 0:
             rate = (index + 1) / (time.perf_counter() - start)
-            progress(f"#{index + 1} inputs, {failures} failures, pool {len(pool)}, {rate:.0f}/s")
+            progress(
+                f"#{index + 1} inputs, {campaign.failures} failures, "
+                f"pool {len(campaign.pool)}, {rate:.0f}/s"
+            )
     return CampaignResult(
         inputs=runs,
-        failures=failures,
-        signatures=tuple(signatures),
+        failures=campaign.failures,
+        signatures=tuple(campaign.signatures),
         seconds=time.perf_counter() - start,
-        slowest_seconds=slowest,
-        slowest_input=slowest_input,
-        accepted=accepted,
+        slowest_seconds=campaign.slowest,
+        slowest_input=campaign.slowest_input,
+        accepted=campaign.accepted,
     )
 
 
