@@ -57,9 +57,9 @@ def _run_given(
     # Hypothesis loads on the first draw, not with this module: every gi-conform command
     # imports it (through the runner) and must start fast, and work without Hypothesis
     # installed when nothing is generated (``check --generated 0``, ``--gi-generated 0``).
-    import hypothesis
+    import hypothesis  # noqa: PLC0415 (start-up time; optional dependency)
 
-    from gi_conform import strategies
+    from gi_conform import strategies  # noqa: PLC0415 (it imports Hypothesis)
 
     valid = strategies.domain_documents().map(lambda xml: GeneratedDocument(xml, None))
     invalid = strategies.invalid_documents().map(lambda pair: GeneratedDocument(pair[0], pair[1]))
