@@ -106,8 +106,8 @@ def _setup(args: argparse.Namespace) -> int:
         _progress(f"error: {error}")
         return EXIT_LIBVIRT_FAILED
     if report.timings:
-        total = sum(seconds for _, seconds in report.timings)
-        steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in report.timings)
+        total = sum(took for _, took in report.timings)
+        steps = ", ".join(f"{name} {took:.1f} s" for name, took in report.timings)
         _progress(f"set up in {total:.1f} s ({steps})")
     return 0
 
