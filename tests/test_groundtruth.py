@@ -32,8 +32,8 @@ from gi_conform.groundtruth.qemu import (
     find_qemu,
     read_srat,
     run_argv_check,
-    runnable_argv,
 )
+from gi_conform.groundtruth.runnable import runnable_argv
 from gi_conform.groundtruth.tables import compare_srat, memory_size
 from gi_conform.model import CellCache
 from gi_conform.strategies import topologies

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gi_conform.argv.read import read_args_text
+from gi_conform.argv.options import read_args_text
 from gi_conform.cli import libvirt as libvirt_cli
 from gi_conform.cli import main as cli
 from gi_conform.libvirt.install import (

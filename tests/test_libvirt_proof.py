@@ -21,20 +21,22 @@ from gi_conform.cli import main as cli
 from gi_conform.document.validate import validate
 from gi_conform.groundtruth.acpi import GenericInitiatorAffinity, Rsdp
 from gi_conform.groundtruth.qemu import PciPlacement, QemuUnavailable, SratReadback, find_qemu
+from gi_conform.groundtruth.runnable import (
+    RunnableArgv,
+    runnable_libvirt_argv,
+    with_acpi,
+    with_readback_memory,
+)
 from gi_conform.libvirt.install import Libvirt, LibvirtUnavailable, convert, locate
 from gi_conform.libvirt.proof import (
     ProofVerdict,
-    RunnableArgv,
     Selection,
     asked_initiators,
     host_property_refusal,
     lenient_domain,
     missing_initiators,
     prove,
-    runnable_libvirt_argv,
     selection,
-    with_acpi,
-    with_readback_memory,
 )
 from gi_conform.resources import cases_dir, reference_dir
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gi_conform.argv.options import keyval_escape, shell_quote
 from gi_conform.bitmap import ranges
 from gi_conform.model import (
     Cell,
@@ -58,8 +58,6 @@ MEMORY_ALIGNMENT = 1024 * 1024
 """libvirt rounds each NUMA cell up to 1 MiB on x86 (qemuDomainAlignMemorySizes); QEMU
 itself refuses cells whose sum is not a multiple of its 8 KiB RAM granularity."""
 
-_SHELL_SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
-
 
 class Profile(enum.StrEnum):
     SEED = "seed"
@@ -80,18 +78,6 @@ class Option:
 def default_profile(domain: Domain) -> Profile:
     """The profile of the input's dialect: seed when it has any seed element."""
     return Profile.SEED if domain.initiators else Profile.LIBVIRT
-
-
-def shell_quote(value: str) -> str:
-    """Quote like libvirt's ``.args`` files: bare when safe, else single quotes."""
-    if _SHELL_SAFE.match(value):
-        return value
-    return "'" + value.replace("'", "'\\''") + "'"
-
-
-def keyval_escape(value: str) -> str:
-    """QEMU's key=value escaping: a comma inside a value is doubled."""
-    return value.replace(",", ",,")
 
 
 def aligned_memory(size: int) -> int:

@@ -29,7 +29,7 @@ from gi_conform.model import (
     UsbSource,
 )
 from gi_conform.rules import Violation, violation
-from gi_conform.units import UnitError, to_bytes
+from gi_conform.units import UnitError, c_uint, to_bytes
 
 __all__ = [
     "MAX_CELLS_PARSED",
@@ -160,26 +160,6 @@ def read_domain(source: bytes | str) -> Parsed:
 def _line(element: etree._Element) -> int:
     line = element.sourceline
     return line if isinstance(line, int) else 0
-
-
-_C_UINT = re.compile(
-    r"0[xX](?P<hex>[0-9a-fA-F]{1,16})|0(?P<oct>[0-7]{1,22})|(?P<dec>0|[1-9][0-9]{0,19})"
-)
-
-
-def _parse_c_uint(text: str) -> int:
-    """An unsigned integer as C's strtoul with base 0 reads it (libvirt's addresses).
-
-    Only digits: no sign, no underscore, no inner space, which Python's int() would take.
-    """
-    match = _C_UINT.fullmatch(text.strip())
-    if match is None:
-        raise ValueError("not an unsigned number (decimal, 0x hex or 0 octal)")
-    if match["hex"] is not None:
-        return int(match["hex"], 16)
-    if match["oct"] is not None:
-        return int(match["oct"], 8)
-    return int(match["dec"], 10)
 
 
 def smallest_free(prefix: str, used: set[str]) -> str:
@@ -481,7 +461,7 @@ class _DomainReader:
         """libvirt's rule: a USB vendor/product id is a number in 1..0xffff."""
         raw = element.get("id", "")
         try:
-            value = _parse_c_uint(raw)
+            value = c_uint(raw)
             detail = "" if 0 < value <= 0xFFFF else "must be in 0x0001..0xffff"
         except ValueError as error:
             detail = str(error)
@@ -507,7 +487,7 @@ class _DomainReader:
             try:
                 if raw is None:
                     raise ValueError("missing")
-                value = _parse_c_uint(raw)
+                value = c_uint(raw)
             except ValueError as error:
                 self.report(
                     "HOSTDEV-ADDRESS-SYNTAX",

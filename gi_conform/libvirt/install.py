@@ -36,7 +36,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from gi_conform.argv.read import read_args_text, read_argv
+from gi_conform.argv.options import read_args_text
+from gi_conform.argv.read import read_argv
 from gi_conform.oracle.process import run_bounded
 
 __all__ = [

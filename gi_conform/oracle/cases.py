@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gi_conform.argv.build import Profile, build_argv, default_profile, flatten
-from gi_conform.argv.read import read_args_text
+from gi_conform.argv.options import read_args_text
 from gi_conform.corpus import load_cases
 from gi_conform.document.validate import validate
 from gi_conform.model import Domain
