@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from gi_conform.argv.options import keyval_escape, shell_quote
 from gi_conform.bitmap import ranges
 from gi_conform.model import (
+    CacheAssociativity,
+    CachePolicy,
     Cell,
     Dialect,
     Domain,
@@ -89,12 +91,7 @@ def _json(props: dict[str, object]) -> str:
     return json.dumps(props, separators=(",", ":"), ensure_ascii=False)
 
 
-_POLICIES = {"strict": "bind", "preferred": "preferred", "interleave": "interleave"}
-"""numatune mode -> QEMU memory-backend ``policy``; ``restrictive`` sets none (libvirt
-binds through cgroups instead)."""
 _HIERARCHY = {0: "memory", 1: "first-level", 2: "second-level", 3: "third-level"}
-_ASSOCIATIVITY = {"none": "none", "direct": "direct", "full": "complex"}
-_CACHE_POLICY = {"none": "none", "writeback": "write-back", "writethrough": "write-through"}
 MEMORY_BACKING_DIR = "/var/lib/libvirt/qemu/ram"
 """libvirt's default ``memory_backing_dir``; file backends live in ``-1-NAME`` below it
 (``-1``: the id of a domain that is not running, as ``domxml-to-native`` reports)."""
@@ -137,7 +134,7 @@ def _binding(domain: Domain, cell_id: int) -> tuple[tuple[int, ...], str] | None
     mode, nodeset = (memnode.mode, memnode.nodeset) if memnode else (tune.mode, tune.nodeset)
     if memnode is None and not tune.has_memory:
         return None
-    policy = _POLICIES.get(mode or "")
+    policy = mode.qemu_policy if mode is not None else None
     if policy is None or not nodeset:
         return None
     return nodeset, policy
@@ -199,8 +196,8 @@ def _hmat_options(domain: Domain) -> list[Option]:
                     "-numa",
                     f"hmat-cache,node-id={cell.id},size={_size_text(cache.size)},"
                     f"level={cache.level},"
-                    f"associativity={_ASSOCIATIVITY[cache.associativity or 'none']},"
-                    f"policy={_CACHE_POLICY[cache.policy or 'none']},line={cache.line_size}",
+                    f"associativity={(cache.associativity or CacheAssociativity.NONE).qemu},"
+                    f"policy={(cache.policy or CachePolicy.NONE).qemu},line={cache.line_size}",
                 )
             )
     return options

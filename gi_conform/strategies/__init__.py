@@ -30,14 +30,10 @@ from gi_conform.bitmap import format_bitmap, parse_bitmap, ranges
 from gi_conform.document.format import format_xml
 from gi_conform.document.parse import MAX_DOCUMENT_BYTES, MAX_NODE, MAX_VCPUS
 from gi_conform.document.parse import smallest_free as _smallest_free
-from gi_conform.document.parse_numa import (
-    ASSOCIATIVITIES,
-    CACHE_POLICIES,
-    INTERCONNECT_TYPES,
-    NUMATUNE_MODES,
-)
 from gi_conform.document.validate import MAX_CELLS
 from gi_conform.model import (
+    CacheAssociativity,
+    CachePolicy,
     Cell,
     CellCache,
     Dialect,
@@ -46,10 +42,12 @@ from gi_conform.model import (
     HostdevKind,
     Initiator,
     Interconnect,
+    InterconnectType,
     MdevSource,
     MemNode,
     MemoryBacking,
     Numatune,
+    NumatuneMode,
     PciAddress,
     ScsiSource,
     Source,
@@ -414,7 +412,7 @@ def _draw_numa_features(draw: st.DrawFn, domain: Domain) -> Domain:
         host_nodes = st.lists(st.sampled_from(_HOST_NODES), min_size=1, unique=True).map(
             lambda nodes: tuple(sorted(nodes))
         )
-        modes = st.sampled_from(NUMATUNE_MODES[:3])
+        modes = st.sampled_from(tuple(NumatuneMode)[:3])
         bound = draw(st.lists(st.sampled_from(with_memory), unique=True, max_size=3))
         has_memory = draw(st.booleans())
         tune = Numatune(
@@ -440,7 +438,7 @@ def _draw_hmat(draw: st.DrawFn, domain: Domain) -> Domain:
         st.sampled_from(initiators),
         st.sampled_from(targets),
         st.sampled_from(("latency", "bandwidth")),
-        st.sampled_from(INTERCONNECT_TYPES),
+        st.sampled_from(InterconnectType),
     )
     chosen = draw(st.lists(keys, unique=True, min_size=1, max_size=6))
     # QEMU: values of one kind within 65534x of each other, bandwidth in whole MiB/s.
@@ -471,8 +469,8 @@ def _draw_hmat(draw: st.DrawFn, domain: Domain) -> Domain:
             caches.append(
                 CellCache(
                     level,
-                    draw(st.sampled_from(ASSOCIATIVITIES)),
-                    draw(st.sampled_from(CACHE_POLICIES)),
+                    draw(st.sampled_from(CacheAssociativity)),
+                    draw(st.sampled_from(CachePolicy)),
                     size,
                     draw(st.sampled_from((8, 16, 32, 64, 128))),
                 )
@@ -1471,7 +1469,7 @@ def _m_numatune_cell_unknown(draw: st.DrawFn, domain: Domain, root: etree._Eleme
 def _m_numatune_cell_duplicate(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
     cell = str(draw(st.sampled_from(_cell_ids(domain))))
     _memnode(root, cell)
-    _memnode(root, cell, mode=draw(st.sampled_from(NUMATUNE_MODES[:3])))
+    _memnode(root, cell, mode=draw(st.sampled_from(tuple(NumatuneMode)[:3])))
 
 
 def _link(root: etree._Element, kind: str = "latency", **attrs: str) -> etree._Element:
