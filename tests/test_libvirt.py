@@ -26,7 +26,6 @@ from gi_conform.cli import main as cli
 from gi_conform.libvirt.install import (
     STABLE_UUID,
     Libvirt,
-    LibvirtSetupError,
     LibvirtTimeout,
     LibvirtUnavailable,
     convert,
@@ -35,9 +34,8 @@ from gi_conform.libvirt.install import (
     parse_virsh_output,
     prepare_document,
     reduce,
-    setup,
-    teardown,
 )
+from gi_conform.libvirt.lifecycle import LibvirtSetupError, setup, teardown
 from gi_conform.resources import cases_dir
 
 pytestmark = pytest.mark.libvirt

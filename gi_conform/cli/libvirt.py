@@ -28,16 +28,14 @@ from gi_conform.libvirt.install import (
     DIR_ENV,
     Libvirt,
     LibvirtError,
-    LibvirtSetupError,
     LibvirtTimeout,
     LibvirtUnavailable,
     convert,
     default_dir,
     locate,
     reduce,
-    setup,
-    teardown,
 )
+from gi_conform.libvirt.lifecycle import LibvirtSetupError, setup, teardown
 
 if TYPE_CHECKING:
     from gi_conform.libvirt.proof import CaseProof, ProofRun
