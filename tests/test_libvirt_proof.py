@@ -21,7 +21,8 @@ from gi_conform.cli import main as cli
 from gi_conform.document.validate import validate
 from gi_conform.groundtruth.acpi import GenericInitiatorAffinity, Rsdp
 from gi_conform.groundtruth.qemu import PciPlacement, QemuUnavailable, SratReadback, find_qemu
-from gi_conform.libvirt.install import Libvirt, LibvirtUnavailable, convert, locate
+from gi_conform.libvirt.convert import convert
+from gi_conform.libvirt.install import Libvirt, LibvirtUnavailable, locate
 from gi_conform.libvirt.proof import (
     ProofVerdict,
     RunnableArgv,

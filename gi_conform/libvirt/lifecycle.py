@@ -14,8 +14,9 @@ libvirt 12.8):
 
 ``teardown`` unmounts and removes what ``setup`` made, never anything else.
 
-It is its own module because warming is a conversion: setup sits above converting,
-which needs only to find libvirt (:mod:`gi_conform.libvirt.install`), never to build it.
+It is its own module because warming is a conversion: setup sits above
+:mod:`gi_conform.libvirt.convert`, which needs only to find libvirt
+(:mod:`gi_conform.libvirt.install`), never to build it.
 Nothing is ever mounted in, or written to, the host's ``/dev``, ``/sys`` or ``/proc``.
 """
 
@@ -32,24 +33,26 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gi_conform.libvirt.install import (
-    _CHROOT,
+from gi_conform.libvirt.convert import (
     _ISOLATE,
     _PATH,
+    STABLE_UUID,
+    convert,
+    leftover_processes,
+)
+from gi_conform.libvirt.install import (
+    _CHROOT,
     _STATE,
     DEFAULT_DRIVERS,
     MIN_VERSION,
     RECIPE,
-    STABLE_UUID,
     Libvirt,
     LibvirtUnavailable,
     _chroot_libvirt,
     _read_state,
     _run_text,
     _version_tuple,
-    convert,
     default_dir,
-    leftover_processes,
     system_libvirt,
 )
 

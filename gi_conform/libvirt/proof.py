@@ -37,7 +37,8 @@ from gi_conform.argv.invariants import check_invariants
 from gi_conform.argv.read import device_key, read_argv, semantic_facts, split_keyval
 from gi_conform.document.validate import validate
 from gi_conform.groundtruth import qemu
-from gi_conform.libvirt.install import Libvirt, LibvirtError, LibvirtTimeout, convert, reduce
+from gi_conform.libvirt.convert import LibvirtError, LibvirtTimeout, convert, reduce
+from gi_conform.libvirt.install import Libvirt
 from gi_conform.model import Domain, PciAddress
 from gi_conform.oracle.model import CheckCase
 from gi_conform.semantics import source_key
