@@ -23,21 +23,17 @@ import pytest
 from gi_conform.argv.options import read_args_text
 from gi_conform.cli import libvirt as libvirt_cli
 from gi_conform.cli import main as cli
-from gi_conform.libvirt.install import (
+from gi_conform.libvirt.convert import (
     STABLE_UUID,
-    Libvirt,
-    LibvirtSetupError,
     LibvirtTimeout,
-    LibvirtUnavailable,
     convert,
     leftover_processes,
-    locate,
     parse_virsh_output,
     prepare_document,
     reduce,
-    setup,
-    teardown,
 )
+from gi_conform.libvirt.install import Libvirt, LibvirtUnavailable, locate
+from gi_conform.libvirt.lifecycle import LibvirtSetupError, setup, teardown
 from gi_conform.resources import cases_dir
 
 pytestmark = pytest.mark.libvirt

@@ -27,7 +27,8 @@ from gi_conform.groundtruth.runnable import (
     with_acpi,
     with_readback_memory,
 )
-from gi_conform.libvirt.install import Libvirt, LibvirtUnavailable, convert, locate
+from gi_conform.libvirt.convert import convert
+from gi_conform.libvirt.install import Libvirt, LibvirtUnavailable, locate
 from gi_conform.libvirt.proof import (
     ProofVerdict,
     Selection,

@@ -22,22 +22,17 @@ from typing import TYPE_CHECKING, Any
 
 from gi_conform.argv.build import Option, render_args
 from gi_conform.cli import common as argtypes
+from gi_conform.libvirt.convert import LibvirtError, LibvirtTimeout, convert, reduce
 from gi_conform.libvirt.install import (
     DEFAULT_DIR,
     DEFAULT_DRIVERS,
     DIR_ENV,
     Libvirt,
-    LibvirtError,
-    LibvirtSetupError,
-    LibvirtTimeout,
     LibvirtUnavailable,
-    convert,
     default_dir,
     locate,
-    reduce,
-    setup,
-    teardown,
 )
+from gi_conform.libvirt.lifecycle import LibvirtSetupError, setup, teardown
 
 if TYPE_CHECKING:
     from gi_conform.libvirt.proof import CaseProof, ProofRun

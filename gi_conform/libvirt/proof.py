@@ -40,7 +40,8 @@ from gi_conform.groundtruth.runnable import (
     with_acpi,
     with_readback_memory,
 )
-from gi_conform.libvirt.install import Libvirt, LibvirtError, LibvirtTimeout, convert, reduce
+from gi_conform.libvirt.convert import LibvirtError, LibvirtTimeout, convert, reduce
+from gi_conform.libvirt.install import Libvirt
 from gi_conform.model import Domain, PciAddress
 from gi_conform.oracle.model import CheckCase
 from gi_conform.semantics import source_key

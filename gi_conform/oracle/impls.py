@@ -538,11 +538,12 @@ class _RealLibvirt:
     """
 
     def __init__(self, target: str) -> None:
-        from gi_conform.libvirt import install as libvirt
+        from gi_conform.libvirt import convert as libvirt
+        from gi_conform.libvirt import install
 
         try:
-            self._libvirt = libvirt.locate(Path(target) if target else None)
-        except libvirt.LibvirtUnavailable as error:
+            self._libvirt = install.locate(Path(target) if target else None)
+        except install.LibvirtUnavailable as error:
             raise SpecError(f"--impl libvirt: {error}") from None
         self._module = libvirt
         self._info = ImplInfo(
