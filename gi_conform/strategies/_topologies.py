@@ -237,29 +237,11 @@ def _draw_devices(draw: st.DrawFn, min_hostdevs: int, max_hostdevs: int) -> list
     return devices
 
 
-@st.composite
-def _topologies(
-    draw: st.DrawFn,
-    *,
-    min_cells: object,
-    max_cells: object,
-    min_hostdevs: object,
-    max_hostdevs: object,
-    max_vcpus: object,
-    dialects: object,
-    extras: bool = True,
-) -> Domain:
-    cells_low, cells_high = _check_bounds("cells", min_cells, max_cells, MAX_CELLS)
-    hostdevs_low, hostdevs_high = _check_bounds(
-        "hostdevs", min_hostdevs, max_hostdevs, _MAX_HOSTDEVS
-    )
-    vcpus_high = _check_int("max_vcpus", max_vcpus, 1, MAX_VCPUS)
-    allowed = _check_dialects(dialects)
-
-    vcpus, cells = _draw_cells(draw, cells_low, cells_high, vcpus_high)
-    devices = _draw_devices(draw, hostdevs_low, hostdevs_high)
-    cell_ids = sorted(cell.id for cell in cells if cell.id is not None)
-
+def _draw_initiator_nodes(
+    draw: st.DrawFn, devices: list[_Device], cell_ids: list[int], allowed: tuple[Dialect, ...]
+) -> tuple[dict[int, list[int]], list[tuple[int, int]]]:
+    """The initiators as ``(nodesets, seed_pairs)``: libvirt nodes per device index, and
+    ``(device index, node)`` pairs for seed elements, in the order they are written."""
     # Initiators: per PCI-like device a set of nodes, each written in one dialect.
     nodesets: dict[int, list[int]] = {}
     seed_pairs: list[tuple[int, int]] = []
@@ -282,6 +264,13 @@ def _topologies(
                     seed_pairs.append((index, node))
         if len(seed_pairs) > 1 and draw(st.booleans()):
             seed_pairs = draw(st.permutations(seed_pairs))
+    return nodesets, seed_pairs
+
+
+def _draw_names(
+    draw: st.DrawFn, devices: list[_Device], seed_pairs: list[tuple[int, int]]
+) -> tuple[list[str], list[Initiator]]:
+    """Every device's alias (by device index) and the seed initiators, named."""
     seed_named = draw(st.lists(st.booleans(), min_size=len(seed_pairs), max_size=len(seed_pairs)))
 
     # Names: user aliases are unique; the rest are given out as the parser does.
@@ -306,6 +295,34 @@ def _topologies(
         initiators.append(
             Initiator(name, aliases[index], node, Dialect.SEED, alias_given=wanted_name is not None)
         )
+    return aliases, initiators
+
+
+@st.composite
+def _topologies(
+    draw: st.DrawFn,
+    *,
+    min_cells: object,
+    max_cells: object,
+    min_hostdevs: object,
+    max_hostdevs: object,
+    max_vcpus: object,
+    dialects: object,
+    extras: bool = True,
+) -> Domain:
+    cells_low, cells_high = _check_bounds("cells", min_cells, max_cells, MAX_CELLS)
+    hostdevs_low, hostdevs_high = _check_bounds(
+        "hostdevs", min_hostdevs, max_hostdevs, _MAX_HOSTDEVS
+    )
+    vcpus_high = _check_int("max_vcpus", max_vcpus, 1, MAX_VCPUS)
+    allowed = _check_dialects(dialects)
+
+    vcpus, cells = _draw_cells(draw, cells_low, cells_high, vcpus_high)
+    devices = _draw_devices(draw, hostdevs_low, hostdevs_high)
+    cell_ids = sorted(cell.id for cell in cells if cell.id is not None)
+
+    nodesets, seed_pairs = _draw_initiator_nodes(draw, devices, cell_ids, allowed)
+    aliases, initiators = _draw_names(draw, devices, seed_pairs)
 
     arch, machine = draw(st.sampled_from(_MACHINES))
     if Domain(name="", arch=arch, machine=machine).pci_root_bus != "pcie.0":
