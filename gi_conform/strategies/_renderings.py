@@ -217,7 +217,12 @@ def _vary_values(root: etree._Element, rng: random.Random) -> None:
     vcpu = root.find("vcpu")
     if vcpu is not None and rng.random() < 0.5:
         _drop(vcpu, "placement")
-    numa = root.find("cpu/numa")
+    _vary_cells(root.find("cpu/numa"), rng)
+    _vary_devices(root.find("devices"), rng)
+
+
+def _vary_cells(numa: etree._Element | None, rng: random.Random) -> None:
+    """Other spellings in ``<numa>``: implicit cell ids, CPU bitmaps, memory sizes."""
     for position, cell in enumerate(numa.iterchildren("cell") if numa is not None else ()):
         if cell.get("id") == str(position) and rng.random() < 0.3:
             del cell.attrib["id"]
@@ -225,7 +230,11 @@ def _vary_values(root: etree._Element, rng: random.Random) -> None:
         if cpus is not None:
             cell.set("cpus", _vary_bitmap(parse_bitmap(cpus, limit=MAX_VCPUS), rng, MAX_VCPUS))
         _set_size(cell, "memory", rng)
-    devices = root.find("devices")
+
+
+def _vary_devices(devices: etree._Element | None, rng: random.Random) -> None:
+    """Other spellings in ``<devices>``: default mode, PCI addresses, nodesets, and
+    whitespace around the seed dialect's device and node."""
     for hostdev in devices.iterchildren("hostdev") if devices is not None else ():
         if rng.random() < 0.3:
             _drop(hostdev, "mode")
