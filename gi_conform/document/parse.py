@@ -15,6 +15,7 @@ from lxml import etree
 
 from gi_conform.bitmap import BitmapError, parse_bitmap
 from gi_conform.document.parse_numa import NumaReader
+from gi_conform.document.xml import hardened_parser
 from gi_conform.model import (
     Cell,
     Dialect,
@@ -89,19 +90,6 @@ def _doctype_line(data: bytes) -> int | None:
         position = end + len(terminator)
 
 
-def _new_parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        collect_ids=False,
-    )
-
-
 def load_xml(source: bytes | str) -> tuple[etree._Element | None, Parsed | None]:
     """Parse bytes safely: size limit, UTF-8 only, no DTD, no entities, no network."""
     try:
@@ -135,7 +123,7 @@ def load_xml(source: bytes | str) -> tuple[etree._Element | None, Parsed | None]
     if doctype is not None:
         return None, Parsed(None, (violation("XML-FORBIDDEN", doctype, "<!DOCTYPE>"),))
     try:
-        root = etree.fromstring(data, _new_parser())
+        root = etree.fromstring(data, hardened_parser())
     except etree.XMLSyntaxError as error:
         detail = _LXML_POSITION.sub("", str(error.msg or error))
         line = error.lineno if isinstance(error.lineno, int) and error.lineno > 0 else 1

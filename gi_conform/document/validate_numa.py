@@ -1,5 +1,5 @@
 """Cross-element rules for the NUMA features beside the initiators: memory access,
-``<numatune>`` and HMAT. Called by :func:`gi_conform.validate.check_domain`.
+``<numatune>`` and HMAT. Called by :func:`gi_conform.document.validate.check_domain`.
 
 What QEMU does decides the HMAT rules (an initiator may be a cell whose only initiator
 is a GPU's generic initiator); libvirt's own checks decide the rest.

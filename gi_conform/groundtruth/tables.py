@@ -2,7 +2,7 @@
 checked entry by entry.
 
 The comparison is pure: it takes the document's model and what one QEMU run exposed
-(:class:`gi_conform.qemu.SratReadback`) and says, for every entry the document implies,
+(:class:`gi_conform.groundtruth.qemu.SratReadback`) and says, for every entry the document implies,
 what was expected, what was seen and whether they agree. Running QEMU is
 :mod:`gi_conform.groundtruth.qemu`'s job.
 """

@@ -37,6 +37,7 @@ from lxml import etree
 
 from gi_conform.argv.options import read_args_text
 from gi_conform.argv.read import read_argv
+from gi_conform.document.xml import hardened_parser
 from gi_conform.libvirt.install import Libvirt, locate
 from gi_conform.oracle.process import run_bounded
 
@@ -118,11 +119,8 @@ class LibvirtResult:
 
 def _well_formed(xml: bytes) -> bool:
     """Whether libxml2 reads the document (DTDs allowed, nothing expanded or fetched)."""
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
     try:
-        root = etree.fromstring(xml, parser)
+        root = etree.fromstring(xml, hardened_parser())
     except etree.XMLSyntaxError:
         return False
     return root.tag == "domain"

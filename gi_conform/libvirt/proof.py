@@ -33,6 +33,7 @@ from gi_conform.argv.invariants import check_invariants
 from gi_conform.argv.options import OptionValue
 from gi_conform.argv.read import device_key, read_argv, semantic_facts
 from gi_conform.document.validate import validate
+from gi_conform.document.xml import hardened_parser
 from gi_conform.groundtruth import qemu
 from gi_conform.groundtruth.runnable import (
     machine_types,
@@ -134,7 +135,7 @@ def asked_initiators(domain: Domain) -> tuple[AskedInitiator, ...]:
     """Every (device, node) pair the document asks for, both dialects, read leniently.
 
     The reference rejected these documents, so the model may hold ``None`` fields
-    (:func:`gi_conform.validate.validate` still returns it): a node that could not be
+    (:func:`gi_conform.document.validate.validate` still returns it): a node that could not be
     read asks for nothing; a seed element naming no hostdev asks for nothing a guest
     could show. Pairs are de-duplicated, in document order.
     """
@@ -174,7 +175,7 @@ def asked_initiators(domain: Domain) -> tuple[AskedInitiator, ...]:
 def lenient_domain(document: bytes | str) -> tuple[Domain | None, str | None]:
     """The document's model even when the reference will not read it, and how it was read.
 
-    :func:`gi_conform.validate.validate` gives a model for any document it can read,
+    :func:`gi_conform.document.validate.validate` gives a model for any document it can read,
     however invalid. It refuses to read some on purpose (over 4 MiB, a DTD: hostile
     input); real libvirt reads them. To know what such a document asks for, it is read
     once more with comments, the DTD and entity references dropped (nothing expanded,
@@ -184,15 +185,8 @@ def lenient_domain(document: bytes | str) -> tuple[Domain | None, str | None]:
     if report.domain is not None:
         return report.domain, None
     data = document.encode("utf-8") if isinstance(document, str) else document
-    parser = etree.XMLParser(
-        remove_comments=True,
-        resolve_entities=False,
-        load_dtd=False,
-        no_network=True,
-        huge_tree=False,
-    )
     try:
-        root = etree.fromstring(data, parser)
+        root = etree.fromstring(data, hardened_parser())
     except etree.XMLSyntaxError:
         return None, None
     for entity in list(root.iter(etree.Entity)):
@@ -324,7 +318,7 @@ def prove(
     """Run libvirt's argv for ``document`` in real QEMU and judge what the guest sees.
 
     ``domain`` is the document's lenient model (default: what
-    :func:`gi_conform.validate.validate` reads, which is a model even for an invalid
+    :func:`gi_conform.document.validate.validate` reads, which is a model even for an invalid
     document); ``binary`` overrides the host QEMU. Never raises for what QEMU does.
     """
     start = time.monotonic()
@@ -496,7 +490,7 @@ def prove_cases(
 
     ``cases`` are :class:`gi_conform.oracle.model.CheckCase` (the oracle's, so the
     reference's verdict comes with each); ``libvirt`` a located
-    :class:`gi_conform.libvirt.Libvirt`; ``progress(case_id, proof_or_None)`` is called
+    :class:`gi_conform.libvirt.install.Libvirt`; ``progress(case_id, proof_or_None)`` is called
     after each document. A document libvirt fails on without a verdict is recorded and
     the run goes on.
     """

@@ -22,6 +22,7 @@ from gi_conform.bitmap import parse_bitmap, ranges
 from gi_conform.document.format import format_xml
 from gi_conform.document.parse import MAX_NODE, MAX_VCPUS
 from gi_conform.document.validate import MAX_CELLS
+from gi_conform.document.xml import hardened_parser
 from gi_conform.model import Dialect, Domain
 from gi_conform.strategies._topologies import _topologies
 
@@ -125,8 +126,7 @@ def _serialize(root: etree._Element, style: _Style, rng: random.Random, shuffle:
 
 
 def _tree(domain: Domain) -> etree._Element:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    return etree.fromstring(format_xml(domain).encode("utf-8"), parser)
+    return etree.fromstring(format_xml(domain).encode("utf-8"), hardened_parser())
 
 
 def _c_uint_forms(value: int, width: int) -> list[str]:
