@@ -39,7 +39,7 @@ from gi_conform.argv.options import read_args_text
 from gi_conform.argv.read import read_argv
 from gi_conform.document.xml import hardened_parser
 from gi_conform.libvirt.install import Libvirt, locate
-from gi_conform.oracle.process import run_bounded
+from gi_conform.process import run_bounded
 
 __all__ = [
     "STABLE_UUID",
