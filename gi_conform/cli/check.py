@@ -18,7 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gi_conform.cli import common as argtypes
+from gi_conform.cli.common import (
+    EXIT_ACCEPTED,
+    EXIT_REJECTED,
+    UsageError,
+    add_document_sources,
+    count,
+    seconds,
+)
 
 if TYPE_CHECKING:
     from gi_conform.oracle.model import CaseResult, CheckCase
@@ -64,13 +71,13 @@ def add_parser(commands: Any) -> None:
         default="auto",
         help="argv profile asked for (default: each document's own)",
     )
-    argtypes.add_document_sources(check)
+    add_document_sources(check)
     check.add_argument("--strict", action="store_true", help="also compare the exact argv")
     check.add_argument(
         "--messages", action="store_true", help="also compare the rule ids of rejections"
     )
     check.add_argument(
-        "--timeout", type=argtypes.seconds, default=10.0, metavar="S", help="per case, seconds (10)"
+        "--timeout", type=seconds, default=10.0, metavar="S", help="per case, seconds (10)"
     )
     check.add_argument(
         "--failures-dir",
@@ -79,7 +86,7 @@ def add_parser(commands: Any) -> None:
         help="shrink generated failures and write them here as corpus cases",
     )
     check.add_argument(
-        "--max-shrinks", type=argtypes.count, default=5, metavar="N", help="shrink at most N (5)"
+        "--max-shrinks", type=count, default=5, metavar="N", help="shrink at most N (5)"
     )
     check.add_argument(
         "--report",
@@ -99,7 +106,7 @@ def add_parser(commands: Any) -> None:
     )
     check.add_argument(
         "--details",
-        type=argtypes.count,
+        type=count,
         default=3,
         metavar="N",
         help="failing cases shown in full (3)",
@@ -121,7 +128,6 @@ def _status(enabled: bool, text: str) -> Iterator[None]:
 
 def _run(args: argparse.Namespace) -> int:
     from gi_conform.argv.build import Profile
-    from gi_conform.cli.main import EXIT_ACCEPTED, EXIT_REJECTED, UsageError
     from gi_conform.oracle.impls import SpecError, parse_spec
     from gi_conform.oracle.report import summary, write_report
     from gi_conform.oracle.runner import (

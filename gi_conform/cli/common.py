@@ -1,13 +1,62 @@
-"""argparse pieces shared by the subcommands: value types (a bad value is a usage error,
-exit 2, with a message naming it, never a traceback) and the document-source options
-``check`` and ``libvirt prove`` both take."""
+"""What every ``gi-conform`` command shares: the exit statuses, :class:`UsageError`,
+reading a document from a file or stdin, argparse value types (a bad value is a usage
+error, exit 2, with a message naming it, never a traceback) and the document-source
+options ``check`` and ``libvirt prove`` both take.
+
+Exit status is an interface other tools rely on:
+0 accepted / success, 1 rejected (an error-severity rule, malformed XML included),
+2 usage error or unreadable input, 3 QEMU or libvirt failed without a verdict
+(``qemu``, ``libvirt``), 70 internal error (a bug: please report it), 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-__all__ = ["add_document_sources", "count", "positive_int", "seconds"]
+from gi_conform.document.parse import MAX_DOCUMENT_BYTES
+
+__all__ = [
+    "EXIT_ACCEPTED",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_LIBVIRT_FAILED",
+    "EXIT_QEMU_FAILED",
+    "EXIT_REJECTED",
+    "EXIT_USAGE",
+    "UsageError",
+    "add_document_sources",
+    "count",
+    "positive_int",
+    "read_input",
+    "seconds",
+]
+
+EXIT_ACCEPTED = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+EXIT_QEMU_FAILED = 3
+"""``gi-conform qemu``: QEMU refused the command line or did not publish its tables."""
+EXIT_LIBVIRT_FAILED = 3
+"""``gi-conform libvirt``: a setup or teardown step failed, or libvirt gave no verdict."""
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """Bad invocation or unreadable input: exit status 2."""
+
+
+def read_input(name: str) -> bytes:
+    """The bytes of FILE or of stdin for ``-``, at most one byte past the size limit."""
+    try:
+        if name == "-":
+            return sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1)
+        with Path(name).open("rb") as handle:
+            return handle.read(MAX_DOCUMENT_BYTES + 1)
+    except OSError as error:
+        raise UsageError(f"cannot read {name}: {error.strerror or error}") from None
 
 
 def add_document_sources(parser: argparse.ArgumentParser) -> None:

@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gi_conform.argv.build import Option, render_args
-from gi_conform.cli import common as argtypes
+from gi_conform.cli.common import (
+    EXIT_LIBVIRT_FAILED,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    add_document_sources,
+    positive_int,
+    read_input,
+    seconds,
+)
 from gi_conform.libvirt.convert import LibvirtError, LibvirtTimeout, convert, reduce
 from gi_conform.libvirt.install import (
     DEFAULT_DIR,
@@ -39,8 +47,6 @@ if TYPE_CHECKING:
     from gi_conform.oracle.runner import CheckOptions
 
 __all__ = ["EXIT_LIBVIRT_FAILED", "add_parser"]
-
-EXIT_LIBVIRT_FAILED = 3
 
 
 def _progress(message: str) -> None:
@@ -74,8 +80,6 @@ def _render(argv: list[str]) -> str:
 
 
 def _setup(args: argparse.Namespace) -> int:
-    from gi_conform.cli.main import EXIT_USAGE
-
     try:
         report = setup(
             _directory(args),
@@ -98,8 +102,6 @@ def _setup(args: argparse.Namespace) -> int:
 
 
 def _teardown(args: argparse.Namespace) -> int:
-    from gi_conform.cli.main import EXIT_USAGE
-
     try:
         teardown(_directory(args), progress=_progress)
     except LibvirtUnavailable as error:
@@ -112,8 +114,6 @@ def _teardown(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from gi_conform.cli.main import EXIT_USAGE
-
     try:
         found = locate(Path(args.dir) if args.dir else None)
     except LibvirtUnavailable as error:
@@ -139,8 +139,6 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _argv(args: argparse.Namespace) -> int:
-    from gi_conform.cli.main import EXIT_REJECTED, EXIT_USAGE, read_input
-
     data = read_input(args.file)
     try:
         result = convert(data, root=Path(args.dir) if args.dir else None, timeout=args.timeout)
@@ -259,7 +257,6 @@ def _proof_json(
 def _prove(args: argparse.Namespace) -> int:
     import datetime
 
-    from gi_conform.cli.main import EXIT_USAGE
     from gi_conform.groundtruth.qemu import QemuUnavailable, find_qemu
     from gi_conform.libvirt.proof import prove_cases
     from gi_conform.oracle.runner import CheckOptions, select_cases
@@ -339,7 +336,7 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
     make.add_argument("--mirror", help="Debian mirror URL (default: the host's own)")
     make.add_argument(
         "--drivers",
-        type=argtypes.positive_int,
+        type=positive_int,
         default=DEFAULT_DRIVERS,
         help=f"embedded-driver roots for parallel conversions (default {DEFAULT_DRIVERS})",
     )
@@ -381,7 +378,7 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
         "error, no libvirt or QEMU >= 9.2, no document selected, --json not writable.",
     )
     prove.add_argument("--dir", metavar="DIR", help=where + "; / for the system's")
-    argtypes.add_document_sources(prove)
+    add_document_sources(prove)
     prove.add_argument(
         "--dialect",
         action="append",
@@ -395,7 +392,7 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
     )
     prove.add_argument(
         "--timeout",
-        type=argtypes.seconds,
+        type=seconds,
         default=20.0,
         metavar="S",
         help="per QEMU run, seconds (20)",

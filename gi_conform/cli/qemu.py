@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gi_conform.argv.build import Profile, build_argv, default_profile, flatten, render_args
+from gi_conform.cli.common import EXIT_QEMU_FAILED, EXIT_REJECTED, EXIT_USAGE, read_input
 from gi_conform.groundtruth.qemu import (
     QemuRefused,
     QemuTimeout,
@@ -26,8 +27,6 @@ from gi_conform.groundtruth.tables import Check, compare_srat, memory_size
 from gi_conform.model import Domain
 
 __all__ = ["EXIT_QEMU_FAILED", "add_parser", "qemu_argv"]
-
-EXIT_QEMU_FAILED = 3
 
 
 def qemu_argv(domain: Domain, profile: Profile, binary: str) -> list[str]:
@@ -54,7 +53,6 @@ def _table(checks: tuple[Check, ...]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from gi_conform.cli.main import EXIT_REJECTED, EXIT_USAGE, read_input
     from gi_conform.document.validate import validate
 
     report = validate(read_input(args.file))

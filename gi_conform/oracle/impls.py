@@ -28,9 +28,11 @@ from types import FrameType, ModuleType
 from typing import Any, Protocol
 
 from gi_conform import __version__, process
-from gi_conform.argv.build import build_argv, flatten
+from gi_conform.argv.build import Profile, build_argv, flatten
 from gi_conform.argv.options import read_args_text
 from gi_conform.document.validate import validate
+from gi_conform.libvirt.convert import LibvirtError, LibvirtTimeout, convert
+from gi_conform.libvirt.install import LibvirtUnavailable, locate
 from gi_conform.oracle.model import Answer, CheckCase, ErrorKind, ImplInfo, Verdict
 from gi_conform.oracle.protocol import (
     ProtocolError,
@@ -117,8 +119,6 @@ def reference_answer(case: Mapping[str, Any]) -> dict[str, object]:
     xml = case["xml"]
     report = validate(xml if isinstance(xml, bytes | str) else str(xml))
     if report.accepted and report.domain is not None:
-        from gi_conform.argv.build import Profile
-
         argv = flatten(build_argv(report.domain, Profile(str(case["profile"]))))
         return {"accepted": True, "argv": argv}
     return {
@@ -537,14 +537,10 @@ class _RealLibvirt:
     """
 
     def __init__(self, target: str) -> None:
-        from gi_conform.libvirt import convert as libvirt
-        from gi_conform.libvirt import install
-
         try:
-            self._libvirt = install.locate(Path(target) if target else None)
-        except install.LibvirtUnavailable as error:
+            self._libvirt = locate(Path(target) if target else None)
+        except LibvirtUnavailable as error:
             raise SpecError(f"--impl libvirt: {error}") from None
-        self._module = libvirt
         self._info = ImplInfo(
             f"libvirt {self._libvirt.version}",
             self._libvirt.version,
@@ -559,10 +555,10 @@ class _RealLibvirt:
     def run(self, case: CheckCase, timeout: float) -> Answer:
         start = time.monotonic()
         try:
-            result = self._module.convert(case.data, libvirt=self._libvirt, timeout=timeout)
-        except self._module.LibvirtTimeout as error:
+            result = convert(case.data, libvirt=self._libvirt, timeout=timeout)
+        except LibvirtTimeout as error:
             return _errored(ErrorKind.TIMEOUT, _describe(error), time.monotonic() - start)
-        except (self._module.LibvirtError, OSError) as error:
+        except (LibvirtError, OSError) as error:
             return _errored(ErrorKind.CRASH, _describe(error), time.monotonic() - start)
         if result.accepted:
             return Answer(Verdict.ACCEPTED, argv=result.argv, elapsed=result.seconds)

@@ -19,6 +19,7 @@ from typing import Any
 
 from gi_conform.oracle.model import Answer, ErrorKind, ImplInfo, Verdict
 from gi_conform.resources import reference_dir
+from gi_conform.rules import catalogue
 
 __all__ = [
     "MESSAGES",
@@ -192,8 +193,6 @@ def decode_run_line(line: bytes, seq: int, *, validate: bool = False) -> Answer:
 
 def rule_ids_in(text: str) -> tuple[str, ...]:
     """The catalogue rule ids a free-text message mentions, in order, de-duplicated."""
-    from gi_conform.rules import catalogue
-
     known = catalogue()
     found = dict.fromkeys(m for m in _RULE_ID.findall(text) if m in known)
     return tuple(found)

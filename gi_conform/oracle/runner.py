@@ -8,6 +8,7 @@ options (:class:`~gi_conform.oracle.impls.SpecError`, :class:`KnownDeviationsErr
 from __future__ import annotations
 
 import datetime
+import fnmatch
 import json
 import re
 import time
@@ -29,6 +30,12 @@ from gi_conform.oracle.model import (
     ImplInfo,
     Outcome,
     Verdict,
+)
+from gi_conform.oracle.shrink import (
+    GeneratedDocument,
+    generate_documents,
+    shrink_document,
+    write_case,
 )
 
 __all__ = [
@@ -162,8 +169,6 @@ def load_known_deviations(path: Path) -> dict[str, str]:
 
 def generated_cases(count: int, seed: int, profile: Profile | None = None) -> list[CheckCase]:
     """``count`` generated documents as cases ``gen-SEED-NNNN``, each with its expectation."""
-    from gi_conform.oracle.shrink import generate_documents
-
     cases = []
     for index, document in enumerate(generate_documents(count, seed)):
         what = f"invalid ({document.rule})" if document.rule else "valid"
@@ -180,8 +185,6 @@ def generated_cases(count: int, seed: int, profile: Profile | None = None) -> li
 
 def select_cases(options: CheckOptions) -> list[CheckCase]:
     """The corpus (unless disabled) then the generated cases, filtered by the options."""
-    import fnmatch
-
     cases: list[CheckCase] = []
     if options.use_corpus:
         cases.extend(
@@ -257,8 +260,6 @@ def _shrink_failures(
     options: CheckOptions,
     status: Callable[[str], None] | None,
 ) -> list[ShrunkCase]:
-    from gi_conform.oracle.shrink import GeneratedDocument, shrink_document, write_case
-
     assert options.failures_dir is not None
     shrunk: list[ShrunkCase] = []
     done: set[str] = set()

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from gi_conform import __version__
+from gi_conform.oracle.impls import SpecError, load_function, reference_answer
 from gi_conform.oracle.protocol import PROTOCOL_VERSION
 
 __all__ = ["main", "serve"]
@@ -70,8 +71,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("target", nargs="?", default="reference", help="reference or MODULE:FUNC")
     parser.add_argument("--name", help="the implementation name to announce")
     args = parser.parse_args(argv)
-    from gi_conform.oracle.impls import SpecError, load_function, reference_answer
-
     if args.target == "reference":
         function: Callable[[dict[str, Any]], Any] = reference_answer
         name, version = "gi-conform reference", __version__

@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from gi_conform.argv.build import Profile, build_argv, render_args
+from gi_conform.document.validate import validate
+from gi_conform.oracle.cases import dialect_of
 
 __all__ = [
     "GeneratedDocument",
@@ -49,38 +50,36 @@ class _Found(Exception):
     """Raised in the test body to tell Hypothesis a draw is interesting."""
 
 
-def _strategy() -> Any:
-    from hypothesis import strategies as st
-
-    from gi_conform.strategies import domain_documents, invalid_documents
-
-    valid = domain_documents().map(lambda xml: GeneratedDocument(xml, None))
-    invalid = invalid_documents().map(lambda pair: GeneratedDocument(pair[0], pair[1]))
-    return st.one_of(valid, invalid)
-
-
 def _run_given(
     seed: int, count: int, body: Callable[[GeneratedDocument], None], *, shrink: bool
 ) -> None:
     """Run ``body`` over ``count`` seeded draws; with ``shrink``, a raise gets shrunk."""
-    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-    from hypothesis import seed as seeded
+    # Hypothesis loads on the first draw, not with this module: every gi-conform command
+    # imports it (through the runner) and must start fast, and work without Hypothesis
+    # installed when nothing is generated (``check --generated 0``, ``--gi-generated 0``).
+    import hypothesis
 
-    phases = [Phase.generate, Phase.shrink] if shrink else [Phase.generate]
+    from gi_conform import strategies
 
-    @seeded(seed)
-    @settings(
+    valid = strategies.domain_documents().map(lambda xml: GeneratedDocument(xml, None))
+    invalid = strategies.invalid_documents().map(lambda pair: GeneratedDocument(pair[0], pair[1]))
+    phases = [hypothesis.Phase.generate, hypothesis.Phase.shrink]
+    if not shrink:
+        phases = [hypothesis.Phase.generate]
+
+    @hypothesis.seed(seed)
+    @hypothesis.settings(
         max_examples=max(count, 1),
         database=None,
         deadline=None,
         derandomize=False,
         phases=phases,
-        suppress_health_check=list(HealthCheck),
+        suppress_health_check=list(hypothesis.HealthCheck),
         report_multiple_bugs=False,
         print_blob=False,
-        verbosity=Verbosity.quiet,
+        verbosity=hypothesis.Verbosity.quiet,
     )
-    @given(_strategy())
+    @hypothesis.given(hypothesis.strategies.one_of(valid, invalid))
     def run(document: GeneratedDocument) -> None:
         body(document)
 
@@ -164,9 +163,6 @@ def write_case(
     Accepted: ``ID.seed.args`` and ``ID.libvirt.args``; rejected: ``ID.err``. The index
     entry goes to ``ID.index.json`` (paste it into ``cases/index.json``).
     """
-    from gi_conform.document.validate import validate
-    from gi_conform.oracle.cases import dialect_of
-
     folder.mkdir(parents=True, exist_ok=True)
     report = validate(xml)
     written = [folder / f"{case_id}.xml"]
