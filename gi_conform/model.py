@@ -19,6 +19,7 @@ __all__ = [
     "Cell",
     "CellCache",
     "Dialect",
+    "DocumentDialect",
     "Domain",
     "Hostdev",
     "HostdevKind",
@@ -95,6 +96,16 @@ class NumatuneMode(enum.StrEnum):
         return {"strict": "bind", "preferred": "preferred", "interleave": "interleave"}.get(
             self.value
         )
+
+
+class DocumentDialect(enum.StrEnum):
+    """Where a whole document's initiators are written: the corpus index's ``dialect``
+    and the ``--dialect`` filters (:func:`gi_conform.semantics.document_dialect`)."""
+
+    SEED = "seed"
+    LIBVIRT = "libvirt"
+    MIXED = "mixed"
+    NONE = "none"
 
 
 class HostdevKind(enum.StrEnum):

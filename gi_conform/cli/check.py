@@ -26,6 +26,7 @@ from gi_conform.cli.common import (
     count,
     seconds,
 )
+from gi_conform.model import DocumentDialect
 
 if TYPE_CHECKING:
     from gi_conform.oracle.model import CaseResult, CheckCase
@@ -59,7 +60,7 @@ def add_parser(commands: Any) -> None:
         "--dialect",
         action="append",
         default=[],
-        choices=["seed", "libvirt", "mixed", "none"],
+        choices=[dialect.value for dialect in DocumentDialect],
         help="only documents of this dialect (repeatable)",
     )
     check.add_argument(

@@ -41,6 +41,7 @@ from gi_conform.libvirt.install import (
     locate,
 )
 from gi_conform.libvirt.lifecycle import LibvirtSetupError, setup, teardown
+from gi_conform.model import DocumentDialect
 
 if TYPE_CHECKING:
     from gi_conform.libvirt.proof import CaseProof, ProofRun
@@ -383,7 +384,7 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
         "--dialect",
         action="append",
         default=[],
-        choices=["seed", "libvirt", "mixed", "none"],
+        choices=[dialect.value for dialect in DocumentDialect],
         help="only documents of this dialect (repeatable; default libvirt and none, "
         "the dialects libvirt handles)",
     )

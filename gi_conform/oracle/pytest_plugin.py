@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from gi_conform.model import DocumentDialect
+
 if TYPE_CHECKING:
     from gi_conform.oracle.impls import Implementation
     from gi_conform.oracle.model import CaseResult, CheckCase
@@ -41,7 +43,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--gi-dialect",
         action="append",
         default=[],
-        choices=["seed", "libvirt", "mixed", "none"],
+        choices=[dialect.value for dialect in DocumentDialect],
         help="only this dialect (repeatable)",
     )
     group.addoption("--gi-case", action="append", default=[], metavar="GLOB", help="case ids")
