@@ -23,7 +23,8 @@ from pathlib import Path
 
 from gi_conform import build_argv, flatten, validate
 from gi_conform.argv.build import Profile
-from gi_conform.libvirt.install import Libvirt, convert, locate
+from gi_conform.libvirt.convert import convert
+from gi_conform.libvirt.install import Libvirt, locate
 from gi_conform.resources import cases_dir
 
 DOCUMENTS = ("libvirt-11.8-example", "cells-128", "gi-node-syntax-nodeset")

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from gi_conform.argv.build import Profile, build_argv, flatten, render_args
 from gi_conform.argv.invariants import check_invariants
-from gi_conform.argv.read import read_args_text
+from gi_conform.argv.options import read_args_text
 from gi_conform.document.format import format_xml
 from gi_conform.document.parse import MAX_NODE
 from gi_conform.document.validate import InvalidDocument, Report, parse, validate

@@ -14,18 +14,23 @@ import enum
 from dataclasses import dataclass, field
 
 __all__ = [
+    "CacheAssociativity",
+    "CachePolicy",
     "Cell",
     "CellCache",
     "Dialect",
+    "DocumentDialect",
     "Domain",
     "Hostdev",
     "HostdevKind",
     "Initiator",
     "Interconnect",
+    "InterconnectType",
     "MdevSource",
     "MemNode",
     "MemoryBacking",
     "Numatune",
+    "NumatuneMode",
     "PciAddress",
     "ScsiSource",
     "UsbSource",
@@ -37,6 +42,70 @@ class Dialect(enum.StrEnum):
 
     SEED = "seed"
     LIBVIRT = "libvirt"
+
+
+class CacheAssociativity(enum.StrEnum):
+    """``<cache associativity>`` in libvirt's words; declaration order is the ACPI HMAT
+    code (0 none, 1 direct mapped, 2 complex)."""
+
+    NONE = "none"
+    DIRECT = "direct"
+    FULL = "full"
+
+    @property
+    def qemu(self) -> str:
+        """QEMU's ``hmat-cache,associativity=`` word."""
+        return "complex" if self is CacheAssociativity.FULL else self.value
+
+
+class CachePolicy(enum.StrEnum):
+    """``<cache policy>`` in libvirt's words; declaration order is the ACPI HMAT code."""
+
+    NONE = "none"
+    WRITEBACK = "writeback"
+    WRITETHROUGH = "writethrough"
+
+    @property
+    def qemu(self) -> str:
+        """QEMU's ``hmat-cache,policy=`` word."""
+        return {"none": "none", "writeback": "write-back", "writethrough": "write-through"}[
+            self.value
+        ]
+
+
+class InterconnectType(enum.StrEnum):
+    """``<latency|bandwidth type>``: which accesses a value is for."""
+
+    ACCESS = "access"
+    READ = "read"
+    WRITE = "write"
+
+
+class NumatuneMode(enum.StrEnum):
+    """``<numatune><memory|memnode mode>``."""
+
+    STRICT = "strict"
+    PREFERRED = "preferred"
+    INTERLEAVE = "interleave"
+    RESTRICTIVE = "restrictive"
+
+    @property
+    def qemu_policy(self) -> str | None:
+        """The memory backend's ``policy``; ``restrictive`` sets none (libvirt leaves the
+        binding to cgroups)."""
+        return {"strict": "bind", "preferred": "preferred", "interleave": "interleave"}.get(
+            self.value
+        )
+
+
+class DocumentDialect(enum.StrEnum):
+    """Where a whole document's initiators are written: the corpus index's ``dialect``
+    and the ``--dialect`` filters (:func:`gi_conform.semantics.document_dialect`)."""
+
+    SEED = "seed"
+    LIBVIRT = "libvirt"
+    MIXED = "mixed"
+    NONE = "none"
 
 
 class HostdevKind(enum.StrEnum):
@@ -109,10 +178,8 @@ class CellCache:
     memory-side cache. Sizes in bytes; ``None`` marks a field already reported invalid."""
 
     level: int | None
-    associativity: str | None
-    """``none``, ``direct`` or ``full`` (libvirt's words)."""
-    policy: str | None
-    """``none``, ``writeback`` or ``writethrough``."""
+    associativity: CacheAssociativity | None
+    policy: CachePolicy | None
     size: int | None
     line_size: int | None
     line: int = field(default=0, compare=False, repr=False)
@@ -156,8 +223,7 @@ class MemNode:
     """``<numatune><memnode cellid mode nodeset/>``: host binding of one cell's memory."""
 
     cell: int | None
-    mode: str | None
-    """``strict``, ``preferred``, ``interleave`` or ``restrictive``."""
+    mode: NumatuneMode | None
     nodeset: tuple[int, ...] | None
     line: int = field(default=0, compare=False, repr=False)
 
@@ -166,7 +232,7 @@ class MemNode:
 class Numatune:
     """``<numatune>``: the domain-wide ``<memory>`` and the per-cell ``<memnode>``."""
 
-    mode: str | None = None
+    mode: NumatuneMode | None = None
     """``<memory mode>`` (default ``strict`` when a ``<memory>`` element is present)."""
     nodeset: tuple[int, ...] | None = None
     """``<memory nodeset>``; empty when ``<memory>`` names none (placement auto)."""
@@ -188,8 +254,7 @@ class Interconnect:
     target: int | None
     cache: int | None
     """The target's cache level, 0 when not written (the memory itself)."""
-    type: str | None
-    """``access``, ``read`` or ``write``."""
+    type: InterconnectType | None
     value: int | None
     line: int = field(default=0, compare=False, repr=False)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gi_conform.model import Domain, MdevSource, PciAddress, Source
+from gi_conform.model import DocumentDialect, Domain, MdevSource, PciAddress, Source
 
 __all__ = [
     "BRIDGE_MODELS",
@@ -24,6 +24,7 @@ __all__ = [
     "cpu_cells_seen",
     "cpu_cells_written",
     "distance_matrix",
+    "document_dialect",
     "initiator_claims",
     "initiator_pairs",
     "source_key",
@@ -172,3 +173,16 @@ def source_key(source: Source | None) -> str | None:
     if isinstance(source, MdevSource):
         return f"{MDEV_SYSFS_PREFIX}{source.uuid.lower()}"
     return None
+
+
+def document_dialect(domain: Domain | None) -> DocumentDialect:
+    """Where the document's initiators are written (``none`` when it could not be read)."""
+    if domain is None:
+        return DocumentDialect.NONE
+    seed = bool(domain.initiators)
+    nodeset = any(hostdev.nodeset for hostdev in domain.hostdevs)
+    if seed and nodeset:
+        return DocumentDialect.MIXED
+    if seed:
+        return DocumentDialect.SEED
+    return DocumentDialect.LIBVIRT if nodeset else DocumentDialect.NONE

@@ -1,11 +1,18 @@
-"""Memory sizes with libvirt's units (``memory='8' unit='GiB'``), converted to bytes."""
+"""Numbers as libvirt and QEMU read them: sizes with libvirt's units (``memory='8'
+unit='GiB'``) in bytes, and C ``strtoul``-style unsigned integers."""
 
 from __future__ import annotations
 
-__all__ = ["UnitError", "exact_bytes", "to_bytes"]
+import re
+
+__all__ = ["MAX_U64", "NumberTooLarge", "UnitError", "c_uint", "exact_bytes", "to_bytes"]
 
 _POWERS: dict[str, int] = {"k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
-_MAX_BYTES = 2**64 - 1
+MAX_U64 = 2**64 - 1
+_MAX_BYTES = MAX_U64
+_C_UINT = re.compile(r"0[xX](?P<hex>[0-9a-fA-F]+)|0(?P<oct>[0-7]+)|(?P<dec>0|[1-9][0-9]*)")
+_C_UINT_MAX_DIGITS = 22
+"""An octal u64 needs 22 digits; longer text is refused before int() does any work."""
 
 
 class UnitError(ValueError):
@@ -55,3 +62,25 @@ def to_bytes(value: str, unit: str | None, *, default_unit: str = "KiB") -> int:
     if kib * 1024 > _MAX_BYTES:
         raise UnitError("size too large (over 2^64 bytes)")
     return kib * 1024
+
+
+class NumberTooLarge(ValueError):
+    """Raised by :func:`c_uint` for a well-formed number beyond 64 bits."""
+
+
+def c_uint(text: str) -> int:
+    """An unsigned integer as C's ``strtoull(text, NULL, 0)`` reads it, in 64 bits.
+
+    libvirt reads addresses and ids this way, QEMU its integer properties. Only digits
+    after an optional ``0x``/``0``: no sign, no underscore, no inner space, which Python's
+    int() would take. Raises ValueError (:class:`NumberTooLarge` beyond 64 bits).
+    """
+    match = _C_UINT.fullmatch(text.strip())
+    digits = None if match is None else match["hex"] or match["oct"] or match["dec"]
+    if match is None or digits is None or len(digits) > _C_UINT_MAX_DIGITS:
+        raise ValueError("not an unsigned number (decimal, 0x hex or 0 octal)")
+    base = 16 if match["hex"] is not None else 8 if match["oct"] is not None else 10
+    number = int(digits, base)
+    if number > MAX_U64:
+        raise NumberTooLarge("does not fit in 64 bits")
+    return number

@@ -7,13 +7,8 @@ import json
 import pytest
 
 from gi_conform import Option, Profile, build_argv, flatten, format_xml, parse, render_args
-from gi_conform.argv.build import (
-    default_profile,
-    device_ids,
-    emitted_initiators,
-    keyval_escape,
-    shell_quote,
-)
+from gi_conform.argv.build import default_profile, device_ids, emitted_initiators
+from gi_conform.argv.options import keyval_escape, shell_quote
 from gi_conform.corpus import load_cases
 
 from .helpers import document, gpu, seed

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gi_conform import Profile, build_argv, flatten, parse, render_args
+from gi_conform.argv.options import read_args_text
 from gi_conform.argv.read import (
     Device,
     Form,
@@ -17,7 +18,6 @@ from gi_conform.argv.read import (
     NodeFacts,
     normalize_host,
     normalize_sysfsdev,
-    read_args_text,
     read_argv,
     semantic_facts,
 )

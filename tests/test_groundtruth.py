@@ -32,8 +32,8 @@ from gi_conform.groundtruth.qemu import (
     find_qemu,
     read_srat,
     run_argv_check,
-    runnable_argv,
 )
+from gi_conform.groundtruth.runnable import runnable_argv
 from gi_conform.groundtruth.tables import compare_srat, memory_size
 from gi_conform.model import CellCache
 from gi_conform.strategies import topologies
@@ -78,8 +78,6 @@ def test_a_dropped_initiator_is_caught(qemu_binary: str) -> None:
 
 def test_comparison_flags_a_wrong_node_without_qemu() -> None:
     """compare_srat is pure: a forged readback with a GI on the wrong node fails."""
-    from gi_conform.groundtruth import acpi
-    from gi_conform.groundtruth.qemu import PciPlacement, SratReadback
 
     domain = parse(CASES["guest-function"].xml_path.read_bytes())
     entries = (

@@ -21,7 +21,8 @@ from gi_conform.argv.invariants import (
     document_facts,
     invariant_catalogue,
 )
-from gi_conform.argv.read import read_args_text, semantic_facts
+from gi_conform.argv.options import read_args_text
+from gi_conform.argv.read import semantic_facts
 from gi_conform.corpus import load_cases
 from gi_conform.resources import cases_dir
 

@@ -18,27 +18,27 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 
-from gi_conform.argv.read import read_args_text
+from gi_conform.argv.options import read_args_text
 from gi_conform.cli import libvirt as libvirt_cli
 from gi_conform.cli import main as cli
-from gi_conform.libvirt.install import (
+from gi_conform.cli.main import main
+from gi_conform.libvirt.convert import (
     STABLE_UUID,
-    Libvirt,
-    LibvirtSetupError,
     LibvirtTimeout,
-    LibvirtUnavailable,
     convert,
     leftover_processes,
-    locate,
     parse_virsh_output,
     prepare_document,
     reduce,
-    setup,
-    teardown,
 )
-from gi_conform.resources import cases_dir
+from gi_conform.libvirt.install import Libvirt, LibvirtUnavailable, locate
+from gi_conform.libvirt.lifecycle import LibvirtSetupError, setup, teardown
+from gi_conform.oracle.model import Outcome
+from gi_conform.oracle.runner import CheckOptions, run_check
+from gi_conform.resources import cases_dir, reference_dir
 
 pytestmark = pytest.mark.libvirt
 
@@ -293,8 +293,6 @@ def test_cli_argv_prints_the_reduced_argv_and_exit_codes(
 
 def test_check_impl_libvirt_over_the_corpus(real_libvirt: Libvirt) -> None:
     """`gi-conform check --impl libvirt`: libvirt 12.8's measured agreements and gaps."""
-    from gi_conform.oracle.model import Outcome
-    from gi_conform.oracle.runner import CheckOptions, run_check
 
     results = {r.case.id: r for r in run_check(CheckOptions(impl="libvirt", generated=0)).results}
     assert results["libvirt-11.8-example"].outcome is Outcome.PASSED
@@ -313,17 +311,11 @@ def test_check_impl_libvirt_over_the_corpus(real_libvirt: Libvirt) -> None:
 
 
 def test_check_impl_libvirt_without_libvirt_is_a_usage_error(tmp_path: Path) -> None:
-    from gi_conform.cli.main import main
 
     assert main(["check", "--impl", f"libvirt:{tmp_path}", "--generated", "0"]) == 2
 
 
 def test_published_libvirt_report_follows_the_report_schema() -> None:
-    import json
-
-    import jsonschema
-
-    from gi_conform.resources import reference_dir
 
     schema = json.loads((reference_dir() / "report.schema.json").read_text())
     report = json.loads((reference_dir() / "implementations" / "libvirt-12.8.json").read_text())

@@ -14,27 +14,32 @@ import re
 import types
 from pathlib import Path
 
+import jsonschema
 import pytest
 
+from gi_conform import Profile, build_argv, flatten, parse
 from gi_conform.cli import libvirt as libvirt_cli
 from gi_conform.cli import main as cli
 from gi_conform.document.validate import validate
 from gi_conform.groundtruth.acpi import GenericInitiatorAffinity, Rsdp
 from gi_conform.groundtruth.qemu import PciPlacement, QemuUnavailable, SratReadback, find_qemu
-from gi_conform.libvirt.install import Libvirt, LibvirtUnavailable, convert, locate
+from gi_conform.groundtruth.runnable import (
+    RunnableArgv,
+    runnable_libvirt_argv,
+    with_acpi,
+    with_readback_memory,
+)
+from gi_conform.libvirt.convert import convert
+from gi_conform.libvirt.install import Libvirt, LibvirtUnavailable, locate
 from gi_conform.libvirt.proof import (
     ProofVerdict,
-    RunnableArgv,
     Selection,
     asked_initiators,
     host_property_refusal,
     lenient_domain,
     missing_initiators,
     prove,
-    runnable_libvirt_argv,
     selection,
-    with_acpi,
-    with_readback_memory,
 )
 from gi_conform.resources import cases_dir, reference_dir
 
@@ -359,7 +364,6 @@ def test_selection_reference_rejects_or_initiators_differ_only() -> None:
 
 
 def test_published_proofs_follow_their_schema_and_hold_the_known_verdicts() -> None:
-    import jsonschema
 
     implementations = reference_dir() / "implementations"
     schema = json.loads((implementations / "proofs.schema.json").read_text())
@@ -465,7 +469,6 @@ def test_accepted_by_both_runs_and_shows_every_initiator(real_libvirt: Libvirt) 
 def test_cli_selects_only_what_libvirt_accepts_and_the_reference_rejects(
     real_libvirt: Libvirt, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import jsonschema
 
     out = tmp_path / "proofs.json"
     code = run_cli(
@@ -514,7 +517,6 @@ def test_cli_without_libvirt_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_selection_holds_libvirt_to_the_invariants() -> None:
     """libvirt 12.8's node line for hmat-cpus-unassigned-cell0 (QEMU refuses it)."""
-    from gi_conform import Profile, build_argv, flatten, parse
 
     xml = case_xml("hmat-cpus-unassigned-cell0")
     ours = flatten(build_argv(parse(xml), Profile.LIBVIRT))

@@ -8,6 +8,7 @@ import pytest
 
 from gi_conform import Dialect, HostdevKind, InvalidDocument, PciAddress, parse, validate
 from gi_conform.document.parse import MAX_DOCUMENT_BYTES
+from gi_conform.semantics import distance_matrix
 
 from .helpers import document, gpu, seed
 
@@ -211,9 +212,6 @@ def test_cpu_lists_beyond_any_disjoint_total_are_refused() -> None:
 
 def test_review_findings_on_hmat_limits_and_distances() -> None:
     """Each was accepted or refused wrongly before: QEMU's and libvirt's behaviour."""
-    from gi_conform.semantics import distance_matrix
-
-    from .helpers import document
 
     def links(*items: str) -> str:
         cells = (

@@ -32,7 +32,8 @@ from gi_conform import (
     validate,
 )
 from gi_conform.argv.invariants import check_invariants, document_facts
-from gi_conform.argv.read import read_args_text, semantic_facts
+from gi_conform.argv.options import read_args_text
+from gi_conform.argv.read import semantic_facts
 from gi_conform.document.parse import MAX_DOCUMENT_BYTES
 from gi_conform.fuzz import fuzz_one_input
 from gi_conform.strategies import (

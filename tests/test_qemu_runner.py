@@ -26,8 +26,8 @@ from gi_conform.groundtruth.qemu import (
     find_qemu,
     read_srat,
     run_argv_check,
-    runnable_argv,
 )
+from gi_conform.groundtruth.runnable import runnable_argv
 
 MIB = 1 << 20
 RAM = 512 * MIB  # libvirt's example has 8 GiB in cell 0; the size does not matter here

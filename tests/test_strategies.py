@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
@@ -157,7 +157,6 @@ NUMA_FEATURES: dict[str, Callable[[Domain], bool]] = {
 def test_topologies_draw_each_numa_feature(feature: str) -> None:
     """Valid topologies carry memory access, numatune and HMAT too (issue: compatibility
     with existing NUMA configuration); each is found, and what is found is valid."""
-    from hypothesis import Phase, find
 
     found = find(
         topologies(max_cells=8, max_hostdevs=4),

@@ -17,12 +17,14 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gi_conform.argv.options import keyval_escape, shell_quote
 from gi_conform.bitmap import ranges
 from gi_conform.model import (
+    CacheAssociativity,
+    CachePolicy,
     Cell,
     Dialect,
     Domain,
@@ -58,8 +60,6 @@ MEMORY_ALIGNMENT = 1024 * 1024
 """libvirt rounds each NUMA cell up to 1 MiB on x86 (qemuDomainAlignMemorySizes); QEMU
 itself refuses cells whose sum is not a multiple of its 8 KiB RAM granularity."""
 
-_SHELL_SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
-
 
 class Profile(enum.StrEnum):
     SEED = "seed"
@@ -82,18 +82,6 @@ def default_profile(domain: Domain) -> Profile:
     return Profile.SEED if domain.initiators else Profile.LIBVIRT
 
 
-def shell_quote(value: str) -> str:
-    """Quote like libvirt's ``.args`` files: bare when safe, else single quotes."""
-    if _SHELL_SAFE.match(value):
-        return value
-    return "'" + value.replace("'", "'\\''") + "'"
-
-
-def keyval_escape(value: str) -> str:
-    """QEMU's key=value escaping: a comma inside a value is doubled."""
-    return value.replace(",", ",,")
-
-
 def aligned_memory(size: int) -> int:
     """A cell's memory as the argv carries it: rounded up to whole MiB."""
     return -(-size // MEMORY_ALIGNMENT) * MEMORY_ALIGNMENT
@@ -103,12 +91,7 @@ def _json(props: dict[str, object]) -> str:
     return json.dumps(props, separators=(",", ":"), ensure_ascii=False)
 
 
-_POLICIES = {"strict": "bind", "preferred": "preferred", "interleave": "interleave"}
-"""numatune mode -> QEMU memory-backend ``policy``; ``restrictive`` sets none (libvirt
-binds through cgroups instead)."""
 _HIERARCHY = {0: "memory", 1: "first-level", 2: "second-level", 3: "third-level"}
-_ASSOCIATIVITY = {"none": "none", "direct": "direct", "full": "complex"}
-_CACHE_POLICY = {"none": "none", "writeback": "write-back", "writethrough": "write-through"}
 MEMORY_BACKING_DIR = "/var/lib/libvirt/qemu/ram"
 """libvirt's default ``memory_backing_dir``; file backends live in ``-1-NAME`` below it
 (``-1``: the id of a domain that is not running, as ``domxml-to-native`` reports)."""
@@ -151,7 +134,7 @@ def _binding(domain: Domain, cell_id: int) -> tuple[tuple[int, ...], str] | None
     mode, nodeset = (memnode.mode, memnode.nodeset) if memnode else (tune.mode, tune.nodeset)
     if memnode is None and not tune.has_memory:
         return None
-    policy = _POLICIES.get(mode or "")
+    policy = mode.qemu_policy if mode is not None else None
     if policy is None or not nodeset:
         return None
     return nodeset, policy
@@ -213,8 +196,8 @@ def _hmat_options(domain: Domain) -> list[Option]:
                     "-numa",
                     f"hmat-cache,node-id={cell.id},size={_size_text(cache.size)},"
                     f"level={cache.level},"
-                    f"associativity={_ASSOCIATIVITY[cache.associativity or 'none']},"
-                    f"policy={_CACHE_POLICY[cache.policy or 'none']},line={cache.line_size}",
+                    f"associativity={(cache.associativity or CacheAssociativity.NONE).qemu},"
+                    f"policy={(cache.policy or CachePolicy.NONE).qemu},line={cache.line_size}",
                 )
             )
     return options

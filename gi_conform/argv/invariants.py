@@ -496,6 +496,12 @@ def _hmat(ctx: _Context) -> Iterator[BrokenInvariant]:
 
 def _order_common(ctx: _Context, invariant: str) -> Iterator[BrokenInvariant]:
     """What both profiles share: the NUMA section in cell order, then host devices."""
+    yield from _order_numa(ctx, invariant)
+    yield from _order_devices(ctx, invariant)
+
+
+def _order_numa(ctx: _Context, invariant: str) -> Iterator[BrokenInvariant]:
+    """Nodes ascending, each backend just before its node, distances after their nodes."""
     reading = ctx.reading
     previous: int | None = None
     previous_position = -1
@@ -525,6 +531,11 @@ def _order_common(ctx: _Context, invariant: str) -> Iterator[BrokenInvariant]:
                 f"-numa dist comes before -numa node {late[0]}",
                 distance.position,
             )
+
+
+def _order_devices(ctx: _Context, invariant: str) -> Iterator[BrokenInvariant]:
+    """Host devices and initiators after the NUMA section, devices in document order."""
+    reading = ctx.reading
     positions = [node.position for node in reading.numa_nodes]
     positions.extend(backend.position for backend in reading.backends)
     positions.extend(distance.position for distance in reading.distances)

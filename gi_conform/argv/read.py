@@ -13,12 +13,13 @@ from __future__ import annotations
 import enum
 import json
 import re
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from gi_conform.argv.options import parse_size, split_keyval
 from gi_conform.semantics import LOCAL_DISTANCE, MDEV_SYSFS_PREFIX, REMOTE_DISTANCE
+from gi_conform.units import MAX_U64, NumberTooLarge, c_uint
 
 __all__ = [
     "ArgvReading",
@@ -36,11 +37,9 @@ __all__ = [
     "device_key",
     "normalize_host",
     "normalize_sysfsdev",
-    "read_args_text",
     "read_argv",
     "resolved_distances",
     "semantic_facts",
-    "split_keyval",
 ]
 
 GI_TYPE = "acpi-generic-initiator"
@@ -52,19 +51,10 @@ NUMA_NODE_PROPERTIES = frozenset({"type", "nodeid", "cpus", "memdev", "initiator
 NUMA_DIST_PROPERTIES = frozenset({"type", "src", "dst", "val"})
 
 _READ_FLAGS = frozenset({"-object", "-device", "-numa", "-machine"})
-_SIZE = re.compile(r"([0-9]+)([bkmgtpe])?\Z", re.IGNORECASE)
-_SIZE_SHIFT = {"b": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
 _HOST = re.compile(
     r"(?:([0-9a-f]{1,4}):)?([0-9a-f]{1,2}):([0-9a-f]{1,2})\.([0-7])\Z", re.IGNORECASE
 )
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z", re.I)
-_SHELL_SPACE = " \t\r\n"
-"""shlex's whitespace, exactly (not Python's wider \\s)."""
-_PIECE = re.compile(r"""'[^']*'|"(?:[^"\\]|\\.)*"|\\.|[^'"\\ \t\r\n]+""", re.S)
-_SHELL_WORD = re.compile(rf"(?:{_PIECE.pattern})+", re.S)
-_DOUBLE_ESCAPE = re.compile(r"""\\(["\\])""")
-"""Inside double quotes shlex lets a backslash escape only a quote or a backslash."""
-_MAX_U64 = 2**64 - 1
 
 
 class Form(enum.StrEnum):
@@ -247,67 +237,6 @@ class _Props:
     problems: tuple[str, ...]
 
 
-def read_args_text(text: str) -> list[str]:
-    """The argv of a libvirt-style ``.args`` text: `` \\``-continued lines, shell quoting.
-
-    Every token is returned, environment assignments and the binary included (the
-    reader skips what is not an option). Text with unbalanced quotes falls back to a
-    plain whitespace split, so a broken file still yields something to report on.
-    """
-    joined = re.sub(r"\\\r?\n", " ", text)
-    words: list[str] = []
-    position = 0
-    for match in _SHELL_WORD.finditer(joined):
-        if joined[position : match.start()].strip(_SHELL_SPACE):
-            return _slow_split(joined)
-        words.append("".join(_unquote(piece) for piece in _PIECE.findall(match.group(0))))
-        position = match.end()
-    if joined[position:].strip(_SHELL_SPACE):
-        return _slow_split(joined)
-    return words
-
-
-def _slow_split(text: str) -> list[str]:
-    """``shlex`` for what the fast path does not take (unbalanced quotes: a plain split)."""
-    try:
-        return shlex.split(text, comments=False, posix=True)
-    except ValueError:
-        return text.split()
-
-
-def _unquote(piece: str) -> str:
-    """One piece of a shell word: 'literal', "escapable", \\x, or plain text."""
-    if piece.startswith("'"):
-        return piece[1:-1]
-    if piece.startswith('"'):
-        return _DOUBLE_ESCAPE.sub(r"\1", piece[1:-1])
-    if piece.startswith("\\"):
-        return piece[1:]
-    return piece
-
-
-def split_keyval(text: str) -> list[str]:
-    """QEMU's ``a,b=c`` option syntax split at single commas; ``,,`` is an escaped comma
-    inside a value (the one splitter the reader, the runner and the prover share)."""
-    parts: list[str] = []
-    current: list[str] = []
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char == ",":
-            if text.startswith(",,", index):
-                current.append(",")
-                index += 2
-                continue
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-        index += 1
-    parts.append("".join(current))
-    return parts
-
-
 def _read_keyval(text: str, implied: str, repeatable: frozenset[str]) -> _Props:
     """QemuOpts-style key=value: first token may omit its key (``implied``)."""
     values: dict[str, object] = {}
@@ -383,22 +312,12 @@ def _short(text: str, limit: int = 80) -> str:
 
 def _c_uint(text: str) -> int:
     """An unsigned integer as ``strtoull(text, NULL, 0)`` reads it, in 64 bits."""
-    value = text.strip()
-    if value.lower().startswith("0x"):
-        digits, base = value[2:], 16
-    elif len(value) > 1 and value.startswith("0"):
-        digits, base = value[1:], 8
-    else:
-        digits, base = value, 10
-    if not digits or len(digits) > 22 or not digits.isascii() or not digits.isalnum():
-        raise _Unreadable(f"'{_short(text)}' is not an unsigned integer")
     try:
-        number = int(digits, base)
+        return c_uint(text)
+    except NumberTooLarge:
+        raise _Unreadable(f"'{_short(text)}' does not fit in 64 bits") from None
     except ValueError:
         raise _Unreadable(f"'{_short(text)}' is not an unsigned integer") from None
-    if number > _MAX_U64:
-        raise _Unreadable(f"'{_short(text)}' does not fit in 64 bits")
-    return number
 
 
 def _uint(props: _Props, key: str) -> int | None:
@@ -409,7 +328,7 @@ def _uint(props: _Props, key: str) -> int | None:
     if props.form is Form.JSON:
         if isinstance(value, bool) or not isinstance(value, int):
             raise _Unreadable(f"'{key}' must be a JSON integer, not {json.dumps(value)[:40]}")
-        if not 0 <= value <= _MAX_U64:
+        if not 0 <= value <= MAX_U64:
             raise _Unreadable(f"'{key}' {value} is not an unsigned 64-bit integer")
         return value
     return _c_uint(str(value))
@@ -422,16 +341,10 @@ def _size(props: _Props, key: str) -> int | None:
     text = str(props.values[key]).strip()
     if text.lower().startswith("0x"):
         return _c_uint(text)
-    match = _SIZE.match(text)
-    if match is None:
-        raise _Unreadable(f"'{key}' '{_short(text)}' is not a size")
-    digits, suffix = match.groups()
-    if len(digits) > 22:
-        raise _Unreadable(f"'{key}' '{_short(text)}' is too large")
-    number = int(digits) << _SIZE_SHIFT[(suffix or "b").lower()]
-    if number > _MAX_U64:
-        raise _Unreadable(f"'{key}' '{_short(text)}' does not fit in 64 bits")
-    return number
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise _Unreadable(f"'{key}' '{_short(text)}' {error}") from None
 
 
 def _required(props: _Props, key: str) -> str:

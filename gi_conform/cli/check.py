@@ -37,6 +37,7 @@ from gi_conform.cli.common import (
     count,
     seconds,
 )
+from gi_conform.model import DocumentDialect
 from gi_conform.oracle.impls import SpecError, parse_spec
 from gi_conform.oracle.model import CaseResult, CheckCase, Outcome
 from gi_conform.oracle.report import summary, write_report
@@ -77,7 +78,7 @@ def add_parser(commands: Any) -> None:
         "--dialect",
         action="append",
         default=[],
-        choices=["seed", "libvirt", "mixed", "none"],
+        choices=[dialect.value for dialect in DocumentDialect],
         help="only documents of this dialect (repeatable)",
     )
     check.add_argument(

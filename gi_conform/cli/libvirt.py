@@ -32,22 +32,17 @@ from gi_conform.cli.common import (
     seconds,
 )
 from gi_conform.groundtruth.qemu import QemuUnavailable, find_qemu
+from gi_conform.libvirt.convert import LibvirtError, LibvirtTimeout, convert, reduce
 from gi_conform.libvirt.install import (
     DEFAULT_DIR,
     DEFAULT_DRIVERS,
     DIR_ENV,
     Libvirt,
-    LibvirtError,
-    LibvirtSetupError,
-    LibvirtTimeout,
     LibvirtUnavailable,
-    convert,
     default_dir,
     locate,
-    reduce,
-    setup,
-    teardown,
 )
+from gi_conform.libvirt.lifecycle import LibvirtSetupError, setup, teardown
 from gi_conform.libvirt.proof import (
     CaseProof,
     ProofRun,
@@ -55,6 +50,7 @@ from gi_conform.libvirt.proof import (
     Selection,
     prove_cases,
 )
+from gi_conform.model import DocumentDialect
 from gi_conform.oracle.runner import CheckOptions, select_cases
 
 __all__ = ["EXIT_LIBVIRT_FAILED", "add_parser"]
@@ -382,7 +378,7 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
         "--dialect",
         action="append",
         default=[],
-        choices=["seed", "libvirt", "mixed", "none"],
+        choices=[dialect.value for dialect in DocumentDialect],
         help="only documents of this dialect (repeatable; default libvirt and none, "
         "the dialects libvirt handles)",
     )

@@ -22,8 +22,8 @@ from gi_conform.groundtruth.qemu import (
     QemuUnavailable,
     find_qemu,
     read_srat,
-    runnable_argv,
 )
+from gi_conform.groundtruth.runnable import runnable_argv
 from gi_conform.groundtruth.tables import Check, compare_srat, memory_size
 from gi_conform.model import Domain
 

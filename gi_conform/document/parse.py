@@ -15,6 +15,7 @@ from lxml import etree
 
 from gi_conform.bitmap import BitmapError, parse_bitmap
 from gi_conform.document.parse_numa import NumaReader
+from gi_conform.document.xml import hardened_parser
 from gi_conform.model import (
     Cell,
     Dialect,
@@ -29,7 +30,7 @@ from gi_conform.model import (
     UsbSource,
 )
 from gi_conform.rules import Violation, violation
-from gi_conform.units import UnitError, to_bytes
+from gi_conform.units import UnitError, c_uint, to_bytes
 
 __all__ = [
     "MAX_CELLS_PARSED",
@@ -89,19 +90,6 @@ def _doctype_line(data: bytes) -> int | None:
         position = end + len(terminator)
 
 
-def _new_parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-        collect_ids=False,
-    )
-
-
 def load_xml(source: bytes | str) -> tuple[etree._Element | None, Parsed | None]:
     """Parse bytes safely: size limit, UTF-8 only, no DTD, no entities, no network."""
     try:
@@ -135,7 +123,7 @@ def load_xml(source: bytes | str) -> tuple[etree._Element | None, Parsed | None]
     if doctype is not None:
         return None, Parsed(None, (violation("XML-FORBIDDEN", doctype, "<!DOCTYPE>"),))
     try:
-        root = etree.fromstring(data, _new_parser())
+        root = etree.fromstring(data, hardened_parser())
     except etree.XMLSyntaxError as error:
         detail = _LXML_POSITION.sub("", str(error.msg or error))
         line = error.lineno if isinstance(error.lineno, int) and error.lineno > 0 else 1
@@ -160,26 +148,6 @@ def read_domain(source: bytes | str) -> Parsed:
 def _line(element: etree._Element) -> int:
     line = element.sourceline
     return line if isinstance(line, int) else 0
-
-
-_C_UINT = re.compile(
-    r"0[xX](?P<hex>[0-9a-fA-F]{1,16})|0(?P<oct>[0-7]{1,22})|(?P<dec>0|[1-9][0-9]{0,19})"
-)
-
-
-def _parse_c_uint(text: str) -> int:
-    """An unsigned integer as C's strtoul with base 0 reads it (libvirt's addresses).
-
-    Only digits: no sign, no underscore, no inner space, which Python's int() would take.
-    """
-    match = _C_UINT.fullmatch(text.strip())
-    if match is None:
-        raise ValueError("not an unsigned number (decimal, 0x hex or 0 octal)")
-    if match["hex"] is not None:
-        return int(match["hex"], 16)
-    if match["oct"] is not None:
-        return int(match["oct"], 8)
-    return int(match["dec"], 10)
 
 
 def smallest_free(prefix: str, used: set[str]) -> str:
@@ -481,7 +449,7 @@ class _DomainReader:
         """libvirt's rule: a USB vendor/product id is a number in 1..0xffff."""
         raw = element.get("id", "")
         try:
-            value = _parse_c_uint(raw)
+            value = c_uint(raw)
             detail = "" if 0 < value <= 0xFFFF else "must be in 0x0001..0xffff"
         except ValueError as error:
             detail = str(error)
@@ -507,7 +475,7 @@ class _DomainReader:
             try:
                 if raw is None:
                     raise ValueError("missing")
-                value = _parse_c_uint(raw)
+                value = c_uint(raw)
             except ValueError as error:
                 self.report(
                     "HOSTDEV-ADDRESS-SYNTAX",

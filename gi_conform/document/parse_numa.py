@@ -9,32 +9,37 @@ same: a field that cannot be read is reported once (a ``*-SYNTAX`` rule) and lef
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from lxml import etree
 
 from gi_conform.bitmap import BitmapError, parse_bitmap
-from gi_conform.model import CellCache, Interconnect, MemNode, MemoryBacking, Numatune
+from gi_conform.model import (
+    CacheAssociativity,
+    CachePolicy,
+    CellCache,
+    Interconnect,
+    InterconnectType,
+    MemNode,
+    MemoryBacking,
+    Numatune,
+    NumatuneMode,
+)
 from gi_conform.units import UnitError, exact_bytes
 
 __all__ = [
     "ACCESS_MODES",
-    "ASSOCIATIVITIES",
     "BACKING_SOURCES",
-    "CACHE_POLICIES",
-    "INTERCONNECT_TYPES",
-    "NUMATUNE_MODES",
     "NumaReader",
 ]
 
 ACCESS_MODES = ("shared", "private")
 BACKING_SOURCES = ("anonymous", "file", "memfd")
-NUMATUNE_MODES = ("strict", "preferred", "interleave", "restrictive")
-INTERCONNECT_TYPES = ("access", "read", "write")
-ASSOCIATIVITIES = ("none", "direct", "full")
-CACHE_POLICIES = ("none", "writeback", "writethrough")
 MAX_HOST_NODE = 1023
 """Host NUMA node numbers above this are refused: libnuma's usual limit (NUMA_NUM_NODES)."""
 _MAX_UINT32 = 2**32 - 1
+
+_Word = TypeVar("_Word", CacheAssociativity, CachePolicy, InterconnectType)
 
 Report = Callable[..., None]
 """``report(rule, element, label, **fields)``, the parser's problem sink."""
@@ -96,8 +101,8 @@ class NumaReader:
     def _cache(self, element: etree._Element, cell_label: str) -> CellCache:
         label = f"<cache> of {cell_label}"
         level = self._choice_number(element, label, "level", 1, 3)
-        associativity = self._choice(element, label, "associativity", ASSOCIATIVITIES)
-        policy = self._choice(element, label, "policy", CACHE_POLICIES)
+        associativity = self._choice(element, label, "associativity", CacheAssociativity)
+        policy = self._choice(element, label, "policy", CachePolicy)
         size = self._size(
             element.find("size"), element, label, "size", "KiB", limit=_MAX_UINT32 * 1024
         )
@@ -145,7 +150,7 @@ class NumaReader:
         cache: int | None = 0
         if element.get("cache") is not None:
             cache = self._choice_number(element, label, "cache", 1, 3)  # None: reported
-        kind_type = self._choice(element, label, "type", INTERCONNECT_TYPES)
+        kind_type = self._choice(element, label, "type", InterconnectType)
         value = self._required_number(element, label, "value")
         if kind == "bandwidth" and value is not None:
             unit = element.get("unit")
@@ -175,13 +180,13 @@ class NumaReader:
         return value
 
     def _choice(
-        self, element: etree._Element, label: str, name: str, allowed: tuple[str, ...]
-    ) -> str | None:
+        self, element: etree._Element, label: str, name: str, words: type[_Word]
+    ) -> _Word | None:
         raw = element.get(name)
-        if raw not in allowed:
+        if raw is None or raw not in words._value2member_map_:
             self.report("HMAT-SYNTAX", element, label, field=name, value=raw or "(missing)")
             return None
-        return raw
+        return words(raw)
 
     # -- memoryBacking ---------------------------------------------------------------
 
@@ -224,7 +229,7 @@ class NumaReader:
         if element is None:
             return None
         memory = element.find("memory")
-        mode: str | None = None
+        mode: NumatuneMode | None = None
         nodeset: tuple[int, ...] | None = ()
         if memory is not None:
             mode = self._tune_mode(memory, "<numatune><memory>")
@@ -251,12 +256,12 @@ class NumaReader:
             nodeset = None
         return MemNode(cell, mode, nodeset, line=_line(element))
 
-    def _tune_mode(self, element: etree._Element, label: str) -> str | None:
+    def _tune_mode(self, element: etree._Element, label: str) -> NumatuneMode | None:
         mode = element.get("mode", "strict")
-        if mode not in NUMATUNE_MODES:
+        if mode not in NumatuneMode._value2member_map_:
             self.report("NUMATUNE-SYNTAX", element, label, field="mode", value=mode)
             return None
-        return mode
+        return NumatuneMode(mode)
 
     def _host_nodeset(self, element: etree._Element, label: str) -> tuple[int, ...] | None:
         raw = element.get("nodeset")

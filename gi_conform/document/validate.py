@@ -114,6 +114,13 @@ def _cell_label(cell_id: int | None) -> str:
 
 
 def _numa_rules(domain: Domain, claims: list[InitiatorClaim]) -> Iterator[Violation]:
+    yield from _cell_id_rules(domain)
+    yield from _cpu_rules(domain)
+    yield from _distance_rules(domain)
+    yield from _cell_content_rules(domain, claims)
+
+
+def _cell_id_rules(domain: Domain) -> Iterator[Violation]:
     cells = domain.cells
     if domain.numa and not cells:
         yield violation("NUMA-NO-CELLS", domain.numa_line, "<numa>")
@@ -144,8 +151,11 @@ def _numa_rules(domain: Domain, claims: list[InitiatorClaim]) -> Iterator[Violat
             last=len(ids) - 1,
             missing=format_bitmap(missing),
         )
+
+
+def _cpu_rules(domain: Domain) -> Iterator[Violation]:
     owner: dict[int, int | None] = {}
-    for cell in cells:
+    for cell in domain.cells:
         if cell.cpus is None:
             continue
         shared = sorted(cpu for cpu in cell.cpus if cpu in owner)
@@ -170,7 +180,11 @@ def _numa_rules(domain: Domain, claims: list[InitiatorClaim]) -> Iterator[Violat
                     vcpus=domain.vcpus,
                     last=domain.vcpus - 1,
                 )
-    yield from _distance_rules(domain)
+
+
+def _cell_content_rules(domain: Domain, claims: list[InitiatorClaim]) -> Iterator[Violation]:
+    """vCPUs no cell names, memory nowhere, cells a guest could not see."""
+    cells = domain.cells
     unassigned = unassigned_vcpus(domain)
     if unassigned:
         fate = (
@@ -242,6 +256,16 @@ def _names(domain: Domain) -> Iterator[tuple[str, str, int]]:
 
 
 def _device_rules(domain: Domain) -> Iterator[Violation]:
+    yield from _alias_rules(domain)
+    yield from _hostdev_duplicate_rules(domain)
+    guests: dict[PciAddress, Hostdev] = {}
+    for hostdev in domain.hostdevs:
+        if hostdev.guest_address is not None:
+            guests.setdefault(hostdev.guest_address, hostdev)
+    yield from _guest_slot_rules(domain, guests)
+
+
+def _alias_rules(domain: Domain) -> Iterator[Violation]:
     seen: dict[str, tuple[str, int]] = {}
     for alias, label, line in _names(domain):
         if not _ALIAS.match(alias):
@@ -261,6 +285,9 @@ def _device_rules(domain: Domain) -> Iterator[Violation]:
             )
         else:
             seen[alias] = (label, line)
+
+
+def _hostdev_duplicate_rules(domain: Domain) -> Iterator[Violation]:
     sources: dict[object, Hostdev] = {}
     guests: dict[PciAddress, Hostdev] = {}
     for hostdev in domain.hostdevs:
@@ -287,6 +314,11 @@ def _device_rules(domain: Domain) -> Iterator[Violation]:
                 )
             else:
                 guests[hostdev.guest_address] = hostdev
+
+
+def _guest_slot_rules(domain: Domain, guests: dict[PciAddress, Hostdev]) -> Iterator[Violation]:
+    """Reserved slots, slots a bus does not have, functions beside a single-function 0;
+    ``guests``: the first hostdev at each guest address."""
     machine_slots = _reserved_slots(domain)
     for address, hostdev in guests.items():
         problem = _bus_slot_problem(domain, address)
@@ -344,7 +376,6 @@ def _bus_slot_problem(domain: Domain, address: PciAddress) -> tuple[str, str] | 
 
 
 def _initiator_rules(domain: Domain, claims: list[InitiatorClaim]) -> Iterator[Violation]:
-    cell_ids = {cell.id for cell in domain.cells if cell.id is not None}
     for initiator in domain.initiators:
         if initiator.device is None:
             continue
@@ -358,6 +389,14 @@ def _initiator_rules(domain: Domain, claims: list[InitiatorClaim]) -> Iterator[V
         if hostdev.nodeset is not None and not hostdev.kind.is_pci:
             label = f"<acpi nodeset> of hostdev '{hostdev.alias}'"
             yield _not_pci(hostdev.acpi_line, label, hostdev)
+    yield from _claim_rules(domain, claims)
+    if domain.acpi is False and claims:
+        yield violation("GI-ACPI-DISABLED", domain.features_line, "<features>")
+
+
+def _claim_rules(domain: Domain, claims: list[InitiatorClaim]) -> Iterator[Violation]:
+    """Each initiator's node exists, NUMA exists at all, and no pair is asked twice."""
+    cell_ids = {cell.id for cell in domain.cells if cell.id is not None}
     first: dict[tuple[str, int], int] = {}
     reported_no_numa: set[int] = set()
     for claim in claims:
@@ -385,8 +424,6 @@ def _initiator_rules(domain: Domain, claims: list[InitiatorClaim]) -> Iterator[V
             )
         else:
             first[key] = claim.line
-    if domain.acpi is False and claims:
-        yield violation("GI-ACPI-DISABLED", domain.features_line, "<features>")
 
 
 def _not_pci(line: int, label: str, hostdev: Hostdev) -> Violation:

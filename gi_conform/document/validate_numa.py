@@ -1,5 +1,5 @@
 """Cross-element rules for the NUMA features beside the initiators: memory access,
-``<numatune>`` and HMAT. Called by :func:`gi_conform.validate.check_domain`.
+``<numatune>`` and HMAT. Called by :func:`gi_conform.document.validate.check_domain`.
 
 What QEMU does decides the HMAT rules (an initiator may be a cell whose only initiator
 is a GPU's generic initiator); libvirt's own checks decide the rest.
@@ -215,6 +215,14 @@ def _hmat_rules(domain: Domain, initiators: Set[int]) -> Iterator[Violation]:
                 f"<cache> of {_label(cell)}",
                 cell=cell.id,
             )
+    yield from _link_rules(domain, cells, initiators)
+
+
+def _link_rules(
+    domain: Domain, cells: dict[int, Cell], initiators: Set[int]
+) -> Iterator[Violation]:
+    """Each interconnect's nodes exist, its initiator can initiate, its cache exists, and
+    no (kind, initiator, target, cache, type) is given twice."""
     cell_text = format_bitmap(cells) if cells else "none"
     first: dict[tuple[str, int, int, int, str], int] = {}
     for link in domain.interconnects:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import shutil
 import subprocess
@@ -26,7 +25,6 @@ from typing import Any
 
 from qemu.qmp import ExecuteError, QMPClient, QMPError
 
-from gi_conform.argv.read import split_keyval
 from gi_conform.groundtruth import acpi
 
 __all__ = [
@@ -41,7 +39,6 @@ __all__ = [
     "find_qemu",
     "read_srat",
     "run_argv_check",
-    "runnable_argv",
 ]
 
 MIN_VERSION = (9, 2)
@@ -60,10 +57,6 @@ INSTALL_HINT = (
 """How to get a QEMU that has acpi-generic-initiator; quoted in every 'not found' error."""
 
 _VERSION_RE = re.compile(r"QEMU emulator version (\d+)\.(\d+)(?:\.(\d+))?")
-_BUS_RE = re.compile(r"pci\.(\d+)\Z")
-_ROOT_BUS = "pcie.0"
-_FIRST_FREE_SLOT = 0x01  # 0x00 is the q35 host bridge
-_LAST_FREE_SLOT = 0x1E  # 0x1f holds the ICH9 LPC, SATA and SMBus functions
 _POLL_INTERVAL = 0.01
 _QUIT_GRACE = 2.0
 _MONITOR_ID = "gi-conform-qmp"
@@ -161,207 +154,6 @@ def find_qemu(binary: str = "qemu-system-x86_64") -> QemuBinary:
             f"tables; {INSTALL_HINT}"
         )
     return QemuBinary(path=path, version=version)
-
-
-# ------------------------------------------------------------------ argv shaping
-
-
-def _device_props(value: str) -> dict[str, Any]:
-    """The properties of a ``-device`` value in JSON or ``driver,key=value`` form."""
-    if value.lstrip().startswith("{"):
-        loaded = json.loads(value)
-        if not isinstance(loaded, dict):
-            raise ValueError(f"-device JSON is not an object: {value}")
-        return loaded
-    parts = split_keyval(value)
-    props: dict[str, Any] = {"driver": parts[0]}
-    for part in parts[1:]:
-        key, sep, val = part.partition("=")
-        props[key] = val if sep else "on"
-    return props
-
-
-def _format_keyval(props: Mapping[str, Any]) -> str:
-    """The ``driver,key=value`` form of ``props``, escaping commas as QEMU expects."""
-    items = [str(props["driver"])]
-    items += [f"{key}={value}" for key, value in props.items() if key != "driver"]
-    return ",".join(item.replace(",", ",,") for item in items)
-
-
-def _slot_of(addr: object) -> int | None:
-    """The slot number of a ``addr`` property (``"0x2"``, ``"0x2.0x1"``, ``"02.1"``, 2)."""
-    if isinstance(addr, int):
-        return addr
-    if not isinstance(addr, str) or addr == "":
-        return None
-    try:
-        return int(addr.split(".")[0], 16)
-    except ValueError:
-        raise ValueError(f"-device addr {addr!r} is not SLOT[.FUNCTION] in hex") from None
-
-
-MEM_PATH_STAND_IN = "/dev/shm"
-"""Where file memory backends are placed when a document is run (see runnable_argv)."""
-
-
-def runnable_argv(
-    profile_argv: Sequence[str],
-    *,
-    memory_bytes: int,
-    vcpus: int,
-    machine: str = "q35",
-    binary: str = "qemu-system-x86_64",
-    stand_in: str = "edu",
-) -> list[str]:
-    """Wrap the GI-relevant argv subset into a QEMU command that runs on any host.
-
-    Why each change:
-
-    * ``-accel tcg -nodefaults -display none``: no KVM, no default NIC/VGA, no window;
-      the guest only has to run SeaBIOS far enough to publish the ACPI tables.
-    * ``-m {memory_bytes}b``: a bare ``-m`` number means MiB, the ``b`` suffix gives
-      exact bytes. QEMU rounds ``-m`` up to a multiple of 8 KiB while memory backends
-      keep their exact size, so NUMA memory that is not a multiple of 8 KiB is refused
-      ("total memory for NUMA nodes ... should equal RAM size"); this is passed through
-      on purpose, it is QEMU's verdict to report.
-    * every ``vfio-pci`` device becomes ``stand_in`` with the same ``id``, ``bus``,
-      ``addr`` (and ``multifunction``), in the same syntax (JSON or key=value): any PCI
-      device can be a generic initiator, and no host device or IOMMU is needed. The
-      default ``edu`` has one memory BAR, no I/O BAR and no option ROM. ``pci-testdev``
-      has a 256-byte I/O BAR, so each root port above one needs a 4 KiB I/O window and
-      SeaBIOS panics ("PCI: out of I/O address space") from 15 such ports on: no ACPI
-      tables ever appear.
-    * a ``-machine`` of properties only (``hmat=on``) is folded into the wrapper's own
-      ``-machine``: QEMU merges repeated ``-machine`` options too (measured on 10.0.2),
-      but one option keeps the command readable and leaves no doubt which wins.
-    * each ``pci.N`` bus referenced by a device, and not defined by the argv itself,
-      gets a ``pcie-root-port`` with ``id=pci.N`` on ``pcie.0``, as libvirt's
-      controllers would. Ports are packed eight to a slot as multifunction devices in
-      ascending slots from 0x01, skipping slots the argv puts devices in explicitly, in
-      ascending N: SeaBIOS numbers buses in devfn order, so when the argv uses pci.1 ..
-      pci.K they get bus numbers 1 .. K as with libvirt. Each port has its own chassis
-      number, which QEMU requires to be unique per (chassis, slot).
-      Root ports come before the argv's own devices, and devices without ``addr`` come
-      last (QEMU gives them the first free slot when it creates them), so they cannot
-      take a slot a port or an explicitly placed device needs. QEMU resolves
-      ``pci-dev`` when it builds the tables, so the order changes nothing else.
-
-    The QMP monitor is not added here: the runner that owns the socket adds it.
-    """
-    if memory_bytes <= 0:
-        raise ValueError(f"memory_bytes must be positive, got {memory_bytes}")
-    if vcpus <= 0:
-        raise ValueError(f"vcpus must be positive, got {vcpus}")
-    root_bus = _ROOT_BUS if "q35" in machine else "pci.0"  # i440fx's root is pci.0
-    body: list[str] = []
-    buses: set[int] = set()
-    defined_ids: set[str] = set()
-    used_slots: set[int] = set()
-    machine_props: list[str] = []
-    unplaced: list[str] = []
-    i = 0
-    while i < len(profile_argv):
-        option = profile_argv[i]
-        if option == "-machine" and i + 1 < len(profile_argv):
-            value = profile_argv[i + 1]
-            if all("=" in part for part in split_keyval(value)):
-                machine_props.append(value)
-                i += 2
-                continue
-        if option == "-object" and i + 1 < len(profile_argv):
-            value = profile_argv[i + 1]
-            if value.lstrip().startswith("{") and '"qom-type":"memory-backend-' in value:
-                backend = json.loads(value)
-                if "mem-path" in backend:
-                    # A host path (libvirt's memory_backing_dir); a directory makes QEMU
-                    # create an unlinked file there: RAM-backed tmpfs.
-                    backend["mem-path"] = MEM_PATH_STAND_IN
-                # numatune's binding names the *host's* nodes, which this host may lack
-                # ("cannot bind memory to host NUMA nodes"); the guest sees no difference.
-                backend.pop("host-nodes", None)
-                backend.pop("policy", None)
-                value = json.dumps(backend, separators=(",", ":"))
-            body += [option, value]
-            i += 2
-            continue
-        if option == "-device" and i + 1 < len(profile_argv):
-            value = profile_argv[i + 1]
-            props = _device_props(value)
-            if isinstance(props.get("id"), str):
-                defined_ids.add(props["id"])
-            bus = props.get("bus")
-            if isinstance(bus, str) and bus != root_bus and (match := _BUS_RE.match(bus)):
-                buses.add(int(match[1]))
-            if bus in (None, root_bus) and (slot := _slot_of(props.get("addr"))) is not None:
-                used_slots.add(slot)
-            if props.get("driver") == "vfio-pci":
-                replacement = {"driver": stand_in}
-                replacement.update(
-                    {k: props[k] for k in ("id", "bus", "addr", "multifunction") if k in props}
-                )
-                if value.lstrip().startswith("{"):
-                    value = json.dumps(replacement, separators=(",", ":"))
-                else:  # keep the syntax: keyval booleans are "on", JSON ones are true
-                    value = _format_keyval(replacement)
-            if props.get("addr") is None and props.get("driver") == "vfio-pci":
-                unplaced += [option, value]  # after every explicit addr: see the docstring
-            else:
-                body += [option, value]
-            i += 2
-            continue
-        body.append(option)
-        i += 1
-
-    missing = sorted(n for n in buses if f"pci.{n}" not in defined_ids)
-    free_slots = [s for s in range(_FIRST_FREE_SLOT, _LAST_FREE_SLOT + 1) if s not in used_slots]
-    if len(missing) > 8 * len(free_slots):
-        raise ValueError(
-            f"{len(missing)} root ports do not fit in the {len(free_slots)} free slots of "
-            f"{_ROOT_BUS}"
-        )
-    ports: list[str] = []
-    for index, number in enumerate(missing):
-        slot, function = free_slots[index // 8], index % 8
-        port: dict[str, Any] = {
-            "driver": "pcie-root-port",
-            "id": f"pci.{number}",
-            "bus": _ROOT_BUS,
-            "addr": f"{slot:#x}.{function:#x}",
-            "chassis": index + 1,
-        }
-        if function == 0:
-            port["multifunction"] = True
-        ports += ["-device", json.dumps(port, separators=(",", ":"))]
-
-    # Devices without addr get their own slot: QEMU's first free slot could be one whose
-    # higher functions the argv places explicitly ("2.0 indicates single function").
-    spare = free_slots[-(-len(missing) // 8) :]
-    placed: list[str] = []
-    for index in range(0, len(unplaced), 2):
-        option, value = unplaced[index], unplaced[index + 1]
-        if value.lstrip().startswith("{") and spare:
-            device = json.loads(value)
-            device.update({"bus": root_bus, "addr": f"{spare.pop(0):#x}"})
-            value = json.dumps(device, separators=(",", ":"))
-        placed += [option, value]
-
-    return [
-        binary,
-        "-machine",
-        ",".join([machine, *machine_props]),
-        "-accel",
-        "tcg",
-        "-nodefaults",
-        "-display",
-        "none",
-        "-m",
-        f"{memory_bytes}b",
-        "-smp",
-        str(vcpus),
-        *ports,
-        *body,
-        *placed,
-    ]
 
 
 # ------------------------------------------------------------------- running

@@ -2,7 +2,7 @@
 checked entry by entry.
 
 The comparison is pure: it takes the document's model and what one QEMU run exposed
-(:class:`gi_conform.qemu.SratReadback`) and says, for every entry the document implies,
+(:class:`gi_conform.groundtruth.qemu.SratReadback`) and says, for every entry the document implies,
 what was expected, what was seen and whether they agree. Running QEMU is
 :mod:`gi_conform.groundtruth.qemu`'s job.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from gi_conform.argv.build import Profile, aligned_memory, device_ids, emitted_initiators
 from gi_conform.groundtruth import acpi
 from gi_conform.groundtruth.qemu import PciPlacement, SratReadback
-from gi_conform.model import Cell, Domain
+from gi_conform.model import CacheAssociativity, CachePolicy, Cell, Domain
 from gi_conform.semantics import cpu_cells_seen, distance_matrix, unassigned_vcpus
 
 __all__ = ["MEMORY_TOLERANCE", "Check", "compare_srat", "hmat_initiators", "memory_size"]
@@ -188,10 +188,6 @@ _DATA_TYPES = {
     ("bandwidth", "read"): 4,
     ("bandwidth", "write"): 5,
 }
-_ASSOCIATIVITY = ("none", "direct", "full")
-"""HMAT cache associativity values 0, 1, 2 in libvirt's words (2 is "complex indexing")."""
-_POLICY = ("none", "writeback", "writethrough")
-"""HMAT cache write policy values 0, 1, 2 in libvirt's words."""
 
 
 def hmat_initiators(domain: Domain, profile: Profile) -> tuple[int, ...]:
@@ -319,8 +315,10 @@ def _cache_text(size: int, line: int, associativity: str, policy: str, levels: i
     return f"{size} bytes, line {line}, {associativity}, {policy}, {levels} level(s)"
 
 
-def _word(words: tuple[str, ...], value: int) -> str:
-    return words[value] if value < len(words) else str(value)
+def _word(words: type[CacheAssociativity] | type[CachePolicy], code: int) -> str:
+    """An ACPI HMAT cache code in libvirt's words (the enums are in code order)."""
+    members = list(words)
+    return members[code].value if code < len(members) else str(code)
 
 
 def _cache_checks(domain: Domain, hmat: acpi.Hmat) -> Iterator[Check]:
@@ -339,8 +337,8 @@ def _cache_checks(domain: Domain, hmat: acpi.Hmat) -> Iterator[Check]:
                 or cache.level is None
                 or size is None
                 or line is None
-                or associativity not in _ASSOCIATIVITY
-                or policy not in _POLICY
+                or associativity is None
+                or policy is None
             ):
                 raise ValueError(f"cache on line {cache.line} is invalid; validate first")
             expected = _cache_text(size, line, str(associativity), str(policy), len(cell.caches))
@@ -361,8 +359,8 @@ def _cache_checks(domain: Domain, hmat: acpi.Hmat) -> Iterator[Check]:
                 seen = _cache_text(
                     item.size,
                     item.line_size,
-                    _word(_ASSOCIATIVITY, item.associativity),
-                    _word(_POLICY, item.write_policy),
+                    _word(CacheAssociativity, item.associativity),
+                    _word(CachePolicy, item.write_policy),
                     item.total_levels,
                 )
             yield Check(

@@ -21,73 +21,47 @@ The first two prove a libvirt gap.
 from __future__ import annotations
 
 import enum
-import functools
 import json
-import re
-import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any
 
 from lxml import etree
 
 from gi_conform.argv.invariants import check_invariants
-from gi_conform.argv.read import device_key, read_argv, semantic_facts, split_keyval
+from gi_conform.argv.options import OptionValue
+from gi_conform.argv.read import device_key, read_argv, semantic_facts
 from gi_conform.document.validate import validate
+from gi_conform.document.xml import hardened_parser
 from gi_conform.groundtruth import qemu
-from gi_conform.libvirt.install import Libvirt, LibvirtError, LibvirtTimeout, convert, reduce
+from gi_conform.groundtruth.runnable import (
+    machine_types,
+    runnable_libvirt_argv,
+    with_acpi,
+    with_readback_memory,
+)
+from gi_conform.libvirt.convert import LibvirtError, LibvirtTimeout, convert, reduce
+from gi_conform.libvirt.install import Libvirt
 from gi_conform.model import Domain, PciAddress
 from gi_conform.oracle.model import CheckCase
 from gi_conform.semantics import source_key
 
 __all__ = [
-    "READBACK_MIN_MEMORY",
     "AskedInitiator",
     "CaseProof",
     "Proof",
     "ProofRun",
     "ProofVerdict",
-    "RunnableArgv",
     "Selection",
     "asked_initiators",
     "host_property_refusal",
     "lenient_domain",
-    "machine_types",
     "missing_initiators",
     "prove",
     "prove_cases",
-    "runnable_libvirt_argv",
     "selection",
-    "with_acpi",
-    "with_readback_memory",
 ]
-
-READBACK_MIN_MEMORY = 4 * 1024 * 1024
-"""SeaBIOS publishes no ACPI tables in a guest with under about 2 MiB of RAM (measured:
-1 MiB never, 2 MiB always); below this the readback run gets more, never the verdict run."""
-
-STAND_IN = "edu"
-"""What a vfio-pci device becomes: same as :func:`gi_conform.qemu.runnable_argv` (one
-memory BAR, no I/O BAR, no option ROM, so SeaBIOS never runs out of I/O space)."""
-
-_DROP_BARE = frozenset({"-S", "-daemonize", "-enable-kvm"})
-_DROP_WITH_VALUE = frozenset(
-    {"-sandbox", "-pidfile", "-runas", "-msg", "-vnc", "-spice", "-incoming", "-D", "-chroot"}
-)
-_KEEP_DEVICE_PCI = ("id", "bus", "addr", "multifunction", "acpi-index")
-_KEEP_USB = ("id", "bus", "port")
-_KEEP_SCSI = ("id", "bus", "channel", "scsi-id", "lun", "drive")
-_BLOCK_GENERIC = ("node-name", "read-only", "auto-read-only", "discard", "cache", "detect-zeroes")
-_PROTOCOL_DRIVERS = frozenset(
-    {"file", "host_device", "host_cdrom", "nbd", "iscsi", "rbd", "gluster", "nvme", "ssh"}
-    | {"http", "https", "ftp", "ftps", "nfs", "vxhs"}
-)
-_FORMAT_DRIVERS = frozenset({"qcow2", "qcow", "qed", "vmdk", "vdi", "vhdx", "vpc", "luks"})
-_MACHINE_ALIASES = (("pc-q35-", "q35"), ("pc-i440fx-", "pc"), ("virt-", "virt"))
-_SIZE = re.compile(r"([0-9]+)\s*([bkmgtpe]?)\Z", re.IGNORECASE)
-_SHIFT = {"b": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50, "e": 60}
 
 
 class ProofVerdict(enum.StrEnum):
@@ -101,16 +75,6 @@ class ProofVerdict(enum.StrEnum):
     @property
     def proves_gap(self) -> bool:
         return self in (ProofVerdict.QEMU_REFUSES, ProofVerdict.SRAT_MISSING)
-
-
-@dataclass(frozen=True)
-class RunnableArgv:
-    """libvirt's argv made runnable here, and every change with its reason."""
-
-    argv: tuple[str, ...]
-    changes: tuple[str, ...]
-    memory: int | None
-    """Guest RAM in bytes (``-m``), ``None`` when the argv gives none or it is unreadable."""
 
 
 @dataclass(frozen=True)
@@ -164,349 +128,6 @@ class Proof:
         }
 
 
-# ------------------------------------------------------------------ option syntax
-
-
-def _join_keyval(parts: Sequence[str]) -> str:
-    return ",".join(part.replace(",", ",,") for part in parts)
-
-
-@dataclass(frozen=True)
-class _Props:
-    """One option value as properties; ``implied`` is the key a bare first word sets."""
-
-    values: dict[str, Any]
-    json_form: bool
-    implied: str
-
-    @classmethod
-    def read(cls, text: str, implied: str) -> _Props | None:
-        if text.lstrip().startswith("{"):
-            try:
-                loaded = json.loads(text)
-            except ValueError:
-                return None
-            return cls(loaded, True, implied) if isinstance(loaded, dict) else None
-        values: dict[str, Any] = {}
-        for position, part in enumerate(split_keyval(text)):
-            key, sep, value = part.partition("=")
-            if not sep and position == 0:
-                values[implied] = key
-            else:
-                values[key] = value if sep else "on"
-        return cls(values, False, implied)
-
-    def text(self, values: Mapping[str, Any]) -> str:
-        """``values`` in this option's own syntax (JSON stays JSON, keyval stays keyval)."""
-        if self.json_form:
-            return json.dumps(dict(values), separators=(",", ":"))
-        parts: list[str] = []
-        for key, raw in values.items():
-            value = ("on" if raw else "off") if isinstance(raw, bool) else str(raw)
-            parts.append(value if key == self.implied and not parts else f"{key}={value}")
-        return _join_keyval(parts)
-
-
-def _kept(values: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
-    return {key: values[key] for key in keys if key in values}
-
-
-def _bytes(text: object, default_shift: int) -> int | None:
-    """A QEMU size (``8388608k``, ``8G``, a bare number in ``default_shift`` units)."""
-    if isinstance(text, int) and not isinstance(text, bool):
-        return text
-    if not isinstance(text, str):
-        return None
-    match = _SIZE.match(text.strip())
-    if match is None:
-        return None
-    suffix = match[2].lower()
-    return int(match[1]) << (_SHIFT[suffix] if suffix else default_shift)
-
-
-def _memory_option(value: str) -> int | None:
-    """The RAM size of a ``-m`` value (``size=8388608k`` or ``1024``: MiB by default)."""
-    props = _Props.read(value, "size")
-    return None if props is None else _bytes(props.values.get("size"), 20)
-
-
-# ------------------------------------------------------------------ transformation
-
-
-def machine_types(binary: str) -> frozenset[str] | None:
-    """The machine types ``binary`` knows (``-machine help``), ``None`` if it cannot say."""
-    return _machine_types(binary)
-
-
-@functools.cache
-def _machine_types(binary: str) -> frozenset[str] | None:
-    try:
-        result = subprocess.run(
-            [binary, "-machine", "help"], capture_output=True, text=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if result.returncode != 0:
-        return None
-    names = {line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()}
-    return frozenset(names)
-
-
-def _machine(value: str, known: frozenset[str] | None, changes: list[str]) -> str:
-    """libvirt names the newest versioned type of *its* QEMU; this QEMU may lack it."""
-    props = _Props.read(value, "type")
-    if props is None:
-        return value
-    values = dict(props.values)
-    changed = False
-    name = values.get("type")
-    if isinstance(name, str) and (known is None or name not in known):
-        for prefix, alias in _MACHINE_ALIASES:
-            if name.startswith(prefix):
-                changes.append(f"machine {name} -> {alias} (not a machine type of this QEMU)")
-                values["type"] = alias
-                changed = True
-                break
-    if values.get("accel") not in (None, "tcg"):
-        changes.append(f"machine accel={values['accel']} -> tcg (no KVM here)")
-        values["accel"] = "tcg"
-        changed = True
-    return props.text(values) if changed else value
-
-
-def _device(value: str, stand_in: str, changes: list[str]) -> str:
-    """A host device becomes an emulated one with the same id and place."""
-    props = _Props.read(value, "driver")
-    if props is None:
-        return value
-    values = props.values
-    driver = values.get("driver")
-    ident = values.get("id", "?")
-    if driver == "vfio-pci":
-        replacement = {"driver": stand_in, **_kept(values, _KEEP_DEVICE_PCI)}
-        changes.append(f"{ident}: vfio-pci -> {stand_in} (same id, bus, addr; no host device)")
-        return props.text(replacement)
-    if driver == "usb-host":
-        changes.append(f"{ident}: usb-host -> usb-tablet (same id, bus, port; no host device)")
-        return props.text({"driver": "usb-tablet", **_kept(values, _KEEP_USB)})
-    if driver in ("scsi-generic", "scsi-block"):
-        changes.append(f"{ident}: {driver} -> scsi-hd (same id and place; no host device)")
-        return props.text({"driver": "scsi-hd", **_kept(values, _KEEP_SCSI)})
-    return value
-
-
-def _blockdev(value: str, changes: list[str]) -> str:
-    """Disk images and host block devices become empty ``null-co`` (raw) nodes."""
-    props = _Props.read(value, "driver")
-    if props is None:
-        return value
-    values = props.values
-    driver = values.get("driver")
-    name = values.get("node-name", "?")
-    if driver in _PROTOCOL_DRIVERS:
-        changes.append(f"blockdev {name}: {driver} -> null-co (no image or host device)")
-        return props.text({"driver": "null-co", **_kept(values, _BLOCK_GENERIC)})
-    if driver in _FORMAT_DRIVERS:
-        changes.append(f"blockdev {name}: {driver} -> raw (its image is now null-co)")
-        return props.text({"driver": "raw", **_kept(values, (*_BLOCK_GENERIC, "file"))})
-    return value
-
-
-def _object(value: str, changes: list[str]) -> list[str]:
-    """Drop objects that read host files; memory needs no host reservation."""
-    props = _Props.read(value, "qom-type")
-    if props is None:
-        return ["-object", value]
-    values = props.values
-    kind = values.get("qom-type")
-    ident = values.get("id", "?")
-    if kind in ("secret", "tls-creds-x509", "tls-creds-psk") and "file" in values:
-        changes.append(f"object {ident} ({kind}) dropped: reads {values['file']}")
-        return []
-    if kind == "thread-context":
-        changes.append(f"object {ident} (thread-context) dropped: pins host CPUs or nodes")
-        return []
-    if kind == "monitor-qmp":
-        # QEMU 11's object form of -mon (libvirt 12.8 uses it when its QEMU has it).
-        monitor = f"chardev={values.get('chardev', '')},id={ident},mode=control"
-        changes.append(f"object {ident} (monitor-qmp) -> -mon {monitor} (older QEMU's form)")
-        return ["-mon", _join_keyval(split_keyval(monitor))]
-    if isinstance(kind, str) and kind.startswith("memory-backend-"):
-        # Host-side properties only: host NUMA binding, hugepage paths, preallocation.
-        # reserve=off maps without reserving swap: libvirt's sizes may exceed this host.
-        replacement: dict[str, Any] = {"qom-type": "memory-backend-ram"}
-        replacement.update(_kept(values, ("id", "size")))
-        replacement["reserve"] = False
-        dropped = sorted(set(values) - {"qom-type", "id", "size"})
-        what = f"{kind} -> memory-backend-ram" if kind != "memory-backend-ram" else kind
-        extra = f", dropped {', '.join(dropped)}" if dropped else ""
-        changes.append(f"object {ident}: {what}, reserve=off (host-side only{extra})")
-        return ["-object", props.text(replacement)]
-    return ["-object", value]
-
-
-def _chardev(value: str, changes: list[str]) -> str:
-    """Sockets, ptys and files become a null backend with the same id (users still work)."""
-    props = _Props.read(value, "backend")
-    if props is None:
-        return value
-    ident = props.values.get("id", "?")
-    if props.values.get("backend") == "null":
-        return value
-    changes.append(f"chardev {ident}: {props.values.get('backend')} -> null (host resources)")
-    return props.text({"backend": "null", "id": ident})
-
-
-def _netdev(value: str, changes: list[str]) -> str:
-    """Any network backend (tap needs /dev/net/tun and fds) becomes a hub port."""
-    props = _Props.read(value, "type")
-    if props is None:
-        return value
-    ident = props.values.get("id", "?")
-    changes.append(f"netdev {ident}: {props.values.get('type')} -> hubport (host resources)")
-    return props.text({"type": "hubport", "id": ident, "hubid": 0})
-
-
-def runnable_libvirt_argv(
-    argv: Sequence[str],
-    *,
-    binary: str | None = None,
-    machines: frozenset[str] | None = None,
-    stand_in: str = STAND_IN,
-) -> RunnableArgv:
-    """libvirt's full argv (binary first) as a command this host's QEMU can run.
-
-    Kept as libvirt wrote them: ``-machine`` properties, ``-m``, ``-smp``, ``-numa``,
-    memory backend ids and sizes, every ``acpi-generic-initiator``, controllers and
-    emulated devices, ids, buses and addresses. Changed, each recorded with its reason:
-    the binary (``binary``: the host's), a versioned machine type ``machines`` lacks
-    (to its alias), KVM (to TCG), host devices (to emulated stand-ins in the same place),
-    images (``null-co``), chardevs (``null``), network backends (``hubport``), memory
-    backends (host binding dropped, ``reserve=off``). Dropped: ``-S`` (the guest must run
-    for SeaBIOS to publish the tables), ``-msg timestamp`` (QEMU's message must be
-    stable), ``-sandbox``, ``-daemonize``, ``-pidfile``, ``-runas``, displays (``-display
-    none`` instead), secrets read from files. Pure: nothing is run.
-    """
-    if not argv:
-        raise ValueError("empty argv")
-    changes: list[str] = []
-    out: list[str] = [binary if binary is not None else argv[0]]
-    if binary is not None and binary != argv[0]:
-        changes.append(f"binary {argv[0]} -> {binary} (this host's QEMU)")
-    memory: int | None = None
-    display = False
-    index = 1
-    while index < len(argv):
-        flag = argv[index]
-        following = argv[index + 1] if index + 1 < len(argv) else None
-        if flag in _DROP_BARE:
-            changes.append(f"{flag} dropped")
-            index += 1
-            continue
-        if following is None or following.startswith("-"):  # a flag without a value
-            out.append(flag)
-            index += 1
-            continue
-        value: str = following
-        index += 2
-        if flag in _DROP_WITH_VALUE:
-            display = display or flag in ("-vnc", "-spice")
-            changes.append(f"{flag} {value} dropped")
-            continue
-        replaced: str | None = value
-        if flag == "-machine":
-            replaced = _machine(value, machines, changes)
-        elif flag == "-accel":
-            props = _Props.read(value, "accel")
-            if props is not None and props.values.get("accel") != "tcg":
-                changes.append(f"-accel {value} -> tcg (no KVM here)")
-                replaced = "tcg"
-        elif flag == "-m":
-            memory = _memory_option(value)
-        elif flag == "-device":
-            replaced = _device(value, stand_in, changes)
-        elif flag == "-object":
-            out += _object(value, changes)
-            continue
-        elif flag == "-blockdev":
-            replaced = _blockdev(value, changes)
-        elif flag == "-chardev":
-            replaced = _chardev(value, changes)
-        elif flag == "-netdev":
-            replaced = _netdev(value, changes)
-        if replaced is not None:
-            out += [flag, replaced]
-    if display and "-display" not in out:
-        out += ["-display", "none"]
-        changes.append("-display none (the dropped display needs a host socket)")
-    return RunnableArgv(tuple(out), tuple(changes), memory)
-
-
-def with_readback_memory(
-    argv: Sequence[str], memory: int | None, minimum: int = READBACK_MIN_MEMORY
-) -> tuple[tuple[str, ...], str | None]:
-    """``argv`` with at least ``minimum`` bytes of RAM, for reading tables back.
-
-    SeaBIOS needs a few MiB to publish ACPI tables; generic initiators do not depend on
-    RAM size. The extra RAM goes to ``-m`` and to the first memory backend a ``-numa``
-    node or the machine uses, so their sum still matches. The note is ``None`` when
-    nothing changed (enough already, ``memory`` unknown, or NUMA without a backend).
-    """
-    if memory is None or memory >= minimum:
-        return tuple(argv), None
-    out = list(argv)
-    extra = minimum - memory
-    reading = read_argv(out[1:])
-    users = [node.memdev for node in reading.numa_nodes if node.memdev is not None]
-    machine_backend: str | None = None
-    for position, token in enumerate(out[:-1]):
-        if token == "-machine":
-            props = _Props.read(out[position + 1], "type")
-            if props is not None and isinstance(props.values.get("memory-backend"), str):
-                machine_backend = props.values["memory-backend"]
-    grow = users[0] if users else machine_backend
-    if reading.numa_nodes and grow is None:
-        return tuple(argv), None
-    for position, token in enumerate(out[:-1]):
-        value = out[position + 1]
-        if token == "-m":
-            out[position + 1] = f"{minimum}b"
-        elif token == "-object" and grow is not None:
-            props = _Props.read(value, "qom-type")
-            if props is not None and props.values.get("id") == grow:
-                size = _bytes(props.values.get("size"), 0)
-                if size is not None:
-                    out[position + 1] = props.text({**props.values, "size": size + extra})
-    where = f" (backend {grow})" if grow is not None else ""
-    return tuple(out), (
-        f"readback only: RAM {memory} -> {minimum} bytes{where}, SeaBIOS publishes no "
-        "ACPI tables with under ~2 MiB"
-    )
-
-
-def with_acpi(argv: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
-    """``argv`` with ACPI on, for reading tables back (``None``: it was on already).
-
-    A document without ``<acpi/>`` makes libvirt write ``acpi=off``: then no initiator
-    reaches any guest whatever libvirt emits (the reference only warns,
-    GI-ACPI-DISABLED). The readback turns ACPI on, as ``gi-conform qemu`` does, to see
-    whether libvirt's argv carries the initiators; the verdict run keeps libvirt's.
-    """
-    out = list(argv)
-    note: str | None = None
-    for position, token in enumerate(out[:-1]):
-        if token != "-machine":
-            continue
-        props = _Props.read(out[position + 1], "type")
-        if props is not None and props.values.get("acpi") in ("off", False):
-            out[position + 1] = props.text({**props.values, "acpi": "on"})
-            note = (
-                "readback only: acpi=off -> on (the document has no <acpi/>: no guest gets "
-                "initiators then; read as gi-conform qemu does)"
-            )
-    return tuple(out), note
-
-
 # ------------------------------------------------------------------ what was asked
 
 
@@ -514,7 +135,7 @@ def asked_initiators(domain: Domain) -> tuple[AskedInitiator, ...]:
     """Every (device, node) pair the document asks for, both dialects, read leniently.
 
     The reference rejected these documents, so the model may hold ``None`` fields
-    (:func:`gi_conform.validate.validate` still returns it): a node that could not be
+    (:func:`gi_conform.document.validate.validate` still returns it): a node that could not be
     read asks for nothing; a seed element naming no hostdev asks for nothing a guest
     could show. Pairs are de-duplicated, in document order.
     """
@@ -554,7 +175,7 @@ def asked_initiators(domain: Domain) -> tuple[AskedInitiator, ...]:
 def lenient_domain(document: bytes | str) -> tuple[Domain | None, str | None]:
     """The document's model even when the reference will not read it, and how it was read.
 
-    :func:`gi_conform.validate.validate` gives a model for any document it can read,
+    :func:`gi_conform.document.validate.validate` gives a model for any document it can read,
     however invalid. It refuses to read some on purpose (over 4 MiB, a DTD: hostile
     input); real libvirt reads them. To know what such a document asks for, it is read
     once more with comments, the DTD and entity references dropped (nothing expanded,
@@ -564,15 +185,8 @@ def lenient_domain(document: bytes | str) -> tuple[Domain | None, str | None]:
     if report.domain is not None:
         return report.domain, None
     data = document.encode("utf-8") if isinstance(document, str) else document
-    parser = etree.XMLParser(
-        remove_comments=True,
-        resolve_entities=False,
-        load_dtd=False,
-        no_network=True,
-        huge_tree=False,
-    )
     try:
-        root = etree.fromstring(data, parser)
+        root = etree.fromstring(data, hardened_parser())
     except etree.XMLSyntaxError:
         return None, None
     for entity in list(root.iter(etree.Entity)):
@@ -679,7 +293,7 @@ def host_property_refusal(
     for index, option in enumerate(libvirt_argv[:-1]):
         if option != "-device":
             continue
-        props = _Props.read(libvirt_argv[index + 1], "driver")
+        props = OptionValue.read(libvirt_argv[index + 1], "driver")
         if props is None or props.values.get("driver") != "vfio-pci":
             continue
         host = props.values.get("host")
@@ -704,7 +318,7 @@ def prove(
     """Run libvirt's argv for ``document`` in real QEMU and judge what the guest sees.
 
     ``domain`` is the document's lenient model (default: what
-    :func:`gi_conform.validate.validate` reads, which is a model even for an invalid
+    :func:`gi_conform.document.validate.validate` reads, which is a model even for an invalid
     document); ``binary`` overrides the host QEMU. Never raises for what QEMU does.
     """
     start = time.monotonic()
@@ -876,7 +490,7 @@ def prove_cases(
 
     ``cases`` are :class:`gi_conform.oracle.model.CheckCase` (the oracle's, so the
     reference's verdict comes with each); ``libvirt`` a located
-    :class:`gi_conform.libvirt.Libvirt`; ``progress(case_id, proof_or_None)`` is called
+    :class:`gi_conform.libvirt.install.Libvirt`; ``progress(case_id, proof_or_None)`` is called
     after each document. A document libvirt fails on without a verdict is recorded and
     the run goes on.
     """

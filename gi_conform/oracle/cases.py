@@ -12,27 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gi_conform.argv.build import Profile, build_argv, default_profile, flatten
-from gi_conform.argv.read import read_args_text
+from gi_conform.argv.options import read_args_text
 from gi_conform.corpus import load_cases
 from gi_conform.document.validate import validate
-from gi_conform.model import Domain
 from gi_conform.oracle.model import CheckCase, Expectation
+from gi_conform.semantics import document_dialect
 
-__all__ = ["DIALECTS", "corpus_cases", "dialect_of", "document_case", "expect"]
-
-DIALECTS = ("seed", "libvirt", "mixed", "none")
-"""The corpus index's dialect names: where a document's initiators are written."""
-
-
-def dialect_of(domain: Domain | None) -> str:
-    """The corpus dialect of a parsed document (``none`` when it could not be parsed)."""
-    if domain is None:
-        return "none"
-    seed = bool(domain.initiators)
-    nodeset = any(hostdev.nodeset for hostdev in domain.hostdevs)
-    if seed and nodeset:
-        return "mixed"
-    return "seed" if seed else "libvirt" if nodeset else "none"
+__all__ = ["corpus_cases", "document_case", "expect"]
 
 
 def expect(xml: str | bytes, profile: Profile | None = None) -> tuple[Expectation, Profile]:
@@ -69,7 +55,7 @@ def document_case(
         source=source,
         data=xml.encode("utf-8") if isinstance(xml, str) else xml,
         profile=chosen,
-        dialect=dialect_of(expectation.domain),
+        dialect=document_dialect(expectation.domain).value,
         expectation=expectation,
         description=description,
     )

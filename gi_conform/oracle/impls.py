@@ -27,18 +27,12 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any, Protocol
 
-from gi_conform import __version__
+from gi_conform import __version__, process
 from gi_conform.argv.build import Profile, build_argv, flatten
-from gi_conform.argv.read import read_args_text
+from gi_conform.argv.options import read_args_text
 from gi_conform.document.validate import validate
-from gi_conform.libvirt.install import (
-    LibvirtError,
-    LibvirtTimeout,
-    LibvirtUnavailable,
-    convert,
-    locate,
-)
-from gi_conform.oracle import process
+from gi_conform.libvirt.convert import LibvirtError, LibvirtTimeout, convert
+from gi_conform.libvirt.install import LibvirtUnavailable, locate
 from gi_conform.oracle.model import Answer, CheckCase, ErrorKind, ImplInfo, Verdict
 from gi_conform.oracle.protocol import (
     ProtocolError,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from gi_conform.model import DocumentDialect
 from gi_conform.oracle.model import CaseResult, CheckCase, Outcome
 from gi_conform.resources import cases_dir
 
@@ -41,7 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--gi-dialect",
         action="append",
         default=[],
-        choices=["seed", "libvirt", "mixed", "none"],
+        choices=[dialect.value for dialect in DocumentDialect],
         help="only this dialect (repeatable)",
     )
     group.addoption("--gi-case", action="append", default=[], metavar="GLOB", help="case ids")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from gi_conform.argv.build import Profile, build_argv, render_args
 from gi_conform.document.validate import validate
-from gi_conform.oracle.cases import dialect_of
+from gi_conform.semantics import document_dialect
 
 __all__ = [
     "GeneratedDocument",
@@ -179,7 +179,7 @@ def write_case(
     entry = {
         "id": case_id,
         "description": description,
-        "dialect": dialect_of(report.domain),
+        "dialect": document_dialect(report.domain).value,
         "features": ["generated"],
         "expect": "accept" if report.accepted else "reject",
         "rules": list(dict.fromkeys(v.rule for v in report.violations)),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from gi_conform.argv.build import shell_quote
+from gi_conform.argv.options import shell_quote
 from tests.mutants.mutants import MUTANTS, reference
 
 

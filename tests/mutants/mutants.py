@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from gi_conform.argv.build import Profile, build_argv, flatten
 from gi_conform.document.validate import validate
 from gi_conform.oracle.impls import reference_answer
 
@@ -78,8 +79,6 @@ def accepts_unknown_node(case: Case) -> Reply:
     """Skips the node check: an initiator on a node that is no cell is accepted."""
     report = validate(str(case["xml"]))
     if report.errors and all(v.rule == "GI-NODE-UNKNOWN" for v in report.errors):
-        from gi_conform.argv.build import Profile, build_argv, flatten
-
         assert report.domain is not None
         argv = flatten(build_argv(report.domain, Profile(str(case["profile"]))))
         return {"accepted": True, "argv": argv}

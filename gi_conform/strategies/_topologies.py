@@ -1,0 +1,508 @@
+"""Random valid domain models: NUMA cells, host devices and generic initiators.
+
+Owns the model side of generation: argument checking for the public bounds, the drawing
+of cells, distances, devices, names, machines and the optional NUMA features (memory
+access, backing, numatune, HMAT), all valid by construction. Renderings, mutations and
+hostile inputs start from a model drawn here; nothing here knows about XML text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from gi_conform.document.parse import MAX_VCPUS
+from gi_conform.document.parse import smallest_free as _smallest_free
+from gi_conform.document.validate import MAX_CELLS
+from gi_conform.model import (
+    CacheAssociativity,
+    CachePolicy,
+    Cell,
+    CellCache,
+    Dialect,
+    Domain,
+    Hostdev,
+    HostdevKind,
+    Initiator,
+    Interconnect,
+    InterconnectType,
+    MdevSource,
+    MemNode,
+    MemoryBacking,
+    Numatune,
+    NumatuneMode,
+    PciAddress,
+    ScsiSource,
+    Source,
+    UsbSource,
+)
+from gi_conform.semantics import LOCAL_DISTANCE, UNREACHABLE, cpu_cells_written, initiator_pairs
+
+_T = TypeVar("_T")
+
+
+_MAX_HOSTDEVS = 64
+"""The largest ``max_hostdevs`` accepted: more says nothing new and only slows drawing."""
+_NODES_PER_DEVICE = 16
+"""At most this many initiators per device (KubeVirt uses 8): keeps drawing cheap."""
+_KINDS = (
+    HostdevKind.PCI,
+    HostdevKind.PCI,
+    HostdevKind.PCI,
+    HostdevKind.PCI,
+    HostdevKind.MDEV,
+    HostdevKind.USB,
+    HostdevKind.SCSI,
+)
+"""PCI mostly; ``sampled_from`` shrinks towards the first entry."""
+_MACHINES = (
+    ("x86_64", "q35"),
+    ("x86_64", None),
+    ("x86_64", "pc"),
+    ("x86_64", "pc-q35-10.0"),
+    ("x86_64", "pc-i440fx-9.2"),
+    ("aarch64", "virt"),
+    ("aarch64", None),
+)
+_ALIAS_PREFIXES = ("ua-", "ua-gpu", "gpu", "hostdev", "gi", "nic.", "Dev_", "x")
+"""Never ``ram-node``: that prefix is reserved. ``hostdev``/``gi`` collide with generated
+names on purpose, so generated ids must step around them."""
+_ALIAS_TAIL = "abcxyz0123456789._-"
+_NAME_ALPHABET = "abcdefxyz0123456789_-.éü名"
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument(f"{name}={value!r} must be an integer")
+    if not low <= value <= high:
+        raise InvalidArgument(f"{name}={value} must be in {low}..{high}")
+    return value
+
+
+def _check_bounds(name: str, low: object, high: object, limit: int) -> tuple[int, int]:
+    minimum = _check_int(f"min_{name}", low, 0, limit)
+    maximum = _check_int(f"max_{name}", high, 0, limit)
+    if minimum > maximum:
+        raise InvalidArgument(f"min_{name}={minimum} is above max_{name}={maximum}")
+    return minimum, maximum
+
+
+def _check_dialects(dialects: object) -> tuple[Dialect, ...]:
+    if isinstance(dialects, str | bytes) or not isinstance(dialects, Collection):
+        raise InvalidArgument(
+            f"dialects={dialects!r} must be a collection of dialects, such as "
+            "(Dialect.SEED, Dialect.LIBVIRT), not a single value"
+        )
+    chosen: list[Dialect] = []
+    for item in dialects:
+        try:
+            dialect = Dialect(item)
+        except ValueError:
+            raise InvalidArgument(
+                f"dialects: {item!r} is not a dialect ({', '.join(d.value for d in Dialect)})"
+            ) from None
+        if dialect not in chosen:
+            chosen.append(dialect)
+    return tuple(sorted(chosen, key=lambda d: d is Dialect.SEED))
+
+
+_KIB_SIZES = st.one_of(
+    st.just(0),
+    st.integers(1, 64).map(lambda gib: gib << 20),
+    st.integers(1, 2**26),
+)
+"""Cell memory in KiB: memoryless first (shrinks there), then whole GiB, then any KiB."""
+
+_pci_addresses = st.builds(
+    PciAddress,
+    domain=st.one_of(st.just(0), st.integers(0, 0xFFFF)),
+    bus=st.integers(0, 0xFF),
+    slot=st.integers(0, 0x1F),
+    function=st.integers(0, 7),
+)
+_guest_slots = st.one_of(
+    # bus 0: slots 0-1 and 0x1f belong to the machine (HOSTDEV-ADDRESS-RESERVED)
+    st.tuples(st.just(0), st.integers(2, 0x1E), st.integers(0, 7)),
+    # a bus > 0 is a PCIe port on q35: slot 0 only; a bridge elsewhere: moved to slot 1
+    # once the machine is drawn (HOSTDEV-BUS-SLOT)
+    st.tuples(st.integers(1, 0xFF), st.just(0), st.integers(0, 7)),
+)
+_usb_ids = st.tuples(st.integers(1, 0xFFFF), st.integers(1, 0xFFFF))  # libvirt: zero refused
+_aliases = st.builds(
+    lambda prefix, tail: prefix + tail,
+    st.sampled_from(_ALIAS_PREFIXES),
+    st.text(alphabet=_ALIAS_TAIL, max_size=8),
+)
+
+
+@dataclass(frozen=True)
+class _Device:
+    """A hostdev before names are given out: what it is, and whether the user named it."""
+
+    kind: HostdevKind
+    source: Source
+    guest: PciAddress | None
+    managed: bool | None
+    named: bool
+
+
+def _draw_cells(
+    draw: st.DrawFn, min_cells: int, max_cells: int, max_vcpus: int
+) -> tuple[int, tuple[Cell, ...]]:
+    memories = draw(st.lists(_KIB_SIZES, min_size=min_cells, max_size=max_cells))
+    count = len(memories)
+    vcpus = draw(st.integers(1, max_vcpus))
+    if count == 0:
+        return vcpus, ()
+    if not any(memories):
+        anchor = draw(st.integers(0, count - 1))
+        memories[anchor] = draw(st.integers(1, 2**26))
+    leave_unassigned = draw(st.booleans())
+    owners = draw(
+        st.lists(
+            st.integers(0, count if leave_unassigned else count - 1),
+            min_size=vcpus,
+            max_size=vcpus,
+        )
+    )
+    cells = [
+        Cell(
+            id=index,
+            cpus=tuple(cpu for cpu, owner in enumerate(owners) if owner == index),
+            memory=memory * 1024,
+        )
+        for index, memory in enumerate(memories)
+    ]
+    if draw(st.integers(0, 3)) > 0:  # distances on most topologies
+        cells = [replace(cell, distances=_draw_distances(draw, cell, count)) for cell in cells]
+    if draw(st.booleans()):
+        cells = draw(st.permutations(cells))
+    return vcpus, tuple(cells)
+
+
+def _draw_distances(draw: st.DrawFn, cell: Cell, count: int) -> tuple[tuple[int, int], ...]:
+    """A few valid ``<sibling>`` entries: 10 to itself, 11..255 to any other cell."""
+    siblings = draw(st.lists(st.integers(0, count - 1), unique=True, max_size=min(count, 4)))
+    return tuple(
+        (sibling, LOCAL_DISTANCE if sibling == cell.id else draw(st.integers(11, UNREACHABLE)))
+        for sibling in siblings
+    )
+
+
+def _draw_devices(draw: st.DrawFn, min_hostdevs: int, max_hostdevs: int) -> list[_Device]:
+    kinds = draw(st.lists(st.sampled_from(_KINDS), min_size=min_hostdevs, max_size=max_hostdevs))
+
+    def count(*wanted: HostdevKind) -> int:
+        return sum(1 for kind in kinds if kind in wanted)
+
+    def unique(elements: st.SearchStrategy[_T], size: int) -> list[_T]:
+        return draw(st.lists(elements, min_size=size, max_size=size, unique=True))
+
+    pci = iter(unique(_pci_addresses, count(HostdevKind.PCI)))
+    mdev = iter(unique(st.uuids(), count(HostdevKind.MDEV)))
+    usb = iter(unique(_usb_ids, count(HostdevKind.USB)))
+    scsi = iter(unique(st.integers(0, 255), count(HostdevKind.SCSI)))
+    pci_like = count(HostdevKind.PCI, HostdevKind.MDEV)
+    with_guest = draw(st.lists(st.booleans(), min_size=pci_like, max_size=pci_like))
+    guests = iter(unique(_guest_slots, sum(with_guest)))
+    flags = iter(with_guest)
+    devices: list[_Device] = []
+    for kind in kinds:
+        source: Source
+        guest: PciAddress | None = None
+        managed: bool | None = None
+        if kind is HostdevKind.PCI:
+            source = next(pci)
+            managed = draw(st.sampled_from((True, None, False)))
+        elif kind is HostdevKind.MDEV:
+            source = MdevSource(str(next(mdev)))
+        elif kind is HostdevKind.USB:
+            first, second = next(usb)
+            if draw(st.booleans()):
+                source = UsbSource(bus=str(first), device=str(second))
+            else:
+                source = UsbSource(vendor=f"0x{first:04x}", product=f"0x{second:04x}")
+        else:
+            source = ScsiSource("scsi_host0", "0", "0", str(next(scsi)))
+        if kind.is_pci and next(flags):
+            bus, slot, function = next(guests)
+            guest = PciAddress(0, bus, slot, function)
+        devices.append(_Device(kind, source, guest, managed, named=draw(st.booleans())))
+    return devices
+
+
+def _draw_initiator_nodes(
+    draw: st.DrawFn, devices: list[_Device], cell_ids: list[int], allowed: tuple[Dialect, ...]
+) -> tuple[dict[int, list[int]], list[tuple[int, int]]]:
+    """The initiators as ``(nodesets, seed_pairs)``: libvirt nodes per device index, and
+    ``(device index, node)`` pairs for seed elements, in the order they are written."""
+    # Initiators: per PCI-like device a set of nodes, each written in one dialect.
+    nodesets: dict[int, list[int]] = {}
+    seed_pairs: list[tuple[int, int]] = []
+    if allowed and cell_ids:
+        for index, device in enumerate(devices):
+            if not device.kind.is_pci:
+                continue
+            nodes = draw(
+                st.lists(
+                    st.sampled_from(cell_ids),
+                    unique=True,
+                    max_size=min(len(cell_ids), _NODES_PER_DEVICE),
+                )
+            )
+            for node in nodes:
+                dialect = allowed[0] if len(allowed) == 1 else draw(st.sampled_from(allowed))
+                if dialect is Dialect.LIBVIRT:
+                    nodesets.setdefault(index, []).append(node)
+                else:
+                    seed_pairs.append((index, node))
+        if len(seed_pairs) > 1 and draw(st.booleans()):
+            seed_pairs = draw(st.permutations(seed_pairs))
+    return nodesets, seed_pairs
+
+
+def _draw_names(
+    draw: st.DrawFn, devices: list[_Device], seed_pairs: list[tuple[int, int]]
+) -> tuple[list[str], list[Initiator]]:
+    """Every device's alias (by device index) and the seed initiators, named."""
+    seed_named = draw(st.lists(st.booleans(), min_size=len(seed_pairs), max_size=len(seed_pairs)))
+
+    # Names: user aliases are unique; the rest are given out as the parser does.
+    wanted = sum(device.named for device in devices) + sum(seed_named)
+    names = iter(draw(st.lists(_aliases, min_size=wanted, max_size=wanted, unique=True)))
+    hostdev_names = [next(names) if device.named else None for device in devices]
+    seed_names = [next(names) if named else None for named in seed_named]
+    used = {name for name in (*hostdev_names, *seed_names) if name is not None}
+    aliases: list[str] = []
+    for wanted_name in hostdev_names:
+        alias = wanted_name
+        if alias is None:
+            alias = _smallest_free("hostdev", used)
+            used.add(alias)
+        aliases.append(alias)
+    initiators: list[Initiator] = []
+    for (index, node), wanted_name in zip(seed_pairs, seed_names, strict=True):
+        name = wanted_name
+        if name is None:
+            name = _smallest_free("gi", used)
+            used.add(name)
+        initiators.append(
+            Initiator(name, aliases[index], node, Dialect.SEED, alias_given=wanted_name is not None)
+        )
+    return aliases, initiators
+
+
+@st.composite
+def _topologies(
+    draw: st.DrawFn,
+    *,
+    min_cells: object,
+    max_cells: object,
+    min_hostdevs: object,
+    max_hostdevs: object,
+    max_vcpus: object,
+    dialects: object,
+    extras: bool = True,
+) -> Domain:
+    cells_low, cells_high = _check_bounds("cells", min_cells, max_cells, MAX_CELLS)
+    hostdevs_low, hostdevs_high = _check_bounds(
+        "hostdevs", min_hostdevs, max_hostdevs, _MAX_HOSTDEVS
+    )
+    vcpus_high = _check_int("max_vcpus", max_vcpus, 1, MAX_VCPUS)
+    allowed = _check_dialects(dialects)
+
+    vcpus, cells = _draw_cells(draw, cells_low, cells_high, vcpus_high)
+    devices = _draw_devices(draw, hostdevs_low, hostdevs_high)
+    cell_ids = sorted(cell.id for cell in cells if cell.id is not None)
+
+    nodesets, seed_pairs = _draw_initiator_nodes(draw, devices, cell_ids, allowed)
+    aliases, initiators = _draw_names(draw, devices, seed_pairs)
+
+    arch, machine = draw(st.sampled_from(_MACHINES))
+    if Domain(name="", arch=arch, machine=machine).pci_root_bus != "pcie.0":
+        devices = [
+            replace(d, guest=replace(d.guest, slot=1))
+            if d.guest is not None and d.guest.bus > 0
+            else d
+            for d in devices
+        ]
+    shared_slots = {
+        (d.guest.domain, d.guest.bus, d.guest.slot)
+        for d in devices
+        if d.guest is not None and d.guest.function > 0
+    }
+    hostdevs = tuple(
+        Hostdev(
+            kind=device.kind,
+            alias=aliases[index],
+            alias_given=device.named,
+            source=device.source,
+            guest_address=device.guest,
+            nodeset=tuple(sorted(nodesets[index])) if index in nodesets else None,
+            managed=device.managed,
+            # QEMU refuses other functions beside a single-function function 0.
+            multifunction=device.guest is not None
+            and device.guest.function == 0
+            and (device.guest.domain, device.guest.bus, device.guest.slot) in shared_slots,
+        )
+        for index, device in enumerate(devices)
+    )
+    memory = sum(cell.memory or 0 for cell in cells)
+    if not cells:
+        memory = draw(st.integers(1, 2**24)) * 1024
+    domain = Domain(
+        name=draw(st.text(alphabet=_NAME_ALPHABET, min_size=1, max_size=16)),
+        domain_type=draw(st.sampled_from(("kvm", "qemu"))),
+        uuid=draw(st.one_of(st.none(), st.uuids().map(str))),
+        arch=arch,
+        machine=machine,
+        vcpus=vcpus,
+        memory=memory,
+        acpi=draw(st.sampled_from((True, None, False))),
+        numa=bool(cells),
+        cells=cells,
+        hostdevs=hostdevs,
+        initiators=tuple(initiators),
+    )
+    return _draw_numa_features(draw, domain) if cells and extras else domain
+
+
+_HOST_NODES = (0, 1)
+"""Host NUMA nodes numatune binds to: the two the libvirt chroot pretends to have."""
+
+
+def _draw_numa_features(draw: st.DrawFn, domain: Domain) -> Domain:
+    """Memory access, backing, numatune and HMAT on some topologies, all of them valid
+    for the reference and for QEMU (values QEMU can encode, caches it will build)."""
+    with_memory = [c.id for c in domain.cells if c.id is not None and c.memory]
+    cells = tuple(
+        replace(
+            cell,
+            mem_access=draw(st.sampled_from((None, None, "shared", "private"))),
+            discard=draw(st.sampled_from((None, None, True, False))),
+        )
+        if cell.memory and draw(st.integers(0, 3)) == 0
+        else cell
+        for cell in domain.cells
+    )
+    backing = None
+    if draw(st.integers(0, 4)) == 0:
+        backing = MemoryBacking(
+            source=draw(st.sampled_from((None, "anonymous", "file", "memfd"))),
+            access=draw(st.sampled_from((None, "shared", "private"))),
+            discard=draw(st.booleans()),
+        )
+    tune = None
+    if with_memory and draw(st.integers(0, 4)) == 0:
+        host_nodes = st.lists(st.sampled_from(_HOST_NODES), min_size=1, unique=True).map(
+            lambda nodes: tuple(sorted(nodes))
+        )
+        modes = st.sampled_from(tuple(NumatuneMode)[:3])
+        bound = draw(st.lists(st.sampled_from(with_memory), unique=True, max_size=3))
+        has_memory = draw(st.booleans())
+        tune = Numatune(
+            mode=draw(modes) if has_memory else None,
+            nodeset=draw(host_nodes) if has_memory else (),
+            has_memory=has_memory,
+            memnodes=tuple(MemNode(cell, draw(modes), draw(host_nodes)) for cell in bound),
+        )
+    domain = replace(domain, cells=cells, memory_backing=backing, numatune=tune)
+    if draw(st.integers(0, 3)) == 0:
+        domain = _draw_hmat(draw, domain)
+    return domain
+
+
+def _draw_hmat(draw: st.DrawFn, domain: Domain) -> Domain:
+    pci = {h.alias for h in domain.hostdevs if h.kind.is_pci}
+    gi_nodes = {node for alias, node in initiator_pairs(domain) if alias in pci}
+    initiators = sorted(cpu_cells_written(domain) | gi_nodes)
+    if not initiators:
+        return domain
+    targets = sorted(c.id for c in domain.cells if c.id is not None)
+    keys = st.tuples(
+        st.sampled_from(initiators),
+        st.sampled_from(targets),
+        st.sampled_from(("latency", "bandwidth")),
+        st.sampled_from(InterconnectType),
+    )
+    chosen = draw(st.lists(keys, unique=True, min_size=1, max_size=6))
+    # QEMU: values of one kind within 65534x of each other, bandwidth in whole MiB/s.
+    links = [
+        Interconnect(
+            kind,
+            initiator,
+            target,
+            0,
+            kind_type,
+            draw(st.integers(1, 1000)) * (1024 if kind == "bandwidth" else 1),
+        )
+        for initiator, target, kind, kind_type in chosen
+    ]
+    described = {
+        link.target
+        for link in links
+        if link.kind == "latency"
+        and any(o.kind == "bandwidth" and o.target == link.target for o in links)
+    }
+    cells = []
+    for cell in domain.cells:
+        levels = draw(st.integers(0, 3)) if cell.id in described else 0
+        size = 1024 * draw(st.integers(1, 64))
+        caches = []
+        for level in range(1, levels + 1):
+            size *= draw(st.integers(2, 8))  # QEMU: each level larger than the one before
+            caches.append(
+                CellCache(
+                    level,
+                    draw(st.sampled_from(CacheAssociativity)),
+                    draw(st.sampled_from(CachePolicy)),
+                    size,
+                    draw(st.sampled_from((8, 16, 32, 64, 128))),
+                )
+            )
+        cells.append(replace(cell, caches=tuple(caches)))
+    cached = {c.id: {cache.level for cache in c.caches} for c in cells if c.caches}
+    for link in list(links):
+        present = sorted(level for level in cached.get(link.target, ()) if level is not None)
+        add: bool = draw(st.booleans())
+        if present and add:
+            extra = replace(link, cache=draw(st.sampled_from(present)))
+            if all(
+                (o.kind, o.initiator, o.target, o.cache, o.type)
+                != (extra.kind, extra.initiator, extra.target, extra.cache, extra.type)
+                for o in links
+            ):
+                links.append(extra)
+    return replace(domain, cells=tuple(cells), interconnects=tuple(links))
+
+
+def topologies(
+    *,
+    min_cells: int = 1,
+    max_cells: int = MAX_CELLS,
+    min_hostdevs: int = 0,
+    max_hostdevs: int = 16,
+    max_vcpus: int = 64,
+    dialects: Collection[Dialect | str] = (Dialect.SEED, Dialect.LIBVIRT),
+) -> st.SearchStrategy[Domain]:
+    """Valid domain models: the validator accepts ``format_xml`` of every draw.
+
+    Cells (``min_cells``..``max_cells``, at most 128) are memoryless or not, with vCPUs
+    (1..``max_vcpus``) dealt among them, some left to no cell; at least one cell has memory.
+    Hostdevs (``min_hostdevs``..``max_hostdevs``) are PCI mostly, mdev, USB and SCSI too,
+    with or without a guest PCI address and a user alias. Initiators target PCI and mdev
+    devices, each (device, node) pair once, written in one of ``dialects`` (an empty
+    collection gives none). ``min_cells=0`` gives documents without ``<numa>``.
+    """
+    return _topologies(
+        min_cells=min_cells,
+        max_cells=max_cells,
+        min_hostdevs=min_hostdevs,
+        max_hostdevs=max_hostdevs,
+        max_vcpus=max_vcpus,
+        dialects=dialects,
+    )
