@@ -9,17 +9,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gi_conform import Profile, build_argv, flatten, parse, render_args
+from gi_conform.argv.facts import NodeFacts, semantic_facts
 from gi_conform.argv.options import read_args_text
 from gi_conform.argv.read import (
     Device,
     Form,
     GenericInitiator,
     MemoryBackend,
-    NodeFacts,
     normalize_host,
     normalize_sysfsdev,
     read_argv,
-    semantic_facts,
 )
 from gi_conform.corpus import load_cases
 

@@ -31,9 +31,9 @@ from gi_conform import (
     render_args,
     validate,
 )
-from gi_conform.argv.invariants import check_invariants, document_facts
+from gi_conform.argv.facts import document_facts, semantic_facts
+from gi_conform.argv.invariants import check_invariants
 from gi_conform.argv.options import read_args_text
-from gi_conform.argv.read import semantic_facts
 from gi_conform.document.parse import MAX_DOCUMENT_BYTES
 from gi_conform.fuzz import fuzz_one_input
 from gi_conform.strategies import (

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
 
-from gi_conform.argv.build import Profile, aligned_memory, default_profile, device_ids
+from gi_conform.argv.build import Profile
+from gi_conform.argv.facts import (
+    expected_cells,
+    expected_distances,
+    expected_pairs,
+    pci_hostdevs,
+    resolved_distances,
+)
 from gi_conform.argv.read import (
     GI_PROPERTIES,
     NUMA_DIST_PROPERTIES,
@@ -23,53 +30,24 @@ from gi_conform.argv.read import (
     ArgvReading,
     Device,
     Form,
-    NodeFacts,
-    SemanticFacts,
     device_key,
     read_argv,
-    resolved_distances,
 )
 from gi_conform.bitmap import format_bitmap
 from gi_conform.document.validate import parse
-from gi_conform.model import Domain, Hostdev
+from gi_conform.model import Domain
 from gi_conform.resources import reference_dir
 from gi_conform.semantics import (
-    LOCAL_DISTANCE,
-    REMOTE_DISTANCE,
-    distance_matrix,
-    initiator_pairs,
-    source_key,
     unassigned_vcpus,
     vcpus_added_to_cell0,
 )
 
 __all__ = [
-    "INVARIANT_IDS",
     "BrokenInvariant",
     "Invariant",
     "check_invariants",
-    "document_facts",
     "invariant_catalogue",
 ]
-
-INVARIANT_IDS: tuple[str, ...] = (
-    "INV-ARGV-READABLE",
-    "INV-KEYVAL-REREAD",
-    "INV-ID-UNIQUE",
-    "INV-GI-DEVICE",
-    "INV-GI-NODE",
-    "INV-NUMA-NODES",
-    "INV-NUMA-CPUS",
-    "INV-NUMA-MEMORYLESS",
-    "INV-NUMA-MEMORY",
-    "INV-NUMA-DISTANCES",
-    "INV-DEVICES",
-    "INV-GI-PAIRS",
-    "INV-HMAT",
-    "INV-ORDER-SEED",
-    "INV-ORDER-LIBVIRT",
-)
-"""Every invariant the code checks, in catalogue order."""
 
 
 @dataclass(frozen=True)
@@ -106,73 +84,6 @@ def invariant_catalogue() -> Mapping[str, Invariant]:
             raise ValueError(f"invariants.toml: duplicate id {invariant.id}")
         entries[invariant.id] = invariant
     return MappingProxyType(entries)
-
-
-def _expected_cells(domain: Domain) -> dict[int, tuple[frozenset[int], int]]:
-    """Cell id -> (CPUs, argv memory bytes), with unnamed vCPUs on cell 0 as libvirt does
-    (only when cell 0 has memory).
-
-    The memory is the cell's rounded up to whole MiB, as libvirt aligns it (and QEMU
-    needs the cells to add up to its own rounded RAM size).
-    """
-    extra = frozenset(vcpus_added_to_cell0(domain))
-    cells: dict[int, tuple[frozenset[int], int]] = {}
-    for cell in domain.cells:
-        if cell.id is None or cell.cpus is None or cell.memory is None:
-            continue
-        cpus = frozenset(cell.cpus) | (extra if cell.id == 0 else frozenset())
-        cells[cell.id] = (cpus, aligned_memory(cell.memory))
-    return cells
-
-
-def _expected_pairs(domain: Domain) -> list[tuple[str, int]]:
-    pairs: list[tuple[str, int]] = []
-    for alias, node in initiator_pairs(domain):
-        hostdev = domain.hostdev(alias)
-        key = source_key(hostdev.source) if hostdev is not None else None
-        if key is not None:
-            pairs.append((key, node))
-    return pairs
-
-
-def _pci_hostdevs(domain: Domain) -> list[tuple[Hostdev, str]]:
-    return [
-        (hostdev, key)
-        for hostdev in domain.hostdevs
-        if hostdev.kind.is_pci and (key := source_key(hostdev.source)) is not None
-    ]
-
-
-def document_facts(domain: Domain, profile: Profile | None = None) -> SemanticFacts:
-    """The facts a correct argv for ``domain`` has (compare with ``semantic_facts``).
-
-    Only the device ids depend on the profile (``None``: the document's own).
-    """
-    names = device_ids(domain, profile if profile is not None else default_profile(domain))
-    nodes = tuple(
-        sorted(
-            NodeFacts(cell, cpus, memory)
-            for cell, (cpus, memory) in _expected_cells(domain).items()
-        )
-    )
-    return SemanticFacts(
-        nodes=nodes,
-        initiators=frozenset(_expected_pairs(domain)),
-        device_ids=frozenset(names[hostdev.alias] for hostdev, _ in _pci_hostdevs(domain)),
-        distances=_expected_distances(domain),
-    )
-
-
-def _expected_distances(domain: Domain) -> tuple[tuple[int, int, int], ...]:
-    """The matrix as a meaning: all-default distances mean the same as none (as in
-    :func:`gi_conform.argv.read.resolved_distances`), though libvirt writes them out."""
-    matrix = distance_matrix(domain)
-    if all(
-        value == (LOCAL_DISTANCE if src == dst else REMOTE_DISTANCE)
-        for (src, dst), value in matrix.items()
-    ):
-        return ()
-    return tuple(sorted((src, dst, value) for (src, dst), value in matrix.items()))
 
 
 @dataclass(frozen=True)
@@ -360,7 +271,7 @@ def _numa_memory(ctx: _Context) -> Iterator[BrokenInvariant]:
 
 
 def _numa_distances(ctx: _Context) -> Iterator[BrokenInvariant]:
-    expected = _expected_distances(ctx.domain)
+    expected = expected_distances(ctx.domain)
     found = resolved_distances(ctx.reading)
     if found != expected:
         want = {(src, dst): value for src, dst, value in expected}
@@ -396,7 +307,7 @@ def _host_devices(ctx: _Context) -> list[tuple[Device, str]]:
 
 
 def _devices(ctx: _Context) -> Iterator[BrokenInvariant]:
-    expected = {key: hostdev for hostdev, key in _pci_hostdevs(ctx.domain)}
+    expected = {key: hostdev for hostdev, key in pci_hostdevs(ctx.domain)}
     seen: dict[str, int] = {}
     for device, key in _host_devices(ctx):
         if key not in expected:
@@ -419,7 +330,7 @@ def _devices(ctx: _Context) -> Iterator[BrokenInvariant]:
 
 
 def _pairs(ctx: _Context) -> Iterator[BrokenInvariant]:
-    expected = set(_expected_pairs(ctx.domain))
+    expected = set(expected_pairs(ctx.domain))
     found: Counter[tuple[str, int]] = Counter()
     for gi in ctx.reading.initiators:
         if gi.pci_dev is None or gi.node is None:
@@ -553,7 +464,7 @@ def _order_devices(ctx: _Context, invariant: str) -> Iterator[BrokenInvariant]:
             yield _broken(
                 invariant, f"initiator '{gi.id}' comes before the NUMA section ends", gi.position
             )
-    rank = {key: index for index, (_, key) in enumerate(_pci_hostdevs(ctx.domain))}
+    rank = {key: index for index, (_, key) in enumerate(pci_hostdevs(ctx.domain))}
     last = -1
     for device, key in host_devices:
         if key in rank:
@@ -622,7 +533,7 @@ def check_invariants(
     """
     domain = document if isinstance(document, Domain) else parse(document)
     reading = argv if isinstance(argv, ArgvReading) else read_argv(argv)
-    ctx = _Context(domain, reading, _expected_cells(domain))
+    ctx = _Context(domain, reading, expected_cells(domain))
     chosen = Profile(profile) if profile is not None else None
     checks = [
         _readable,
@@ -642,7 +553,7 @@ def check_invariants(
     elif chosen is Profile.LIBVIRT:
         checks.append(_order_libvirt)
     broken = [item for check in checks for item in check(ctx)]
-    rank = {invariant: index for index, invariant in enumerate(INVARIANT_IDS)}
+    rank = {invariant: index for index, invariant in enumerate(invariant_catalogue())}
     return sorted(
         broken, key=lambda item: (rank[item.id], item.position if item.position is not None else -1)
     )

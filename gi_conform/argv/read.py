@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from gi_conform.argv.options import parse_size, split_keyval
-from gi_conform.semantics import LOCAL_DISTANCE, MDEV_SYSFS_PREFIX, REMOTE_DISTANCE
+from gi_conform.semantics import MDEV_SYSFS_PREFIX
 from gi_conform.units import MAX_U64, NumberTooLarge, c_uint
 
 __all__ = [
@@ -28,18 +28,14 @@ __all__ = [
     "GenericInitiator",
     "HmatEntry",
     "MemoryBackend",
-    "NodeFacts",
     "NumaDistance",
     "NumaNode",
     "OtherObject",
     "ReadError",
-    "SemanticFacts",
     "device_key",
     "normalize_host",
     "normalize_sysfsdev",
     "read_argv",
-    "resolved_distances",
-    "semantic_facts",
 ]
 
 GI_TYPE = "acpi-generic-initiator"
@@ -590,79 +586,3 @@ def device_key(device: Device) -> str | None:
     if device.sysfsdev is not None:
         return normalize_sysfsdev(device.sysfsdev)
     return None
-
-
-@dataclass(frozen=True, order=True)
-class NodeFacts:
-    """One guest NUMA node: ``memory`` in bytes, ``None`` when its memdev is missing."""
-
-    nodeid: int
-    cpus: frozenset[int]
-    memory: int | None
-
-
-@dataclass(frozen=True)
-class SemanticFacts:
-    """What an argv means for generic initiators, independent of spelling and ids.
-
-    ``initiators`` holds (host device, node) pairs, the host device being a normalized
-    PCI address or mdev path (``id:NAME`` when ``pci-dev`` names no host device).
-    ``distances`` is the full (src, dst, value) matrix, empty when every distance is
-    QEMU's default (10 local, 20 remote), however it was spelled.
-    """
-
-    nodes: tuple[NodeFacts, ...]
-    initiators: frozenset[tuple[str, int]]
-    device_ids: frozenset[str]
-    distances: tuple[tuple[int, int, int], ...] = ()
-
-
-def resolved_distances(reading: ArgvReading) -> tuple[tuple[int, int, int], ...]:
-    """The distance matrix QEMU builds: a missing reverse distance mirrors the given one,
-    an unset local distance is 10; ``()`` when nothing differs from the defaults."""
-    given: dict[tuple[int, int], int] = {}
-    for distance in reading.distances:
-        if distance.src is not None and distance.dst is not None and distance.value is not None:
-            given[(distance.src, distance.dst)] = distance.value
-    if not given:
-        return ()
-    nodes = {node.nodeid for node in reading.numa_nodes if node.nodeid is not None}
-    ids = sorted(nodes | {src for src, _ in given} | {dst for _, dst in given})
-    matrix: list[tuple[int, int, int]] = []
-    for src in ids:
-        for dst in ids:
-            default = LOCAL_DISTANCE if src == dst else REMOTE_DISTANCE
-            value = given.get((src, dst), given.get((dst, src), default))
-            matrix.append((src, dst, value))
-    if all(value == (LOCAL_DISTANCE if a == b else REMOTE_DISTANCE) for a, b, value in matrix):
-        return ()
-    return tuple(matrix)
-
-
-def semantic_facts(argv: Sequence[str] | ArgvReading) -> SemanticFacts:
-    """The comparable meaning of an argv (or of a reading of one)."""
-    reading = argv if isinstance(argv, ArgvReading) else read_argv(argv)
-    nodes: list[NodeFacts] = []
-    for node in reading.numa_nodes:
-        if node.nodeid is None:
-            continue
-        memory: int | None = 0
-        if node.memdev is not None:
-            backend = reading.backend(node.memdev)
-            memory = backend.size if backend is not None else None
-        elif node.mem is not None:
-            memory = node.mem
-        nodes.append(NodeFacts(node.nodeid, node.cpus, memory))
-    pairs: set[tuple[str, int]] = set()
-    for initiator in reading.initiators:
-        if initiator.pci_dev is None or initiator.node is None:
-            continue
-        device = reading.device(initiator.pci_dev)
-        key = device_key(device) if device is not None else None
-        pairs.add((key if key is not None else f"id:{initiator.pci_dev}", initiator.node))
-    return SemanticFacts(
-        nodes=tuple(sorted(nodes)),
-        initiators=frozenset(pairs),
-        device_ids=frozenset(d.id for d in reading.devices if d.id is not None),
-        distances=resolved_distances(reading),
-    )

@@ -29,9 +29,10 @@ from pathlib import PurePath
 
 from lxml import etree
 
+from gi_conform.argv.facts import semantic_facts
 from gi_conform.argv.invariants import check_invariants
 from gi_conform.argv.options import OptionValue
-from gi_conform.argv.read import device_key, read_argv, semantic_facts
+from gi_conform.argv.read import device_key, read_argv
 from gi_conform.document.validate import validate
 from gi_conform.document.xml import hardened_parser
 from gi_conform.groundtruth import qemu

@@ -12,9 +12,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 
-from gi_conform.argv.invariants import check_invariants, document_facts
+from gi_conform.argv.facts import NodeFacts, document_facts, semantic_facts
+from gi_conform.argv.invariants import check_invariants
 from gi_conform.argv.options import shell_quote
-from gi_conform.argv.read import ArgvReading, NodeFacts, device_key, read_argv, semantic_facts
+from gi_conform.argv.read import ArgvReading, device_key, read_argv
 from gi_conform.bitmap import format_bitmap
 from gi_conform.oracle.model import Answer, CheckCase, Failure, FailureKind, Verdict
 from gi_conform.rules import Severity, catalogue

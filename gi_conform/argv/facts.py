@@ -1,0 +1,181 @@
+"""What an argv means, and what a correct one for a document means: comparable facts.
+
+The oracle and the invariants compare implementations on meaning, not spelling: the
+nodes with their CPUs and memory, the (host device, node) initiator pairs, the device ids
+and the resolved distance matrix. :func:`semantic_facts` reads them from any argv,
+:func:`document_facts` derives them from a domain; equal facts, equal meaning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gi_conform.argv.build import Profile, aligned_memory, default_profile, device_ids
+from gi_conform.argv.read import ArgvReading, device_key, read_argv
+from gi_conform.model import Domain, Hostdev
+from gi_conform.semantics import (
+    LOCAL_DISTANCE,
+    REMOTE_DISTANCE,
+    distance_matrix,
+    initiator_pairs,
+    source_key,
+    vcpus_added_to_cell0,
+)
+
+__all__ = [
+    "NodeFacts",
+    "SemanticFacts",
+    "document_facts",
+    "expected_cells",
+    "expected_distances",
+    "expected_pairs",
+    "pci_hostdevs",
+    "resolved_distances",
+    "semantic_facts",
+]
+
+
+@dataclass(frozen=True, order=True)
+class NodeFacts:
+    """One guest NUMA node: ``memory`` in bytes, ``None`` when its memdev is missing."""
+
+    nodeid: int
+    cpus: frozenset[int]
+    memory: int | None
+
+
+@dataclass(frozen=True)
+class SemanticFacts:
+    """What an argv means for generic initiators, independent of spelling and ids.
+
+    ``initiators`` holds (host device, node) pairs, the host device being a normalized
+    PCI address or mdev path (``id:NAME`` when ``pci-dev`` names no host device).
+    ``distances`` is the full (src, dst, value) matrix, empty when every distance is
+    QEMU's default (10 local, 20 remote), however it was spelled.
+    """
+
+    nodes: tuple[NodeFacts, ...]
+    initiators: frozenset[tuple[str, int]]
+    device_ids: frozenset[str]
+    distances: tuple[tuple[int, int, int], ...] = ()
+
+
+def resolved_distances(reading: ArgvReading) -> tuple[tuple[int, int, int], ...]:
+    """The distance matrix QEMU builds: a missing reverse distance mirrors the given one,
+    an unset local distance is 10; ``()`` when nothing differs from the defaults."""
+    given: dict[tuple[int, int], int] = {}
+    for distance in reading.distances:
+        if distance.src is not None and distance.dst is not None and distance.value is not None:
+            given[(distance.src, distance.dst)] = distance.value
+    if not given:
+        return ()
+    nodes = {node.nodeid for node in reading.numa_nodes if node.nodeid is not None}
+    ids = sorted(nodes | {src for src, _ in given} | {dst for _, dst in given})
+    matrix: list[tuple[int, int, int]] = []
+    for src in ids:
+        for dst in ids:
+            default = LOCAL_DISTANCE if src == dst else REMOTE_DISTANCE
+            value = given.get((src, dst), given.get((dst, src), default))
+            matrix.append((src, dst, value))
+    if all(value == (LOCAL_DISTANCE if a == b else REMOTE_DISTANCE) for a, b, value in matrix):
+        return ()
+    return tuple(matrix)
+
+
+def semantic_facts(argv: Sequence[str] | ArgvReading) -> SemanticFacts:
+    """The comparable meaning of an argv (or of a reading of one)."""
+    reading = argv if isinstance(argv, ArgvReading) else read_argv(argv)
+    nodes: list[NodeFacts] = []
+    for node in reading.numa_nodes:
+        if node.nodeid is None:
+            continue
+        memory: int | None = 0
+        if node.memdev is not None:
+            backend = reading.backend(node.memdev)
+            memory = backend.size if backend is not None else None
+        elif node.mem is not None:
+            memory = node.mem
+        nodes.append(NodeFacts(node.nodeid, node.cpus, memory))
+    pairs: set[tuple[str, int]] = set()
+    for initiator in reading.initiators:
+        if initiator.pci_dev is None or initiator.node is None:
+            continue
+        device = reading.device(initiator.pci_dev)
+        key = device_key(device) if device is not None else None
+        pairs.add((key if key is not None else f"id:{initiator.pci_dev}", initiator.node))
+    return SemanticFacts(
+        nodes=tuple(sorted(nodes)),
+        initiators=frozenset(pairs),
+        device_ids=frozenset(d.id for d in reading.devices if d.id is not None),
+        distances=resolved_distances(reading),
+    )
+
+
+# ------------------------------------------------------------------ expected from a document
+
+
+def expected_cells(domain: Domain) -> dict[int, tuple[frozenset[int], int]]:
+    """Cell id -> (CPUs, argv memory bytes), with unnamed vCPUs on cell 0 as libvirt does
+    (only when cell 0 has memory).
+
+    The memory is the cell's rounded up to whole MiB, as libvirt aligns it (and QEMU
+    needs the cells to add up to its own rounded RAM size).
+    """
+    extra = frozenset(vcpus_added_to_cell0(domain))
+    cells: dict[int, tuple[frozenset[int], int]] = {}
+    for cell in domain.cells:
+        if cell.id is None or cell.cpus is None or cell.memory is None:
+            continue
+        cpus = frozenset(cell.cpus) | (extra if cell.id == 0 else frozenset())
+        cells[cell.id] = (cpus, aligned_memory(cell.memory))
+    return cells
+
+
+def expected_pairs(domain: Domain) -> list[tuple[str, int]]:
+    pairs: list[tuple[str, int]] = []
+    for alias, node in initiator_pairs(domain):
+        hostdev = domain.hostdev(alias)
+        key = source_key(hostdev.source) if hostdev is not None else None
+        if key is not None:
+            pairs.append((key, node))
+    return pairs
+
+
+def pci_hostdevs(domain: Domain) -> list[tuple[Hostdev, str]]:
+    return [
+        (hostdev, key)
+        for hostdev in domain.hostdevs
+        if hostdev.kind.is_pci and (key := source_key(hostdev.source)) is not None
+    ]
+
+
+def document_facts(domain: Domain, profile: Profile | None = None) -> SemanticFacts:
+    """The facts a correct argv for ``domain`` has (compare with ``semantic_facts``).
+
+    Only the device ids depend on the profile (``None``: the document's own).
+    """
+    names = device_ids(domain, profile if profile is not None else default_profile(domain))
+    nodes = tuple(
+        sorted(
+            NodeFacts(cell, cpus, memory) for cell, (cpus, memory) in expected_cells(domain).items()
+        )
+    )
+    return SemanticFacts(
+        nodes=nodes,
+        initiators=frozenset(expected_pairs(domain)),
+        device_ids=frozenset(names[hostdev.alias] for hostdev, _ in pci_hostdevs(domain)),
+        distances=expected_distances(domain),
+    )
+
+
+def expected_distances(domain: Domain) -> tuple[tuple[int, int, int], ...]:
+    """The matrix as a meaning: all-default distances mean the same as none (as in
+    :func:`gi_conform.argv.read.resolved_distances`), though libvirt writes them out."""
+    matrix = distance_matrix(domain)
+    if all(
+        value == (LOCAL_DISTANCE if src == dst else REMOTE_DISTANCE)
+        for (src, dst), value in matrix.items()
+    ):
+        return ()
+    return tuple(sorted((src, dst, value) for (src, dst), value in matrix.items()))
