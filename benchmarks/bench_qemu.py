@@ -2,7 +2,7 @@
 
     python benchmarks/bench_qemu.py [--workers 2]
 
-Runs every accepted golden case (default profile) through ``read_srat`` + ``compare_srat``
+Runs every accepted golden case (default profile) through ``read_tables`` + ``compare_tables``
 sequentially, then with ``--workers`` threads, and prints the median seconds per case,
 the wall time of each pass, and the speed-up, all measured in this one run.
 """
@@ -17,15 +17,15 @@ from concurrent.futures import ThreadPoolExecutor
 from gi_conform import default_profile, parse
 from gi_conform.cli.qemu import qemu_argv
 from gi_conform.corpus import Case, load_cases
-from gi_conform.groundtruth.qemu import find_qemu, read_srat
-from gi_conform.groundtruth.tables import compare_srat
+from gi_conform.groundtruth.qemu import find_qemu, read_tables
+from gi_conform.groundtruth.tables import compare_tables
 
 
 def _verify(case: Case, binary: str) -> tuple[float, bool]:
     start = time.perf_counter()
     domain = parse(case.xml_path.read_bytes())
     profile = default_profile(domain)
-    checks = compare_srat(domain, profile, read_srat(qemu_argv(domain, profile, binary)))
+    checks = compare_tables(domain, profile, read_tables(qemu_argv(domain, profile, binary)))
     return time.perf_counter() - start, all(check.ok for check in checks)
 
 

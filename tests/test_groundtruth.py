@@ -28,13 +28,13 @@ from gi_conform.groundtruth import acpi
 from gi_conform.groundtruth.qemu import (
     PciPlacement,
     QemuUnavailable,
-    SratReadback,
+    TableReadback,
     find_qemu,
-    read_srat,
+    read_tables,
     run_argv_check,
 )
 from gi_conform.groundtruth.runnable import runnable_argv
-from gi_conform.groundtruth.tables import compare_srat, memory_size
+from gi_conform.groundtruth.tables import compare_tables, memory_size
 from gi_conform.model import CellCache
 from gi_conform.strategies import topologies
 
@@ -57,8 +57,8 @@ def test_every_accepted_case_matches_the_guest_srat(
     case: Case, profile: Profile, qemu_binary: str
 ) -> None:
     domain = parse(case.xml_path.read_bytes())
-    readback = read_srat(qemu_argv(domain, profile, qemu_binary), timeout=30)
-    checks = compare_srat(domain, profile, readback)
+    readback = read_tables(qemu_argv(domain, profile, qemu_binary), timeout=30)
+    checks = compare_tables(domain, profile, readback)
     failed = [check for check in checks if not check.ok]
     assert not failed, "\n".join(map(str, failed))
     if any(hostdev.nodeset for hostdev in domain.hostdevs) or domain.initiators:
@@ -71,13 +71,13 @@ def test_a_dropped_initiator_is_caught(qemu_binary: str) -> None:
     domain = parse(CASES["libvirt-11.8-example"].xml_path.read_bytes())
     command = qemu_argv(domain, Profile.LIBVIRT, qemu_binary)
     last = max(i for i, arg in enumerate(command) if "acpi-generic-initiator" in arg)
-    readback = read_srat(command[: last - 1] + command[last + 1 :], timeout=30)
-    failed = [c.entry for c in compare_srat(domain, Profile.LIBVIRT, readback) if not c.ok]
+    readback = read_tables(command[: last - 1] + command[last + 1 :], timeout=30)
+    failed = [c.entry for c in compare_tables(domain, Profile.LIBVIRT, readback) if not c.ok]
     assert failed == ["GI gi7 (hostdev0 -> node 8)"]
 
 
 def test_comparison_flags_a_wrong_node_without_qemu() -> None:
-    """compare_srat is pure: a forged readback with a GI on the wrong node fails."""
+    """compare_tables is pure: a forged readback with a GI on the wrong node fails."""
 
     domain = parse(CASES["guest-function"].xml_path.read_bytes())
     entries = (
@@ -85,7 +85,7 @@ def test_comparison_flags_a_wrong_node_without_qemu() -> None:
         acpi.MemoryAffinity(0, 0, 8 * 2**30, True),
         acpi.GenericInitiatorAffinity(0, 1, 0, 0, 0x11, True),  # node 0, not 1
     )
-    readback = SratReadback(
+    readback = TableReadback(
         rsdp=acpi.Rsdp(0, 0, "BOCHS ", 0, 0),
         table_signatures=("SRAT",),
         srat_header=None,
@@ -93,14 +93,14 @@ def test_comparison_flags_a_wrong_node_without_qemu() -> None:
         slit=None,
         pci={"hostdev0": PciPlacement(0, 2, 1)},
     )
-    failed = {c.entry for c in compare_srat(domain, Profile.LIBVIRT, readback) if not c.ok}
+    failed = {c.entry for c in compare_tables(domain, Profile.LIBVIRT, readback) if not c.ok}
     assert "GI gi0 (hostdev0 -> node 1)" in failed
     assert "no other GI entries" in failed
     fixed = dataclasses.replace(
         readback,
         entries=(*entries[:2], acpi.GenericInitiatorAffinity(1, 1, 0, 0, 0x11, True)),
     )
-    still = {c.entry for c in compare_srat(domain, Profile.LIBVIRT, fixed) if not c.ok}
+    still = {c.entry for c in compare_tables(domain, Profile.LIBVIRT, fixed) if not c.ok}
     assert still == {"cell 0 CPUs"}  # 16 vCPUs, one LAPIC entry forged
 
 
@@ -175,8 +175,8 @@ def test_generated_topologies_match_the_guest_srat(domain: Domain) -> None:
     )
     domain = dataclasses.replace(domain, arch="x86_64", machine="q35", cells=cells)
     profile = default_profile(domain)
-    readback = read_srat(qemu_argv(domain, profile, binary), timeout=60)
-    failed = [check for check in compare_srat(domain, profile, readback) if not check.ok]
+    readback = read_tables(qemu_argv(domain, profile, binary), timeout=60)
+    failed = [check for check in compare_tables(domain, profile, readback) if not check.ok]
     assert not failed, "\n".join(map(str, failed))
 
 
@@ -218,8 +218,8 @@ GI_LATENCY = """
 """What produced tests/data/hmat-gi-lat.bin (hmat-lb 0->0 latency=5, 2->0 latency=7)."""
 
 
-def forged(hmat: acpi.Hmat | None) -> SratReadback:
-    return SratReadback(
+def forged(hmat: acpi.Hmat | None) -> TableReadback:
+    return TableReadback(
         rsdp=acpi.Rsdp(0, "BOCHS", 0, 0, None),
         table_signatures=("SRAT", "HMAT") if hmat else ("SRAT",),
         srat_header=None,
@@ -232,7 +232,7 @@ def forged(hmat: acpi.Hmat | None) -> SratReadback:
 
 def hmat_failures(document: bytes | Domain, hmat: acpi.Hmat | None) -> dict[str, str]:
     domain = parse(document) if isinstance(document, bytes) else document
-    checks = compare_srat(domain, Profile.LIBVIRT, forged(hmat))
+    checks = compare_tables(domain, Profile.LIBVIRT, forged(hmat))
     return {c.entry: c.seen for c in checks if "HMAT" in c.entry and not c.ok}
 
 
@@ -244,7 +244,7 @@ def test_hmat_comparison_is_pure_and_can_fail() -> None:
     wrong is caught by its own row."""
     assert hmat_failures(hmat_document(GI_LATENCY), MEASURED) == {}
     domain = parse(hmat_document(GI_LATENCY))
-    rows = {c.entry: c for c in compare_srat(domain, Profile.LIBVIRT, forged(MEASURED))}
+    rows = {c.entry: c for c in compare_tables(domain, Profile.LIBVIRT, forged(MEASURED))}
     assert rows["HMAT initiator domains"].seen == "0 1 2"
     assert rows["HMAT memory access-latency 2 -> 0"].seen == "7 ns (7 x 1000 ps)"
 
@@ -324,8 +324,8 @@ def test_hmat_document_end_to_end(profile: Profile, qemu_binary: str) -> None:
         <cache level='2' associativity='full' policy='writethrough'>
           <size value='1' unit='MiB'/><line value='64' unit='B'/></cache>"""
     domain = parse(hmat_document(links, caches))
-    readback = read_srat(qemu_argv(domain, profile, qemu_binary), timeout=30)
-    checks = {c.entry: c for c in compare_srat(domain, profile, readback)}
+    readback = read_tables(qemu_argv(domain, profile, qemu_binary), timeout=30)
+    checks = {c.entry: c for c in compare_tables(domain, profile, readback)}
     failed = [c for c in checks.values() if not c.ok]
     assert not failed, "\n".join(map(str, failed))
     assert checks["HMAT initiator domains"].seen == "0 1 2"
@@ -339,9 +339,9 @@ def test_hmat_document_end_to_end(profile: Profile, qemu_binary: str) -> None:
 def test_hmat_corpus_cases_end_to_end(case: Case, qemu_binary: str) -> None:
     domain = parse(case.xml_path.read_bytes())
     profile = default_profile(domain)
-    readback = read_srat(qemu_argv(domain, profile, qemu_binary), timeout=30)
+    readback = read_tables(qemu_argv(domain, profile, qemu_binary), timeout=30)
     assert readback.hmat is not None
-    checks = compare_srat(domain, profile, readback)
+    checks = compare_tables(domain, profile, readback)
     failed = [check for check in checks if not check.ok]
     assert not failed, "\n".join(map(str, failed))
     assert any(check.entry == "HMAT initiator domains" for check in checks)

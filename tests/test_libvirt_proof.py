@@ -22,7 +22,7 @@ from gi_conform.cli import libvirt as libvirt_cli
 from gi_conform.cli import main as cli
 from gi_conform.document.validate import validate
 from gi_conform.groundtruth.acpi import GenericInitiatorAffinity, Rsdp
-from gi_conform.groundtruth.qemu import PciPlacement, QemuUnavailable, SratReadback, find_qemu
+from gi_conform.groundtruth.qemu import PciPlacement, QemuUnavailable, TableReadback, find_qemu
 from gi_conform.groundtruth.runnable import (
     RunnableArgv,
     runnable_libvirt_argv,
@@ -321,12 +321,12 @@ def test_documents_the_reference_will_not_read_are_read_leniently_once() -> None
     assert lenient_domain(b"<domain") == (None, None)
 
 
-def readback(entries: list[tuple[int, int, int]], srat: bool = True) -> SratReadback:
+def readback(entries: list[tuple[int, int, int]], srat: bool = True) -> TableReadback:
     """A readback with GI entries (node, bus, devfn) and hostdev0 at 00:02.0."""
     gis = tuple(
         GenericInitiatorAffinity(node, 1, 0, bus, devfn, True) for node, bus, devfn in entries
     )
-    return SratReadback(
+    return TableReadback(
         rsdp=Rsdp(0xF0000, "BOCHS", 0, 0x1000, None),
         table_signatures=("FACP", "SRAT") if srat else ("FACP",),
         srat_header=None,

@@ -24,7 +24,7 @@ from gi_conform.groundtruth.qemu import (
     QemuTimeout,
     QemuUnavailable,
     find_qemu,
-    read_srat,
+    read_tables,
     run_argv_check,
 )
 from gi_conform.groundtruth.runnable import runnable_argv
@@ -210,8 +210,8 @@ def qemu_binary() -> QemuBinary:
         pytest.skip(f"needs QEMU >= 9.2: {error}")
 
 
-def run(profile: list[str], *, vcpus: int = 16, memory: int = RAM) -> qemu.SratReadback:
-    return read_srat(runnable_argv(profile, memory_bytes=memory, vcpus=vcpus))
+def run(profile: list[str], *, vcpus: int = 16, memory: int = RAM) -> qemu.TableReadback:
+    return read_tables(runnable_argv(profile, memory_bytes=memory, vcpus=vcpus))
 
 
 @pytest.mark.qemu
@@ -291,7 +291,7 @@ def test_refuses_node_without_cell() -> None:
     assert status == 1
     assert "acpi-generic-initiator: Specified node 9 is invalid." in stderr
     with pytest.raises(QemuRefused) as caught:
-        read_srat(argv)
+        read_tables(argv)
     assert caught.value.exit_status == 1
     assert "Specified node 9 is invalid." in caught.value.stderr
 
@@ -366,12 +366,12 @@ def test_qemu_stopped_and_files_removed(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setattr(subprocess, "Popen", spy)  # qemu.py looks it up at call time
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     argv = runnable_argv(libvirt_example(), memory_bytes=RAM, vcpus=16)
-    run_ok = read_srat(argv)
+    run_ok = read_tables(argv)
     assert len(run_ok.generic_initiators) == 8
     with pytest.raises(QemuRefused):
-        read_srat([*argv, *gi("gi9", "hostdev0", 9)])
+        read_tables([*argv, *gi("gi9", "hostdev0", 9)])
     with pytest.raises(QemuTimeout, match="paused"):
-        read_srat([*argv, "-S"], timeout=0.5)  # a paused guest never publishes tables
+        read_tables([*argv, "-S"], timeout=0.5)  # a paused guest never publishes tables
     assert len(started) == 3
     assert all(p.returncode is not None for p in started)
     assert list(tmp_path.iterdir()) == []
@@ -385,14 +385,14 @@ def test_seconds_per_run(capsys: pytest.CaptureFixture[str]) -> None:
     check_times: list[float] = []
     for _ in range(5):
         start = time.perf_counter()
-        read_srat(argv)
+        read_tables(argv)
         srat_times.append(time.perf_counter() - start)
         start = time.perf_counter()
         run_argv_check(argv)
         check_times.append(time.perf_counter() - start)
     with capsys.disabled():
         print(
-            f"\nQEMU median of 5: read_srat {statistics.median(srat_times):.3f} s, "
+            f"\nQEMU median of 5: read_tables {statistics.median(srat_times):.3f} s, "
             f"run_argv_check {statistics.median(check_times):.3f} s"
         )
     assert statistics.median(srat_times) < 5.0
@@ -413,7 +413,7 @@ def test_acpi_off_guest_gets_seabios_srat_without_gi() -> None:
     """With acpi=off QEMU builds no tables, but SeaBIOS makes its own, SRAT included."""
     profile = [*ram(), *cells("0-1", 1), *vfio("hostdev0"), *gi("gi0", "hostdev0", 1)]
     argv = runnable_argv(profile, memory_bytes=RAM, vcpus=2, machine="q35,acpi=off")
-    readback = read_srat(argv)
+    readback = read_tables(argv)
     assert "SSDT" in readback.table_signatures  # only SeaBIOS's fallback tables have one
     assert "SRAT" in readback.table_signatures
     assert readback.generic_initiators == ()
@@ -487,6 +487,6 @@ def test_qemu_merges_a_repeated_machine_option() -> None:
     profile = hmat_profile()
     command = runnable_argv(profile[2:], memory_bytes=RAM, vcpus=4)
     assert command[1:3] == ["-machine", "q35"]
-    readback = read_srat([*command, "-machine", "hmat=on"])
+    readback = read_tables([*command, "-machine", "hmat=on"])
     assert readback.hmat is not None
     assert len(readback.hmat.localities) == 2

@@ -21,10 +21,10 @@ from gi_conform.groundtruth.qemu import (
     QemuTimeout,
     QemuUnavailable,
     find_qemu,
-    read_srat,
+    read_tables,
 )
 from gi_conform.groundtruth.runnable import runnable_argv
-from gi_conform.groundtruth.tables import Check, compare_srat, memory_size
+from gi_conform.groundtruth.tables import Check, compare_tables, memory_size
 from gi_conform.model import Domain
 
 __all__ = ["EXIT_QEMU_FAILED", "add_parser", "qemu_argv"]
@@ -72,7 +72,7 @@ def _run(args: argparse.Namespace) -> int:
         (logs / "profile.args").write_text(render_args(build_argv(domain, profile)))
         (logs / "command.json").write_text(json.dumps(command, indent=1) + "\n")
     try:
-        readback = read_srat(command, timeout=args.timeout)
+        readback = read_tables(command, timeout=args.timeout)
     except QemuRefused as error:
         sys.stderr.write(f"gi-conform: QEMU refused the command line:\n{error.stderr}")
         if logs is not None:
@@ -81,7 +81,7 @@ def _run(args: argparse.Namespace) -> int:
     except QemuTimeout as error:
         sys.stderr.write(f"gi-conform: {error}\n")
         return EXIT_QEMU_FAILED
-    checks = compare_srat(domain, profile, readback)
+    checks = compare_tables(domain, profile, readback)
     passed = all(check.ok for check in checks)
     if logs is not None:
         (logs / "checks.json").write_text(

@@ -35,9 +35,9 @@ __all__ = [
     "QemuRefused",
     "QemuTimeout",
     "QemuUnavailable",
-    "SratReadback",
+    "TableReadback",
     "find_qemu",
-    "read_srat",
+    "read_tables",
     "run_argv_check",
 ]
 
@@ -100,7 +100,7 @@ class PciPlacement:
 
 
 @dataclass(frozen=True)
-class SratReadback:
+class TableReadback:
     """What one QEMU run exposed to the guest.
 
     ``entries`` is the faithful SRAT decode (disabled padding included) and is empty
@@ -183,7 +183,7 @@ def run_argv_check(argv: Sequence[str], timeout: float = 10.0) -> tuple[int, str
     return result.returncode, result.stderr
 
 
-def read_srat(argv: Sequence[str], *, timeout: float = 10.0) -> SratReadback:
+def read_tables(argv: Sequence[str], *, timeout: float = 10.0) -> TableReadback:
     """Start QEMU on ``argv``, read the SRAT (and SLIT, HMAT) from guest memory, stop QEMU.
 
     QEMU connects to our QMP server socket in a private temporary directory, so there is
@@ -293,7 +293,7 @@ class _Session:
 
 async def _read_srat(
     argv: list[str], workdir: Path, holder: list[subprocess.Popen[bytes]], timeout: float
-) -> SratReadback:
+) -> TableReadback:
     deadline = time.monotonic() + timeout
     socket_path = workdir / "qmp.sock"
     qmp = QMPClient("gi-conform")
@@ -332,7 +332,7 @@ async def _read_srat(
             await qmp.disconnect()
 
 
-async def _probe(session: _Session) -> SratReadback:
+async def _probe(session: _Session) -> TableReadback:
     """Poll until firmware has published valid tables, then decode and query PCI."""
     last_error: acpi.AcpiTableError | None = None
     while True:
@@ -352,7 +352,7 @@ async def _probe(session: _Session) -> SratReadback:
         await asyncio.sleep(_POLL_INTERVAL)
     rsdp, signatures, srat_header, entries, slit, hmat = result
     pci = _placements(await session.execute("query-pci"))
-    return SratReadback(
+    return TableReadback(
         rsdp=rsdp,
         table_signatures=signatures,
         srat_header=srat_header,

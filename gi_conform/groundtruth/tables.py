@@ -2,7 +2,7 @@
 checked entry by entry.
 
 The comparison is pure: it takes the document's model and what one QEMU run exposed
-(:class:`gi_conform.groundtruth.qemu.SratReadback`) and says, for every entry the document implies,
+(:class:`gi_conform.groundtruth.qemu.TableReadback`) and says, for every entry the document implies,
 what was expected, what was seen and whether they agree. Running QEMU is
 :mod:`gi_conform.groundtruth.qemu`'s job.
 """
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from gi_conform.argv.build import Profile, aligned_memory, device_ids, emitted_initiators
 from gi_conform.groundtruth import acpi
-from gi_conform.groundtruth.qemu import PciPlacement, SratReadback
+from gi_conform.groundtruth.qemu import PciPlacement, TableReadback
 from gi_conform.model import CacheAssociativity, CachePolicy, Cell, Domain
 from gi_conform.semantics import cpu_cells_seen, distance_matrix, unassigned_vcpus
 
-__all__ = ["MEMORY_TOLERANCE", "Check", "compare_srat", "hmat_initiators", "memory_size"]
+__all__ = ["MEMORY_TOLERANCE", "Check", "compare_tables", "hmat_initiators", "memory_size"]
 
 MEMORY_TOLERANCE = 1024 * 1024
 """x86 SRAT cuts the legacy 640 KiB-1 MiB hole out of the first node's memory ranges."""
@@ -60,7 +60,7 @@ def _gi_text(entry: acpi.GenericInitiatorAffinity) -> str:
     )
 
 
-def _initiator_checks(domain: Domain, profile: Profile, readback: SratReadback) -> Iterator[Check]:
+def _initiator_checks(domain: Domain, profile: Profile, readback: TableReadback) -> Iterator[Check]:
     seen = Counter(
         (e.proximity_domain, e.pci_segment, e.pci_bus, e.pci_devfn)
         for e in readback.generic_initiators
@@ -94,7 +94,7 @@ def _initiator_checks(domain: Domain, profile: Profile, readback: SratReadback) 
     )
 
 
-def _placement_checks(domain: Domain, profile: Profile, readback: SratReadback) -> Iterator[Check]:
+def _placement_checks(domain: Domain, profile: Profile, readback: TableReadback) -> Iterator[Check]:
     names = device_ids(domain, profile)
     for hostdev in domain.hostdevs:
         if not hostdev.kind.is_pci or hostdev.guest_address is None:
@@ -116,7 +116,7 @@ def _placement_checks(domain: Domain, profile: Profile, readback: SratReadback) 
         )
 
 
-def _cell_checks(domain: Domain, readback: SratReadback) -> Iterator[Check]:
+def _cell_checks(domain: Domain, readback: TableReadback) -> Iterator[Check]:
     enabled = acpi.enabled_entries(readback.entries)
     cpus_in: Counter[int] = Counter(
         e.proximity_domain
@@ -157,7 +157,7 @@ def _cell_checks(domain: Domain, readback: SratReadback) -> Iterator[Check]:
             )
 
 
-def _distance_checks(domain: Domain, readback: SratReadback) -> Iterator[Check]:
+def _distance_checks(domain: Domain, readback: TableReadback) -> Iterator[Check]:
     """The SLIT must hold the resolved matrix, and exist only when a distance is set."""
     matrix = distance_matrix(domain)
     if not matrix:
@@ -174,7 +174,7 @@ def _matrix_text(matrix: tuple[tuple[int, ...], ...]) -> str:
     return " / ".join(" ".join(map(str, row)) for row in matrix)
 
 
-def _slit_text(readback: SratReadback) -> str:
+def _slit_text(readback: TableReadback) -> str:
     return "absent" if readback.slit is None else _matrix_text(readback.slit)
 
 
@@ -378,7 +378,7 @@ def _cell_id(cell: Cell) -> int:
     return -1 if cell.id is None else cell.id
 
 
-def _hmat_checks(domain: Domain, profile: Profile, readback: SratReadback) -> Iterator[Check]:
+def _hmat_checks(domain: Domain, profile: Profile, readback: TableReadback) -> Iterator[Check]:
     """The HMAT must exist exactly when the document uses HMAT, and hold what it says."""
     hmat = readback.hmat
     seen = "absent" if hmat is None else f"present, {len(hmat.structures)} structures"
@@ -395,8 +395,8 @@ def _hmat_checks(domain: Domain, profile: Profile, readback: SratReadback) -> It
     yield from _cache_checks(domain, hmat)
 
 
-def compare_srat(domain: Domain, profile: Profile, readback: SratReadback) -> tuple[Check, ...]:
-    """Every check of the document against the SRAT one QEMU run exposed."""
+def compare_tables(domain: Domain, profile: Profile, readback: TableReadback) -> tuple[Check, ...]:
+    """Every check of the document against the SRAT, SLIT and HMAT one QEMU run exposed."""
     if not domain.cells:
         has_srat = "SRAT" in readback.table_signatures
         return (

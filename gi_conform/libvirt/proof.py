@@ -228,7 +228,7 @@ def _device_ids(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
 def missing_initiators(
     asked: Sequence[AskedInitiator],
     libvirt_argv: Sequence[str],
-    readback: qemu.SratReadback,
+    readback: qemu.TableReadback,
 ) -> tuple[list[str], list[str]]:
     """``(missing, seen)``: asked-for initiators absent from the guest's SRAT, and found.
 
@@ -359,7 +359,7 @@ def prove(
             if status != 0:
                 return finish(ProofVerdict.QEMU_REFUSES, stderr.strip())
             changes += readback_notes
-        readback = qemu.read_srat(readback_argv, timeout=timeout)
+        readback = qemu.read_tables(readback_argv, timeout=timeout)
     except qemu.QemuRefused as refused:
         return finish(ProofVerdict.QEMU_REFUSES, refused.stderr.strip())
     except qemu.QemuTimeout as error:
