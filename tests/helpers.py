@@ -1,6 +1,27 @@
-"""Small document builders shared by the unit tests (the corpus has the big examples)."""
+"""What the tests share: small document builders (the corpus has the big examples), the
+test tree's paths, and running the command line in-process."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+from gi_conform.cli.main import main
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+DATA = TESTS / "data"
+"""Binary fixtures: HMATs read from real QEMU guests."""
+MUTANTS_DIR = TESTS / "mutants"
+"""Deliberately wrong and misbehaving implementations the oracle must catch."""
+
+
+def run_cli(*argv: str) -> int:
+    """``gi-conform ARGV`` in this process: its exit status, argparse's included."""
+    try:
+        return main(list(argv))
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+
 
 GPU = (
     "<hostdev mode='subsystem' type='pci' managed='yes'>"

@@ -25,8 +25,7 @@ from gi_conform.argv.invariants import (
 from gi_conform.argv.options import read_args_text
 from gi_conform.corpus import load_cases
 from gi_conform.resources import cases_dir
-
-from .helpers import document, gpu, seed
+from tests.helpers import document, gpu, seed
 
 ACCEPTED = [case for case in load_cases() if case.accepted]
 

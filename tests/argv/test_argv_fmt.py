@@ -10,8 +10,7 @@ from gi_conform import Option, Profile, build_argv, flatten, format_xml, parse, 
 from gi_conform.argv.build import default_profile, device_ids, emitted_initiators
 from gi_conform.argv.options import keyval_escape, shell_quote
 from gi_conform.corpus import load_cases
-
-from .helpers import document, gpu, seed
+from tests.helpers import document, gpu, seed
 
 ACCEPTED = [case for case in load_cases() if case.accepted]
 

@@ -9,8 +9,7 @@ import pytest
 from gi_conform import Dialect, HostdevKind, InvalidDocument, PciAddress, parse, validate
 from gi_conform.document.parse import MAX_DOCUMENT_BYTES
 from gi_conform.semantics import distance_matrix
-
-from .helpers import document, gpu, seed
+from tests.helpers import document, gpu, seed
 
 
 def rules(text: str | bytes) -> list[str]:

@@ -41,9 +41,9 @@ from gi_conform.oracle.runner import (
     run_check,
 )
 from gi_conform.resources import cases_dir, reference_dir
+from tests.helpers import MUTANTS_DIR
 
 MUTANTS = "python:tests.mutants.mutants"
-HERE = Path(__file__).resolve().parent
 PYTHON = shlex.quote(sys.executable)
 GENERATED = 20
 """Small on purpose: every test that generates asks for the same (cached) draws."""
@@ -346,7 +346,7 @@ def test_check_writes_both_reports(capsys: pytest.CaptureFixture[str], tmp_path:
         [
             "check",
             "--impl",
-            f"cmd:{PYTHON} {HERE / 'mutants' / 'as_command.py'} reference {{}}",
+            f"cmd:{PYTHON} {MUTANTS_DIR / 'as_command.py'} reference {{}}",
             "--case",
             "seed-example",
             "--case",

@@ -8,7 +8,6 @@ get one, without it.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -22,7 +21,6 @@ import jsonschema
 import pytest
 
 from gi_conform.argv.options import read_args_text
-from gi_conform.cli import libvirt as libvirt_cli
 from gi_conform.cli import main as cli
 from gi_conform.cli.main import main
 from gi_conform.libvirt.convert import (
@@ -39,6 +37,7 @@ from gi_conform.libvirt.lifecycle import LibvirtSetupError, setup, teardown
 from gi_conform.oracle.model import Outcome
 from gi_conform.oracle.runner import CheckOptions, run_check
 from gi_conform.resources import cases_dir, reference_dir
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.libvirt
 
@@ -46,20 +45,6 @@ EXAMPLE = cases_dir() / "libvirt-11.8-example.xml"
 EXAMPLE_ARGS = cases_dir() / "libvirt-11.8-example.libvirt.args"
 BAD_BITMAP = cases_dir() / "gi-node-syntax-nodeset.xml"
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
-
-
-def run_cli(*argv: str) -> int:
-    """``gi-conform ARGV``, with ``libvirt`` registered even before cli.py does it."""
-    parser = cli.build_parser()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "libvirt" not in commands.choices:
-        libvirt_cli.add_parser(commands)
-    try:
-        args = parser.parse_args(list(argv))
-        code: int = args.handler(args)
-    except cli.UsageError:
-        return cli.EXIT_USAGE
-    return code
 
 
 @pytest.fixture(scope="module")

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import shlex
 import sys
-from pathlib import Path
 
 import pytest
 
 from gi_conform.oracle.model import CaseResult, Outcome
 from gi_conform.oracle.report import summary
 from gi_conform.oracle.runner import CheckOptions, CheckRun, run_check
+from tests.helpers import MUTANTS_DIR
 from tests.mutants.mutants import EXPECTED, MUTANTS
 
-HERE = Path(__file__).resolve().parent
 PYTHON = shlex.quote(sys.executable)
 GENERATED = 20
 TIMEOUT = 1.0
@@ -59,7 +58,7 @@ def test_every_mutant_is_flagged_in_process(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_every_mutant_is_flagged_as_a_command(name: str) -> None:
     outcome, case_id, keys = EXPECTED[name]
-    command = f"{PYTHON} {shlex.quote(str(HERE / 'mutants' / 'as_command.py'))} {name} {{}}"
+    command = f"{PYTHON} {shlex.quote(str(MUTANTS_DIR / 'as_command.py'))} {name} {{}}"
     options = CheckOptions(
         impl=f"cmd:{command}", generated=0, patterns=(case_id,), timeout=TIMEOUT + 1
     )
@@ -90,8 +89,8 @@ def test_every_mutant_is_flagged_over_jsonl(name: str) -> None:
 
 
 def test_the_reference_passes_through_every_adapter() -> None:
-    cmd = f"{PYTHON} {shlex.quote(str(HERE / 'mutants' / 'as_command.py'))} reference {{}}"
-    jsonl = f"{PYTHON} {shlex.quote(str(HERE / 'mutants' / 'jsonl_reference.py'))}"
+    cmd = f"{PYTHON} {shlex.quote(str(MUTANTS_DIR / 'as_command.py'))} reference {{}}"
+    jsonl = f"{PYTHON} {shlex.quote(str(MUTANTS_DIR / 'jsonl_reference.py'))}"
     for impl, generated in (
         ("reference", GENERATED),
         ("python:tests.mutants.mutants:reference", GENERATED),

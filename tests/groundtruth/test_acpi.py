@@ -8,7 +8,6 @@ cannot make both sides agree.
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 
 import pytest
 
@@ -34,6 +33,7 @@ from gi_conform.groundtruth.acpi import (
     verify_table,
     xsdt_pointers,
 )
+from tests.helpers import DATA
 
 # ------------------------------------------------------------------ builders
 
@@ -392,8 +392,6 @@ def test_slit_matrix_truncated() -> None:
 # memoryless, an edu device at 00:05.0 made a generic initiator of node 2). Each test
 # quotes the -numa hmat-* options of the run that produced its file; the expected values
 # below are worked out from those options by hand, not copied from the decoder.
-
-DATA = Path(__file__).parent / "data"
 
 
 def fixture(name: str) -> bytes:

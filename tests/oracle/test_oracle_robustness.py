@@ -19,8 +19,8 @@ import pytest
 from gi_conform.oracle.model import ErrorKind, Outcome
 from gi_conform.oracle.report import summary
 from gi_conform.oracle.runner import CheckOptions, CheckRun, run_check
+from tests.helpers import MUTANTS_DIR
 
-HERE = Path(__file__).resolve().parent / "mutants"
 PYTHON = shlex.quote(sys.executable)
 CASES = ("seed-example", "two-gpus-nodeset", "gi-node-unknown", "disjoint-cpus")
 FEW = ("seed-example", "gi-node-unknown")
@@ -74,7 +74,7 @@ def test_misbehaving_jsonl_cases_error_and_the_run_completes(
     mode: str, kind: ErrorKind, every_case: bool
 ) -> None:
     marker = f"gi-conform-test-{uuid.uuid4().hex}"
-    script = shlex.quote(str(HERE / "jsonl_misbehaving.py"))
+    script = shlex.quote(str(MUTANTS_DIR / "jsonl_misbehaving.py"))
     cases = FEW if kind is ErrorKind.TIMEOUT else CASES
     impl = f"jsonl:{PYTHON} {script} {mode} {marker}"
     run, elapsed = _run(impl, validate_protocol=True, patterns=cases)
@@ -100,7 +100,7 @@ def test_misbehaving_jsonl_cases_error_and_the_run_completes(
     ],
 )
 def test_misbehaving_commands_error(mode: str, kind: ErrorKind) -> None:
-    script = shlex.quote(str(HERE / "cmd_misbehaving.py"))
+    script = shlex.quote(str(MUTANTS_DIR / "cmd_misbehaving.py"))
     run, elapsed = _run(f"cmd:{PYTHON} {script} {mode} {{}}")
     assert set(_errored(run).values()) == {kind}, summary(run)
     assert len(_errored(run)) == len(CASES)
@@ -119,10 +119,10 @@ def test_hangs_with_children_leave_no_process_behind(adapter: str) -> None:
     """A hung implementation that started helpers: the whole process group goes."""
     marker = f"gi-conform-test-{uuid.uuid4().hex}"
     if adapter == "cmd":
-        script = shlex.quote(str(HERE / "cmd_misbehaving.py"))
+        script = shlex.quote(str(MUTANTS_DIR / "cmd_misbehaving.py"))
         impl = f"cmd:{PYTHON} {script} orphan {{}} {marker}"
     else:
-        script = shlex.quote(str(HERE / "jsonl_misbehaving.py"))
+        script = shlex.quote(str(MUTANTS_DIR / "jsonl_misbehaving.py"))
         impl = f"jsonl:{PYTHON} {script} orphan {marker}"
     run, elapsed = _run(impl, patterns=FEW)
     assert set(_errored(run).values()) == {ErrorKind.TIMEOUT}

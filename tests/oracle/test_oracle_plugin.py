@@ -10,7 +10,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from xml.etree import ElementTree
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
+
 PLUGIN = "gi_conform.oracle.pytest_plugin"
 
 

@@ -7,7 +7,6 @@ machine without it they skip with the install instructions.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -37,6 +36,7 @@ from gi_conform.groundtruth.runnable import runnable_argv
 from gi_conform.groundtruth.tables import compare_tables, memory_size
 from gi_conform.model import CellCache
 from gi_conform.strategies import topologies
+from tests.helpers import DATA
 
 CASES = {case.id: case for case in load_cases()}
 ACCEPTED = [case for case in CASES.values() if case.accepted]
@@ -236,7 +236,7 @@ def hmat_failures(document: bytes | Domain, hmat: acpi.Hmat | None) -> dict[str,
     return {c.entry: c.seen for c in checks if "HMAT" in c.entry and not c.ok}
 
 
-MEASURED = acpi.decode_hmat((Path(__file__).parent / "data" / "hmat-gi-lat.bin").read_bytes())
+MEASURED = acpi.decode_hmat((DATA / "hmat-gi-lat.bin").read_bytes())
 
 
 def test_hmat_comparison_is_pure_and_can_fail() -> None:
@@ -291,7 +291,7 @@ def test_hmat_caches_and_units_against_a_measured_table() -> None:
           <size value='10' unit='KiB'/><line value='8' unit='B'/></cache>
         <cache level='2' associativity='full' policy='writethrough'>
           <size value='1' unit='MiB'/><line value='64' unit='B'/></cache>"""
-    full = acpi.decode_hmat((Path(__file__).parent / "data" / "hmat-full.bin").read_bytes())
+    full = acpi.decode_hmat((DATA / "hmat-full.bin").read_bytes())
     assert hmat_failures(hmat_document(links, caches), full) == {}
     swapped = caches.replace("'direct'", "'none'")
     assert hmat_failures(hmat_document(links, swapped), full) == {

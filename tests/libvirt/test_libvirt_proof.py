@@ -8,7 +8,6 @@ hand (their ``notes`` in cases/index.json) are the oracle the automation must re
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import types
@@ -18,8 +17,6 @@ import jsonschema
 import pytest
 
 from gi_conform import Profile, build_argv, flatten, parse
-from gi_conform.cli import libvirt as libvirt_cli
-from gi_conform.cli import main as cli
 from gi_conform.document.validate import validate
 from gi_conform.groundtruth.acpi import GenericInitiatorAffinity, Rsdp
 from gi_conform.groundtruth.qemu import PciPlacement, QemuUnavailable, TableReadback, find_qemu
@@ -42,6 +39,7 @@ from gi_conform.libvirt.proof import (
     selection,
 )
 from gi_conform.resources import cases_dir, reference_dir
+from tests.helpers import run_cli
 
 # libvirt 12.8's full argv for cases/gi-node-unknown-nodeset.xml (gi-conform libvirt argv
 # --full), shortened to one device: the transformation's input, verbatim.
@@ -410,21 +408,6 @@ def real_libvirt() -> Libvirt:
     except QemuUnavailable as error:
         pytest.skip(f"needs QEMU >= 9.2: {error}")
     return found
-
-
-def run_cli(*argv: str) -> int:
-    parser = cli.build_parser()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    if "libvirt" not in commands.choices:
-        libvirt_cli.add_parser(commands)
-    try:
-        args = parser.parse_args(list(argv))
-        code: int = args.handler(args)
-    except cli.UsageError:
-        return cli.EXIT_USAGE
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-    return code
 
 
 @pytest.mark.libvirt
