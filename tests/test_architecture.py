@@ -113,3 +113,16 @@ def test_no_module_is_too_long() -> None:
 def test_the_checker_sees_a_cycle() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_every_public_module_declares_its_api() -> None:
+    """A module whose name has no leading ``_`` says what is public in ``__all__``
+    (docstring-only package folders and ``__main__`` have nothing to declare)."""
+    missing = sorted(
+        name
+        for name, path in _modules().items()
+        if not any(part.startswith("_") for part in name.split(".")[1:])
+        and "__all__" not in path.read_text()
+        and ast.parse(path.read_text()).body[1:]  # more than a docstring
+    )
+    assert missing == []
