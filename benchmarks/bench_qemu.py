@@ -15,9 +15,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from gi_conform import default_profile, parse
-from gi_conform.cli.qemu import qemu_argv
 from gi_conform.corpus import Case, load_cases
 from gi_conform.groundtruth.qemu import find_qemu, read_tables
+from gi_conform.groundtruth.runnable import document_command
 from gi_conform.groundtruth.tables import compare_tables
 
 
@@ -25,7 +25,7 @@ def _verify(case: Case, binary: str) -> tuple[float, bool]:
     start = time.perf_counter()
     domain = parse(case.xml_path.read_bytes())
     profile = default_profile(domain)
-    checks = compare_tables(domain, profile, read_tables(qemu_argv(domain, profile, binary)))
+    checks = compare_tables(domain, profile, read_tables(document_command(domain, profile, binary)))
     return time.perf_counter() - start, all(check.ok for check in checks)
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "count",
     "positive_int",
     "read_input",
+    "say",
     "seconds",
 ]
 
@@ -99,3 +100,10 @@ def seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text} is not above 0")
     return value
+
+
+def say(command: str, message: str) -> None:
+    """One progress or error line on standard error, named by its command
+    (``gi-conform libvirt: ...``), flushed at once for a watching user."""
+    sys.stderr.write(f"gi-conform {command}: {message}\n")
+    sys.stderr.flush()

@@ -20,15 +20,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gi_conform.argv.build import Profile, aligned_memory, build_argv, flatten
 from gi_conform.argv.options import OptionValue, join_keyval, parse_size, split_keyval
 from gi_conform.argv.read import read_argv
+from gi_conform.model import Domain
 
 __all__ = [
     "MEM_PATH_STAND_IN",
     "READBACK_MIN_MEMORY",
     "STAND_IN",
     "RunnableArgv",
+    "document_command",
     "machine_types",
+    "memory_size",
     "runnable_argv",
     "runnable_libvirt_argv",
     "with_acpi",
@@ -378,6 +382,25 @@ def with_acpi(argv: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
 
 
 # ------------------------------------------------------------------ the reference's subset
+
+
+def memory_size(domain: Domain) -> int:
+    """Guest RAM in bytes: the cells' sum with NUMA (QEMU requires it), else ``<memory>``."""
+    if domain.cells:
+        return sum(aligned_memory(cell.memory or 0) for cell in domain.cells)
+    return domain.memory
+
+
+def document_command(domain: Domain, profile: Profile, binary: str) -> list[str]:
+    """The runnable command for a valid document: its reference argv, wrapped for QEMU."""
+    machine = "pc" if domain.pci_root_bus == "pci.0" else "q35"
+    return runnable_argv(
+        flatten(build_argv(domain, profile)),
+        memory_bytes=memory_size(domain),
+        vcpus=domain.vcpus or 1,
+        machine=machine,
+        binary=binary,
+    )
 
 
 def _slot_of(addr: object) -> int | None:

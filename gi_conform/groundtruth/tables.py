@@ -19,7 +19,7 @@ from gi_conform.groundtruth.qemu import PciPlacement, TableReadback
 from gi_conform.model import CacheAssociativity, CachePolicy, Cell, Domain
 from gi_conform.semantics import cpu_cells_seen, distance_matrix, unassigned_vcpus
 
-__all__ = ["MEMORY_TOLERANCE", "Check", "compare_tables", "hmat_initiators", "memory_size"]
+__all__ = ["MEMORY_TOLERANCE", "Check", "compare_tables", "hmat_initiators"]
 
 MEMORY_TOLERANCE = 1024 * 1024
 """x86 SRAT cuts the legacy 640 KiB-1 MiB hole out of the first node's memory ranges."""
@@ -36,13 +36,6 @@ class Check:
 
     def as_json(self) -> dict[str, object]:
         return {"entry": self.entry, "expected": self.expected, "seen": self.seen, "ok": self.ok}
-
-
-def memory_size(domain: Domain) -> int:
-    """Guest RAM in bytes: the cells' sum with NUMA (QEMU requires it), else ``<memory>``."""
-    if domain.cells:
-        return sum(aligned_memory(cell.memory or 0) for cell in domain.cells)
-    return domain.memory
 
 
 def _where(placement: PciPlacement | None) -> str:

@@ -20,7 +20,6 @@ from gi_conform import (
     flatten,
     parse,
 )
-from gi_conform.cli.qemu import qemu_argv
 from gi_conform.corpus import Case, load_cases
 from gi_conform.document.parse import read_domain
 from gi_conform.groundtruth import acpi
@@ -32,8 +31,8 @@ from gi_conform.groundtruth.qemu import (
     read_tables,
     run_argv_check,
 )
-from gi_conform.groundtruth.runnable import runnable_argv
-from gi_conform.groundtruth.tables import compare_tables, memory_size
+from gi_conform.groundtruth.runnable import document_command, memory_size, runnable_argv
+from gi_conform.groundtruth.tables import compare_tables
 from gi_conform.model import CellCache
 from gi_conform.strategies import topologies
 from tests.helpers import DATA
@@ -57,7 +56,7 @@ def test_every_accepted_case_matches_the_guest_srat(
     case: Case, profile: Profile, qemu_binary: str
 ) -> None:
     domain = parse(case.xml_path.read_bytes())
-    readback = read_tables(qemu_argv(domain, profile, qemu_binary), timeout=30)
+    readback = read_tables(document_command(domain, profile, qemu_binary), timeout=30)
     checks = compare_tables(domain, profile, readback)
     failed = [check for check in checks if not check.ok]
     assert not failed, "\n".join(map(str, failed))
@@ -69,7 +68,7 @@ def test_every_accepted_case_matches_the_guest_srat(
 def test_a_dropped_initiator_is_caught(qemu_binary: str) -> None:
     """The comparison can fail: run the argv without its last GI, compare with the document."""
     domain = parse(CASES["libvirt-11.8-example"].xml_path.read_bytes())
-    command = qemu_argv(domain, Profile.LIBVIRT, qemu_binary)
+    command = document_command(domain, Profile.LIBVIRT, qemu_binary)
     last = max(i for i, arg in enumerate(command) if "acpi-generic-initiator" in arg)
     readback = read_tables(command[: last - 1] + command[last + 1 :], timeout=30)
     failed = [c.entry for c in compare_tables(domain, Profile.LIBVIRT, readback) if not c.ok]
@@ -135,7 +134,7 @@ def test_qemu_agrees_with_the_catalogue(rule: object, qemu_binary: str) -> None:
 def test_qemu_refuses_node_128(qemu_binary: str) -> None:
     """GI-NODE-SYNTAX's limit is QEMU's: node 128 is refused even when 129 nodes could exist."""
     domain = parse(CASES["libvirt-11.8-example"].xml_path.read_bytes())
-    command = qemu_argv(domain, Profile.SEED, qemu_binary)
+    command = document_command(domain, Profile.SEED, qemu_binary)
     command = [arg.replace("node=8", "node=128") for arg in command]
     status, stderr = run_argv_check(command)
     assert status == 1
@@ -175,7 +174,7 @@ def test_generated_topologies_match_the_guest_srat(domain: Domain) -> None:
     )
     domain = dataclasses.replace(domain, arch="x86_64", machine="q35", cells=cells)
     profile = default_profile(domain)
-    readback = read_tables(qemu_argv(domain, profile, binary), timeout=60)
+    readback = read_tables(document_command(domain, profile, binary), timeout=60)
     failed = [check for check in compare_tables(domain, profile, readback) if not check.ok]
     assert not failed, "\n".join(map(str, failed))
 
@@ -324,7 +323,7 @@ def test_hmat_document_end_to_end(profile: Profile, qemu_binary: str) -> None:
         <cache level='2' associativity='full' policy='writethrough'>
           <size value='1' unit='MiB'/><line value='64' unit='B'/></cache>"""
     domain = parse(hmat_document(links, caches))
-    readback = read_tables(qemu_argv(domain, profile, qemu_binary), timeout=30)
+    readback = read_tables(document_command(domain, profile, qemu_binary), timeout=30)
     checks = {c.entry: c for c in compare_tables(domain, profile, readback)}
     failed = [c for c in checks.values() if not c.ok]
     assert not failed, "\n".join(map(str, failed))
@@ -339,7 +338,7 @@ def test_hmat_document_end_to_end(profile: Profile, qemu_binary: str) -> None:
 def test_hmat_corpus_cases_end_to_end(case: Case, qemu_binary: str) -> None:
     domain = parse(case.xml_path.read_bytes())
     profile = default_profile(domain)
-    readback = read_tables(qemu_argv(domain, profile, qemu_binary), timeout=30)
+    readback = read_tables(document_command(domain, profile, qemu_binary), timeout=30)
     assert readback.hmat is not None
     checks = compare_tables(domain, profile, readback)
     failed = [check for check in checks if not check.ok]
