@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gi_conform.document.parse import MAX_DOCUMENT_BYTES
 
+if TYPE_CHECKING:
+    from gi_conform.groundtruth.tables import Check
+
 __all__ = [
     "EXIT_ACCEPTED",
+    "EXIT_GUEST_FAILED",
     "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
     "EXIT_LIBVIRT_FAILED",
@@ -27,6 +33,7 @@ __all__ = [
     "EXIT_USAGE",
     "UsageError",
     "add_document_sources",
+    "check_table",
     "count",
     "positive_int",
     "read_input",
@@ -38,6 +45,8 @@ EXIT_ACCEPTED = 0
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
 EXIT_QEMU_FAILED = 3
+EXIT_GUEST_FAILED = 3
+"""``gi-conform guest``: QEMU refused the command or the guest did not report in time."""
 """``gi-conform qemu``: QEMU refused the command line or did not publish its tables."""
 EXIT_LIBVIRT_FAILED = 3
 """``gi-conform libvirt``: a setup or teardown step failed, or libvirt gave no verdict."""
@@ -107,3 +116,15 @@ def say(command: str, message: str) -> None:
     (``gi-conform libvirt: ...``), flushed at once for a watching user."""
     sys.stderr.write(f"gi-conform {command}: {message}\n")
     sys.stderr.flush()
+
+
+def check_table(checks: Sequence[Check]) -> str:
+    """Ground-truth checks as an aligned text table: entry, expected, seen, PASS/FAIL."""
+    rows = [("entry", "expected", "seen", "result")] + [
+        (c.entry, c.expected, c.seen, "PASS" if c.ok else "FAIL") for c in checks
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "".join(
+        f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}\n"
+        for row in rows
+    )

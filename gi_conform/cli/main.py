@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from gi_conform.cli import check, document, libvirt, qemu
+from gi_conform.cli import check, document, guest, libvirt, qemu
 from gi_conform.cli.common import (
     EXIT_ACCEPTED,
     EXIT_INTERNAL,
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     document.add_parsers(commands)
     qemu.add_parser(commands)
+    guest.add_parser(commands)
     libvirt.add_parser(commands)
     check.add_parser(commands)
     return parser

@@ -9,7 +9,13 @@ import sys
 from pathlib import Path
 
 from gi_conform.argv.build import Profile, build_argv, default_profile, render_args
-from gi_conform.cli.common import EXIT_QEMU_FAILED, EXIT_REJECTED, EXIT_USAGE, read_input
+from gi_conform.cli.common import (
+    EXIT_QEMU_FAILED,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    check_table,
+    read_input,
+)
 from gi_conform.document.validate import validate
 from gi_conform.groundtruth.qemu import (
     QemuRefused,
@@ -19,20 +25,9 @@ from gi_conform.groundtruth.qemu import (
     read_tables,
 )
 from gi_conform.groundtruth.runnable import document_command
-from gi_conform.groundtruth.tables import Check, compare_tables
+from gi_conform.groundtruth.tables import compare_tables
 
 __all__ = ["run"]
-
-
-def _table(checks: tuple[Check, ...]) -> str:
-    rows = [("entry", "expected", "seen", "result")] + [
-        (c.entry, c.expected, c.seen, "PASS" if c.ok else "FAIL") for c in checks
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return "".join(
-        f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}\n"
-        for row in rows
-    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     else:
-        sys.stdout.write(_table(checks))
+        sys.stdout.write(check_table(checks))
         failed = sum(not check.ok for check in checks)
         sys.stdout.write(
             f"{len(checks) - failed}/{len(checks)} checks passed "

@@ -24,6 +24,7 @@ __all__ = [
     "HMAT_WRITE_POLICIES",
     "AcpiTableError",
     "GenericInitiatorAffinity",
+    "GiccAffinity",
     "HandleType",
     "Hmat",
     "HmatCache",
@@ -286,6 +287,16 @@ class X2apicAffinity:
 
 
 @dataclass(frozen=True)
+class GiccAffinity:
+    """SRAT type 3: an Arm processor, by its ACPI processor UID, belongs to a domain."""
+
+    proximity_domain: int
+    processor_uid: int
+    enabled: bool
+    clock_domain: int = 0
+
+
+@dataclass(frozen=True)
 class GenericInitiatorAffinity:
     """SRAT type 5: a non-CPU initiator (a PCI or ACPI device) belongs to a domain.
 
@@ -318,18 +329,23 @@ class GenericInitiatorAffinity:
 
 @dataclass(frozen=True)
 class OtherAffinity:
-    """Any other SRAT structure (GICC, GIC ITS, Generic Port, ...), kept raw."""
+    """Any other SRAT structure (GIC ITS, Generic Port, ...), kept raw."""
 
     entry_type: int
     data: bytes
 
 
 SratEntry = (
-    LapicAffinity | MemoryAffinity | X2apicAffinity | GenericInitiatorAffinity | OtherAffinity
+    LapicAffinity
+    | MemoryAffinity
+    | X2apicAffinity
+    | GiccAffinity
+    | GenericInitiatorAffinity
+    | OtherAffinity
 )
 """Any decoded SRAT structure."""
 
-_SRAT_LENGTHS = {0: 16, 1: 40, 2: 24, 5: 32}
+_SRAT_LENGTHS = {0: 16, 1: 40, 2: 24, 3: 18, 5: 32}
 
 
 def _decode_entry(entry: bytes) -> SratEntry:
@@ -359,6 +375,13 @@ def _decode_entry(entry: bytes) -> SratEntry:
             enabled=bool(_u32(entry, 12) & 1),
             clock_domain=_u32(entry, 16),
         )
+    if kind == 3:
+        return GiccAffinity(
+            proximity_domain=_u32(entry, 2),
+            processor_uid=_u32(entry, 6),
+            enabled=bool(_u32(entry, 10) & 1),
+            clock_domain=_u32(entry, 14),
+        )
     if kind == 5:
         handle_type = _u8(entry, 3)
         handle = bytes(entry[8:24])
@@ -383,7 +406,7 @@ def _decode_entry(entry: bytes) -> SratEntry:
 def decode_srat(srat: bytes) -> tuple[SratEntry, ...]:
     """Verify an SRAT and decode every entry in table order, disabled ones included.
 
-    Known structures (types 0, 1, 2, 5) must have their specified length; an entry that
+    Known structures (types 0, 1, 2, 3, 5) must have their specified length; an entry that
     runs past the table or declares a length below 2 is an error.
     """
     header = verify_table(srat, "SRAT")

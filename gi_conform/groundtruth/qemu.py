@@ -109,7 +109,9 @@ class TableReadback:
     to its guest placement as reported by ``query-pci``.
     """
 
-    rsdp: acpi.Rsdp
+    rsdp: acpi.Rsdp | None
+    """None when the tables were read inside a guest (its kernel shows each table,
+    not the RSDP)."""
     table_signatures: tuple[str, ...]
     srat_header: acpi.TableHeader | None
     entries: tuple[acpi.SratEntry, ...]

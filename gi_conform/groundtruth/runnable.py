@@ -41,8 +41,11 @@ __all__ = [
 
 _BUS_RE = re.compile(r"pci\.(\d+)\Z")
 _ROOT_BUS = "pcie.0"
-_FIRST_FREE_SLOT = 0x01  # 0x00 is the q35 host bridge
-_LAST_FREE_SLOT = 0x1E  # 0x1f holds the ICH9 LPC, SATA and SMBus functions
+_FREE_SLOTS = {
+    "q35": range(0x01, 0x1F),  # 0x00 the host bridge, 0x1f the ICH9 LPC/SATA/SMBus
+    "pc": range(0x02, 0x20),  # 0x00 the host bridge, 0x01 the PIIX3 (measured: "in use by PIIX3")
+    "virt": range(0x01, 0x20),  # 0x00 the GPEX host bridge
+}
 READBACK_MIN_MEMORY = 4 * 1024 * 1024
 """SeaBIOS publishes no ACPI tables in a guest with under about 2 MiB of RAM (measured:
 1 MiB never, 2 MiB always); below this the readback run gets more, never the verdict run."""
@@ -391,9 +394,23 @@ def memory_size(domain: Domain) -> int:
     return domain.memory
 
 
-def document_command(domain: Domain, profile: Profile, binary: str) -> list[str]:
-    """The runnable command for a valid document: its reference argv, wrapped for QEMU."""
-    machine = "pc" if domain.pci_root_bus == "pci.0" else "q35"
+def _machine_kind(machine: str) -> str:
+    """q35, pc or virt: what a ``-machine`` value (``pc-i440fx-9.2,acpi=on``) is."""
+    name = machine.split(",", maxsplit=1)[0]
+    if name == "pc" or name.startswith("pc-i440fx") or name.startswith("pc-"):
+        return "q35" if "q35" in name else "pc"
+    return "virt" if name.startswith("virt") else "q35"
+
+
+def document_command(
+    domain: Domain, profile: Profile, binary: str, *, arch: str = "x86_64"
+) -> list[str]:
+    """The runnable command for a valid document: its reference argv, wrapped for QEMU
+    (aarch64: the ``virt`` machine with ACPI and a GICv3, which takes more than 8 vCPUs)."""
+    if arch == "aarch64":
+        machine = "virt,acpi=on,gic-version=max"
+    else:
+        machine = "pc" if domain.pci_root_bus == "pci.0" else "q35"
     return runnable_argv(
         flatten(build_argv(domain, profile)),
         memory_bytes=memory_size(domain),
@@ -467,8 +484,9 @@ def runnable_argv(
         raise ValueError(f"memory_bytes must be positive, got {memory_bytes}")
     if vcpus <= 0:
         raise ValueError(f"vcpus must be positive, got {vcpus}")
-    root_bus = _ROOT_BUS if "q35" in machine else "pci.0"  # i440fx's root is pci.0
-    layout = _SubsetLayout(root_bus)
+    kind = _machine_kind(machine)
+    root_bus = "pci.0" if kind == "pc" else _ROOT_BUS  # i440fx's root is pci.0
+    layout = _SubsetLayout(root_bus, _FREE_SLOTS[kind])
     machine_props: list[str] = []
     body: list[str] = []
     unplaced: list[str] = []
@@ -534,6 +552,7 @@ class _SubsetLayout:
     """What the subset's devices occupy: buses named, ids defined, root-bus slots used."""
 
     root_bus: str
+    slots: range
     buses: set[int] = field(default_factory=set)
     defined_ids: set[str] = field(default_factory=set)
     used_slots: set[int] = field(default_factory=set)
@@ -557,7 +576,7 @@ class _SubsetLayout:
         """The root ports for every ``pci.N`` named but not defined, and the free slots
         left after them."""
         missing = sorted(n for n in self.buses if f"pci.{n}" not in self.defined_ids)
-        free = [s for s in range(_FIRST_FREE_SLOT, _LAST_FREE_SLOT + 1) if s not in self.used_slots]
+        free = [s for s in self.slots if s not in self.used_slots]
         if len(missing) > 8 * len(free):
             raise ValueError(
                 f"{len(missing)} root ports do not fit in the {len(free)} free slots of {_ROOT_BUS}"

@@ -1,0 +1,172 @@
+"""Running ``gi-conform guest`` (its options are in :mod:`gi_conform.cli.guest`): the kit
+actions, and one boot of the document's guest with its checks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from gi_conform.argv.build import Profile, default_profile
+from gi_conform.cli.common import (
+    EXIT_GUEST_FAILED,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    UsageError,
+    check_table,
+    read_input,
+    say,
+)
+from gi_conform.document.validate import validate
+from gi_conform.groundtruth.guest import (
+    ARCHITECTURES,
+    GuestReportError,
+    GuestView,
+    boot_guest,
+    guest_arch,
+    read_guest_view,
+)
+from gi_conform.groundtruth.guest_checks import compare_guest
+from gi_conform.groundtruth.guest_setup import (
+    GuestSetupError,
+    GuestUnavailable,
+    default_dir,
+    locate_kit,
+    setup,
+    status,
+    teardown,
+)
+from gi_conform.groundtruth.qemu import QemuRefused, QemuTimeout
+
+__all__ = ["run", "run_action"]
+
+
+def _progress(message: str) -> None:
+    say("guest", message)
+
+
+def run_action(args: argparse.Namespace) -> int:
+    """``guest setup|status|teardown [DIR]``."""
+    directory = Path(args.dir) if args.dir else default_dir()
+    if args.file == "setup":
+        try:
+            setup(directory, progress=_progress, refresh=args.refresh)
+        except (GuestSetupError, OSError) as error:
+            _progress(f"error: {error}")
+            return EXIT_GUEST_FAILED
+        return 0
+    if args.file == "teardown":
+        removed = teardown(directory)
+        _progress(f"removed {directory}" if removed else f"nothing to remove at {directory}")
+        return 0
+    state = status(directory)
+    if args.json:
+        sys.stdout.write(json.dumps({"dir": str(directory), **state}, indent=2) + "\n")
+    elif not state:
+        sys.stdout.write(f"no guest kits in {directory}: run 'gi-conform guest setup'\n")
+    else:
+        packages = state.get("packages")
+        sys.stdout.write(f"guest kits in {directory}:\n")
+        if isinstance(packages, dict):
+            for key, record in sorted(packages.items()):
+                if isinstance(record, dict):
+                    sys.stdout.write(
+                        f"  {key}: {record.get('package')} {record.get('version')} "
+                        f"({record.get('suite')})\n"
+                    )
+    return 0 if state else EXIT_USAGE
+
+
+def _view_json(view: GuestView) -> dict[str, Any]:
+    def bitmap(nodes: frozenset[int]) -> list[int]:
+        return sorted(nodes)
+
+    return {
+        "kernel": view.kernel,
+        "online": bitmap(view.online),
+        "has_cpu": bitmap(view.has_cpu),
+        "has_memory": bitmap(view.has_memory),
+        "has_generic_initiator": bitmap(view.has_generic_initiator),
+        "nodes": [
+            {
+                "node": node.node,
+                "cpus": bitmap(node.cpus),
+                "memory_kb": node.memory_kb,
+                "distances": list(node.distances),
+                "access": [
+                    {"class": a.access, "initiators": bitmap(a.initiators)} for a in node.access
+                ],
+            }
+            for node in view.nodes
+        ],
+        "pci": [
+            {
+                "address": p.address,
+                "vendor": f"{p.vendor:04x}",
+                "device": f"{p.device:04x}",
+                "numa_node": p.numa_node,
+            }
+            for p in view.pci
+        ],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``guest`` command."""
+    if args.dir is not None:
+        raise UsageError(f"unexpected argument {args.dir!r} (DIR is for setup, status, teardown)")
+    report = validate(read_input(args.file))
+    sys.stderr.write(report.text())
+    if not report.accepted or report.domain is None:
+        return EXIT_REJECTED
+    domain = report.domain
+    arch = guest_arch(domain) if args.arch == "auto" else args.arch
+    if arch not in ARCHITECTURES:
+        raise UsageError(f"no guest for architecture {arch!r} ({', '.join(ARCHITECTURES)})")
+    profile = Profile(args.profile) if args.profile else default_profile(domain)
+    try:
+        kit = locate_kit(
+            arch,
+            kernel=Path(args.kernel) if args.kernel else None,
+            firmware=Path(args.firmware) if args.firmware else None,
+        )
+    except GuestUnavailable as error:
+        _progress(f"error: {error}")
+        return EXIT_USAGE
+    for path in (kit.kernel, kit.firmware):
+        if path is not None and not path.is_file():
+            raise UsageError(f"{path}: no such file")
+    logs = Path(args.keep_logs) if args.keep_logs else None
+    try:
+        boot = boot_guest(domain, profile, kit, timeout=args.timeout, keep_logs=logs)
+        view = read_guest_view(boot.report)
+    except QemuRefused as error:
+        _progress(f"error: QEMU refused the command line:\n{error.stderr}")
+        return EXIT_GUEST_FAILED
+    except (QemuTimeout, GuestReportError) as error:
+        _progress(f"error: {error}")
+        return EXIT_GUEST_FAILED
+    checks = compare_guest(domain, profile, view)
+    passed = all(check.ok for check in checks)
+    if args.json:
+        payload = {
+            "file": args.file,
+            "arch": arch,
+            "profile": profile.value,
+            "seconds": round(boot.seconds, 2),
+            "passed": passed,
+            "checks": [check.as_json() for check in checks],
+            "guest": _view_json(view),
+            "problems": list(boot.report.problems),
+        }
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        sys.stdout.write(check_table(checks))
+        failed = sum(not check.ok for check in checks)
+        sys.stdout.write(
+            f"{len(checks) - failed}/{len(checks)} checks passed ({arch}, kernel {view.kernel}, "
+            f"profile {profile.value}, booted in {boot.seconds:.1f} s)\n"
+        )
+    return 0 if passed else 1

@@ -1,0 +1,237 @@
+"""What the guest kernel built, checked against the document, node by node.
+
+Two sources, one verdict: the raw SRAT, SLIT and HMAT the guest received go through the
+same table checks as ``gi-conform qemu`` (:func:`compare_table_contents`), and the
+kernel's own NUMA view (``/sys/devices/system/node``) is compared with what the document
+implies. Kernel node ids are translated to cells through Linux's proximity-domain order
+(:func:`gi_conform.groundtruth.guest.pxm_to_node`); the translation itself is shown
+whenever it is not the identity, since a user's tools see kernel node ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gi_conform.argv.build import Profile, aligned_memory, emitted_initiators
+from gi_conform.bitmap import format_bitmap
+from gi_conform.groundtruth import acpi
+from gi_conform.groundtruth.guest import GuestView, pxm_to_node
+from gi_conform.groundtruth.qemu import TableReadback
+from gi_conform.groundtruth.tables import Check, compare_table_contents
+from gi_conform.model import Domain
+from gi_conform.semantics import (
+    LOCAL_DISTANCE,
+    REMOTE_DISTANCE,
+    cpu_cells_seen,
+    distance_matrix,
+    unassigned_vcpus,
+)
+
+__all__ = [
+    "LOST_NUMA_PATTERNS",
+    "MEMORY_SLACK",
+    "compare_guest",
+    "expected_gi_cells",
+    "visible_cells",
+]
+
+LOST_NUMA_PATTERNS = (
+    "Faking a node",
+    "No NUMA configuration found",
+    "invalid memblk",
+    "Too many proximity domains",
+    "SRAT: SRAT not used",
+    "NUMA: Failed",
+)
+"""Kernel log lines that mean the guest dropped (part of) the NUMA description."""
+
+MEMORY_SLACK = 0.10
+"""A node's MemTotal may fall short of its cell by this share, plus 64 MiB: the kernel
+keeps its image, page structures and firmware reservations (measured: 8,139,868 KiB of
+8 GiB on x86, 8,129,920 KiB on aarch64, i.e. 97%)."""
+_SLACK_FLOOR_KB = 64 * 1024
+_STAND_IN_IDS = (0x1234, 0x11E8)  # edu, which every vfio-pci device becomes
+
+
+def expected_gi_cells(domain: Domain, profile: Profile) -> set[int]:
+    """The cells an emitted initiator lands on (what ``has_generic_initiator`` shows; the
+    validator admits initiators of PCI devices only)."""
+    return {i.node for i in emitted_initiators(domain, profile) if i.node is not None}
+
+
+def visible_cells(domain: Domain, profile: Profile) -> set[int]:
+    """Cells the guest should have online: with CPUs, memory, or a Generic Initiator."""
+    memory = {c.id for c in domain.cells if c.id is not None and c.memory}
+    return cpu_cells_seen(domain) | memory | expected_gi_cells(domain, profile)
+
+
+def _nodes(cells: set[int], mapping: dict[int, int]) -> str:
+    """Cells in kernel node ids (a cell the kernel never met is shown as ``cN?``)."""
+    known = {mapping[c] for c in cells if c in mapping}
+    unknown = sorted(c for c in cells if c not in mapping)
+    text = format_bitmap(known) if known else ""
+    if unknown:
+        text += (" " if text else "") + " ".join(f"cell{c}?" for c in unknown)
+    return text or "none"
+
+
+def _lost_numa(view: GuestView) -> Iterator[Check]:
+    lost = [line for line in view.log if any(p in line for p in LOST_NUMA_PATTERNS)]
+    yield Check(
+        "kernel kept the NUMA description",
+        "no line saying it faked or dropped nodes",
+        lost[0].strip() if lost else "none",
+        not lost,
+    )
+
+
+def _node_sets(
+    domain: Domain, profile: Profile, view: GuestView, mapping: dict[int, int]
+) -> Iterator[Check]:
+    memory = {c.id for c in domain.cells if c.id is not None and c.memory}
+    expected = {
+        "online": visible_cells(domain, profile),
+        "has_cpu": cpu_cells_seen(domain),
+        "has_memory": memory,
+        "has_generic_initiator": expected_gi_cells(domain, profile),
+    }
+    seen = {
+        "online": view.online,
+        "has_cpu": view.has_cpu,
+        "has_memory": view.has_memory,
+        "has_generic_initiator": view.has_generic_initiator,
+    }
+    for name, cells in expected.items():
+        want = _nodes(cells, mapping)
+        got = format_bitmap(seen[name]) if seen[name] else "none"
+        yield Check(f"node/{name}", want, got, want == got)
+
+
+def _per_node(domain: Domain, view: GuestView, mapping: dict[int, int]) -> Iterator[Check]:
+    extra = set(unassigned_vcpus(domain))
+    for cell in sorted(domain.cells, key=lambda c: c.id if c.id is not None else -1):
+        if cell.id is None or cell.cpus is None or cell.memory is None:
+            raise ValueError(f"cell on line {cell.line} is invalid; validate first")
+        node_id = mapping.get(cell.id)
+        if node_id is None:
+            continue
+        node = view.node(node_id)
+        label = f"cell {cell.id} (guest node {node_id})"
+        cpus = set(cell.cpus) | (extra if cell.id == 0 else set())
+        seen_cpus = format_bitmap(node.cpus) if node is not None and node.cpus else "none"
+        want_cpus = format_bitmap(cpus) if cpus else "none"
+        yield Check(f"{label} CPUs", want_cpus, seen_cpus, want_cpus == seen_cpus)
+        want_kb = aligned_memory(cell.memory) // 1024
+        got_kb = node.memory_kb if node is not None else None
+        low = 0 if want_kb == 0 else max(0, int(want_kb * (1 - MEMORY_SLACK)) - _SLACK_FLOOR_KB)
+        yield Check(
+            f"{label} memory",
+            f"{want_kb} KiB" if want_kb == 0 else f"{low}-{want_kb} KiB",
+            "absent" if got_kb is None else f"{got_kb} KiB",
+            got_kb is not None and low <= got_kb <= want_kb,
+        )
+
+
+def _distances(domain: Domain, view: GuestView, mapping: dict[int, int]) -> Iterator[Check]:
+    matrix = distance_matrix(domain)
+    cells = sorted(c for c in mapping)
+    by_node = {node: cell for cell, node in mapping.items()}
+
+    def want(src: int, dst: int) -> int:
+        if (src, dst) in matrix:
+            return matrix[(src, dst)]
+        return LOCAL_DISTANCE if src == dst else REMOTE_DISTANCE
+
+    expected = " / ".join(
+        " ".join(str(want(by_node[a], by_node[b])) for b in sorted(by_node))
+        for a in sorted(by_node)
+    )
+    seen = " / ".join(
+        " ".join(map(str, node.distances)) for node in view.nodes if node.node in by_node
+    )
+    yield Check(
+        f"guest distance matrix (nodes {format_bitmap(set(by_node))}, cells "
+        f"{' '.join(str(by_node[n]) for n in sorted(by_node))})"
+        if cells
+        else "guest distance matrix",
+        expected,
+        seen,
+        expected == seen,
+    )
+
+
+def _gi_devices(view: GuestView, entries: tuple[acpi.SratEntry, ...]) -> Iterator[Check]:
+    """Each GI entry's PCI handle names a function the guest enumerated (the stand-in)."""
+    present = {p.address: p for p in view.pci}
+    for entry in acpi.enabled_entries(entries):
+        if not isinstance(entry, acpi.GenericInitiatorAffinity) or entry.pci_bus is None:
+            continue
+        address = (
+            f"{entry.pci_segment or 0:04x}:{entry.pci_bus:02x}:"
+            f"{(entry.pci_devfn or 0) >> 3:02x}.{(entry.pci_devfn or 0) & 7}"
+        )
+        device = present.get(address)
+        seen = "not enumerated" if device is None else f"{device.vendor:04x}:{device.device:04x}"
+        yield Check(
+            f"GI of domain {entry.proximity_domain} names a guest device",
+            f"{address} = {_STAND_IN_IDS[0]:04x}:{_STAND_IN_IDS[1]:04x}",
+            f"{address} {seen}",
+            device is not None and (device.vendor, device.device) == _STAND_IN_IDS,
+        )
+
+
+def _hmat_classes(domain: Domain, view: GuestView, mapping: dict[int, int]) -> Iterator[Check]:
+    """With HMAT, every memory cell an interconnect describes has access class 0."""
+    described = {
+        link.target for link in domain.interconnects if link.target is not None and not link.cache
+    }
+    for cell in sorted(c for c in described if c in mapping):
+        node = view.node(mapping[cell])
+        classes = [a.access for a in node.access] if node is not None else []
+        yield Check(
+            f"cell {cell} (guest node {mapping[cell]}) HMAT access classes",
+            "access0 present",
+            " ".join(f"access{a}" for a in classes) or "none",
+            0 in classes,
+        )
+
+
+def compare_guest(domain: Domain, profile: Profile, view: GuestView) -> tuple[Check, ...]:
+    """Every check of the guest's report against the document."""
+    checks: list[Check] = list(_lost_numa(view))
+    srat = view.tables.get("SRAT")
+    if not domain.cells:
+        checks.append(
+            Check("SRAT", "absent (no NUMA)", "present" if srat else "absent", srat is None)
+        )
+        return tuple(checks)
+    if srat is None:
+        checks.append(Check("SRAT", "present", "absent", False))
+        return tuple(checks)
+    try:
+        entries = acpi.decode_srat(srat)
+        slit = acpi.decode_slit(view.tables["SLIT"]) if "SLIT" in view.tables else None
+        hmat = acpi.decode_hmat(view.tables["HMAT"]) if "HMAT" in view.tables else None
+    except acpi.AcpiTableError as error:
+        checks.append(Check("guest's ACPI tables", "decodable", str(error), False))
+        return tuple(checks)
+    readback = TableReadback(
+        rsdp=None,
+        table_signatures=tuple(view.tables),
+        srat_header=acpi.parse_header(srat),
+        entries=entries,
+        slit=slit,
+        pci={},
+        hmat=hmat,
+    )
+    checks += compare_table_contents(domain, profile, readback)
+    checks += _gi_devices(view, entries)
+    mapping = pxm_to_node(entries)
+    if any(cell != node for cell, node in mapping.items()):
+        pairs = ", ".join(f"cell {c} = node {n}" for c, n in sorted(mapping.items()) if c != n)
+        checks.append(Check("kernel node numbering", "as Linux assigns it", pairs, True))
+    checks += _node_sets(domain, profile, view, mapping)
+    checks += _per_node(domain, view, mapping)
+    checks += _distances(domain, view, mapping)
+    checks += _hmat_classes(domain, view, mapping)
+    return tuple(checks)

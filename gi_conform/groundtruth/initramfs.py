@@ -1,0 +1,124 @@
+"""The guest's initramfs: busybox and an init script whose report gi-conform defines.
+
+The guest kernel is Debian's; what it is asked to say is ours. ``/init`` mounts proc and
+sysfs, then writes framed, checksummed records to the serial console (see
+:mod:`gi_conform.groundtruth.serial`): the raw SRAT, SLIT and HMAT the firmware handed the
+kernel, the NUMA view the kernel built in ``/sys/devices/system/node``, every PCI device
+with its ``numa_node``, and the kernel's NUMA log lines; then it powers the guest off.
+The archive is written here in the kernel's ``newc`` cpio format, so no ``cpio`` tool is
+needed and the bytes are reproducible.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["DONE_MARKER", "INIT_SCRIPT", "CpioEntry", "build_initramfs", "newc_archive"]
+
+DONE_MARKER = "gi-conform:done"
+"""The last line the init script prints before it powers the guest off."""
+
+INIT_SCRIPT = r"""#!/bin/busybox sh
+/bin/busybox mkdir -p /proc /sys /dev /tmp /sbin /usr/bin /usr/sbin
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sysfs /sys
+/bin/busybox mount -t devtmpfs devtmpfs /dev 2>/dev/null
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+exec >/dev/console 2>&1
+echo 1 >/proc/sys/kernel/printk
+
+frame() {
+    # frame NAME FILE: length and md5 first, then base64 lines, then the end marker
+    size=$(wc -c <"$2")
+    sum=$(md5sum <"$2" | cut -d' ' -f1)
+    echo "gi-conform:frame $1 $size $sum"
+    base64 <"$2"
+    echo "gi-conform:end $1"
+}
+
+for table in SRAT SLIT HMAT; do
+    if [ -r /sys/firmware/acpi/tables/$table ]; then
+        cat /sys/firmware/acpi/tables/$table >/tmp/$table
+        frame table-$table /tmp/$table
+    fi
+done
+
+nodes=/sys/devices/system/node
+{
+    for f in possible online has_cpu has_memory has_normal_memory has_generic_initiator; do
+        [ -r $nodes/$f ] && echo "node/$f=$(cat $nodes/$f)"
+    done
+    for d in $nodes/node*; do
+        [ -d "$d" ] || continue
+        n=${d##*/node}
+        echo "node$n/cpulist=$(cat $d/cpulist)"
+        echo "node$n/distance=$(cat $d/distance)"
+        echo "node$n/memtotal_kb=$(grep MemTotal $d/meminfo | tr -s ' ' | cut -d' ' -f4)"
+        for a in $d/access*; do
+            [ -d "$a" ] || continue
+            c=${a##*/access}
+            echo "node$n/access$c/initiators=$(ls $a/initiators | grep '^node' | tr '\n' ' ')"
+            for v in read_latency write_latency read_bandwidth write_bandwidth; do
+                [ -r $a/initiators/$v ] && echo "node$n/access$c/$v=$(cat $a/initiators/$v)"
+            done
+        done
+    done
+    for p in /sys/bus/pci/devices/*; do
+        [ -d "$p" ] || continue
+        echo "pci/${p##*/}=$(cat $p/vendor) $(cat $p/device) $(cat $p/numa_node)"
+    done
+    echo "kernel=$(uname -r) $(uname -m)"
+} >/tmp/sysfs 2>/dev/null
+frame sysfs /tmp/sysfs
+
+dmesg | grep -iE 'numa|srat|slit|hmat|node|initiator|acpi: (srat|slit|hmat)' >/tmp/dmesg
+frame dmesg /tmp/dmesg
+
+echo gi-conform:done
+poweroff -f
+"""
+
+
+@dataclass(frozen=True)
+class CpioEntry:
+    """One archive member: a directory (``data`` None), a file or a symlink."""
+
+    name: str
+    mode: int
+    data: bytes | None = None
+    link: str | None = None
+
+
+def _header(index: int, entry: CpioEntry, size: int) -> bytes:
+    name = entry.name.encode() + b"\0"
+    fields = (index, entry.mode, 0, 0, 1, 0, size, 0, 0, 0, 0, len(name), 0)
+    return b"070701" + b"".join(f"{value:08X}".encode() for value in fields) + name
+
+
+def _pad(data: bytes) -> bytes:
+    return data + b"\0" * (-len(data) % 4)
+
+
+def newc_archive(entries: Iterable[CpioEntry]) -> bytes:
+    """The entries as a ``newc`` cpio archive (what the kernel unpacks as initramfs)."""
+    out = bytearray()
+    for index, entry in enumerate(entries, start=1):
+        payload = entry.link.encode() if entry.link is not None else entry.data or b""
+        out += _pad(_header(index, entry, len(payload)))
+        out += _pad(payload)
+    out += _pad(_header(0, CpioEntry("TRAILER!!!", 0), 0))
+    return bytes(out)
+
+
+def build_initramfs(busybox: bytes, script: str = INIT_SCRIPT) -> bytes:
+    """A gzip'd initramfs: ``/bin/busybox`` (a static build for the guest's architecture)
+    and ``/init``; the script installs the busybox applets itself at boot."""
+    directories = ("bin", "dev", "proc", "sys", "tmp")
+    entries = [CpioEntry(name, 0o040755) for name in directories]
+    entries.append(CpioEntry("bin/busybox", 0o100755, busybox))
+    entries.append(CpioEntry("bin/sh", 0o120777, link="busybox"))
+    entries.append(CpioEntry("init", 0o100755, script.encode()))
+    return gzip.compress(newc_archive(entries), compresslevel=6, mtime=0)
