@@ -27,7 +27,7 @@ __all__ = ["MAX_FRAME_BYTES", "SerialReport", "read_frames"]
 MAX_FRAME_BYTES = 16 * 1024 * 1024
 """No record of ours is near this; a larger claim is a corrupted header."""
 
-_START = re.compile(r"gi-conform:frame ([A-Za-z0-9_.-]{1,64}) ([0-9]{1,9}) ([0-9a-f]{32})\Z")
+_START = re.compile(r"gi-conform:frame ([A-Za-z0-9_.-]{1,64}) ([0-9]{1,12}) ([0-9a-f]{32})\Z")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}\Z")
 
 

@@ -14,6 +14,7 @@ import pytest
 from gi_conform.groundtruth.acpi import (
     AcpiTableError,
     GenericInitiatorAffinity,
+    GiccAffinity,
     HandleType,
     HmatCache,
     HmatLocality,
@@ -253,7 +254,8 @@ def test_decode_srat_all_known_types_in_table_order() -> None:
         gi_pci(1, 0, 0x10),
         gi_pci(8, 3, 0x0B, segment=2),
         gi_acpi(4, b"ACPI0016", 9),
-        struct.pack("<BBIIII", 3, 18, 1, 2, 1, 0),  # an arm GICC entry, kept raw
+        struct.pack("<BBIIII", 3, 18, 1, 2, 1, 0),  # an Arm GICC entry
+        struct.pack("<BBIHI", 4, 12, 2, 0, 5),  # a GIC ITS entry, kept raw
     )
     assert decode_srat(data) == (
         LapicAffinity(proximity_domain=0, apic_id=0, enabled=True),
@@ -298,7 +300,8 @@ def test_decode_srat_all_known_types_in_table_order() -> None:
             acpi_uid=9,
             handle=b"ACPI0016" + bytes([9, 0, 0, 0]) + bytes(4),
         ),
-        OtherAffinity(entry_type=3, data=struct.pack("<BBIIII", 3, 18, 1, 2, 1, 0)),
+        GiccAffinity(proximity_domain=1, processor_uid=2, enabled=True),
+        OtherAffinity(entry_type=4, data=struct.pack("<BBIHI", 4, 12, 2, 0, 5)),
     )
 
 

@@ -1,0 +1,119 @@
+"""Real guests: Debian's kernels boot on the reference argv and report what they built.
+
+Each boot takes 4-25 s under TCG, so CI runs a chosen set on both architectures (the
+``guest`` tox env runs every accepted corpus case). Without ``gi-conform guest setup``
+these skip with that instruction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from gi_conform import Profile, default_profile, parse
+from gi_conform.groundtruth.guest import GuestKit, boot_guest, read_guest_view
+from gi_conform.groundtruth.guest_checks import compare_guest
+from gi_conform.groundtruth.guest_setup import GuestUnavailable, default_dir, locate_kit
+from gi_conform.resources import cases_dir
+from tests.helpers import run_cli
+
+pytestmark = [pytest.mark.guest, pytest.mark.slow]
+
+KNOWN_BAD_FIRMWARE = "firmware-aarch64-bookworm/usr/share/AAVMF/AAVMF_CODE.fd"
+"""bookworm's EDK2 2022.11: the guest kernel discards NUMA with it."""
+
+
+def kit(arch: str) -> GuestKit:
+    try:
+        return locate_kit(arch)
+    except GuestUnavailable as error:
+        pytest.skip(f"needs a guest kit: {error}")
+
+
+def boot_case(case: str, arch: str) -> tuple[bool, list[str]]:
+    domain = parse((cases_dir() / f"{case}.xml").read_bytes())
+    profile = default_profile(domain)
+    run = boot_guest(domain, profile, kit(arch), timeout=180)
+    checks = compare_guest(domain, profile, read_guest_view(run.report))
+    return all(c.ok for c in checks), [
+        f"{c.entry}: {c.expected} != {c.seen}" for c in checks if not c.ok
+    ]
+
+
+@pytest.mark.parametrize(
+    ("case", "arch"),
+    [
+        ("seed-example", "aarch64"),  # as written: arch='aarch64' machine='virt'
+        ("gi-node-order", "x86_64"),
+        ("gi-node-order", "aarch64"),
+        ("mdev-nodeset", "x86_64"),
+        ("libvirt-11.8-example", "aarch64"),
+        ("hmat-gi-initiator", "x86_64"),
+        ("cells-128", "x86_64"),
+    ],
+)
+def test_the_guest_kernel_sees_what_the_document_asks(case: str, arch: str) -> None:
+    passed, failed = boot_case(case, arch)
+    assert passed, failed
+
+
+def test_bookworms_firmware_makes_the_guest_fake_a_node(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    firmware = default_dir() / "root" / KNOWN_BAD_FIRMWARE
+    kit("aarch64")
+    if not firmware.exists():
+        pytest.skip("needs 'gi-conform guest setup' (the known-bad firmware is part of it)")
+    document = str(cases_dir() / "gi-node-order.xml")
+    status = run_cli("guest", document, "--arch", "aarch64", "--firmware", str(firmware))
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "invalid memblk" in out or "Faking a node" in out
+
+
+def test_the_command_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kit("x86_64")
+    document = str(cases_dir() / "gi-node-order.xml")
+    status = run_cli("guest", document, "--json", "--keep-logs", str(tmp_path))
+    payload = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert payload["passed"] is True
+    assert payload["guest"]["has_generic_initiator"] == [1, 2, 3, 4]
+    assert payload["profile"] == Profile.LIBVIRT.value
+    assert (tmp_path / "console.log").read_text().count("gi-conform:frame") >= 3
+
+
+AARCH64_MAX_NODES = 16
+"""Debian's arm64 cloud kernel is built with CONFIG_NODES_SHIFT=4 (x86: 10)."""
+
+
+def _applies(case_id: str, arch: str) -> str | None:
+    """Why ``arch`` does not apply to an accepted corpus case, or None."""
+    domain = parse((cases_dir() / f"{case_id}.xml").read_bytes())
+    if arch == "aarch64" and domain.pci_root_bus == "pci.0":
+        return "an i440fx machine is x86 only"
+    if arch == "aarch64" and len(domain.cells) > AARCH64_MAX_NODES:
+        return f"Debian's arm64 kernel has {AARCH64_MAX_NODES} NUMA nodes at most"
+    return None
+
+
+def _accepted() -> list[str]:
+    index = json.loads((cases_dir() / "index.json").read_text())
+    return [case["id"] for case in index["cases"] if case["expect"] == "accept"]
+
+
+@pytest.mark.skipif(
+    not os.environ.get("GI_CONFORM_GUEST_ALL"),
+    reason="every accepted case on both architectures: tox -e guest (GI_CONFORM_GUEST_ALL=1)",
+)
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+@pytest.mark.parametrize("case", _accepted())
+def test_every_accepted_case(case: str, arch: str) -> None:
+    why = _applies(case, arch)
+    if why is not None:
+        pytest.skip(why)
+    passed, failed = boot_case(case, arch)
+    assert passed, failed
