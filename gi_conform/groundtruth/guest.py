@@ -33,6 +33,7 @@ from gi_conform.groundtruth.serial import SerialReport, read_frames
 from gi_conform.model import Domain
 
 __all__ = [
+    "AARCH64_MAX_NODES",
     "ARCHITECTURES",
     "AccessClass",
     "GuestKit",
@@ -44,6 +45,7 @@ __all__ = [
     "boot_guest",
     "guest_arch",
     "guest_command",
+    "not_applicable",
     "pxm_to_node",
     "read_guest_view",
 ]
@@ -265,6 +267,19 @@ def pxm_to_node(entries: Sequence[acpi.SratEntry]) -> dict[int, int]:
 
 
 # ------------------------------------------------------------------ booting
+
+
+AARCH64_MAX_NODES = 16
+"""Debian's arm64 cloud kernel is built with ``CONFIG_NODES_SHIFT=4`` (x86: 10)."""
+
+
+def not_applicable(domain: Domain, arch: str) -> str | None:
+    """Why a guest of ``arch`` cannot show this document, or None when it can."""
+    if arch == "aarch64" and domain.pci_root_bus == "pci.0":
+        return "an i440fx machine is x86 only"
+    if arch == "aarch64" and len(domain.cells) > AARCH64_MAX_NODES:
+        return f"Debian's arm64 kernel has {AARCH64_MAX_NODES} NUMA nodes at most"
+    return None
 
 
 def guest_arch(domain: Domain) -> str:
