@@ -37,6 +37,7 @@ __all__ = [
     "MAX_DOCUMENT_BYTES",
     "MAX_NODE",
     "MAX_VCPUS",
+    "PCI_LIMITS",
     "Parsed",
     "read_domain",
 ]
@@ -50,7 +51,7 @@ MAX_VCPUS = 16384
 MAX_CELLS_PARSED = 16384
 """Cells beyond this are not even read: the document is rejected as too large."""
 
-_PCI_LIMITS = {"domain": 0xFFFF, "bus": 0xFF, "slot": 0x1F, "function": 0x7}
+PCI_LIMITS = {"domain": 0xFFFF, "bus": 0xFF, "slot": 0x1F, "function": 0x7}
 _UUID = re.compile(r"[0-9a-f]{8}(-?[0-9a-f]{4}){3}-?[0-9a-f]{12}\Z", re.IGNORECASE)
 _ENCODING_DECL = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _LXML_POSITION = re.compile(r", line \d+, column \d+\Z")
@@ -467,7 +468,7 @@ class _DomainReader:
     def _pci_address(self, element: etree._Element, label: str) -> PciAddress | None:
         values: dict[str, int] = {}
         valid = True
-        for name, limit in _PCI_LIMITS.items():
+        for name, limit in PCI_LIMITS.items():
             raw = element.get(name)
             if raw is None and name == "domain":
                 values[name] = 0

@@ -198,7 +198,7 @@ def _hmat_classes(domain: Domain, view: GuestView, mapping: dict[int, int]) -> I
 
 def compare_guest(domain: Domain, profile: Profile, view: GuestView) -> tuple[Check, ...]:
     """Every check of the guest's report against the document."""
-    checks: list[Check] = list(_lost_numa(view))
+    checks: list[Check] = list(_lost_numa(view)) if domain.cells else []
     srat = view.tables.get("SRAT")
     if not domain.cells:
         checks.append(

@@ -41,6 +41,8 @@ __all__ = [
 
 _BUS_RE = re.compile(r"pci\.(\d+)\Z")
 _ROOT_BUS = "pcie.0"
+_BRIDGE_DRIVERS = {"pci-bridge": "pci-bridge", "pcie-to-pci-bridge": "pcie-pci-bridge"}
+"""libvirt's bridge models and QEMU's devices for them."""
 _FREE_SLOTS = {
     "q35": range(0x01, 0x1F),  # 0x00 the host bridge, 0x1f the ICH9 LPC/SATA/SMBus
     "pc": range(0x02, 0x20),  # 0x00 the host bridge, 0x01 the PIIX3 (measured: "in use by PIIX3")
@@ -411,12 +413,14 @@ def document_command(
         machine = "virt,acpi=on,gic-version=max"
     else:
         machine = "pc" if domain.pci_root_bus == "pci.0" else "q35"
+    bridges = {bus: model for bus, model in domain.pci_controllers if model in _BRIDGE_DRIVERS}
     return runnable_argv(
         flatten(build_argv(domain, profile)),
         memory_bytes=memory_size(domain),
         vcpus=domain.vcpus or 1,
         machine=machine,
         binary=binary,
+        bridges=bridges,
     )
 
 
@@ -444,8 +448,12 @@ def runnable_argv(
     machine: str = "q35",
     binary: str = "qemu-system-x86_64",
     stand_in: str = "edu",
+    bridges: Mapping[int, str] | None = None,
 ) -> list[str]:
     """Wrap the GI-relevant argv subset into a QEMU command that runs on any host.
+
+    ``bridges`` maps a bus number to the PCI bridge model the document declares for it
+    (``pci-bridge``, ``pcie-to-pci-bridge``); every other ``pci.N`` is a root port.
 
     Why each change:
 
@@ -486,7 +494,7 @@ def runnable_argv(
         raise ValueError(f"vcpus must be positive, got {vcpus}")
     kind = _machine_kind(machine)
     root_bus = "pci.0" if kind == "pc" else _ROOT_BUS  # i440fx's root is pci.0
-    layout = _SubsetLayout(root_bus, _FREE_SLOTS[kind])
+    layout = _SubsetLayout(root_bus, _FREE_SLOTS[kind], dict(bridges or {}))
     machine_props: list[str] = []
     body: list[str] = []
     unplaced: list[str] = []
@@ -553,6 +561,7 @@ class _SubsetLayout:
 
     root_bus: str
     slots: range
+    bridges: dict[int, str]
     buses: set[int] = field(default_factory=set)
     defined_ids: set[str] = field(default_factory=set)
     used_slots: set[int] = field(default_factory=set)
@@ -577,11 +586,14 @@ class _SubsetLayout:
         left after them."""
         missing = sorted(n for n in self.buses if f"pci.{n}" not in self.defined_ids)
         free = [s for s in self.slots if s not in self.used_slots]
+        bridged = [n for n in missing if n in self.bridges]
+        missing = [n for n in missing if n not in self.bridges]
+        ports = self._bridges(bridged, free)
+        free = free[len(bridged) :]
         if len(missing) > 8 * len(free):
             raise ValueError(
                 f"{len(missing)} root ports do not fit in the {len(free)} free slots of {_ROOT_BUS}"
             )
-        ports: list[str] = []
         for index, number in enumerate(missing):
             slot, function = free[index // 8], index % 8
             port: dict[str, Any] = {
@@ -595,6 +607,20 @@ class _SubsetLayout:
                 port["multifunction"] = True
             ports += ["-device", json.dumps(port, separators=(",", ":"))]
         return ports, free[-(-len(missing) // 8) :]
+
+    def _bridges(self, numbers: list[int], free: list[int]) -> list[str]:
+        """A bridge of the declared model for each bus, one root-bus slot each: behind a
+        root port (slot 0 only) a guest would never scan the bridge's slots 1-31."""
+        if len(numbers) > len(free):
+            raise ValueError(f"{len(numbers)} bridges do not fit in {len(free)} free slots")
+        devices: list[str] = []
+        for slot, number in zip(free, numbers, strict=False):
+            bridge: dict[str, Any] = {"driver": _BRIDGE_DRIVERS[self.bridges[number]]}
+            bridge.update({"id": f"pci.{number}", "bus": self.root_bus, "addr": f"{slot:#x}"})
+            if bridge["driver"] == "pci-bridge":
+                bridge["chassis_nr"] = number
+            devices += ["-device", json.dumps(bridge, separators=(",", ":"))]
+        return devices
 
 
 def _placed(unplaced: list[str], root_bus: str, spare: list[int]) -> list[str]:
