@@ -180,22 +180,6 @@ def _gi_devices(view: GuestView, entries: tuple[acpi.SratEntry, ...]) -> Iterato
         )
 
 
-def _hmat_classes(domain: Domain, view: GuestView, mapping: dict[int, int]) -> Iterator[Check]:
-    """With HMAT, every memory cell an interconnect describes has access class 0."""
-    described = {
-        link.target for link in domain.interconnects if link.target is not None and not link.cache
-    }
-    for cell in sorted(c for c in described if c in mapping):
-        node = view.node(mapping[cell])
-        classes = [a.access for a in node.access] if node is not None else []
-        yield Check(
-            f"cell {cell} (guest node {mapping[cell]}) HMAT access classes",
-            "access0 present",
-            " ".join(f"access{a}" for a in classes) or "none",
-            0 in classes,
-        )
-
-
 def compare_guest(domain: Domain, profile: Profile, view: GuestView) -> tuple[Check, ...]:
     """Every check of the guest's report against the document."""
     checks: list[Check] = list(_lost_numa(view)) if domain.cells else []
@@ -233,5 +217,4 @@ def compare_guest(domain: Domain, profile: Profile, view: GuestView) -> tuple[Ch
     checks += _node_sets(domain, profile, view, mapping)
     checks += _per_node(domain, view, mapping)
     checks += _distances(domain, view, mapping)
-    checks += _hmat_classes(domain, view, mapping)
     return tuple(checks)

@@ -7,17 +7,21 @@ these skip with that instruction.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
-from gi_conform import Profile, default_profile, parse
+from gi_conform import Domain, Profile, default_profile, parse
 from gi_conform.groundtruth.guest import GuestKit, boot_guest, not_applicable, read_guest_view
 from gi_conform.groundtruth.guest_checks import compare_guest
 from gi_conform.groundtruth.guest_setup import GuestUnavailable, default_dir, locate_kit
 from gi_conform.resources import cases_dir
+from gi_conform.strategies import topologies
 from tests.helpers import run_cli
 
 pytestmark = [pytest.mark.guest, pytest.mark.slow]
@@ -113,3 +117,38 @@ def test_every_accepted_case(case: str, arch: str) -> None:
         assert [line.split(":")[0] for line in failed] == [GUEST_FINDINGS[case]]
         return
     assert passed, failed
+
+
+ARCH = ("x86_64", "aarch64")
+
+
+def _enumerable(domain: Domain) -> bool:
+    """Every PCI device a guest can enumerate: a function other than 0 needs a function 0
+    beside it (the ``guest-function`` finding)."""
+    addresses = {h.guest_address for h in domain.hostdevs if h.guest_address is not None}
+    return all(
+        a.function == 0 or dataclasses.replace(a, function=0) in addresses for a in addresses
+    )
+
+
+@settings(
+    max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
+)
+@given(domain=topologies(max_cells=8, max_hostdevs=3, max_vcpus=4), arch=st.sampled_from(ARCH))
+def test_generated_topologies_boot_as_asked(domain: Domain, arch: str) -> None:
+    """Small random topologies in a real guest: every check passes. Memory cells are set to
+    256 MiB (a kernel needs room to boot; the host must back it), the machine to q35 or
+    virt."""
+    assume(_enumerable(domain))
+    cells = tuple(
+        dataclasses.replace(cell, memory=256 * 2**20) if cell.memory else cell
+        for cell in domain.cells
+    )
+    machine = "virt" if arch == "aarch64" else "q35"
+    domain = dataclasses.replace(domain, arch=arch, machine=machine, cells=cells)
+    if not_applicable(domain, arch) is not None:
+        return
+    profile = default_profile(domain)
+    run = boot_guest(domain, profile, kit(arch), timeout=180)
+    failed = [c for c in compare_guest(domain, profile, read_guest_view(run.report)) if not c.ok]
+    assert not failed, "\n".join(f"{c.entry}: {c.expected} != {c.seen}" for c in failed)
