@@ -45,6 +45,12 @@ class NodeFacts:
     memory: int | None
 
 
+def _node_order(node: NodeFacts) -> tuple[int, tuple[int, ...], bool, int]:
+    """A total order for nodes, repeats and unreadable memory included (the dataclass's
+    own order compares CPU sets by inclusion and None with numbers)."""
+    return node.nodeid, tuple(sorted(node.cpus)), node.memory is None, node.memory or 0
+
+
 @dataclass(frozen=True)
 class SemanticFacts:
     """What an argv means for generic initiators, independent of spelling and ids.
@@ -105,7 +111,7 @@ def semantic_facts(argv: Sequence[str] | ArgvReading) -> SemanticFacts:
         key = device_key(device) if device is not None else None
         pairs.add((key if key is not None else f"id:{initiator.pci_dev}", initiator.node))
     return SemanticFacts(
-        nodes=tuple(sorted(nodes)),
+        nodes=tuple(sorted(nodes, key=_node_order)),
         initiators=frozenset(pairs),
         device_ids=frozenset(d.id for d in reading.devices if d.id is not None),
         distances=resolved_distances(reading),

@@ -299,3 +299,20 @@ def test_semantic_facts_resolve_memdev_and_devices() -> None:
     )
     assert facts.initiators == frozenset({("0000:06:12.1", 1), ("id:ghost", 0)})
     assert facts.device_ids == frozenset({"gpu"})
+
+
+def test_facts_order_repeated_nodes_whatever_their_memory() -> None:
+    """Found by the argv fuzz target: a node given twice, once with a memdev that names no
+    backend (memory unknown), made the facts compare None with a number."""
+    argv = [
+        "-object",
+        '{"qom-type":"memory-backend-ram","id":"m","size":1048576}',
+        "-numa",
+        "node,nodeid=0,memdev=m",
+        "-numa",
+        "node,nodeid=0,memdev=missing",
+        "-numa",
+        "node,nodeid=0,cpus=1,cpus=0",
+    ]
+    facts = semantic_facts(argv)
+    assert [(n.nodeid, n.memory) for n in facts.nodes] == [(0, 1048576), (0, None), (0, 0)]
