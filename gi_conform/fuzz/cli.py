@@ -107,7 +107,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="address-space limit of the fuzzing process: a blow-up becomes a MemoryError "
         "failure instead of taking the machine down (0: none)",
     )
-    args, extra = parser.parse_known_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in words:  # libFuzzer's own flags, never replay files
+        passthrough = words[words.index("--") + 1 :]
+        words = words[: words.index("--")]
+    args, extra = parser.parse_known_args(words)
+    extra += passthrough
     target = TARGETS[args.target]
     if args.replay:
         failed = 0
