@@ -80,23 +80,20 @@ def run_action(args: argparse.Namespace) -> int:
 
 
 def _view_json(view: GuestView) -> dict[str, Any]:
-    def bitmap(nodes: frozenset[int]) -> list[int]:
-        return sorted(nodes)
-
     return {
         "kernel": view.kernel,
-        "online": bitmap(view.online),
-        "has_cpu": bitmap(view.has_cpu),
-        "has_memory": bitmap(view.has_memory),
-        "has_generic_initiator": bitmap(view.has_generic_initiator),
+        "online": sorted(view.online),
+        "has_cpu": sorted(view.has_cpu),
+        "has_memory": sorted(view.has_memory),
+        "has_generic_initiator": sorted(view.has_generic_initiator),
         "nodes": [
             {
                 "node": node.node,
-                "cpus": bitmap(node.cpus),
+                "cpus": sorted(node.cpus),
                 "memory_kb": node.memory_kb,
                 "distances": list(node.distances),
                 "access": [
-                    {"class": a.access, "initiators": bitmap(a.initiators)} for a in node.access
+                    {"class": a.access, "initiators": sorted(a.initiators)} for a in node.access
                 ],
             }
             for node in view.nodes

@@ -257,11 +257,11 @@ def _names(domain: Domain) -> Iterator[tuple[str, str, int]]:
 
 def _device_rules(domain: Domain) -> Iterator[Violation]:
     yield from _alias_rules(domain)
-    yield from _hostdev_duplicate_rules(domain)
     guests: dict[PciAddress, Hostdev] = {}
     for hostdev in domain.hostdevs:
         if hostdev.guest_address is not None:
             guests.setdefault(hostdev.guest_address, hostdev)
+    yield from _hostdev_duplicate_rules(domain, guests)
     yield from _guest_slot_rules(domain, guests)
 
 
@@ -287,9 +287,12 @@ def _alias_rules(domain: Domain) -> Iterator[Violation]:
             seen[alias] = (label, line)
 
 
-def _hostdev_duplicate_rules(domain: Domain) -> Iterator[Violation]:
+def _hostdev_duplicate_rules(
+    domain: Domain, guests: dict[PciAddress, Hostdev]
+) -> Iterator[Violation]:
+    """Two hostdevs with one host source, or one guest address (``guests``: the first
+    hostdev at each guest address)."""
     sources: dict[object, Hostdev] = {}
-    guests: dict[PciAddress, Hostdev] = {}
     for hostdev in domain.hostdevs:
         label = f"hostdev '{hostdev.alias}'"
         if hostdev.source is not None:
@@ -303,17 +306,15 @@ def _hostdev_duplicate_rules(domain: Domain) -> Iterator[Violation]:
                 )
             else:
                 sources[hostdev.source] = hostdev
-        if hostdev.guest_address is not None:
-            if hostdev.guest_address in guests:
-                yield violation(
-                    "HOSTDEV-GUEST-ADDRESS-DUPLICATE",
-                    hostdev.line,
-                    label,
-                    address=hostdev.guest_address.host_text(),
-                    other=guests[hostdev.guest_address].alias,
-                )
-            else:
-                guests[hostdev.guest_address] = hostdev
+        address = hostdev.guest_address
+        if address is not None and guests[address] is not hostdev:
+            yield violation(
+                "HOSTDEV-GUEST-ADDRESS-DUPLICATE",
+                hostdev.line,
+                label,
+                address=address.host_text(),
+                other=guests[address].alias,
+            )
 
 
 def _guest_slot_rules(domain: Domain, guests: dict[PciAddress, Hostdev]) -> Iterator[Violation]:

@@ -19,9 +19,7 @@ limit), so a loop or a blow-up is a failure too.
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
 import json
 from collections.abc import Hashable
 
@@ -35,7 +33,7 @@ from gi_conform.fuzz.contract import ContractBreach
 from gi_conform.groundtruth import acpi
 from gi_conform.groundtruth.guest import GuestReportError, read_guest_view
 from gi_conform.groundtruth.guest_checks import compare_guest
-from gi_conform.groundtruth.serial import read_frames
+from gi_conform.groundtruth.serial import read_frames, write_frame
 from gi_conform.model import Domain
 from gi_conform.oracle.protocol import ProtocolError, decode_run_line, decode_start_reply
 from gi_conform.resources import cases_dir
@@ -150,16 +148,8 @@ def serial_outcome(data: bytes) -> tuple[Hashable, bool]:
     the same bytes as the payload of an intact report frame, so mutants reach the
     report's reader past the frame checksum."""
     first, accepted = _console(_text(data))
-    second, inner = _console(_framed("sysfs", data) + _framed("dmesg", data[-4096:]))
+    second, inner = _console(write_frame("sysfs", data) + write_frame("dmesg", data[-4096:]))
     return (first, second), accepted or inner
-
-
-def _framed(name: str, payload: bytes) -> str:
-    encoded = base64.b64encode(payload).decode()
-    lines = [encoded[i : i + 76] for i in range(0, len(encoded), 76)]
-    digest = hashlib.md5(payload, usedforsecurity=False).hexdigest()
-    body = "\n".join(lines)
-    return f"gi-conform:frame {name} {len(payload)} {digest}\n{body}\ngi-conform:end {name}\n"
 
 
 def _console(text: str) -> tuple[Hashable, bool]:

@@ -326,6 +326,13 @@ class GenericInitiatorAffinity:
         """PCI function number: the low three bits of devfn."""
         return None if self.pci_devfn is None else self.pci_devfn & 7
 
+    @property
+    def pci_address(self) -> str | None:
+        """``SSSS:BB:DD.F`` of a PCI handle (as Linux names the function), else None."""
+        if self.pci_bus is None or self.pci_devfn is None:
+            return None
+        return f"{self.pci_segment or 0:04x}:{self.pci_bus:02x}:{self.slot:02x}.{self.function}"
+
 
 @dataclass(frozen=True)
 class OtherAffinity:

@@ -351,7 +351,7 @@ def boot_guest(
                 start_new_session=True,
             )
             try:
-                status = _wait(process, serial, start + timeout)
+                status = _wait(process, start + timeout)
             finally:
                 _stop(process)
         seconds = time.monotonic() - start
@@ -371,7 +371,7 @@ def boot_guest(
         return GuestRun(tuple(command), console, seconds, report)
 
 
-def _wait(process: subprocess.Popen[bytes], serial: Path, deadline: float) -> int | None:
+def _wait(process: subprocess.Popen[bytes], deadline: float) -> int | None:
     """QEMU's exit status, or None at the deadline (a guest that powers off exits QEMU)."""
     while time.monotonic() < deadline:
         status = process.poll()

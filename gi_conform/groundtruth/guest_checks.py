@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gi_conform.argv.build import Profile, aligned_memory, emitted_initiators
+from gi_conform.argv.build import Profile, aligned_memory
 from gi_conform.bitmap import format_bitmap
 from gi_conform.groundtruth import acpi
 from gi_conform.groundtruth.guest import GuestView, pxm_to_node
 from gi_conform.groundtruth.qemu import TableReadback
-from gi_conform.groundtruth.tables import Check, compare_table_contents
+from gi_conform.groundtruth.runnable import STAND_IN_IDS
+from gi_conform.groundtruth.tables import Check, compare_table_contents, gi_cells
 from gi_conform.model import Domain
 from gi_conform.semantics import (
     LOCAL_DISTANCE,
@@ -31,7 +32,6 @@ __all__ = [
     "LOST_NUMA_PATTERNS",
     "MEMORY_SLACK",
     "compare_guest",
-    "expected_gi_cells",
     "visible_cells",
 ]
 
@@ -50,19 +50,12 @@ MEMORY_SLACK = 0.10
 keeps its image, page structures and firmware reservations (measured: 8,139,868 KiB of
 8 GiB on x86, 8,129,920 KiB on aarch64, i.e. 97%)."""
 _SLACK_FLOOR_KB = 64 * 1024
-_STAND_IN_IDS = (0x1234, 0x11E8)  # edu, which every vfio-pci device becomes
-
-
-def expected_gi_cells(domain: Domain, profile: Profile) -> set[int]:
-    """The cells an emitted initiator lands on (what ``has_generic_initiator`` shows; the
-    validator admits initiators of PCI devices only)."""
-    return {i.node for i in emitted_initiators(domain, profile) if i.node is not None}
 
 
 def visible_cells(domain: Domain, profile: Profile) -> set[int]:
     """Cells the guest should have online: with CPUs, memory, or a Generic Initiator."""
     memory = {c.id for c in domain.cells if c.id is not None and c.memory}
-    return cpu_cells_seen(domain) | memory | expected_gi_cells(domain, profile)
+    return cpu_cells_seen(domain) | memory | gi_cells(domain, profile)
 
 
 def _nodes(cells: set[int], mapping: dict[int, int]) -> str:
@@ -93,7 +86,7 @@ def _node_sets(
         "online": visible_cells(domain, profile),
         "has_cpu": cpu_cells_seen(domain),
         "has_memory": memory,
-        "has_generic_initiator": expected_gi_cells(domain, profile),
+        "has_generic_initiator": gi_cells(domain, profile),
     }
     seen = {
         "online": view.online,
@@ -134,7 +127,6 @@ def _per_node(domain: Domain, view: GuestView, mapping: dict[int, int]) -> Itera
 
 def _distances(domain: Domain, view: GuestView, mapping: dict[int, int]) -> Iterator[Check]:
     matrix = distance_matrix(domain)
-    cells = sorted(c for c in mapping)
     by_node = {node: cell for cell, node in mapping.items()}
 
     def want(src: int, dst: int) -> int:
@@ -152,7 +144,7 @@ def _distances(domain: Domain, view: GuestView, mapping: dict[int, int]) -> Iter
     yield Check(
         f"guest distance matrix (nodes {format_bitmap(set(by_node))}, cells "
         f"{' '.join(str(by_node[n]) for n in sorted(by_node))})"
-        if cells
+        if by_node
         else "guest distance matrix",
         expected,
         seen,
@@ -164,19 +156,16 @@ def _gi_devices(view: GuestView, entries: tuple[acpi.SratEntry, ...]) -> Iterato
     """Each GI entry's PCI handle names a function the guest enumerated (the stand-in)."""
     present = {p.address: p for p in view.pci}
     for entry in acpi.enabled_entries(entries):
-        if not isinstance(entry, acpi.GenericInitiatorAffinity) or entry.pci_bus is None:
+        if not isinstance(entry, acpi.GenericInitiatorAffinity) or entry.pci_address is None:
             continue
-        address = (
-            f"{entry.pci_segment or 0:04x}:{entry.pci_bus:02x}:"
-            f"{(entry.pci_devfn or 0) >> 3:02x}.{(entry.pci_devfn or 0) & 7}"
-        )
+        address = entry.pci_address
         device = present.get(address)
         seen = "not enumerated" if device is None else f"{device.vendor:04x}:{device.device:04x}"
         yield Check(
             f"GI of domain {entry.proximity_domain} names a guest device",
-            f"{address} = {_STAND_IN_IDS[0]:04x}:{_STAND_IN_IDS[1]:04x}",
+            f"{address} = {STAND_IN_IDS[0]:04x}:{STAND_IN_IDS[1]:04x}",
             f"{address} {seen}",
-            device is not None and (device.vendor, device.device) == _STAND_IN_IDS,
+            device is not None and (device.vendor, device.device) == STAND_IN_IDS,
         )
 
 

@@ -15,12 +15,11 @@ import gzip
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["DONE_MARKER", "INIT_SCRIPT", "CpioEntry", "build_initramfs", "newc_archive"]
+from gi_conform.groundtruth.serial import DONE_MARKER, END_MARKER, FRAME_MARKER
 
-DONE_MARKER = "gi-conform:done"
-"""The last line the init script prints before it powers the guest off."""
+__all__ = ["INIT_SCRIPT", "CpioEntry", "build_initramfs", "newc_archive"]
 
-INIT_SCRIPT = r"""#!/bin/busybox sh
+_INIT_TEMPLATE = r"""#!/bin/busybox sh
 /bin/busybox mkdir -p /proc /sys /dev /tmp /sbin /usr/bin /usr/sbin
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sysfs /sys
@@ -34,9 +33,9 @@ frame() {
     # frame NAME FILE: length and md5 first, then base64 lines, then the end marker
     size=$(wc -c <"$2")
     sum=$(md5sum <"$2" | cut -d' ' -f1)
-    echo "gi-conform:frame $1 $size $sum"
+    echo "@FRAME@ $1 $size $sum"
     base64 <"$2"
-    echo "gi-conform:end $1"
+    echo "@END@ $1"
 }
 
 for table in SRAT SLIT HMAT; do
@@ -77,9 +76,16 @@ frame sysfs /tmp/sysfs
 dmesg | grep -iE 'numa|srat|slit|hmat|node|initiator|acpi: (srat|slit|hmat)' >/tmp/dmesg
 frame dmesg /tmp/dmesg
 
-echo gi-conform:done
+echo @DONE@
 poweroff -f
 """
+
+INIT_SCRIPT = (
+    _INIT_TEMPLATE.replace("@FRAME@", FRAME_MARKER)
+    .replace("@END@", END_MARKER)
+    .replace("@DONE@", DONE_MARKER)
+)
+"""``/init``: the report's markers are :mod:`gi_conform.groundtruth.serial`'s."""
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ __all__ = [
     "MEM_PATH_STAND_IN",
     "READBACK_MIN_MEMORY",
     "STAND_IN",
+    "STAND_IN_IDS",
     "RunnableArgv",
     "document_command",
     "machine_types",
@@ -55,6 +56,8 @@ READBACK_MIN_MEMORY = 4 * 1024 * 1024
 STAND_IN = "edu"
 """What a vfio-pci device becomes in both runners: one memory BAR, no I/O BAR, no option
 ROM, so SeaBIOS never runs out of I/O space (see :func:`runnable_argv`)."""
+STAND_IN_IDS = (0x1234, 0x11E8)
+"""The stand-in's PCI vendor and device id, as a guest enumerates it."""
 
 _DROP_BARE = frozenset({"-S", "-daemonize", "-enable-kvm"})
 _DROP_WITH_VALUE = frozenset(
@@ -399,9 +402,11 @@ def memory_size(domain: Domain) -> int:
 def _machine_kind(machine: str) -> str:
     """q35, pc or virt: what a ``-machine`` value (``pc-i440fx-9.2,acpi=on``) is."""
     name = machine.split(",", maxsplit=1)[0]
-    if name == "pc" or name.startswith("pc-i440fx") or name.startswith("pc-"):
-        return "q35" if "q35" in name else "pc"
-    return "virt" if name.startswith("virt") else "q35"
+    if name.startswith("virt"):
+        return "virt"
+    if name == "pc" or (name.startswith("pc-") and not name.startswith("pc-q35")):
+        return "pc"
+    return "q35"
 
 
 def document_command(

@@ -22,12 +22,25 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-__all__ = ["MAX_FRAME_BYTES", "SerialReport", "read_frames"]
+__all__ = [
+    "DONE_MARKER",
+    "END_MARKER",
+    "FRAME_MARKER",
+    "MAX_FRAME_BYTES",
+    "SerialReport",
+    "read_frames",
+    "write_frame",
+]
+
+FRAME_MARKER = "gi-conform:frame"
+END_MARKER = "gi-conform:end"
+DONE_MARKER = "gi-conform:done"
+"""The last line a guest prints before it powers off."""
 
 MAX_FRAME_BYTES = 16 * 1024 * 1024
 """No record of ours is near this; a larger claim is a corrupted header."""
 
-_START = re.compile(r"gi-conform:frame ([A-Za-z0-9_.-]{1,64}) ([0-9]{1,12}) ([0-9a-f]{32})\Z")
+_START = re.compile(FRAME_MARKER + r" ([A-Za-z0-9_.-]{1,64}) ([0-9]{1,12}) ([0-9a-f]{32})\Z")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}\Z")
 
 
@@ -62,7 +75,7 @@ def read_frames(text: str) -> SerialReport:
     lines: list[str] = []
     for raw in text.splitlines():
         line = raw.strip().strip("\0")
-        if line == "gi-conform:done":
+        if line == DONE_MARKER:
             done = True
             continue
         start = _START.match(line)
@@ -78,7 +91,7 @@ def read_frames(text: str) -> SerialReport:
             continue
         if current is None:
             continue
-        if line == f"gi-conform:end {current[0]}":
+        if line == f"{END_MARKER} {current[0]}":
             data, problem = _finish(*current, lines)
             if data is not None:
                 frames[current[0]] = data
@@ -93,3 +106,16 @@ def read_frames(text: str) -> SerialReport:
     if current is not None:
         problems.append(f"frame {current[0]}: no end marker (the guest stopped early?)")
     return SerialReport(frames, tuple(problems), done)
+
+
+def write_frame(name: str, payload: bytes) -> str:
+    """One record as the guest's init script writes it (76-column base64, like busybox)."""
+    encoded = base64.b64encode(payload).decode()
+    lines = [encoded[i : i + 76] for i in range(0, len(encoded), 76)]
+    digest = hashlib.md5(payload, usedforsecurity=False).hexdigest()
+    return (
+        "\n".join(
+            [f"{FRAME_MARKER} {name} {len(payload)} {digest}", *lines, f"{END_MARKER} {name}"]
+        )
+        + "\n"
+    )

@@ -24,6 +24,7 @@ __all__ = [
     "Check",
     "compare_table_contents",
     "compare_tables",
+    "gi_cells",
     "hmat_initiators",
 ]
 
@@ -51,12 +52,9 @@ def _where(placement: PciPlacement | None) -> str:
 
 
 def _gi_text(entry: acpi.GenericInitiatorAffinity) -> str:
-    if entry.pci_bus is None or entry.pci_devfn is None:
+    if entry.pci_address is None:
         return f"node {entry.proximity_domain}, handle type {entry.handle_type}"
-    return (
-        f"node {entry.proximity_domain}, PCI {entry.pci_segment or 0:04x}:{entry.pci_bus:02x}:"
-        f"{entry.pci_devfn >> 3:02x}.{entry.pci_devfn & 7:x}"
-    )
+    return f"node {entry.proximity_domain}, PCI {entry.pci_address}"
 
 
 def _initiator_checks(domain: Domain, profile: Profile, readback: TableReadback) -> Iterator[Check]:
@@ -189,11 +187,16 @@ _DATA_TYPES = {
 }
 
 
+def gi_cells(domain: Domain, profile: Profile) -> set[int]:
+    """The cells the profile's initiators land on (the validator admits initiators of PCI
+    devices only): the guest's generic initiator domains."""
+    return {i.node for i in emitted_initiators(domain, profile) if i.node is not None}
+
+
 def hmat_initiators(domain: Domain, profile: Profile) -> tuple[int, ...]:
     """The initiator domains QEMU lists in every HMAT locality structure: the cells with
     CPUs or with a Generic Initiator, ascending (measured on QEMU 10.0.2)."""
-    gi_nodes = {i.node for i in emitted_initiators(domain, profile) if i.node is not None}
-    return tuple(sorted(cpu_cells_seen(domain) | gi_nodes))
+    return tuple(sorted(cpu_cells_seen(domain) | gi_cells(domain, profile)))
 
 
 def _ids(values: tuple[int, ...] | list[int]) -> str:
