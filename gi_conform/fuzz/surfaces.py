@@ -56,13 +56,22 @@ def _text(data: bytes) -> str:
 
 
 def _argv_spellings(text: str) -> list[list[str]]:
-    spellings = [read_args_text(text), text.splitlines()]
+    """The argv in each spelling an implementation may print, each distinct one once (for
+    most inputs the ``.args`` and one-per-line readings are the same tokens)."""
+    spellings = [read_args_text(text)]
+    lines = text.splitlines()
+    if lines != spellings[0]:
+        spellings.append(lines)
     if text.lstrip().startswith("["):
         try:
             loaded = json.loads(text)
         except (ValueError, RecursionError):
             loaded = None
-        if isinstance(loaded, list) and all(isinstance(item, str) for item in loaded):
+        if (
+            isinstance(loaded, list)
+            and all(isinstance(item, str) for item in loaded)
+            and loaded not in spellings
+        ):
             spellings.append(loaded)
     return spellings
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from gi_conform import Profile, build_argv, flatten, parse, render_args
 from gi_conform.argv.facts import NodeFacts, semantic_facts
-from gi_conform.argv.options import read_args_text
+from gi_conform.argv.options import join_keyval, read_args_text, split_keyval
 from gi_conform.argv.read import (
     Device,
     Form,
@@ -316,3 +316,22 @@ def test_facts_order_repeated_nodes_whatever_their_memory() -> None:
     ]
     facts = semantic_facts(argv)
     assert [(n.nodeid, n.memory) for n in facts.nodes] == [(0, 1048576), (0, None), (0, 0)]
+
+
+def _split_keyval_by_hand(text: str) -> list[str]:
+    """QEMU's reading, one character at a time: ``,,`` is a comma, ``,`` ends a part."""
+    parts, current, index = [], "", 0
+    while index < len(text):
+        if text.startswith(",,", index):
+            current, index = current + ",", index + 2
+        elif text[index] == ",":
+            parts, current, index = [*parts, current], "", index + 1
+        else:
+            current, index = current + text[index], index + 1
+    return [*parts, current]
+
+
+@given(st.text(alphabet=[",", "a", "=", "b", " "]))
+def test_split_keyval_reads_commas_left_to_right(text: str) -> None:
+    assert split_keyval(text) == _split_keyval_by_hand(text)
+    assert split_keyval(join_keyval(split_keyval(text))) == split_keyval(text)
