@@ -11,6 +11,7 @@ Source line numbers ride along for messages but take no part in equality, so tha
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -325,10 +326,18 @@ class Domain:
             return "pcie.0"
         return "pci.0"
 
-    @property
+    @functools.cached_property
     def uses_hmat(self) -> bool:
         """Whether the document describes HMAT: any interconnect or any cell cache."""
         return bool(self.interconnects) or any(cell.caches for cell in self.cells)
 
+    @functools.cached_property
+    def _hostdevs_by_alias(self) -> dict[str, Hostdev]:
+        """The first hostdev of each alias (a model is immutable: built once, on demand)."""
+        found: dict[str, Hostdev] = {}
+        for hostdev in self.hostdevs:
+            found.setdefault(hostdev.alias, hostdev)
+        return found
+
     def hostdev(self, alias: str) -> Hostdev | None:
-        return next((h for h in self.hostdevs if h.alias == alias), None)
+        return self._hostdevs_by_alias.get(alias)

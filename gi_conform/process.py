@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import threading
@@ -19,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "DEFAULT_MEMORY_LIMIT",
     "LineReader",
     "ProcessResult",
     "StderrTail",
@@ -29,6 +31,11 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 16
+
+DEFAULT_MEMORY_LIMIT = 16 << 30
+"""Address space a child may map, in bytes: generous (a JVM or a QEMU probe fits), yet a
+runaway child fails its own case instead of the machine (virsh was once seen asking for
+34 GB)."""
 
 
 @dataclass(frozen=True)
@@ -44,12 +51,28 @@ class ProcessResult:
     elapsed: float = 0.0
 
 
+def _limited(argv: Sequence[str], memory_limit: int | None) -> list[str]:
+    """``argv`` under util-linux's ``prlimit``, which sets RLIMIT_AS and execs it: unlike
+    a ``preexec_fn`` it is safe when the harness runs cases from several threads."""
+    if memory_limit is None:
+        return list(argv)
+    tool = shutil.which("prlimit")
+    if tool is None:
+        raise OSError("prlimit (util-linux) is needed for a memory limit: install util-linux")
+    return [tool, f"--as={memory_limit}", "--", *argv]
+
+
 def spawn(
-    argv: Sequence[str], *, env: Mapping[str, str] | None = None, stdin: bool = False
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    stdin: bool = False,
+    memory_limit: int | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv`` in a new session with piped output (and piped stdin if asked)."""
+    """Start ``argv`` in a new session with piped output (and piped stdin if asked),
+    its address space limited to ``memory_limit`` bytes when given."""
     return subprocess.Popen(
-        list(argv),
+        _limited(argv, memory_limit),
         stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -117,11 +140,12 @@ def run_bounded(
     env: Mapping[str, str] | None = None,
     max_stdout: int = 16 << 20,
     max_stderr: int = 1 << 20,
+    memory_limit: int | None = None,
 ) -> ProcessResult:
     """Run a one-shot child to completion, a deadline, or a cap, whichever comes first."""
     start = time.monotonic()
     deadline = start + timeout
-    process = spawn(argv, env=env)
+    process = spawn(argv, env=env, memory_limit=memory_limit)
     assert process.stdout is not None
     assert process.stderr is not None
     out_fd, err_fd = process.stdout.fileno(), process.stderr.fileno()

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gi_conform.argv.options import keyval_escape, shell_quote
+from gi_conform.argv.options import json_object, keyval_escape, shell_quote
 from gi_conform.bitmap import ranges
 from gi_conform.model import (
     CacheAssociativity,
@@ -85,10 +84,6 @@ def default_profile(domain: Domain) -> Profile:
 def aligned_memory(size: int) -> int:
     """A cell's memory as the argv carries it: rounded up to whole MiB."""
     return -(-size // MEMORY_ALIGNMENT) * MEMORY_ALIGNMENT
-
-
-def _json(props: dict[str, object]) -> str:
-    return json.dumps(props, separators=(",", ":"), ensure_ascii=False)
 
 
 _HIERARCHY = {0: "memory", 1: "first-level", 2: "second-level", 3: "third-level"}
@@ -205,7 +200,8 @@ def _hmat_options(domain: Domain) -> list[Option]:
 
 def _numa_options(domain: Domain) -> list[Option]:
     options: list[Option] = []
-    if domain.uses_hmat:
+    uses_hmat = domain.uses_hmat
+    if uses_hmat:
         options.append(Option("-machine", "hmat=on"))
     extra = set(vcpus_added_to_cell0(domain))
     written, seen = cpu_cells_written(domain), cpu_cells_seen(domain)
@@ -215,12 +211,12 @@ def _numa_options(domain: Domain) -> list[Option]:
         parts = [f"node,nodeid={cell.id}"]
         cpus = set(cell.cpus) | (extra if cell.id == 0 else set())
         parts.extend(f"cpus={a}" if a == b else f"cpus={a}-{b}" for a, b in ranges(cpus))
-        if domain.uses_hmat:
+        if uses_hmat:
             initiator = _node_initiator(cell, domain.interconnects, written, seen)
             if initiator is not None:
                 parts.append(f"initiator={initiator}")
         if cell.memory > 0:
-            options.append(Option("-object", _json(_backend(domain, cell))))
+            options.append(Option("-object", json_object(_backend(domain, cell))))
             parts.append(f"memdev=ram-node{cell.id}")
         options.append(Option("-numa", ",".join(parts)))
     options.extend(
@@ -284,7 +280,7 @@ def _device_option(domain: Domain, hostdev: Hostdev, device_id: str) -> Option:
         props["addr"] = f"{address.slot:#x}" + (
             f".{address.function:#x}" if address.function else ""
         )
-    return Option("-device", _json(props))
+    return Option("-device", json_object(props))
 
 
 def emitted_initiators(domain: Domain, profile: Profile) -> list[Initiator]:
@@ -341,7 +337,7 @@ def _initiator_option(initiator: Initiator, profile: Profile) -> Option:
         return Option("-object", value)
     return Option(
         "-object",
-        _json(
+        json_object(
             {
                 "qom-type": "acpi-generic-initiator",
                 "id": initiator.id,
@@ -363,10 +359,13 @@ def build_argv(domain: Domain, profile: Profile | None = None) -> tuple[Option, 
         options.extend(_device_option(domain, h, names[h.alias]) for h in pci)
         options.extend(_initiator_option(i, chosen) for i in initiators)
         return tuple(options)
+    by_device: dict[str | None, list[Initiator]] = {}
+    for initiator in initiators:
+        by_device.setdefault(initiator.device, []).append(initiator)
     for hostdev in pci:
         device_id = names[hostdev.alias]
         options.append(_device_option(domain, hostdev, device_id))
-        options.extend(_initiator_option(i, chosen) for i in initiators if i.device == device_id)
+        options.extend(_initiator_option(i, chosen) for i in by_device.get(device_id, ()))
     return tuple(options)
 
 

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 from gi_conform.units import MAX_U64, c_uint
@@ -19,6 +20,7 @@ from gi_conform.units import MAX_U64, c_uint
 __all__ = [
     "OptionValue",
     "join_keyval",
+    "json_object",
     "keyval_escape",
     "parse_size",
     "read_args_text",
@@ -83,6 +85,27 @@ def _unquote(piece: str) -> str:
     if piece.startswith("\\"):
         return piece[1:]
     return piece
+
+
+# ------------------------------------------------------------------ JSON
+
+
+def json_object(props: Mapping[str, object]) -> str:
+    """``json.dumps(props, separators=(",", ":"), ensure_ascii=False)``, exactly (a test
+    holds it to that), written directly for the flat objects an argv carries: a third
+    of the reference pipeline's argv time went into building JSON encoders."""
+    parts: list[str] = []
+    for key, value in props.items():
+        if value is True or value is False:
+            text = "true" if value else "false"
+        elif type(value) is int:
+            text = int.__repr__(value)
+        elif type(value) is str:
+            text = encode_basestring(value)
+        else:
+            return json.dumps(props, separators=(",", ":"), ensure_ascii=False)
+        parts.append(f"{encode_basestring(key)}:{text}")
+    return "{" + ",".join(parts) + "}"
 
 
 # ------------------------------------------------------------------ key=value

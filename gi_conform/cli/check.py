@@ -12,8 +12,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from gi_conform.cli.common import add_document_sources, count, seconds
+from gi_conform.cli.common import add_document_sources, count, jobs, memory_limit, seconds
 from gi_conform.model import DocumentDialect
+from gi_conform.process import DEFAULT_MEMORY_LIMIT
 
 __all__ = ["add_parser"]
 
@@ -62,6 +63,22 @@ def add_parser(commands: Any) -> None:
     )
     check.add_argument(
         "--timeout", type=seconds, default=10.0, metavar="S", help="per case, seconds (10)"
+    )
+    check.add_argument(
+        "--jobs",
+        "-j",
+        type=jobs,
+        default=None,
+        metavar="N",
+        help="cases at once (default: the usable cores); the report is the same for any N",
+    )
+    check.add_argument(
+        "--memory-limit",
+        type=memory_limit,
+        default=DEFAULT_MEMORY_LIMIT,
+        metavar="SIZE",
+        help="address space per implementation process, e.g. 4G, or none "
+        f"(default {DEFAULT_MEMORY_LIMIT >> 30}G)",
     )
     check.add_argument(
         "--failures-dir",

@@ -39,6 +39,7 @@ from gi_conform.oracle.runner import (
     run_check,
     select_cases,
 )
+from gi_conform.oracle.workers import usable_cores
 
 __all__ = ["run"]
 
@@ -90,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         max_shrinks=args.max_shrinks,
         known_deviations=known,
         validate_protocol=args.validate_protocol,
+        jobs=args.jobs if args.jobs is not None else usable_cores(),
+        memory_limit=args.memory_limit,
     )
     started = time.monotonic()
     interactive = sys.stderr.isatty() and not args.no_progress

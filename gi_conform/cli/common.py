@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gi_conform.argv.options import parse_size
 from gi_conform.document.parse import MAX_DOCUMENT_BYTES
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ __all__ = [
     "add_document_sources",
     "check_table",
     "count",
+    "jobs",
+    "memory_limit",
     "positive_int",
     "read_input",
     "say",
@@ -45,9 +48,9 @@ EXIT_ACCEPTED = 0
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
 EXIT_QEMU_FAILED = 3
+"""``gi-conform qemu``: QEMU refused the command line or did not publish its tables."""
 EXIT_GUEST_FAILED = 3
 """``gi-conform guest``: QEMU refused the command or the guest did not report in time."""
-"""``gi-conform qemu``: QEMU refused the command line or did not publish its tables."""
 EXIT_LIBVIRT_FAILED = 3
 """``gi-conform libvirt``: a setup or teardown step failed, or libvirt gave no verdict."""
 EXIT_INTERNAL = 70
@@ -98,6 +101,27 @@ def count(text: str) -> int:
 def positive_int(text: str) -> int:
     """An integer >= 1."""
     return _integer(text, 1)
+
+
+def jobs(text: str) -> int:
+    """``--jobs``: how many cases run at once, 1 or more."""
+    return _integer(text, 1)
+
+
+_MIN_MEMORY_LIMIT = 64 << 20
+
+
+def memory_limit(text: str) -> int | None:
+    """``--memory-limit``: a size (``16G``, ``512M``; a bare number is MiB) or ``none``."""
+    if text.strip().lower() in ("none", "0", "off"):
+        return None
+    try:
+        value = parse_size(text, default_shift=20)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} {error}") from None
+    if value < _MIN_MEMORY_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text} is below 64M (a shell needs more)")
+    return value
 
 
 def seconds(text: str) -> float:

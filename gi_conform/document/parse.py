@@ -282,16 +282,16 @@ class _DomainReader:
                 detail=error,
             )
             memory = None
-        distances = self._distances(element, label)
+        has_children = len(element) > 0  # most cells have none: skip the lookups
         mem_access, discard = self.numa_reader.cell_access(element, label)
         return Cell(
             id=cell_id,
             cpus=cpus,
             memory=memory,
-            distances=distances,
+            distances=self._distances(element, label) if has_children else (),
             mem_access=mem_access,
             discard=discard,
-            caches=self.numa_reader.caches(element, label),
+            caches=self.numa_reader.caches(element, label) if has_children else (),
             line=_line(element),
         )
 
@@ -328,22 +328,19 @@ class _DomainReader:
             and element.get("type") in {kind.value for kind in HostdevKind}
         ]
         seed_elements = list(devices.iterchildren("acpi-generic-initiator"))
-        given = {
-            name
-            for name in (_alias_name(element) for element in [*hostdev_elements, *seed_elements])
-            if name is not None
-        }
+        aliases = {element: _alias_name(element) for element in [*hostdev_elements, *seed_elements]}
+        given = {name for name in aliases.values() if name is not None}
         used = set(given)
         hostdevs: list[Hostdev] = []
         for element in hostdev_elements:
-            alias = _alias_name(element)
+            alias = aliases[element]
             if alias is None:
                 alias = smallest_free("hostdev", used)
                 used.add(alias)
             hostdevs.append(self._hostdev(element, alias, alias_given=alias in given))
         initiators: list[Initiator] = []
         for element in seed_elements:
-            alias = _alias_name(element)
+            alias = aliases[element]
             if alias is None:
                 alias = smallest_free("gi", used)
                 used.add(alias)

@@ -305,6 +305,7 @@ def convert(
     timeout: float = 60.0,
     driver: int | None = None,
     libvirt: Libvirt | None = None,
+    memory_limit: int | None = None,
 ) -> LibvirtResult:
     """Ask real libvirt what QEMU argv ``xml`` becomes, in a fresh process.
 
@@ -312,7 +313,8 @@ def convert(
     default is :func:`default_dir`), or pass an already located ``libvirt``. ``driver``
     pins an embedded-driver root, else any free one is used. Raises ``LibvirtTimeout``
     (every process it started is gone), ``LibvirtError`` when virsh fails without a
-    verdict, ``LibvirtUnavailable`` when there is no libvirt to run.
+    verdict, ``LibvirtUnavailable`` when there is no libvirt to run. ``memory_limit``
+    bounds the address space of virsh (and of everything it starts), in bytes.
     """
     found = libvirt if libvirt is not None else locate(root)
     document, adjustments = prepare_document(xml)
@@ -337,7 +339,7 @@ def convert(
                 f"qemu:///embed?root={_driver_root(index)}",
             ]
             remaining = max(0.001, deadline - time.monotonic())
-            result = run_bounded(command, timeout=remaining)
+            result = run_bounded(command, timeout=remaining, memory_limit=memory_limit)
     seconds = time.monotonic() - start
     stdout = result.stdout.decode("utf-8", errors="replace")
     stderr = result.stderr.decode("utf-8", errors="replace").strip()

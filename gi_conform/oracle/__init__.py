@@ -17,12 +17,13 @@ if TYPE_CHECKING:
         Answer,
         CaseResult,
         CheckCase,
+        CheckOptions,
         Failure,
         ImplInfo,
         Outcome,
         Verdict,
     )
-    from gi_conform.oracle.runner import CheckOptions, CheckRun, run_check
+    from gi_conform.oracle.runner import CheckRun, run_check
 
 __all__ = [
     "Answer",
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 _HOME = {
-    "CheckOptions": "runner",
+    "CheckOptions": "model",
     "CheckRun": "runner",
     "run_check": "runner",
 }

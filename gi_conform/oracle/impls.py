@@ -315,8 +315,9 @@ def parse_argv_output(text: str) -> list[str]:
 class _Command:
     """``cmd:COMMAND``: one process per case; exit 0 and argv on stdout means accepted."""
 
-    def __init__(self, command: str) -> None:
+    def __init__(self, command: str, *, memory_limit: int | None = None) -> None:
         self._command = command
+        self._memory_limit = memory_limit
         self._info = ImplInfo(name=f"cmd:{command}")
         self._tmp = tempfile.TemporaryDirectory(prefix="gi-conform-cmd-")
 
@@ -346,6 +347,7 @@ class _Command:
             timeout=timeout,
             env=env,
             max_stdout=MAX_ARGV_CHARS,
+            memory_limit=self._memory_limit,
         )
         elapsed = result.elapsed
         stderr = result.stderr.decode("utf-8", "replace")
@@ -414,8 +416,16 @@ class _Jsonl:
     errors; the next case starts a fresh process (up to a few failed starts in a row).
     """
 
-    def __init__(self, command: str, *, validate_protocol: bool, start_timeout: float) -> None:
+    def __init__(
+        self,
+        command: str,
+        *,
+        validate_protocol: bool,
+        start_timeout: float,
+        memory_limit: int | None = None,
+    ) -> None:
         self._command = command
+        self._memory_limit = memory_limit
         self._validate = validate_protocol
         self._start_timeout = start_timeout
         self._process: Any = None
@@ -434,7 +444,9 @@ class _Jsonl:
     def _start(self) -> bool:
         self._kill()
         try:
-            child = process.spawn(["/bin/sh", "-c", self._command], stdin=True)
+            child = process.spawn(
+                ["/bin/sh", "-c", self._command], stdin=True, memory_limit=self._memory_limit
+            )
         except OSError as error:
             return self._start_failed(f"cannot start: {error}")
         assert child.stdout is not None
@@ -536,7 +548,8 @@ class _RealLibvirt:
     counter starts at 0 every time and answers are comparable.
     """
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, *, memory_limit: int | None = None) -> None:
+        self._memory_limit = memory_limit
         try:
             self._libvirt = locate(Path(target) if target else None)
         except LibvirtUnavailable as error:
@@ -555,7 +568,12 @@ class _RealLibvirt:
     def run(self, case: CheckCase, timeout: float) -> Answer:
         start = time.monotonic()
         try:
-            result = convert(case.data, libvirt=self._libvirt, timeout=timeout)
+            result = convert(
+                case.data,
+                libvirt=self._libvirt,
+                timeout=timeout,
+                memory_limit=self._memory_limit,
+            )
         except LibvirtTimeout as error:
             return _errored(ErrorKind.TIMEOUT, _describe(error), time.monotonic() - start)
         except (LibvirtError, OSError) as error:
@@ -579,9 +597,12 @@ def open_implementation(
     *,
     validate_protocol: bool = False,
     start_timeout: float = 10.0,
+    memory_limit: int | None = None,
 ) -> Iterator[Implementation]:
     """The adapter for ``spec``, closed (processes stopped, files removed) on exit.
 
+    ``memory_limit`` bounds the address space of every child process (``cmd:``,
+    ``jsonl:``, ``libvirt``); in-process implementations share the harness's.
     Raises :class:`SpecError` when a ``python:`` target cannot be imported.
     """
     parsed = parse_spec(spec) if isinstance(spec, str) else spec
@@ -600,12 +621,15 @@ def open_implementation(
             validate_protocol=validate_protocol,
         )
     elif parsed.kind == "cmd":
-        implementation = _Command(parsed.target)
+        implementation = _Command(parsed.target, memory_limit=memory_limit)
     elif parsed.kind == "libvirt":
-        implementation = _RealLibvirt(parsed.target)
+        implementation = _RealLibvirt(parsed.target, memory_limit=memory_limit)
     else:
         implementation = _Jsonl(
-            parsed.target, validate_protocol=validate_protocol, start_timeout=start_timeout
+            parsed.target,
+            validate_protocol=validate_protocol,
+            start_timeout=start_timeout,
+            memory_limit=memory_limit,
         )
     try:
         yield implementation

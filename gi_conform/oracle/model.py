@@ -7,16 +7,19 @@ share one set of frozen values and nothing imports a subprocess to read a result
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gi_conform.argv.build import Profile
 from gi_conform.model import Domain
+from gi_conform.process import DEFAULT_MEMORY_LIMIT
 
 __all__ = [
     "Answer",
     "CaseResult",
     "CheckCase",
+    "CheckOptions",
     "ErrorKind",
     "Expectation",
     "Failure",
@@ -162,3 +165,30 @@ class CaseResult:
     @property
     def keys(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(f.key for f in self.failures))
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """Everything ``gi-conform check`` takes; the defaults are the command's."""
+
+    impl: str = "reference"
+    dialects: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    """Case id globs (``--case``); empty means every case."""
+    profile: Profile | None = None
+    """``None``: each document's own profile (seed when it has seed elements)."""
+    corpus: Path | None = None
+    use_corpus: bool = True
+    generated: int = 200
+    seed: int = 0
+    strict: bool = False
+    messages: bool = False
+    timeout: float = 10.0
+    failures_dir: Path | None = None
+    max_shrinks: int = 5
+    known_deviations: Mapping[str, str] = field(default_factory=dict)
+    validate_protocol: bool = False
+    jobs: int = 1
+    """Cases run at once (``--jobs``); reports are the same for any value."""
+    memory_limit: int | None = DEFAULT_MEMORY_LIMIT
+    """Address-space bytes each child process of an implementation may take; None: no limit."""

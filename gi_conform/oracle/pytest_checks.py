@@ -13,15 +13,10 @@ from pathlib import Path
 import pytest
 
 from gi_conform.argv.build import Profile
-from gi_conform.oracle.impls import Implementation, SpecError, open_implementation, parse_spec
-from gi_conform.oracle.model import CaseResult, CheckCase
-from gi_conform.oracle.runner import (
-    CheckOptions,
-    KnownDeviationsError,
-    check_case,
-    load_known_deviations,
-    select_cases,
-)
+from gi_conform.oracle.impls import Implementation, SpecError, parse_spec
+from gi_conform.oracle.model import CaseResult, CheckCase, CheckOptions
+from gi_conform.oracle.runner import KnownDeviationsError, load_known_deviations, select_cases
+from gi_conform.oracle.workers import check_case, open_for
 
 __all__ = ["Checker", "check_options", "start"]
 
@@ -36,13 +31,7 @@ class Checker:
 
     def check(self, case: CheckCase) -> CaseResult:
         if self._implementation is None:
-            self._implementation = self._stack.enter_context(
-                open_implementation(
-                    self.options.impl,
-                    validate_protocol=self.options.validate_protocol,
-                    start_timeout=max(self.options.timeout, 5.0),
-                )
-            )
+            self._implementation = self._stack.enter_context(open_for(self.options))
         return check_case(self._implementation, case, self.options)
 
     def close(self) -> None:

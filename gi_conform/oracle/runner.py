@@ -13,20 +13,18 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from gi_conform.argv.build import Profile
 from gi_conform.oracle.cases import corpus_cases, document_case
-from gi_conform.oracle.compare import compare
-from gi_conform.oracle.impls import Implementation, open_implementation
+from gi_conform.oracle.impls import Implementation
 from gi_conform.oracle.model import (
-    Answer,
     CaseResult,
     CheckCase,
+    CheckOptions,
     ErrorKind,
-    Failure,
     ImplInfo,
     Outcome,
     Verdict,
@@ -37,13 +35,14 @@ from gi_conform.oracle.shrink import (
     shrink_document,
     write_case,
 )
+from gi_conform.oracle.workers import check_case, open_for, run_cases
 
 __all__ = [
     "CheckOptions",
     "CheckRun",
     "KnownDeviationsError",
     "ShrunkCase",
-    "check_case",
+    "check_case",  # owned by gi_conform.oracle.workers; kept here for existing imports
     "generated_cases",
     "load_known_deviations",
     "run_check",
@@ -55,29 +54,6 @@ Progress = Callable[[CaseResult], None]
 
 class KnownDeviationsError(ValueError):
     """Raised when a known-deviations file cannot be read; the message says where."""
-
-
-@dataclass(frozen=True)
-class CheckOptions:
-    """Everything ``gi-conform check`` takes; the defaults are the command's."""
-
-    impl: str = "reference"
-    dialects: tuple[str, ...] = ()
-    patterns: tuple[str, ...] = ()
-    """Case id globs (``--case``); empty means every case."""
-    profile: Profile | None = None
-    """``None``: each document's own profile (seed when it has seed elements)."""
-    corpus: Path | None = None
-    use_corpus: bool = True
-    generated: int = 200
-    seed: int = 0
-    strict: bool = False
-    messages: bool = False
-    timeout: float = 10.0
-    failures_dir: Path | None = None
-    max_shrinks: int = 5
-    known_deviations: Mapping[str, str] = field(default_factory=dict)
-    validate_protocol: bool = False
 
 
 @dataclass(frozen=True)
@@ -204,49 +180,6 @@ def select_cases(options: CheckOptions) -> list[CheckCase]:
     return cases
 
 
-def _supported(info: ImplInfo, case: CheckCase) -> bool:
-    """Whether the implementation declared the case's dialect (``none`` always runs)."""
-    return info.dialects is None or case.dialect == "none" or case.dialect in info.dialects
-
-
-def check_case(
-    implementation: Implementation, case: CheckCase, options: CheckOptions
-) -> CaseResult:
-    """Run one case and compare; a listed known deviation turns a failure into a skip."""
-    start = time.monotonic()
-    if not _supported(implementation.info, case):
-        reason = f"the implementation does not handle the {case.dialect} dialect"
-        return CaseResult(
-            case, Outcome.SKIPPED, Answer(Verdict.SKIPPED, reason=reason), reason=reason
-        )
-    answer = implementation.run(case, options.timeout)
-    failures: tuple[Failure, ...] = ()
-    diff = ""
-    reason = ""
-    if answer.verdict is Verdict.SKIPPED:
-        outcome, reason = Outcome.SKIPPED, answer.reason or "skipped by the implementation"
-    elif answer.verdict is Verdict.ERRORED:
-        outcome, reason = Outcome.ERRORED, f"{answer.error_kind}: {answer.context}".strip()
-    else:
-        found, diff = compare(case, answer, strict=options.strict, messages=options.messages)
-        failures = tuple(found)
-        outcome = Outcome.FAILED if failures else Outcome.PASSED
-    known = False
-    deviation = options.known_deviations.get(case.id)
-    if deviation is not None and outcome in (Outcome.FAILED, Outcome.ERRORED):
-        outcome, reason, known = Outcome.SKIPPED, f"known deviation: {deviation}", True
-    return CaseResult(
-        case,
-        outcome,
-        answer,
-        failures=failures,
-        diff=diff,
-        reason=reason,
-        known_deviation=known,
-        duration=time.monotonic() - start,
-    )
-
-
 def _signature(result: CaseResult) -> str:
     """What a shrunk document must keep failing with: the first key, or the error kind."""
     if result.outcome is Outcome.ERRORED or result.answer.verdict is Verdict.ERRORED:
@@ -313,18 +246,9 @@ def run_check(
     started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     start = time.monotonic()
     chosen = list(cases) if cases is not None else select_cases(options)
-    results: list[CaseResult] = []
     shrunk: list[ShrunkCase] = []
-    with open_implementation(
-        options.impl,
-        validate_protocol=options.validate_protocol,
-        start_timeout=max(options.timeout, 5.0),
-    ) as implementation:
-        for case in chosen:
-            result = check_case(implementation, case, options)
-            results.append(result)
-            if progress is not None:
-                progress(result)
+    with open_for(options) as implementation:
+        results = run_cases(implementation, chosen, options, progress)
         if options.failures_dir is not None:
             shrunk = _shrink_failures(implementation, results, options, status)
         info = implementation.info

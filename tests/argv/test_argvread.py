@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from gi_conform import Profile, build_argv, flatten, parse, render_args
 from gi_conform.argv.facts import NodeFacts, semantic_facts
-from gi_conform.argv.options import join_keyval, read_args_text, split_keyval
+from gi_conform.argv.options import join_keyval, json_object, read_args_text, split_keyval
 from gi_conform.argv.read import (
     Device,
     Form,
@@ -335,3 +336,18 @@ def _split_keyval_by_hand(text: str) -> list[str]:
 def test_split_keyval_reads_commas_left_to_right(text: str) -> None:
     assert split_keyval(text) == _split_keyval_by_hand(text)
     assert split_keyval(join_keyval(split_keyval(text))) == split_keyval(text)
+
+
+_FLAT_VALUES = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.text(),
+    st.floats(allow_nan=False),
+    st.lists(st.integers(), max_size=2),
+    st.none(),
+)
+
+
+@given(st.dictionaries(st.text(), _FLAT_VALUES, max_size=5))
+def test_json_object_writes_what_json_dumps_writes(props: dict[str, object]) -> None:
+    assert json_object(props) == json.dumps(props, separators=(",", ":"), ensure_ascii=False)

@@ -110,3 +110,15 @@ def test_plugin_is_inert_without_its_option(tmp_path: Path) -> None:
     code, output, cases = _pytest(tmp_path)
     assert code == 0, output
     assert list(cases) == ["test_own"]
+
+
+def test_plugin_runs_under_xdist_with_the_same_verdicts(tmp_path: Path) -> None:
+    args = ("--gi-impl", "python:tests.mutants.mutants:reorders", "--gi-generated", "6")
+    code, output, alone = _pytest(tmp_path, *args)
+    assert code == 1, output
+    code, output, spread = _pytest(tmp_path, *args, "-n", "2")
+    assert code == 1, output
+    assert "bringing up nodes" in output  # xdist really ran
+    assert spread == alone
+    assert any(tags == ["failure"] for tags in spread.values())
+    assert any(tags == [] for tags in spread.values())
