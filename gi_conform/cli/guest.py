@@ -3,7 +3,8 @@ built; ``gi-conform guest setup|status|teardown [DIR]`` manage the kernels and f
 
 Exit status: 0 every check passed; 1 a check failed, or the document is rejected; 2 usage
 error, unreadable file, or no guest kit set up (the message says how); 3 QEMU refused the
-command line or the guest did not report within ``--timeout``.
+command line or the guest did not report within ``--timeout``. With several files, the
+highest of their statuses.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 from typing import Any
 
 from gi_conform.argv.build import Profile
-from gi_conform.cli.common import EXIT_GUEST_FAILED, seconds
+from gi_conform.cli.common import EXIT_GUEST_FAILED, UsageError, jobs, seconds
 
 __all__ = ["ACTIONS", "EXIT_GUEST_FAILED", "add_parser"]
 
@@ -24,8 +25,15 @@ def _run(args: argparse.Namespace) -> int:
     # QEMU's runner, the ACPI decoder and apt handling load only when ``guest`` runs.
     from gi_conform.cli import guest_run  # noqa: PLC0415 (start-up time of the other commands)
 
-    if args.file in ACTIONS:
+    first, *rest = args.files
+    if first in ACTIONS:
+        if len(rest) > 1:
+            raise UsageError(f"guest {first} takes at most one DIR")
+        args.file, args.dir = first, (rest[0] if rest else None)
         return guest_run.run_action(args)
+    for name in rest:
+        if name in ACTIONS:
+            raise UsageError(f"{name!r} is a kit action: give it alone (or write ./{name})")
     return guest_run.run(args)
 
 
@@ -38,11 +46,14 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "file",
-        metavar="FILE|setup|status|teardown",
-        help="domain XML (- for stdin), or a kit action",
+        "files",
+        nargs="+",
+        metavar="FILE...|setup|status|teardown [DIR]",
+        help="domain XML files (- for stdin), or a kit action and its kit folder",
     )
-    parser.add_argument("dir", metavar="DIR", nargs="?", help="kit folder, for the actions")
+    parser.add_argument(
+        "--jobs", "-j", type=jobs, default=1, metavar="N", help="guests booted at once (1)"
+    )
     parser.add_argument(
         "--arch",
         choices=["auto", "x86_64", "aarch64"],
@@ -58,6 +69,10 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--timeout", type=seconds, default=120.0, metavar="S", help="per boot, seconds (120)"
     )
-    parser.add_argument("--keep-logs", metavar="DIR", help="keep console, command and initrd")
+    parser.add_argument(
+        "--keep-logs",
+        metavar="DIR",
+        help="keep console, command and initrd (in DIR/<file stem> for several files)",
+    )
     parser.add_argument("--refresh", action="store_true", help="setup: fetch every package again")
     parser.set_defaults(handler=_run)

@@ -19,6 +19,7 @@ from gi_conform.cli.common import (
     read_input,
     say,
 )
+from gi_conform.cli.files import FileOutcome, logs_dir, run_files
 from gi_conform.document.validate import validate
 from gi_conform.groundtruth.guest import (
     ARCHITECTURES,
@@ -111,17 +112,30 @@ def _view_json(view: GuestView) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """The ``guest`` command."""
-    if args.dir is not None:
-        raise UsageError(f"unexpected argument {args.dir!r} (DIR is for setup, status, teardown)")
-    report = validate(read_input(args.file))
-    sys.stderr.write(report.text())
+    """The ``guest`` command: every FILE booted (``--jobs`` at once) and checked."""
+    if args.files.count("-") > 1:
+        raise UsageError("stdin (-) can be given once")
+    for path in (args.kernel, args.firmware):
+        if path is not None and not Path(path).is_file():
+            raise UsageError(f"{path}: no such file")
+    documents = {name: read_input(name) for name in args.files}
+    return run_files(
+        args.files,
+        lambda name: _check(args, name, documents[name]),
+        jobs=args.jobs,
+        as_json=args.json,
+    )
+
+
+def _check(args: argparse.Namespace, name: str, document: bytes) -> FileOutcome:
+    """One document: validate, boot its guest, read what the kernel built, compare."""
+    report = validate(document)
     if not report.accepted or report.domain is None:
-        return EXIT_REJECTED
+        return FileOutcome(EXIT_REJECTED, stderr=report.text())
     domain = report.domain
     arch = guest_arch(domain) if args.arch == "auto" else args.arch
     if arch not in ARCHITECTURES:
-        raise UsageError(f"no guest for architecture {arch!r} ({', '.join(ARCHITECTURES)})")
+        raise UsageError(f"{name}: no guest for architecture {arch!r} ({', '.join(ARCHITECTURES)})")
     profile = Profile(args.profile) if args.profile else default_profile(domain)
     try:
         kit = locate_kit(
@@ -130,40 +144,43 @@ def run(args: argparse.Namespace) -> int:
             firmware=Path(args.firmware) if args.firmware else None,
         )
     except GuestUnavailable as error:
-        _progress(f"error: {error}")
-        return EXIT_USAGE
-    for path in (kit.kernel, kit.firmware):
-        if path is not None and not path.is_file():
-            raise UsageError(f"{path}: no such file")
-    logs = Path(args.keep_logs) if args.keep_logs else None
+        return FileOutcome(EXIT_USAGE, stderr=report.text() + _message(f"error: {error}"))
     try:
-        boot = boot_guest(domain, profile, kit, timeout=args.timeout, keep_logs=logs)
+        boot = boot_guest(
+            domain,
+            profile,
+            kit,
+            timeout=args.timeout,
+            keep_logs=logs_dir(args.keep_logs, args.files, name),
+        )
         view = read_guest_view(boot.report)
     except QemuRefused as error:
-        _progress(f"error: QEMU refused the command line:\n{error.stderr}")
-        return EXIT_GUEST_FAILED
+        message = _message(f"error: QEMU refused the command line:\n{error.stderr}")
+        return FileOutcome(EXIT_GUEST_FAILED, stderr=report.text() + message)
     except (QemuTimeout, GuestReportError) as error:
-        _progress(f"error: {error}")
-        return EXIT_GUEST_FAILED
+        return FileOutcome(EXIT_GUEST_FAILED, stderr=report.text() + _message(f"error: {error}"))
     checks = compare_guest(domain, profile, view)
     passed = all(check.ok for check in checks)
-    if args.json:
-        payload = {
-            "file": args.file,
-            "arch": arch,
-            "profile": profile.value,
-            "seconds": round(boot.seconds, 2),
-            "passed": passed,
-            "checks": [check.as_json() for check in checks],
-            "guest": _view_json(view),
-            "problems": list(boot.report.problems),
-        }
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-    else:
-        sys.stdout.write(check_table(checks))
-        failed = sum(not check.ok for check in checks)
-        sys.stdout.write(
-            f"{len(checks) - failed}/{len(checks)} checks passed ({arch}, kernel {view.kernel}, "
-            f"profile {profile.value}, booted in {boot.seconds:.1f} s)\n"
-        )
-    return 0 if passed else 1
+    failed = sum(not check.ok for check in checks)
+    text = check_table(checks) + (
+        f"{len(checks) - failed}/{len(checks)} checks passed ({arch}, kernel {view.kernel}, "
+        f"profile {profile.value}, booted in {boot.seconds:.1f} s)\n"
+    )
+    payload = {
+        "file": name,
+        "arch": arch,
+        "profile": profile.value,
+        "seconds": round(boot.seconds, 2),
+        "passed": passed,
+        "checks": [check.as_json() for check in checks],
+        "guest": _view_json(view),
+        "problems": list(boot.report.problems),
+    }
+    return FileOutcome(
+        0 if passed else 1, stdout="" if args.json else text, stderr=report.text(), payload=payload
+    )
+
+
+def _message(text: str) -> str:
+    """What :func:`say` would print, as text (a file's output is printed in file order)."""
+    return f"gi-conform guest: {text}\n"

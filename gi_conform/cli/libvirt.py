@@ -26,6 +26,7 @@ from gi_conform.cli.common import (
     EXIT_REJECTED,
     EXIT_USAGE,
     add_document_sources,
+    jobs,
     positive_int,
     read_input,
     say,
@@ -245,6 +246,14 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
         default=20.0,
         metavar="S",
         help="per QEMU run, seconds (20)",
+    )
+    prove.add_argument(
+        "--jobs",
+        "-j",
+        type=jobs,
+        default=None,
+        metavar="N",
+        help="documents at once (default: the usable cores, at most the driver roots)",
     )
     prove.add_argument("--json", metavar="FILE", help="write the results as JSON")
     prove.set_defaults(handler=_prove)

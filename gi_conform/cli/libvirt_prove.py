@@ -27,6 +27,7 @@ from gi_conform.libvirt.proof import (
     prove_cases,
 )
 from gi_conform.oracle.runner import CheckOptions, select_cases
+from gi_conform.oracle.workers import usable_cores
 
 __all__ = ["run"]
 
@@ -157,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
         if proof is not None and sys.stderr.isatty():
             _progress(f"{case_id}: {proof.proof.verdict}")
 
-    run = prove_cases(cases, libvirt=found, timeout=args.timeout, progress=report)
+    jobs = args.jobs if args.jobs is not None else min(usable_cores(), found.drivers)
+    run = prove_cases(cases, libvirt=found, timeout=args.timeout, progress=report, jobs=jobs)
     corpus = sum(1 for c in cases if c.source == "corpus")
     sys.stdout.write(
         f"gi-conform libvirt prove: libvirt {run.libvirt} (built for QEMU "

@@ -6,18 +6,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from gi_conform.argv.build import Profile, build_argv, default_profile, render_args
 from gi_conform.cli.common import (
     EXIT_QEMU_FAILED,
     EXIT_REJECTED,
     EXIT_USAGE,
+    UsageError,
     check_table,
     read_input,
 )
+from gi_conform.cli.files import FileOutcome, logs_dir, run_files
 from gi_conform.document.validate import validate
 from gi_conform.groundtruth.qemu import (
+    QemuBinary,
     QemuRefused,
     QemuTimeout,
     QemuUnavailable,
@@ -31,20 +33,32 @@ __all__ = ["run"]
 
 
 def run(args: argparse.Namespace) -> int:
-    """The ``qemu`` command: validate, run the reference argv in QEMU, compare."""
-    report = validate(read_input(args.file))
-    sys.stderr.write(report.text())
-    if not report.accepted or report.domain is None:
-        return EXIT_REJECTED
-    domain = report.domain
-    profile = Profile(args.profile) if args.profile else default_profile(domain)
+    """The ``qemu`` command: every FILE validated, run in QEMU and compared."""
+    if args.files.count("-") > 1:
+        raise UsageError("stdin (-) can be given once")
     try:
         binary = find_qemu()
     except QemuUnavailable as error:
         sys.stderr.write(f"gi-conform: {error}\n")
         return EXIT_USAGE
+    documents = {name: read_input(name) for name in args.files}
+    return run_files(
+        args.files,
+        lambda name: _check(args, name, documents[name], binary),
+        jobs=args.jobs,
+        as_json=args.json,
+    )
+
+
+def _check(args: argparse.Namespace, name: str, document: bytes, binary: QemuBinary) -> FileOutcome:
+    """One document: validate, run the reference argv in QEMU, compare."""
+    report = validate(document)
+    if not report.accepted or report.domain is None:
+        return FileOutcome(EXIT_REJECTED, stderr=report.text())
+    domain = report.domain
+    profile = Profile(args.profile) if args.profile else default_profile(domain)
     command = document_command(domain, profile, binary.path)
-    logs = Path(args.keep_logs) if args.keep_logs else None
+    logs = logs_dir(args.keep_logs, args.files, name)
     if logs is not None:
         logs.mkdir(parents=True, exist_ok=True)
         (logs / "profile.args").write_text(render_args(build_argv(domain, profile)))
@@ -52,33 +66,36 @@ def run(args: argparse.Namespace) -> int:
     try:
         readback = read_tables(command, timeout=args.timeout)
     except QemuRefused as error:
-        sys.stderr.write(f"gi-conform: QEMU refused the command line:\n{error.stderr}")
         if logs is not None:
             (logs / "qemu.stderr").write_text(error.stderr)
-        return EXIT_QEMU_FAILED
+        return FileOutcome(
+            EXIT_QEMU_FAILED,
+            stderr=report.text() + f"gi-conform: QEMU refused the command line:\n{error.stderr}",
+        )
     except QemuTimeout as error:
-        sys.stderr.write(f"gi-conform: {error}\n")
-        return EXIT_QEMU_FAILED
+        return FileOutcome(EXIT_QEMU_FAILED, stderr=report.text() + f"gi-conform: {error}\n")
     checks = compare_tables(domain, profile, readback)
     passed = all(check.ok for check in checks)
     if logs is not None:
         (logs / "checks.json").write_text(
             json.dumps([c.as_json() for c in checks], indent=1) + "\n"
         )
-    if args.json:
-        payload = {
-            "file": args.file,
-            "profile": profile.value,
-            "qemu": ".".join(map(str, binary.version)),
-            "passed": passed,
-            "checks": [check.as_json() for check in checks],
-        }
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-    else:
-        sys.stdout.write(check_table(checks))
-        failed = sum(not check.ok for check in checks)
-        sys.stdout.write(
-            f"{len(checks) - failed}/{len(checks)} checks passed "
-            f"(QEMU {'.'.join(map(str, binary.version))}, profile {profile.value})\n"
-        )
-    return 0 if passed else 1
+    version = ".".join(map(str, binary.version))
+    failed = sum(not check.ok for check in checks)
+    text = check_table(checks) + (
+        f"{len(checks) - failed}/{len(checks)} checks passed "
+        f"(QEMU {version}, profile {profile.value})\n"
+    )
+    payload = {
+        "file": name,
+        "profile": profile.value,
+        "qemu": version,
+        "passed": passed,
+        "checks": [check.as_json() for check in checks],
+    }
+    return FileOutcome(
+        0 if passed else 1,
+        stdout="" if args.json else text,
+        stderr=report.text(),
+        payload=payload,
+    )

@@ -24,6 +24,7 @@ import enum
 import json
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -480,20 +481,65 @@ def _selection_rules(
     return tuple(dict.fromkeys(item.id for item in broken))
 
 
+@dataclass(frozen=True)
+class _Converted:
+    """One case's way through libvirt (and QEMU when selected), before aggregation."""
+
+    case_id: str
+    error: str | None = None
+    accepted: bool = False
+    libvirt_seconds: float = 0.0
+    proof: CaseProof | None = None
+
+
+def _prove_case(case: CheckCase, libvirt: Libvirt, timeout: float) -> _Converted:
+    try:
+        result = convert(case.data, libvirt=libvirt, timeout=max(timeout, 60.0))
+    except (LibvirtError, LibvirtTimeout, OSError) as error:
+        return _Converted(case.id, error=str(error) or type(error).__name__)
+    if not result.accepted:
+        return _Converted(case.id, libvirt_seconds=result.seconds)
+    expectation = case.expectation
+    why = selection(
+        expectation.accepted,
+        expectation.argv,
+        result.argv,
+        document=case.data if expectation.accepted else None,
+    )
+    if why is None:
+        return _Converted(case.id, accepted=True, libvirt_seconds=result.seconds)
+    proof = prove(case.data, result.argv, domain=expectation.domain, timeout=timeout)
+    rules = _selection_rules(why, expectation.errors, case.data, result.argv)
+    found = CaseProof(
+        case_id=case.id,
+        source=case.source,
+        dialect=case.dialect,
+        selection=why,
+        reference_rules=tuple(rules),
+        libvirt_initiators=len(read_argv(list(result.argv[1:])).initiators),
+        libvirt_seconds=result.seconds,
+        proof=proof,
+    )
+    return _Converted(case.id, accepted=True, libvirt_seconds=result.seconds, proof=found)
+
+
 def prove_cases(
     cases: Sequence[CheckCase],
     *,
     libvirt: Libvirt,
     timeout: float = 20.0,
     progress: Callable[[str, CaseProof | None], None] | None = None,
+    jobs: int = 1,
 ) -> ProofRun:
     """Convert every case with real libvirt and prove each selected one in real QEMU.
 
     ``cases`` are :class:`gi_conform.oracle.model.CheckCase` (the oracle's, so the
     reference's verdict comes with each); ``libvirt`` a located
     :class:`gi_conform.libvirt.install.Libvirt`; ``progress(case_id, proof_or_None)`` is called
-    after each document. A document libvirt fails on without a verdict is recorded and
-    the run goes on.
+    after each document, in case order. ``jobs`` documents go through libvirt and QEMU
+    at once (threads: the work is their processes; each conversion takes a free
+    embedded-driver root); the run is the same for any ``jobs``. A document libvirt
+    fails on without a verdict is recorded and the run goes on.
     """
     start = time.monotonic()
     accepted = rejected = 0
@@ -501,46 +547,21 @@ def prove_cases(
     proofs: list[CaseProof] = []
     libvirt_seconds = qemu_seconds = 0.0
     host = qemu.find_qemu()
-    for case in cases:
-        try:
-            result = convert(case.data, libvirt=libvirt, timeout=max(timeout, 60.0))
-        except (LibvirtError, LibvirtTimeout, OSError) as error:
-            errors.append((case.id, str(error) or type(error).__name__))
+    workers = max(1, min(jobs, len(cases)))
+    with ThreadPoolExecutor(workers, thread_name_prefix="gi-prove") as pool:
+        for done in pool.map(lambda case: _prove_case(case, libvirt, timeout), cases):
+            if done.error is not None:
+                errors.append((done.case_id, done.error))
+            elif done.accepted:
+                accepted += 1
+            else:
+                rejected += 1
+            libvirt_seconds += done.libvirt_seconds
+            if done.proof is not None:
+                proofs.append(done.proof)
+                qemu_seconds += done.proof.proof.seconds
             if progress is not None:
-                progress(case.id, None)
-            continue
-        libvirt_seconds += result.seconds
-        if not result.accepted:
-            rejected += 1
-            if progress is not None:
-                progress(case.id, None)
-            continue
-        accepted += 1
-        expectation = case.expectation
-        why = selection(
-            expectation.accepted,
-            expectation.argv,
-            result.argv,
-            document=case.data if expectation.accepted else None,
-        )
-        found: CaseProof | None = None
-        if why is not None:
-            proof = prove(case.data, result.argv, domain=expectation.domain, timeout=timeout)
-            qemu_seconds += proof.seconds
-            rules = _selection_rules(why, expectation.errors, case.data, result.argv)
-            found = CaseProof(
-                case_id=case.id,
-                source=case.source,
-                dialect=case.dialect,
-                selection=why,
-                reference_rules=tuple(rules),
-                libvirt_initiators=len(read_argv(list(result.argv[1:])).initiators),
-                libvirt_seconds=result.seconds,
-                proof=proof,
-            )
-            proofs.append(found)
-        if progress is not None:
-            progress(case.id, found)
+                progress(done.case_id, done.proof)
     return ProofRun(
         libvirt=libvirt.version,
         qemu=".".join(map(str, host.version)),

@@ -25,6 +25,7 @@ from gi_conform.document.parse import read_domain
 from gi_conform.groundtruth import acpi
 from gi_conform.groundtruth.qemu import (
     PciPlacement,
+    QemuBinary,
     QemuUnavailable,
     TableReadback,
     find_qemu,
@@ -41,22 +42,14 @@ CASES = {case.id: case for case in load_cases()}
 ACCEPTED = [case for case in CASES.values() if case.accepted]
 
 
-@pytest.fixture(scope="module")
-def qemu_binary() -> str:
-    try:
-        return find_qemu().path
-    except QemuUnavailable as error:
-        pytest.skip(f"needs QEMU >= 9.2: {error}")
-
-
 @pytest.mark.qemu
 @pytest.mark.parametrize("profile", list(Profile))
 @pytest.mark.parametrize("case", ACCEPTED, ids=[case.id for case in ACCEPTED])
 def test_every_accepted_case_matches_the_guest_srat(
-    case: Case, profile: Profile, qemu_binary: str
+    case: Case, profile: Profile, qemu_binary: QemuBinary
 ) -> None:
     domain = parse(case.xml_path.read_bytes())
-    readback = read_tables(document_command(domain, profile, qemu_binary), timeout=30)
+    readback = read_tables(document_command(domain, profile, qemu_binary.path), timeout=30)
     checks = compare_tables(domain, profile, readback)
     failed = [check for check in checks if not check.ok]
     assert not failed, "\n".join(map(str, failed))
@@ -65,10 +58,10 @@ def test_every_accepted_case_matches_the_guest_srat(
 
 
 @pytest.mark.qemu
-def test_a_dropped_initiator_is_caught(qemu_binary: str) -> None:
+def test_a_dropped_initiator_is_caught(qemu_binary: QemuBinary) -> None:
     """The comparison can fail: run the argv without its last GI, compare with the document."""
     domain = parse(CASES["libvirt-11.8-example"].xml_path.read_bytes())
-    command = document_command(domain, Profile.LIBVIRT, qemu_binary)
+    command = document_command(domain, Profile.LIBVIRT, qemu_binary.path)
     last = max(i for i, arg in enumerate(command) if "acpi-generic-initiator" in arg)
     readback = read_tables(command[: last - 1] + command[last + 1 :], timeout=30)
     failed = [c.entry for c in compare_tables(domain, Profile.LIBVIRT, readback) if not c.ok]
@@ -119,7 +112,7 @@ QEMU_RULES = [rule for rule in catalogue().values() if rule.qemu != "not-applica
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("rule", QEMU_RULES, ids=[rule.id for rule in QEMU_RULES])
-def test_qemu_agrees_with_the_catalogue(rule: object, qemu_binary: str) -> None:
+def test_qemu_agrees_with_the_catalogue(rule: object, qemu_binary: QemuBinary) -> None:
     """rules.toml says, per rule, whether real QEMU refuses the careless argv: check it."""
     case = CASES[rule.qemu_case]  # type: ignore[attr-defined]
     status, stderr = run_argv_check(_careless_argv(case))
@@ -131,10 +124,10 @@ def test_qemu_agrees_with_the_catalogue(rule: object, qemu_binary: str) -> None:
 
 
 @pytest.mark.qemu
-def test_qemu_refuses_node_128(qemu_binary: str) -> None:
+def test_qemu_refuses_node_128(qemu_binary: QemuBinary) -> None:
     """GI-NODE-SYNTAX's limit is QEMU's: node 128 is refused even when 129 nodes could exist."""
     domain = parse(CASES["libvirt-11.8-example"].xml_path.read_bytes())
-    command = document_command(domain, Profile.SEED, qemu_binary)
+    command = document_command(domain, Profile.SEED, qemu_binary.path)
     command = [arg.replace("node=8", "node=128") for arg in command]
     status, stderr = run_argv_check(command)
     assert status == 1
@@ -307,7 +300,7 @@ HMAT_CASES = [case for case in ACCEPTED if case.id.startswith("hmat")]
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("profile", list(Profile))
-def test_hmat_document_end_to_end(profile: Profile, qemu_binary: str) -> None:
+def test_hmat_document_end_to_end(profile: Profile, qemu_binary: QemuBinary) -> None:
     """A GI-only initiator with latency and bandwidth to memory, two cache levels: the
     guest's HMAT holds every value, and node 2 is an initiator domain through its GI."""
     links = """
@@ -323,7 +316,7 @@ def test_hmat_document_end_to_end(profile: Profile, qemu_binary: str) -> None:
         <cache level='2' associativity='full' policy='writethrough'>
           <size value='1' unit='MiB'/><line value='64' unit='B'/></cache>"""
     domain = parse(hmat_document(links, caches))
-    readback = read_tables(document_command(domain, profile, qemu_binary), timeout=30)
+    readback = read_tables(document_command(domain, profile, qemu_binary.path), timeout=30)
     checks = {c.entry: c for c in compare_tables(domain, profile, readback)}
     failed = [c for c in checks.values() if not c.ok]
     assert not failed, "\n".join(map(str, failed))
@@ -335,10 +328,10 @@ def test_hmat_document_end_to_end(profile: Profile, qemu_binary: str) -> None:
 
 @pytest.mark.qemu
 @pytest.mark.parametrize("case", HMAT_CASES, ids=[case.id for case in HMAT_CASES])
-def test_hmat_corpus_cases_end_to_end(case: Case, qemu_binary: str) -> None:
+def test_hmat_corpus_cases_end_to_end(case: Case, qemu_binary: QemuBinary) -> None:
     domain = parse(case.xml_path.read_bytes())
     profile = default_profile(domain)
-    readback = read_tables(document_command(domain, profile, qemu_binary), timeout=30)
+    readback = read_tables(document_command(domain, profile, qemu_binary.path), timeout=30)
     assert readback.hmat is not None
     checks = compare_tables(domain, profile, readback)
     failed = [check for check in checks if not check.ok]

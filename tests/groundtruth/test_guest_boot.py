@@ -152,3 +152,15 @@ def test_generated_topologies_boot_as_asked(domain: Domain, arch: str) -> None:
     run = boot_guest(domain, profile, kit(arch), timeout=180)
     failed = [c for c in compare_guest(domain, profile, read_guest_view(run.report)) if not c.ok]
     assert not failed, "\n".join(f"{c.entry}: {c.expected} != {c.seen}" for c in failed)
+
+
+def test_two_guests_boot_at_once_and_report_in_file_order(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    kit("x86_64")
+    files = [str(cases_dir() / f"{name}.xml") for name in ("gi-node-order", "mdev-nodeset")]
+    status = run_cli("guest", *files, "--arch", "x86_64", "--json", "--jobs", "2")
+    payloads = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert [payload["file"] for payload in payloads] == files
+    assert all(payload["passed"] for payload in payloads)

@@ -202,14 +202,6 @@ def test_find_qemu_missing_says_how_to_install() -> None:
 # ------------------------------------------------------------------ real QEMU
 
 
-@pytest.fixture(scope="module")
-def qemu_binary() -> QemuBinary:
-    try:
-        return find_qemu()
-    except QemuUnavailable as error:
-        pytest.skip(f"needs QEMU >= 9.2: {error}")
-
-
 def run(profile: list[str], *, vcpus: int = 16, memory: int = RAM) -> qemu.TableReadback:
     return read_tables(runnable_argv(profile, memory_bytes=memory, vcpus=vcpus))
 

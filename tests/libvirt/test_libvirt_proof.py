@@ -507,3 +507,28 @@ def test_selection_holds_libvirt_to_the_invariants() -> None:
     assert selection(True, ours, ["qemu", *ours], document=xml) is None
     assert selection(True, ours, theirs, document=xml) is Selection.INVARIANT_BROKEN
     assert selection(True, ours, theirs) is None  # without the document: pairs only
+
+
+@pytest.mark.libvirt
+@pytest.mark.qemu
+def test_prove_with_jobs_proves_the_same_in_the_same_order(
+    real_libvirt: Libvirt, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    selected = ("--case", "gi-node-unknown*", "--case", "two-gpus-*", "--case", "mdev-*")
+    payloads = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"proofs-{jobs}.json"
+        code = run_cli(
+            "libvirt", "prove", "--generated", "0", *selected, "-j", jobs, "--json", str(out)
+        )
+        assert code == 1
+        capsys.readouterr()
+        payload = json.loads(out.read_text())
+        payloads.append(
+            (
+                {k: v for k, v in payload["summary"].items() if not k.endswith("_s")},
+                [(p["id"], p["verdict"], p["message"]) for p in payload["proofs"]],
+            )
+        )
+    assert payloads[0] == payloads[1]
+    assert len(payloads[0][1]) >= 2
