@@ -64,6 +64,7 @@ SCRIPT = """
   var text = document.getElementById("f-text");
   var shown = document.getElementById("shown");
   form.hidden = false;
+  form.addEventListener("submit", function (event) { event.preventDefault(); });
 
   function each(list, f) { Array.prototype.forEach.call(list, f); }
   function words(value) { return (value || "").split(" ").filter(Boolean); }

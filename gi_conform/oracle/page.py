@@ -275,7 +275,8 @@ def _matrix(reports: Sequence[PageReport], labels: Sequence[str], options: PageO
             f'<tr data-case="{_h(case_id)}" data-dialect="{dialects[first.dialect]}" '
             f'data-keys="{tokens}" data-bad="{int(bad)}">'
             f'<th scope="row">{_case_head(first, options.cases_url)}</th>'
-            f"<td>{_h(first.dialect)}</td><td>{_h(first.expect)}</td>{cells}</tr>\n"
+            f'<td class="dialect">{_h(first.dialect)}</td>'
+            f'<td class="expect">{_h(first.expect)}</td>{cells}</tr>\n'
         )
     dialect_options = "".join(
         f'<option value="{token}" data-label="{_h(d)}">{_h(d)}</option>'
@@ -286,7 +287,7 @@ def _matrix(reports: Sequence[PageReport], labels: Sequence[str], options: PageO
         for key, count in keys
     )
     filters = (
-        '<form id="filters" hidden onsubmit="return false">'
+        '<form id="filters" hidden>'
         '<label><input type="checkbox" id="f-failing"> failing only</label>'
         '<label>dialect <select id="f-dialect"><option value="">all</option>'
         f"{dialect_options}</select></label>"
