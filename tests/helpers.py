@@ -96,7 +96,7 @@ def check_report(
     }
     if mode is not None:
         options["mode"] = mode
-    outcomes = [str(case["outcome"]) for case in cases]
+    outcomes = [str(case.get("outcome")) for case in cases]
     return {
         "format": "gi-conform-check-report",
         "version": 1,
