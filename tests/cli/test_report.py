@@ -105,9 +105,9 @@ def test_the_published_page_is_a_fresh_render_of_the_published_reports(
     monkeypatch.chdir(ROOT)
     assert run_cli("report", *args) == 0
     for option, path in outputs.items():
-        assert path.read_text(encoding="utf-8") == committed[option].read_text(
-            encoding="utf-8"
-        ), f"{committed[option]} is stale: run README's 'gi-conform report' command"
+        assert path.read_text(encoding="utf-8") == committed[option].read_text(encoding="utf-8"), (
+            f"{committed[option]} is stale: run README's 'gi-conform report' command"
+        )
     rows = html.document_fromstring(committed["--html"].read_text(encoding="utf-8"))
     reports = [json.loads((ROOT / a).read_text()) for a in args if a.endswith(".json")]
     ids = {case["id"] for report in reports for case in report["cases"]}
