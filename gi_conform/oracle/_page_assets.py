@@ -20,7 +20,8 @@ table { border-collapse: collapse; margin: .5em 0; }
 th, td { border: 1px solid var(--line); padding: 2px 6px; text-align: left; vertical-align: top; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .meta { color: #555; font-size: .9em; }
-.impl { margin: .5em 0; } .impl p.meta { max-width: 36em; }
+.impl { margin: .5em 0; max-width: 46em; } .impl p.meta { max-width: 36em; }
+.impl h3, .impl p.meta, #overview tbody th, #matrix th.impl-col { overflow-wrap: anywhere; }
 details.keys > summary { cursor: pointer; }
 .bar { display: inline-block; height: .8em; background: var(--pass); vertical-align: middle; }
 .bar-wrap { display: inline-block; width: 6em; background: var(--fail-bg); margin-right: .4em;
@@ -120,7 +121,7 @@ SCRIPT = """
         row.hidden = false;
         each(row.querySelectorAll("details"), function (d) { d.open = true; });
         var box = row.getBoundingClientRect();
-        if (box.top < 0 || box.bottom > window.innerHeight) { row.scrollIntoView(); }
+        if (box.top < 0 || box.top > window.innerHeight - 40) { row.scrollIntoView(); }
       });
     }
   }
