@@ -50,6 +50,7 @@ pre { background: #fff; border: 1px solid var(--line); padding: .3em; margin: .3
   max-width: 80em; max-height: 30em; overflow: auto; white-space: pre; font-size: 12px; }
 pre .add { color: #1b5e20; background: #e6f4e6; } pre .del { color: #8e0000; background: #fbe9e9; }
 tr[hidden] { display: none; }
+tr.differs td.dialect, tr.differs td.expect { font-style: italic; }
 """
 
 SCRIPT = """
@@ -85,7 +86,7 @@ SCRIPT = """
     var count = 0;
     rows.forEach(function (row) {
       var ok = (!failing.checked || row.getAttribute("data-bad") === "1")
-        && (!dialect.value || row.getAttribute("data-dialect") === dialect.value)
+        && (!dialect.value || words(row.getAttribute("data-dialect")).indexOf(dialect.value) >= 0)
         && (!key.value || words(row.getAttribute("data-keys")).indexOf(key.value) >= 0)
         && (!query || row.getAttribute("data-case").toLowerCase().indexOf(query) >= 0);
       row.hidden = !ok;

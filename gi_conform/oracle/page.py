@@ -33,6 +33,10 @@ DEFAULT_TITLE = "gi-conform conformance"
 DEFAULT_CASES_URL = "cases/"
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
+_DIFFERS = (
+    "the reports hold different documents under this id (generated documents depend on "
+    "the generator's version): each cell's details say what it expected"
+)
 _LABELS = {"passed": "pass", "failed": "fail", "skipped": "skip", "errored": "error"}
 
 
@@ -267,16 +271,22 @@ def _matrix(reports: Sequence[PageReport], labels: Sequence[str], options: PageO
     rows = []
     for case_id, first in _case_order(reports):
         found = [lookup.get(case_id) for lookup in lookups]
-        bad = any(case is not None and case.bad for case in found)
-        row_keys = {key for case in found if case is not None and case.bad for key in case.keys}
+        present = [case for case in found if case is not None]
+        bad = any(case.bad for case in present)
+        row_keys = {key for case in present if case.bad for key in case.keys}
         tokens = " ".join(key_ids[key] for key, _ in keys if key in row_keys)
+        row_dialects = list(dict.fromkeys(case.dialect for case in present))
+        expects = list(dict.fromkeys(case.expect for case in present))
+        differs = len(row_dialects) > 1 or len(expects) > 1
         cells = "".join(_cell(case) for case in found)
         rows.append(
-            f'<tr data-case="{_h(case_id)}" data-dialect="{dialects[first.dialect]}" '
-            f'data-keys="{tokens}" data-bad="{int(bad)}">'
-            f'<th scope="row">{_case_head(first, options.cases_url)}</th>'
-            f'<td class="dialect">{_h(first.dialect)}</td>'
-            f'<td class="expect">{_h(first.expect)}</td>{cells}</tr>\n'
+            f'<tr data-case="{_h(case_id)}" '
+            f'data-dialect="{" ".join(dialects[d] for d in row_dialects)}" '
+            f'data-keys="{tokens}" data-bad="{int(bad)}"'
+            + (f' class="differs" title="{_DIFFERS}"' if differs else "")
+            + f'><th scope="row">{_case_head(first, options.cases_url)}</th>'
+            f'<td class="dialect">{_h(" / ".join(row_dialects))}</td>'
+            f'<td class="expect">{_h(" / ".join(expects))}</td>{cells}</tr>\n'
         )
     dialect_options = "".join(
         f'<option value="{token}" data-label="{_h(d)}">{_h(d)}</option>'

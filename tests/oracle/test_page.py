@@ -269,3 +269,19 @@ def test_a_report_without_a_mode_is_argv(tmp_path: Path) -> None:
     data = check_report("one", [])
     data["mode"] = "roundtrip"
     assert read_report(data, "r.json").mode == "roundtrip"
+
+
+def test_a_row_says_when_the_reports_hold_different_documents_under_one_id() -> None:
+    first = check_report("one", [report_case("gen-0-0001", dialect="seed"), report_case("a")])
+    second = check_report(
+        "two", [report_case("gen-0-0001", dialect="libvirt", expect="reject"), report_case("a")]
+    )
+    page = _page([first, second])
+    generated, same = _rows(page)
+    assert generated.get("class") == "differs"
+    assert generated.find_class("dialect")[0].text == "seed / libvirt"
+    assert generated.find_class("expect")[0].text == "accept / reject"
+    tokens = {o.get("data-label"): o.get("value") for o in page.get_element_by_id("f-dialect")}
+    assert generated.get("data-dialect").split() == [tokens["seed"], tokens["libvirt"]]
+    assert same.get("class") is None
+    assert same.get("data-dialect") == tokens["libvirt"]

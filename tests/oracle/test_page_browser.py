@@ -40,7 +40,10 @@ DIFF_ADD_BG, DIFF_DEL_BG = (0xE6, 0xF4, 0xE6), (0xFB, 0xE9, 0xE9)
 
 def _reports() -> list[dict[str, object]]:
     ids = ["gen-0-0001", "seed-example", "gi-node-unknown", "two-gpus-nodeset", "gen-0-0002"]
-    good = check_report("reference", [report_case(i) for i in ids])
+    good = check_report(
+        "reference",
+        [report_case(i, dialect="none" if i == "gen-0-0002" else "libvirt") for i in ids],
+    )
     bad = check_report(
         HOSTILE,
         [
@@ -63,7 +66,7 @@ def _reports() -> list[dict[str, object]]:
                 failures=[{"kind": "verdict", "key": "GI-NODE-UNKNOWN", "message": "accepted"}],
             ),
             report_case("two-gpus-nodeset"),
-            report_case("gen-0-0002", "skipped", reason="not my dialect"),
+            report_case("gen-0-0002", "skipped", dialect="none", reason="not my dialect"),
         ],
     )
     return [good, bad]
@@ -192,3 +195,12 @@ def test_the_script_applies_the_fragment_and_runs_nothing_from_the_report(
     assert "FACT-GI-PAIRS" in opened.find("summary").text_content()
     closed = rows["gi-node-unknown"].find_class("failed")[0].find("details")
     assert closed.get("open") is None
+
+
+def test_the_dialect_and_text_filters(page: Path, tmp_path: Path) -> None:
+    dom = html.document_fromstring(
+        _chromium(tmp_path, "--dump-dom", page.as_uri() + "#dialect=none&q=GEN-0")
+    )
+    rows = dom.get_element_by_id("matrix").find("tbody")
+    assert [row.get("data-case") for row in rows if row.get("hidden") is None] == ["gen-0-0002"]
+    assert dom.get_element_by_id("shown").text == "1 of 5 cases shown"
