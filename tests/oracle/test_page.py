@@ -5,7 +5,6 @@ report contents, its markdown form, and the report reader's errors."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -263,7 +262,7 @@ def test_a_malformed_case_is_named_by_its_path() -> None:
         read_report(data, "r.json")
 
 
-def test_a_report_without_a_mode_is_argv(tmp_path: Path) -> None:
+def test_a_report_without_a_mode_is_argv() -> None:
     report = read_report(check_report("one", []), "r.json")
     assert report.mode == "argv"
     data = check_report("one", [])
