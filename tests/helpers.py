@@ -57,3 +57,59 @@ def seed(device: str, node: int | str, alias: str | None = None) -> str:
         f"<acpi-generic-initiator>{named}<pci-dev>{device}</pci-dev>"
         f"<numa-node>{node}</numa-node></acpi-generic-initiator>"
     )
+
+
+def report_case(
+    case_id: str, outcome: str = "passed", *, dialect: str = "libvirt", **extra: object
+) -> dict[str, object]:
+    """One case of a JSON check report (``reference/report.schema.json``)."""
+    case: dict[str, object] = {
+        "id": case_id,
+        "source": "generated" if case_id.startswith("gen-") else "corpus",
+        "dialect": dialect,
+        "profile": "seed" if dialect == "seed" else "libvirt",
+        "expect": "accept",
+        "outcome": outcome,
+        "answer": {"passed": "accepted", "failed": "accepted"}.get(outcome, outcome),
+        "duration_s": 0.001,
+        "failures": [],
+    }
+    case.update(extra)
+    return case
+
+
+def check_report(
+    name: str, cases: list[dict[str, object]], *, mode: str | None = None
+) -> dict[str, object]:
+    """A JSON check report of ``cases`` by an implementation called ``name``."""
+    options: dict[str, object] = {
+        "dialects": [],
+        "cases": [],
+        "profile": "auto",
+        "corpus": True,
+        "generated": 0,
+        "seed": 0,
+        "strict": False,
+        "messages": False,
+        "timeout_s": 10.0,
+        "validate_protocol": False,
+    }
+    if mode is not None:
+        options["mode"] = mode
+    outcomes = [str(case.get("outcome")) for case in cases]
+    return {
+        "format": "gi-conform-check-report",
+        "version": 1,
+        "implementation": {"spec": f"cmd:{name}", "name": name},
+        "options": options,
+        "started": "2026-01-01T00:00:00+00:00",
+        "duration_s": 1.0,
+        "summary": {
+            "cases": len(cases),
+            **{o: outcomes.count(o) for o in ("passed", "failed", "skipped", "errored")},
+            "conformance": 0.0,
+        },
+        "failures_by_key": [],
+        "shrunk": [],
+        "cases": cases,
+    }
