@@ -3,6 +3,7 @@ unit='GiB'``) in bytes, and C ``strtoul``-style unsigned integers."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = ["MAX_U64", "NumberTooLarge", "UnitError", "c_uint", "exact_bytes", "to_bytes"]
@@ -19,6 +20,7 @@ class UnitError(ValueError):
     """Raised for a size or unit libvirt would refuse; the message says why."""
 
 
+@functools.lru_cache(maxsize=64)  # a document repeats a handful of units per cell
 def _scale(unit: str) -> int:
     """libvirt's virScaleInteger: case-insensitive; ``KB`` is 1000, ``K``/``KiB`` 1024."""
     lowered = unit.lower()

@@ -18,6 +18,7 @@ import dataclasses
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 
 from gi_conform.argv.options import json_object, keyval_escape, shell_quote
 from gi_conform.bitmap import ranges
@@ -209,8 +210,9 @@ def _numa_options(domain: Domain) -> list[Option]:
         if cell.id is None or cell.cpus is None or cell.memory is None:
             raise ValueError(f"cell on line {cell.line} is invalid; validate first")
         parts = [f"node,nodeid={cell.id}"]
-        cpus = set(cell.cpus) | (extra if cell.id == 0 else set())
-        parts.extend(f"cpus={a}" if a == b else f"cpus={a}-{b}" for a, b in ranges(cpus))
+        cpus = [*cell.cpus, *extra] if cell.id == 0 else cell.cpus
+        if cpus:  # most GI cells have none
+            parts.extend(f"cpus={a}" if a == b else f"cpus={a}-{b}" for a, b in ranges(cpus))
         if uses_hmat:
             initiator = _node_initiator(cell, domain.interconnects, written, seen)
             if initiator is not None:
@@ -335,16 +337,12 @@ def _initiator_option(initiator: Initiator, profile: Profile) -> Option:
             ]
         )
         return Option("-object", value)
+    # json_object's output for these four keys, written directly: one per GI node.
     return Option(
         "-object",
-        json_object(
-            {
-                "qom-type": "acpi-generic-initiator",
-                "id": initiator.id,
-                "pci-dev": initiator.device,
-                "node": initiator.node,
-            }
-        ),
+        '{"qom-type":"acpi-generic-initiator","id":'
+        f'{encode_basestring(initiator.id)},"pci-dev":{encode_basestring(initiator.device)},'
+        f'"node":{initiator.node}}}',
     )
 
 

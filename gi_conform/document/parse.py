@@ -151,9 +151,13 @@ def _line(element: etree._Element) -> int:
     return line if isinstance(line, int) else 0
 
 
-def smallest_free(prefix: str, used: set[str]) -> str:
-    """The naming rule for elements without an alias: ``prefix<N>``, smallest free N."""
-    number = 0
+def smallest_free(prefix: str, used: set[str], start: int = 0) -> str:
+    """The naming rule for elements without an alias: ``prefix<N>``, smallest free N.
+
+    ``start`` skips numbers known to be taken: naming elements in turn, each name is
+    above the last (the used set only grows), so the whole pass stays linear.
+    """
+    number = start
     while f"{prefix}{number}" in used:
         number += 1
     return f"{prefix}{number}"
@@ -331,19 +335,22 @@ class _DomainReader:
         aliases = {element: _alias_name(element) for element in [*hostdev_elements, *seed_elements]}
         given = {name for name in aliases.values() if name is not None}
         used = set(given)
+        next_number = {"hostdev": 0, "gi": 0}
         hostdevs: list[Hostdev] = []
         for element in hostdev_elements:
             alias = aliases[element]
             if alias is None:
-                alias = smallest_free("hostdev", used)
+                alias = smallest_free("hostdev", used, next_number["hostdev"])
                 used.add(alias)
+                next_number["hostdev"] = int(alias.removeprefix("hostdev")) + 1
             hostdevs.append(self._hostdev(element, alias, alias_given=alias in given))
         initiators: list[Initiator] = []
         for element in seed_elements:
             alias = aliases[element]
             if alias is None:
-                alias = smallest_free("gi", used)
+                alias = smallest_free("gi", used, next_number["gi"])
                 used.add(alias)
+                next_number["gi"] = int(alias.removeprefix("gi")) + 1
             initiators.append(self._seed_initiator(element, alias, alias_given=alias in given))
         return tuple(hostdevs), tuple(initiators)
 
