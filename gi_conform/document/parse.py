@@ -177,28 +177,29 @@ class _DomainReader:
 
     def read(self) -> Parsed:
         root = self.root
+        top = _children(root)
         os_type = root.find("os/type")
-        features = root.find("features")
+        features = top.get("features")
         numa = root.find("cpu/numa")
-        memory_element = root.find("memory")
-        hostdevs, initiators = self._devices(root.find("devices"))
+        devices = top.get("devices")
+        hostdevs, initiators = self._devices(devices)
         domain = Domain(
-            name=(root.findtext("name") or "").strip(),
+            name=_text(top.get("name")).strip(),
             domain_type=root.get("type", "kvm"),
-            uuid=(root.findtext("uuid") or "").strip() or None,
+            uuid=_text(top.get("uuid")).strip() or None,
             arch=os_type.get("arch", "x86_64") if os_type is not None else "x86_64",
             machine=os_type.get("machine") if os_type is not None else None,
-            vcpus=self._vcpus(root.find("vcpu")),
-            memory=self._domain_memory(memory_element),
+            vcpus=self._vcpus(top.get("vcpu")),
+            memory=self._domain_memory(top.get("memory")),
             acpi=None if features is None else features.find("acpi") is not None,
             numa=numa is not None,
             cells=self._cells(numa) if numa is not None else (),
             hostdevs=hostdevs,
             initiators=initiators,
             interconnects=self.numa_reader.interconnects(numa) if numa is not None else (),
-            pci_controllers=_pci_controllers(root.find("devices")),
-            memory_backing=self.numa_reader.memory_backing(root.find("memoryBacking")),
-            numatune=self.numa_reader.numatune(root.find("numatune")),
+            pci_controllers=_pci_controllers(devices),
+            memory_backing=self.numa_reader.memory_backing(top.get("memoryBacking")),
+            numatune=self.numa_reader.numatune(top.get("numatune")),
             line=_line(root),
             numa_line=_line(numa) if numa is not None else 0,
             features_line=_line(features) if features is not None else 0,
@@ -332,7 +333,8 @@ class _DomainReader:
             and element.get("type") in {kind.value for kind in HostdevKind}
         ]
         seed_elements = list(devices.iterchildren("acpi-generic-initiator"))
-        aliases = {element: _alias_name(element) for element in [*hostdev_elements, *seed_elements]}
+        children = {element: _children(element) for element in [*hostdev_elements, *seed_elements]}
+        aliases = {element: _alias_name(kids) for element, kids in children.items()}
         given = {name for name in aliases.values() if name is not None}
         used = set(given)
         next_number = {"hostdev": 0, "gi": 0}
@@ -343,7 +345,9 @@ class _DomainReader:
                 alias = smallest_free("hostdev", used, next_number["hostdev"])
                 used.add(alias)
                 next_number["hostdev"] = int(alias.removeprefix("hostdev")) + 1
-            hostdevs.append(self._hostdev(element, alias, alias_given=alias in given))
+            hostdevs.append(
+                self._hostdev(element, children[element], alias, alias_given=alias in given)
+            )
         initiators: list[Initiator] = []
         for element in seed_elements:
             alias = aliases[element]
@@ -351,13 +355,22 @@ class _DomainReader:
                 alias = smallest_free("gi", used, next_number["gi"])
                 used.add(alias)
                 next_number["gi"] = int(alias.removeprefix("gi")) + 1
-            initiators.append(self._seed_initiator(element, alias, alias_given=alias in given))
+            initiators.append(
+                self._seed_initiator(element, children[element], alias, alias_given=alias in given)
+            )
         return tuple(hostdevs), tuple(initiators)
 
-    def _hostdev(self, element: etree._Element, alias: str, *, alias_given: bool) -> Hostdev:
+    def _hostdev(
+        self,
+        element: etree._Element,
+        children: dict[str, etree._Element],
+        alias: str,
+        *,
+        alias_given: bool,
+    ) -> Hostdev:
         kind = HostdevKind(element.get("type", ""))
         label = f"hostdev '{alias}'"
-        source_element = element.find("source")
+        source_element = children.get("source")
         source = self._source(kind, source_element, label) if source_element is not None else None
         if source_element is None:
             self.report(
@@ -370,12 +383,12 @@ class _DomainReader:
             )
         guest: PciAddress | None = None
         multifunction = False
-        address = element.find("address")
+        address = children.get("address")
         if address is not None and address.get("type") == "pci":
             guest = self._pci_address(address, f"{label} guest <address>")
             multifunction = address.get("multifunction") == "on"
         nodeset: tuple[int, ...] | None = None
-        acpi = element.find("acpi")
+        acpi = children.get("acpi")
         if acpi is not None and acpi.get("nodeset") is not None:
             raw = acpi.get("nodeset", "")
             try:
@@ -506,11 +519,16 @@ class _DomainReader:
         return PciAddress(**values) if valid else None
 
     def _seed_initiator(
-        self, element: etree._Element, alias: str, *, alias_given: bool
+        self,
+        element: etree._Element,
+        children: dict[str, etree._Element],
+        alias: str,
+        *,
+        alias_given: bool,
     ) -> Initiator:
         label = f"<acpi-generic-initiator> '{alias}'"
-        device_element = element.find("pci-dev")
-        node_element = element.find("numa-node")
+        device_element = children.get("pci-dev")
+        node_element = children.get("numa-node")
         device: str | None = None
         node: int | None = None
         if device_element is None:
@@ -555,6 +573,22 @@ def _pci_controllers(devices: etree._Element | None) -> tuple[tuple[int, str], .
     return tuple(found)
 
 
-def _alias_name(element: etree._Element) -> str | None:
-    alias = element.find("alias")
+def _alias_name(children: dict[str, etree._Element]) -> str | None:
+    alias = children.get("alias")
     return alias.get("name") if alias is not None else None
+
+
+def _children(element: etree._Element) -> dict[str, etree._Element]:
+    """Each child tag's first element, as ``element.find(tag)`` gives it, from one walk
+    over the children instead of one search per lookup."""
+    found: dict[str, etree._Element] = {}
+    for child in element:
+        tag = child.tag
+        if isinstance(tag, str) and tag not in found:
+            found[tag] = child
+    return found
+
+
+def _text(element: etree._Element | None) -> str:
+    """``findtext``'s reading: the element's text, ``""`` when it has none or is absent."""
+    return (element.text or "") if element is not None else ""
