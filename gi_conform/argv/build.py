@@ -205,7 +205,9 @@ def _numa_options(domain: Domain) -> list[Option]:
     if uses_hmat:
         options.append(Option("-machine", "hmat=on"))
     extra = set(vcpus_added_to_cell0(domain))
-    written, seen = cpu_cells_written(domain), cpu_cells_seen(domain)
+    # Which cells are initiators matters only for HMAT: derived only then.
+    written: set[int] = cpu_cells_written(domain) if uses_hmat else set()
+    seen: set[int] = cpu_cells_seen(domain) if uses_hmat else set()
     for cell in sorted(domain.cells, key=lambda c: c.id if c.id is not None else -1):
         if cell.id is None or cell.cpus is None or cell.memory is None:
             raise ValueError(f"cell on line {cell.line} is invalid; validate first")
@@ -293,7 +295,10 @@ def emitted_initiators(domain: Domain, profile: Profile) -> list[Initiator]:
     the argv already uses, so generated ids never collide. ``device`` is the id the
     profile gives the device (see :func:`device_ids`).
     """
-    names = device_ids(domain, profile)
+    return _emitted(domain, profile, device_ids(domain, profile))
+
+
+def _emitted(domain: Domain, profile: Profile, names: dict[str, str]) -> list[Initiator]:
     used = set(names.values()) | {i.id for i in domain.initiators}
     counter = 0
 
@@ -350,8 +355,8 @@ def build_argv(domain: Domain, profile: Profile | None = None) -> tuple[Option, 
     """The GI-relevant argv of a valid domain (validate it first: invalid fields raise)."""
     chosen = profile if profile is not None else default_profile(domain)
     options = _numa_options(domain)
-    initiators = emitted_initiators(domain, chosen)
     names = device_ids(domain, chosen)
+    initiators = _emitted(domain, chosen, names)
     pci = [hostdev for hostdev in domain.hostdevs if hostdev.kind.is_pci]
     if chosen is Profile.SEED:
         options.extend(_device_option(domain, h, names[h.alias]) for h in pci)
