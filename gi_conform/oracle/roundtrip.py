@@ -297,12 +297,20 @@ def fact_failures(before: Domain, after: Domain) -> list[Failure]:
     ]
 
 
+_MAX_DIFF_LINES = 80
+"""A round-trip diff is cut here: what a tool adds (defaults, a uuid) can be long."""
+
+
 def _xml_diff(case: CheckCase, output: str) -> str:
     before = case.data.decode("utf-8", "replace").splitlines(keepends=True)
     after = output.splitlines(keepends=True)
-    return "".join(
-        difflib.unified_diff(before, after, fromfile="input", tofile="output (written back)", n=2)
+    lines = list(
+        difflib.unified_diff(before, after, fromfile="input", tofile="output (written back)", n=1)
     )
+    if len(lines) > _MAX_DIFF_LINES:
+        cut = len(lines) - _MAX_DIFF_LINES
+        lines = [*lines[:_MAX_DIFF_LINES], f"... ({cut} more diff lines)\n"]
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 def _rules(errors: tuple[str, ...] | list[str]) -> str:
