@@ -17,6 +17,7 @@ from gi_conform.libvirt.xmllayer import VIRTINST_PATH, define_dumpxml, schema_va
 from gi_conform.oracle.model import CheckOptions, Mode, Outcome
 from gi_conform.oracle.runner import CheckRun, run_check
 from gi_conform.resources import cases_dir
+from tests.oracle.test_workers import _assert_same_report
 
 pytestmark = pytest.mark.libvirt
 
@@ -120,3 +121,14 @@ def test_virtinst_keeps_what_it_does_not_know(real_libvirt: Libvirt) -> None:
     for kept in ("seed-example", "mixed-dialects", "libvirt-11.8-example"):
         assert _keys(run, kept) == {"passed"}, kept
     assert _ours(real_libvirt) == []
+
+
+@pytest.mark.parametrize("impl", ["libvirt-xml", "libvirt-schema", "virtinst"])
+def test_jobs_give_the_same_report(real_libvirt: Libvirt, impl: str) -> None:
+    if impl == "virtinst" and not (real_libvirt.root / VIRTINST_PATH.lstrip("/")).is_dir():
+        pytest.skip("no virtinst in the chroot: run gi-conform libvirt setup")
+    patterns = ("seed-*", "mixed-*", "hmat-*", "gi-*", "xml-*")
+    alone = _check(impl, *patterns)
+    spread = _check(impl, *patterns, jobs=3)
+    assert alone.count(Outcome.FAILED) > 0
+    _assert_same_report(alone, spread)
