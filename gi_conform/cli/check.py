@@ -25,6 +25,11 @@ SPEC is one of:
   cmd:COMMAND             one process per case; {} is the XML path (appended if absent),
                           {profile} the profile; exit 0 + argv on stdout = accepted
   jsonl:COMMAND           one process speaking the line-delimited JSON protocol
+  libvirt[:DIR]           real libvirt's virsh domxml-to-native (--mode argv)
+  libvirt-xml[:DIR]       libvirt's parse + format: virsh define + dumpxml (--mode roundtrip)
+  libvirt-schema[:DIR]    libvirt's RelaxNG schema, a verdict only (--mode roundtrip)
+  virtinst[:DIR]          virt-install's library: Guest(parsexml).get_xml() (--mode roundtrip)
+In --mode roundtrip a cmd: prints the document written back (nothing: a verdict only).
 exit status: 0 all passed, 1 a case failed or errored, 2 usage error
 """
 
@@ -40,6 +45,13 @@ def add_parser(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("--impl", default="reference", metavar="SPEC", help="what to check")
+    check.add_argument(
+        "--mode",
+        choices=["argv", "roundtrip"],
+        default="argv",
+        help="argv: compare the argv of every document (default); roundtrip: compare the "
+        "document the implementation writes back",
+    )
     check.add_argument(
         "--dialect",
         action="append",

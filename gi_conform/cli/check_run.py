@@ -29,7 +29,7 @@ from gi_conform.cli.common import (
     UsageError,
 )
 from gi_conform.oracle.impls import SpecError, parse_spec
-from gi_conform.oracle.model import CaseResult, CheckCase, Outcome
+from gi_conform.oracle.model import CaseResult, CheckCase, Mode, Outcome
 from gi_conform.oracle.report import summary, write_report
 from gi_conform.oracle.runner import (
     CheckOptions,
@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         )
     options = CheckOptions(
         impl=args.impl,
+        mode=Mode(args.mode),
         dialects=tuple(dict.fromkeys(args.dialect)),
         patterns=tuple(args.case),
         profile=None if args.profile == "auto" else Profile(args.profile),

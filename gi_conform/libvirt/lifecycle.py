@@ -70,9 +70,11 @@ PACKAGES = (
     "libvirt-daemon",
     "qemu-system-x86",
     "qemu-system-arm",
+    "virtinst",
 )
 """qemu-system-arm (small) lets libvirt judge aarch64 documents instead of failing with
-"No emulator found"; the brief's four packages are the rest."""
+"No emulator found"; virtinst (virt-install's library, with python3-libvirt) is the
+``virtinst`` round-trip implementation; the brief's four packages are the rest."""
 
 _SUITE = "sid"
 _FALLBACK_MIRROR = "http://deb.debian.org/debian"
@@ -362,6 +364,11 @@ def setup(
         ready = _chroot_libvirt(target)
         if ready is not None:
             progress(f"already set up: {ready.describe()}")
+            missing = _missing_packages(ready.root)
+            if missing:
+                # A chroot made before a package joined the list gets it now.
+                progress(f"installing {', '.join(missing)}")
+                _install(ready.root, target / "setup.log", missing)
             _stub_host(ready.root)
             if ready.drivers != drivers:
                 ready = _record_drivers(target, drivers)
@@ -391,9 +398,9 @@ def _write_state(target: Path, state: dict[str, object]) -> None:
 
 
 def _missing_packages(root: Path) -> list[str]:
-    status = _run_text(
-        ["chroot", str(root), "dpkg-query", "-W", "-f", "${Package} ${Status}\n", *PACKAGES]
-    )
+    # dpkg-query fails when any package is unknown to dpkg: read what it printed anyway.
+    query = "dpkg-query -W -f '${Package} ${Status}\\n' \"$@\" 2>/dev/null; true"
+    status = _run_text(["chroot", str(root), "sh", "-c", query, "sh", *PACKAGES])
     installed = {
         line.split()[0]
         for line in (status or "").splitlines()

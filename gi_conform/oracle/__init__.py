@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         CheckOptions,
         Failure,
         ImplInfo,
+        Mode,
         Outcome,
         Verdict,
     )
@@ -33,6 +34,7 @@ __all__ = [
     "CheckRun",
     "Failure",
     "ImplInfo",
+    "Mode",
     "Outcome",
     "Verdict",
     "run_check",

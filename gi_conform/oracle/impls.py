@@ -30,10 +30,13 @@ from typing import Any, Protocol
 from gi_conform import __version__, process
 from gi_conform.argv.build import Profile, build_argv, flatten
 from gi_conform.argv.options import read_args_text
+from gi_conform.document.format import format_xml
 from gi_conform.document.validate import validate
 from gi_conform.libvirt.convert import LibvirtError, LibvirtTimeout, convert
 from gi_conform.libvirt.install import LibvirtUnavailable, locate
-from gi_conform.oracle.model import Answer, CheckCase, ErrorKind, ImplInfo, Verdict
+from gi_conform.libvirt.xmllayer import VIRTINST_PATH, virtinst_command
+from gi_conform.oracle.impls_xml import open_xml_layer
+from gi_conform.oracle.model import Answer, CheckCase, ErrorKind, ImplInfo, Mode, Verdict
 from gi_conform.oracle.protocol import (
     ProtocolError,
     decode_run_line,
@@ -47,6 +50,7 @@ from gi_conform.oracle.protocol import (
 
 __all__ = [
     "MAX_ARGV_CHARS",
+    "XML_LAYER_KINDS",
     "Implementation",
     "ImplementationSpec",
     "SpecError",
@@ -71,7 +75,8 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class ImplementationSpec:
-    """A parsed ``--impl``: ``kind`` is reference, python, cmd, jsonl or libvirt."""
+    """A parsed ``--impl``: ``kind`` is reference, python, cmd, jsonl, libvirt or one of
+    the XML-layer implementations (:data:`XML_LAYER_KINDS`)."""
 
     kind: str
     target: str
@@ -80,17 +85,26 @@ class ImplementationSpec:
         return "reference" if self.kind == "reference" else f"{self.kind}:{self.target}"
 
 
+XML_LAYER_KINDS = ("libvirt-xml", "libvirt-schema", "virtinst")
+"""Built-in round-trip implementations (``--mode roundtrip`` only), each ``KIND[:DIR]``."""
+
+
 def parse_spec(text: str) -> ImplementationSpec:
-    """Read ``reference``, ``python:MODULE:FUNCTION``, ``cmd:COMMAND`` or ``jsonl:COMMAND``."""
+    """Read ``reference``, ``python:MODULE:FUNCTION``, ``cmd:COMMAND``, ``jsonl:COMMAND``,
+    ``libvirt[:DIR]`` or an XML-layer ``KIND[:DIR]``."""
     if text == "reference":
         return ImplementationSpec("reference", "")
+    for kind in XML_LAYER_KINDS:
+        if text == kind or text.startswith(kind + ":"):
+            return ImplementationSpec(kind, text.partition(":")[2])
     if text == "libvirt" or text.startswith("libvirt:"):
         return ImplementationSpec("libvirt", text.partition(":")[2])
     kind, colon, target = text.partition(":")
     if not colon or kind not in ("python", "cmd", "jsonl"):
         raise SpecError(
             f"--impl {text!r}: expected reference, python:MODULE:FUNCTION, cmd:COMMAND, "
-            "jsonl:COMMAND or libvirt[:DIR]"
+            "jsonl:COMMAND, libvirt[:DIR], libvirt-xml[:DIR], libvirt-schema[:DIR] or "
+            "virtinst[:DIR]"
         )
     if not target.strip():
         raise SpecError(f"--impl {text!r}: nothing after '{kind}:'")
@@ -114,10 +128,13 @@ def reference_answer(case: Mapping[str, Any]) -> dict[str, object]:
     """The reference as a ``python:`` function: a run reply (without ``seq``) for a case.
 
     This is the in-process form of the protocol; ``python -m gi_conform.oracle.serve``
-    wraps any such function as a ``jsonl:`` implementation.
+    wraps any such function as a ``jsonl:`` implementation. With ``"mode": "roundtrip"``
+    an accepted document comes back as ``gi-conform fmt`` writes it.
     """
     xml = case["xml"]
     report = validate(xml if isinstance(xml, bytes | str) else str(xml))
+    if report.accepted and report.domain is not None and case.get("mode") == Mode.ROUNDTRIP:
+        return {"accepted": True, "xml": format_xml(report.domain)}
     if report.accepted and report.domain is not None:
         argv = flatten(build_argv(report.domain, Profile(str(case["profile"]))))
         return {"accepted": True, "argv": argv}
@@ -133,7 +150,8 @@ def _errored(kind: ErrorKind, context: str, elapsed: float = 0.0) -> Answer:
 
 
 def _too_big(answer: Answer) -> bool:
-    return sum(len(a) for a in answer.argv) + len(answer.message) > MAX_ARGV_CHARS
+    size = sum(len(a) for a in answer.argv) + len(answer.message) + len(answer.xml or "")
+    return size > MAX_ARGV_CHARS
 
 
 class _Deadline(BaseException):
@@ -195,7 +213,9 @@ class _InProcess:
         *,
         validate_protocol: bool = False,
         guarded: bool = True,
+        mode: Mode = Mode.ARGV,
     ) -> None:
+        self._mode = mode
         self._info = info
         self._function = function
         self._validate = validate_protocol
@@ -214,6 +234,8 @@ class _InProcess:
                 return Answer(Verdict.SKIPPED, reason=_NOT_TEXT)
             xml = case.data
         request: dict[str, object] = {"id": case.id, "xml": xml, "profile": str(case.profile)}
+        if self._mode is not Mode.ARGV:
+            request["mode"] = str(self._mode)
         start = time.monotonic()
         try:
             if self._guarded:
@@ -232,7 +254,7 @@ class _InProcess:
                 ErrorKind.PROTOCOL, f"returned {type(reply).__name__}, not a run reply", elapsed
             )
         try:
-            answer = decode_run_reply(reply, None, validate=self._validate)
+            answer = decode_run_reply(reply, None, validate=self._validate, mode=self._mode)
         except ProtocolError as error:
             return _errored(ErrorKind.PROTOCOL, str(error), elapsed)
         if _too_big(answer):
@@ -315,8 +337,11 @@ def parse_argv_output(text: str) -> list[str]:
 class _Command:
     """``cmd:COMMAND``: one process per case; exit 0 and argv on stdout means accepted."""
 
-    def __init__(self, command: str, *, memory_limit: int | None = None) -> None:
+    def __init__(
+        self, command: str, *, memory_limit: int | None = None, mode: Mode = Mode.ARGV
+    ) -> None:
         self._command = command
+        self._mode = mode
         self._memory_limit = memory_limit
         self._info = ImplInfo(name=f"cmd:{command}")
         self._tmp = tempfile.TemporaryDirectory(prefix="gi-conform-cmd-")
@@ -342,6 +367,7 @@ class _Command:
         env = dict(os.environ)
         env["GI_CONFORM_PROFILE"] = str(case.profile)
         env["GI_CONFORM_CASE_ID"] = case.id
+        env["GI_CONFORM_MODE"] = str(self._mode)
         result = process.run_bounded(
             ["/bin/sh", "-c", self.command_line(case)],
             timeout=timeout,
@@ -387,6 +413,9 @@ class _Command:
             return _errored(ErrorKind.PROTOCOL, "stdout is not UTF-8 text", elapsed)
         if "\x00" in text:
             return _errored(ErrorKind.PROTOCOL, "stdout holds NUL bytes, not an argv", elapsed)
+        if self._mode is Mode.ROUNDTRIP:
+            # The document written back; nothing on stdout is a verdict-only answer.
+            return Answer(Verdict.ACCEPTED, xml=text if text.strip() else None, elapsed=elapsed)
         return Answer(Verdict.ACCEPTED, argv=tuple(parse_argv_output(text)), elapsed=elapsed)
 
     def close(self) -> None:
@@ -423,8 +452,10 @@ class _Jsonl:
         validate_protocol: bool,
         start_timeout: float,
         memory_limit: int | None = None,
+        mode: Mode = Mode.ARGV,
     ) -> None:
         self._command = command
+        self._mode = mode
         self._memory_limit = memory_limit
         self._validate = validate_protocol
         self._start_timeout = start_timeout
@@ -507,10 +538,10 @@ class _Jsonl:
         start = time.monotonic()
         deadline = start + timeout
         try:
-            request = run_request(self._seq, case.id, case.xml, str(case.profile))
+            request = run_request(self._seq, case.id, case.xml, str(case.profile), str(self._mode))
             self._write(request, deadline)
             line = self._reader.readline(deadline)
-            answer = decode_run_line(line, self._seq, validate=self._validate)
+            answer = decode_run_line(line, self._seq, validate=self._validate, mode=self._mode)
         except TimeoutError:
             context = f"no answer within {timeout:g} s"
             return self._fail(ErrorKind.TIMEOUT, context, start, with_died=False)
@@ -559,6 +590,7 @@ class _RealLibvirt:
             self._libvirt.version,
             dialects=("libvirt", "none"),
             language="c",
+            modes=(Mode.ARGV,),
         )
 
     @property
@@ -591,6 +623,34 @@ def _describe(error: BaseException) -> str:
     return text if text else type(error).__name__
 
 
+def _open_xml_layer(
+    spec: ImplementationSpec,
+    *,
+    validate_protocol: bool,
+    start_timeout: float,
+    memory_limit: int | None,
+) -> Implementation:
+    """``libvirt-xml``, ``libvirt-schema`` or ``virtinst`` (a ``jsonl:`` server in the chroot)."""
+    try:
+        if spec.kind != "virtinst":
+            return open_xml_layer(spec.kind, spec.target, memory_limit=memory_limit)
+        libvirt = locate(Path(spec.target) if spec.target else None)
+    except LibvirtUnavailable as error:
+        raise SpecError(f"--impl {spec.kind}: {error}") from None
+    library = libvirt.root / VIRTINST_PATH.lstrip("/") / "virtinst"
+    if not library.is_dir():
+        raise SpecError(
+            f"--impl virtinst: no virtinst in {libvirt.root} (gi-conform libvirt setup installs it)"
+        )
+    return _Jsonl(
+        virtinst_command(libvirt),
+        validate_protocol=validate_protocol,
+        start_timeout=max(start_timeout, 30.0),
+        memory_limit=memory_limit,
+        mode=Mode.ROUNDTRIP,
+    )
+
+
 @contextlib.contextmanager
 def open_implementation(
     spec: ImplementationSpec | str,
@@ -598,12 +658,15 @@ def open_implementation(
     validate_protocol: bool = False,
     start_timeout: float = 10.0,
     memory_limit: int | None = None,
+    mode: Mode = Mode.ARGV,
 ) -> Iterator[Implementation]:
     """The adapter for ``spec``, closed (processes stopped, files removed) on exit.
 
     ``memory_limit`` bounds the address space of every child process (``cmd:``,
     ``jsonl:``, ``libvirt``); in-process implementations share the harness's.
-    Raises :class:`SpecError` when a ``python:`` target cannot be imported.
+    ``mode`` is what every case asks for: an argv, or the document written back.
+    Raises :class:`SpecError` when a ``python:`` target cannot be imported, or the
+    implementation cannot answer in ``mode``.
     """
     parsed = parse_spec(spec) if isinstance(spec, str) else spec
     implementation: Implementation
@@ -613,23 +676,39 @@ def open_implementation(
             reference_answer,
             validate_protocol=validate_protocol,
             guarded=False,
+            mode=mode,
         )
     elif parsed.kind == "python":
         implementation = _InProcess(
             ImplInfo(f"python:{parsed.target}", language="python"),
             load_function(parsed.target),
             validate_protocol=validate_protocol,
+            mode=mode,
         )
     elif parsed.kind == "cmd":
-        implementation = _Command(parsed.target, memory_limit=memory_limit)
+        implementation = _Command(parsed.target, memory_limit=memory_limit, mode=mode)
     elif parsed.kind == "libvirt":
+        if mode is not Mode.ARGV:
+            raise SpecError("--impl libvirt converts to an argv: use --mode argv")
         implementation = _RealLibvirt(parsed.target, memory_limit=memory_limit)
+    elif parsed.kind in XML_LAYER_KINDS:
+        if mode is not Mode.ROUNDTRIP:
+            raise SpecError(
+                f"--impl {parsed.kind} reads and writes documents: use --mode roundtrip"
+            )
+        implementation = _open_xml_layer(
+            parsed,
+            validate_protocol=validate_protocol,
+            start_timeout=start_timeout,
+            memory_limit=memory_limit,
+        )
     else:
         implementation = _Jsonl(
             parsed.target,
             validate_protocol=validate_protocol,
             start_timeout=start_timeout,
             memory_limit=memory_limit,
+            mode=mode,
         )
     try:
         yield implementation

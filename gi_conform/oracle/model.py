@@ -25,6 +25,7 @@ __all__ = [
     "Failure",
     "FailureKind",
     "ImplInfo",
+    "Mode",
     "Outcome",
     "Verdict",
 ]
@@ -67,6 +68,15 @@ class FailureKind(enum.StrEnum):
     INVARIANT = "invariant"
     STRICT = "strict"
     MESSAGES = "messages"
+    ROUNDTRIP = "roundtrip"
+    """A GI-relevant loss or change in a round trip (``RT-*``, see ``oracle.roundtrip``)."""
+
+
+class Mode(enum.StrEnum):
+    """What an implementation is asked for: an argv, or the document written back."""
+
+    ARGV = "argv"
+    ROUNDTRIP = "roundtrip"
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,8 @@ class ImplInfo:
     """The input dialects it handles; ``None`` means all."""
     language: str = ""
     issues: str = ""
+    modes: tuple[str, ...] | None = None
+    """The check modes it answers (``argv``, ``roundtrip``); ``None`` means any."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,8 @@ class Answer:
 
     verdict: Verdict
     argv: tuple[str, ...] = ()
+    xml: str | None = None
+    """Round-trip mode: the document written back; None for a verdict-only answer."""
     message: str = ""
     rules: tuple[str, ...] = ()
     """Rule ids the implementation reported for a rejection (given, or found in the text)."""
@@ -172,6 +186,8 @@ class CheckOptions:
     """Everything ``gi-conform check`` takes; the defaults are the command's."""
 
     impl: str = "reference"
+    mode: Mode = Mode.ARGV
+    """``argv``: compare argvs; ``roundtrip``: compare the document written back."""
     dialects: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
     """Case id globs (``--case``); empty means every case."""

@@ -61,8 +61,12 @@ def start_request() -> bytes:
     return _Line({"cmd": "start", "version": PROTOCOL_VERSION}).encode()
 
 
-def run_request(seq: int, case_id: str, xml: str, profile: str) -> bytes:
-    case = {"id": case_id, "xml": xml, "profile": profile}
+def run_request(seq: int, case_id: str, xml: str, profile: str, mode: str = "argv") -> bytes:
+    """A run line; ``mode`` is written only when it is not ``argv`` (so argv-mode lines
+    are exactly what implementations written before round trips expect)."""
+    case: dict[str, str] = {"id": case_id, "xml": xml, "profile": profile}
+    if mode != "argv":
+        case["mode"] = mode
     return _Line({"cmd": "run", "seq": seq, "case": case}).encode()
 
 
@@ -127,19 +131,25 @@ def decode_start_reply(line: bytes, *, validate: bool = False) -> ImplInfo:
     if not isinstance(info, dict) or not isinstance(info.get("name"), str):
         raise ProtocolError("start reply lacks implementation.name")
     dialects = info.get("dialects")
+    modes = info.get("modes")
     return ImplInfo(
         name=info["name"],
         version=str(info.get("version", "")),
         dialects=tuple(str(d) for d in dialects) if isinstance(dialects, list) else None,
         language=str(info.get("language", "")),
         issues=str(info.get("issues", "")),
+        modes=tuple(str(m) for m in modes) if isinstance(modes, list) else None,
     )
 
 
-def decode_run_reply(data: Mapping[str, Any], seq: int | None, *, validate: bool = False) -> Answer:
+def decode_run_reply(
+    data: Mapping[str, Any], seq: int | None, *, validate: bool = False, mode: str = "argv"
+) -> Answer:
     """The answer a ``run`` reply (already parsed) carries.
 
-    ``seq`` None skips the sequence check (in-process replies need not carry one).
+    ``seq`` None skips the sequence check (in-process replies need not carry one). In
+    ``argv`` mode an accepted reply needs ``argv``; in ``roundtrip`` mode it carries the
+    document written back in ``xml``, or nothing more (a verdict-only implementation).
     Raises :class:`ProtocolError` when the reply has none of the four shapes.
     """
     if validate:
@@ -162,10 +172,7 @@ def decode_run_reply(data: Mapping[str, Any], seq: int | None, *, validate: bool
         return Answer(Verdict.SKIPPED, reason=text)
     accepted = data.get("accepted")
     if accepted is True:
-        argv = data.get("argv")
-        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
-            raise ProtocolError("accepted reply needs argv, a list of strings")
-        return Answer(Verdict.ACCEPTED, argv=tuple(argv))
+        return _accepted(data, mode)
     if accepted is False:
         message = data.get("message", "")
         if not isinstance(message, str):
@@ -186,9 +193,24 @@ def decode_run_reply(data: Mapping[str, Any], seq: int | None, *, validate: bool
     )
 
 
-def decode_run_line(line: bytes, seq: int, *, validate: bool = False) -> Answer:
+def _accepted(data: Mapping[str, Any], mode: str) -> Answer:
+    """An accepted reply: the argv, or in round-trip mode the document (or nothing)."""
+    if mode != "argv":
+        xml = data.get("xml")
+        if "xml" not in data or (xml is not None and not isinstance(xml, str)):
+            raise ProtocolError(
+                "accepted reply in roundtrip mode needs xml: the document, or null (a verdict)"
+            )
+        return Answer(Verdict.ACCEPTED, xml=xml)
+    argv = data.get("argv")
+    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+        raise ProtocolError("accepted reply needs argv, a list of strings")
+    return Answer(Verdict.ACCEPTED, argv=tuple(argv))
+
+
+def decode_run_line(line: bytes, seq: int, *, validate: bool = False, mode: str = "argv") -> Answer:
     """The answer of one reply line from a ``jsonl:`` implementation."""
-    return decode_run_reply(_load(line), seq, validate=validate)
+    return decode_run_reply(_load(line), seq, validate=validate, mode=mode)
 
 
 def rule_ids_in(text: str) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ import pytest
 
 from gi_conform.argv.build import Profile
 from gi_conform.oracle.impls import Implementation, SpecError, parse_spec
-from gi_conform.oracle.model import CaseResult, CheckCase, CheckOptions
+from gi_conform.oracle.model import CaseResult, CheckCase, CheckOptions, Mode
 from gi_conform.oracle.runner import KnownDeviationsError, load_known_deviations, select_cases
 from gi_conform.oracle.workers import check_case, open_for
 
@@ -50,6 +50,7 @@ def check_options(config: pytest.Config) -> CheckOptions:
     profile = config.getoption("gi_profile")
     return CheckOptions(
         impl=spec,
+        mode=Mode(str(config.getoption("gi_mode"))),
         dialects=tuple(config.getoption("gi_dialect")),
         patterns=tuple(config.getoption("gi_case")),
         profile=None if profile == "auto" else Profile(profile),

@@ -47,6 +47,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--gi-case", action="append", default=[], metavar="GLOB", help="case ids")
     group.addoption("--gi-profile", choices=["auto", "seed", "libvirt"], default="auto")
+    group.addoption(
+        "--gi-mode",
+        choices=["argv", "roundtrip"],
+        default="argv",
+        help="compare the argv (default) or the document written back",
+    )
     group.addoption("--gi-known-deviations", metavar="FILE", help="case id -> reason: skips")
     group.addoption(
         "--gi-validate-protocol", action="store_true", help="check replies against the schemas"

@@ -72,6 +72,8 @@ def summary(run: CheckRun, *, details: int = 3) -> str:
     )
     flags = [f"corpus {corpus}", f"generated {total - corpus} (seed {options.seed})"]
     flags.append(f"profile {options.profile or 'auto'}")
+    if options.mode != "argv":
+        flags.append(f"mode {options.mode}")
     flags.extend(
         name for name, on in (("strict", options.strict), ("messages", options.messages)) if on
     )
@@ -152,6 +154,7 @@ def json_report(run: CheckRun) -> dict[str, Any]:
         "version": REPORT_VERSION,
         "implementation": implementation,
         "options": {
+            "mode": str(options.mode),
             "dialects": list(options.dialects),
             "cases": list(options.patterns),
             "profile": str(options.profile) if options.profile else "auto",
@@ -209,7 +212,8 @@ def junit_xml(run: CheckRun) -> bytes:
     """One ``testsuite``; each case a ``testcase`` with failure, error or skipped."""
     suite = ElementTree.Element(
         "testsuite",
-        name=f"gi-conform check {run.impl}",
+        name=f"gi-conform check {run.impl}"
+        + ("" if run.options.mode == "argv" else f" ({run.options.mode})"),
         tests=str(len(run.results)),
         failures=str(run.count(Outcome.FAILED)),
         errors=str(run.count(Outcome.ERRORED)),
@@ -217,6 +221,9 @@ def junit_xml(run: CheckRun) -> bytes:
         time=f"{run.duration:.3f}",
         timestamp=run.started,
     )
+    properties = ElementTree.SubElement(suite, "properties")
+    ElementTree.SubElement(properties, "property", name="mode", value=str(run.options.mode))
+    ElementTree.SubElement(properties, "property", name="impl", value=_clean(run.impl))
     for result in run.results:
         testcase = ElementTree.SubElement(
             suite,

@@ -26,9 +26,11 @@ from gi_conform.oracle.model import (
     CheckOptions,
     Failure,
     ImplInfo,
+    Mode,
     Outcome,
     Verdict,
 )
+from gi_conform.oracle.roundtrip import compare_roundtrip
 
 __all__ = ["IN_PROCESS_KINDS", "check_case", "open_for", "run_cases", "usable_cores"]
 
@@ -59,6 +61,12 @@ def check_case(
         return CaseResult(
             case, Outcome.SKIPPED, Answer(Verdict.SKIPPED, reason=reason), reason=reason
         )
+    modes = implementation.info.modes
+    if modes is not None and str(options.mode) not in modes:
+        reason = f"the implementation does not answer in {options.mode} mode"
+        return CaseResult(
+            case, Outcome.SKIPPED, Answer(Verdict.SKIPPED, reason=reason), reason=reason
+        )
     answer = implementation.run(case, options.timeout)
     failures: tuple[Failure, ...] = ()
     diff = ""
@@ -68,7 +76,10 @@ def check_case(
     elif answer.verdict is Verdict.ERRORED:
         outcome, reason = Outcome.ERRORED, f"{answer.error_kind}: {answer.context}".strip()
     else:
-        found, diff = compare(case, answer, strict=options.strict, messages=options.messages)
+        if options.mode is Mode.ROUNDTRIP:
+            found, diff = compare_roundtrip(case, answer)
+        else:
+            found, diff = compare(case, answer, strict=options.strict, messages=options.messages)
         failures = tuple(found)
         outcome = Outcome.FAILED if failures else Outcome.PASSED
     known = False
@@ -94,6 +105,7 @@ def open_for(options: CheckOptions) -> contextlib.AbstractContextManager[Impleme
         validate_protocol=options.validate_protocol,
         start_timeout=max(options.timeout, 5.0),
         memory_limit=options.memory_limit,
+        mode=options.mode,
     )
 
 

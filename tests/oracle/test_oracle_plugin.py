@@ -122,3 +122,16 @@ def test_plugin_runs_under_xdist_with_the_same_verdicts(tmp_path: Path) -> None:
     assert spread == alone
     assert any(tags == ["failure"] for tags in spread.values())
     assert any(tags == [] for tags in spread.values())
+
+
+def test_plugin_checks_round_trips(tmp_path: Path) -> None:
+    args = ("--gi-mode", "roundtrip", "--gi-generated", "0", "--gi-case", "seed-*")
+    code, output, cases = _pytest(tmp_path, "--gi-impl", "reference", *args)
+    assert code == 0, output
+    assert cases["check[seed-example]"] == []
+    code, output, cases = _pytest(
+        tmp_path, "--gi-impl", "python:tests.mutants.roundtrip_mutants:drops_seed", *args
+    )
+    assert code == 1
+    assert cases["check[seed-example]"] == ["failure"]
+    assert "RT-SEED-DROPPED" in output

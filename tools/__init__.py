@@ -1,0 +1,1 @@
+"""Maintenance scripts run from the repository's root (not part of the package)."""

@@ -1,0 +1,132 @@
+"""Regenerate every published report and the conformance page: ``python tools/publish.py``.
+
+Each report in :data:`PUBLISHED` is a ``gi-conform check --report json`` run (corpus +
+200 generated documents, seed 0) written to ``reference/implementations/``; then the
+page (``index.html``) and its markdown summary (``conformance.md``) are rendered from
+them with README's ``gi-conform report`` command (:func:`page_arguments`). Reports of
+real libvirt and virtinst need ``gi-conform libvirt setup`` first (as root).
+
+Run it from the repository's root whenever the reference, the corpus or the generator
+changes. Options: ``--only FILE`` (repeatable) re-runs only those reports (the page is
+always rendered from every published report); ``--no-libvirt`` re-runs only what needs
+no libvirt. Exit status: 0 written, 2 a check could not run (usage error, no libvirt).
+``tests/test_published.py`` fails when a published report's verdicts differ from a fresh
+run's over the corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gi_conform.cli.main import main as gi_conform  # noqa: E402 (the checkout first)
+
+__all__ = ["FOLDER", "PUBLISHED", "Published", "check_arguments", "main", "page_arguments"]
+
+FOLDER = "reference/implementations"
+
+
+@dataclass(frozen=True)
+class Published:
+    """One published report: the file, the ``--impl`` and ``--mode`` that make it."""
+
+    file: str
+    impl: str
+    mode: str = "argv"
+    libvirt: bool = False
+    """Needs the chroot of ``gi-conform libvirt setup`` (real libvirt, virtinst)."""
+
+    @property
+    def path(self) -> Path:
+        return ROOT / FOLDER / self.file
+
+
+PUBLISHED = (
+    Published("reference.json", "reference"),
+    Published("reference-roundtrip.json", "reference", "roundtrip"),
+    Published("libvirt-12.8.json", "libvirt", libvirt=True),
+    Published("libvirt-12.8-xml.json", "libvirt-xml", "roundtrip", libvirt=True),
+    Published("libvirt-12.8-schema.json", "libvirt-schema", "roundtrip", libvirt=True),
+    Published("virtinst-5.1.json", "virtinst", "roundtrip", libvirt=True),
+)
+"""Every published report, in the page's column order."""
+
+
+def check_arguments(published: Published, report: Path, *, generated: int = 200) -> list[str]:
+    """The ``gi-conform check`` arguments that write ``published``'s report to ``report``."""
+    return [
+        "check",
+        "--impl",
+        published.impl,
+        "--mode",
+        published.mode,
+        "--generated",
+        str(generated),
+        "--seed",
+        "0",
+        "--no-progress",
+        "--details",
+        "0",
+        "--report",
+        "json",
+        str(report),
+    ]
+
+
+def page_arguments() -> list[str]:
+    """README's ``gi-conform report`` command's arguments (relative to the root)."""
+    return [
+        "report",
+        *(f"{FOLDER}/{p.file}" for p in PUBLISHED),
+        "--cases-url",
+        "../../cases/",
+        "--html",
+        f"{FOLDER}/index.html",
+        "--markdown",
+        f"{FOLDER}/conformance.md",
+    ]
+
+
+def _run(arguments: list[str]) -> int:
+    """``gi-conform ARGUMENTS`` in this process: its exit status, argparse's included."""
+    try:
+        return gi_conform(arguments)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", default=[], metavar="FILE")
+    parser.add_argument("--no-libvirt", action="store_true")
+    args = parser.parse_args(argv)
+    unknown = set(args.only) - {p.file for p in PUBLISHED}
+    if unknown:
+        parser.error(f"--only: no published report {', '.join(sorted(unknown))}")
+    for published in PUBLISHED:
+        if (args.only and published.file not in args.only) or (
+            args.no_libvirt and published.libvirt
+        ):
+            continue
+        start = time.monotonic()
+        print(f"== {published.file}: check --impl {published.impl} --mode {published.mode}")
+        status = _run(check_arguments(published, published.path))
+        if status not in (0, 1):
+            print(f"publish: the check of {published.file} could not run", file=sys.stderr)
+            return 2
+        print(f"   {time.monotonic() - start:.1f} s")
+    print("== the page")
+    os.chdir(ROOT)  # the page's paths are relative to the root
+    return _run(page_arguments())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
