@@ -1,7 +1,7 @@
 """Published reports stay true: each report in ``reference/implementations/`` against a
 fresh run of the same implementation over the corpus (generated documents left out to
 keep this quick: about 112 cases per implementation, a few seconds each with real
-libvirt), and ``tools/publish.py`` renders the page with README's command.
+libvirt), and ``gi_conform.cli.publish`` renders the page with README's command.
 
 Real libvirt, libvirt-xml, libvirt-schema and virtinst need ``gi-conform libvirt setup``
 (CI has it) and are marked ``libvirt``; they skip, saying why, without it.
@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
+from gi_conform.cli.publish import PUBLISHED, Published, check_arguments, page_arguments
 from gi_conform.libvirt.install import LibvirtUnavailable, locate
 from gi_conform.oracle.model import CheckOptions, Mode
 from gi_conform.oracle.runner import run_check
 from gi_conform.oracle.workers import usable_cores
 from tests.helpers import ROOT
-from tools.publish import PUBLISHED, Published, check_arguments, page_arguments
 
 
 def _verdicts(cases: list[dict[str, Any]]) -> dict[str, tuple[str, tuple[str, ...]]]:
@@ -77,7 +77,7 @@ def test_a_published_report_has_a_fresh_runs_verdicts(published: Published) -> N
     assert not changed, (
         f"{published.file} is stale for {len(changed)} corpus case(s), e.g. "
         + "; ".join(f"{c}: published {want.get(c)}, now {got.get(c)}" for c in changed[:5])
-        + ": run python tools/publish.py"
+        + ": run python -m gi_conform.cli.publish"
     )
 
 

@@ -1,4 +1,5 @@
-"""Regenerate every published report and the conformance page: ``python tools/publish.py``.
+"""Regenerate every published report and the conformance page:
+``python -m gi_conform.cli.publish``.
 
 Each report in :data:`PUBLISHED` is a ``gi-conform check --report json`` run (corpus +
 200 generated documents, seed 0) written to ``reference/implementations/``; then the
@@ -24,10 +25,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from gi_conform.cli.main import main as gi_conform
+from gi_conform.resources import reference_dir
 
-from gi_conform.cli.main import main as gi_conform  # noqa: E402 (the checkout first)
+ROOT = reference_dir().parent
+"""The folder holding ``reference/`` and ``cases/``: the checkout (or a wheel's data)."""
 
 __all__ = ["FOLDER", "PUBLISHED", "Published", "check_arguments", "main", "page_arguments"]
 

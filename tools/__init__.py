@@ -1,1 +1,0 @@
-"""Maintenance scripts run from the repository's root (not part of the package)."""
