@@ -15,7 +15,14 @@ from typing import Any
 
 import pytest
 
-from gi_conform.cli.publish import PUBLISHED, Published, check_arguments, page_arguments
+from gi_conform.cli.publish import (
+    PUBLISHED,
+    Published,
+    check_arguments,
+    page_arguments,
+    readme_with_summary,
+    summary_table,
+)
 from gi_conform.libvirt.install import LibvirtUnavailable, locate
 from gi_conform.oracle.model import CheckOptions, Mode
 from gi_conform.oracle.runner import run_check
@@ -97,3 +104,16 @@ def test_check_arguments_name_the_implementation_and_mode(tmp_path: Any) -> None
     arguments = check_arguments(PUBLISHED[1], tmp_path / "r.json")
     assert arguments[:5] == ["check", "--impl", "reference", "--mode", "roundtrip"]
     assert arguments[-2:] == ["json", str(tmp_path / "r.json")]
+
+
+def test_readme_summary_is_the_published_pages() -> None:
+    """README's conformance figures are written from the page, never kept by hand."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    markdown = (ROOT / "reference" / "implementations" / "conformance.md").read_text(
+        encoding="utf-8"
+    )
+    assert readme_with_summary(readme, markdown) == readme, (
+        "README's conformance summary differs from conformance.md: "
+        "run python -m gi_conform.cli.publish"
+    )
+    assert summary_table(markdown).count("\n") == len(PUBLISHED) + 2

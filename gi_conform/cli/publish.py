@@ -31,7 +31,21 @@ from gi_conform.resources import reference_dir
 ROOT = reference_dir().parent
 """The folder holding ``reference/`` and ``cases/``: the checkout (or a wheel's data)."""
 
-__all__ = ["FOLDER", "PUBLISHED", "Published", "check_arguments", "main", "page_arguments"]
+__all__ = [
+    "FOLDER",
+    "PUBLISHED",
+    "README_BEGIN",
+    "README_END",
+    "Published",
+    "check_arguments",
+    "main",
+    "page_arguments",
+    "readme_with_summary",
+    "summary_table",
+]
+
+README_BEGIN = "<!-- conformance summary: python -m gi_conform.cli.publish writes this -->"
+README_END = "<!-- end of conformance summary -->"
 
 FOLDER = "reference/implementations"
 
@@ -97,6 +111,24 @@ def page_arguments() -> list[str]:
     ]
 
 
+def summary_table(markdown: str) -> str:
+    """The first table of ``conformance.md``: one row per published report."""
+    lines = markdown.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| implementation |"))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return "\n".join(lines[start:end]) + "\n"
+
+
+def readme_with_summary(readme: str, markdown: str) -> str:
+    """README with the block between its markers replaced by the page's summary table,
+    so README's figures are the published reports' and never kept by hand."""
+    head, begin, rest = readme.partition(README_BEGIN)
+    _, end, tail = rest.partition(README_END)
+    if not begin or not end:
+        raise ValueError(f"README.md has no {README_BEGIN!r} ... {README_END!r} block")
+    return f"{head}{README_BEGIN}\n{summary_table(markdown)}{README_END}{tail}"
+
+
 def _run(arguments: list[str]) -> int:
     """``gi-conform ARGUMENTS`` in this process: its exit status, argparse's included."""
     try:
@@ -127,7 +159,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"   {time.monotonic() - start:.1f} s")
     print("== the page")
     os.chdir(ROOT)  # the page's paths are relative to the root
-    return _run(page_arguments())
+    status = _run(page_arguments())
+    readme = ROOT / "README.md"
+    if status == 0 and readme.is_file():  # a checkout: README's summary follows the page
+        markdown = (ROOT / FOLDER / "conformance.md").read_text(encoding="utf-8")
+        text = readme.read_text(encoding="utf-8")
+        readme.write_text(readme_with_summary(text, markdown), encoding="utf-8")
+        print("== README.md summary")
+    return status
 
 
 if __name__ == "__main__":
