@@ -238,6 +238,9 @@ class Numatune:
     nodeset: tuple[int, ...] | None = None
     """``<memory nodeset>``; empty when ``<memory>`` names none (placement auto)."""
     has_memory: bool = False
+    placement_auto: bool = False
+    """``<memory placement='auto'>`` (or no nodeset under ``<vcpu placement='auto'>``, as
+    libvirt defaults it): numad chooses the host nodes when the domain starts."""
     memnodes: tuple[MemNode, ...] = ()
     line: int = field(default=0, compare=False, repr=False)
 
@@ -273,8 +276,20 @@ class Hostdev:
     managed: bool | None = None
     multifunction: bool = False
     """``multifunction='on'`` on the guest address: other functions may share the slot."""
+    display: bool = False
+    """mdev ``display='on'``: libvirt writes ``"display":"on"`` (else ``"off"``)."""
+    guest_address_type: str | None = None
+    """A guest ``<address type>`` other than ``pci`` (``unassigned``, ``drive``, ...);
+    None for a PCI guest address or none at all."""
     line: int = field(default=0, compare=False, repr=False)
     acpi_line: int = field(default=0, compare=False, repr=False)
+
+    @property
+    def in_guest(self) -> bool:
+        """Whether QEMU gets the device as a PCI device: a PCI or mdev hostdev whose guest
+        address is not ``unassigned`` (libvirt keeps such a device on the host, bound to
+        vfio, and writes no ``-device`` for it)."""
+        return self.kind.is_pci and self.guest_address_type != "unassigned"
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from gi_conform.semantics import (
     cpu_cells_seen,
     cpu_cells_written,
     distance_matrix,
+    legacy_numa_mem,
     vcpus_added_to_cell0,
 )
 
@@ -127,8 +128,8 @@ def _binding(domain: Domain, cell_id: int) -> tuple[tuple[int, ...], str] | None
         return None
     memnode = next((m for m in tune.memnodes if m.cell == cell_id), None)
     mode, nodeset = (memnode.mode, memnode.nodeset) if memnode else (tune.mode, tune.nodeset)
-    if memnode is None and not tune.has_memory:
-        return None
+    if memnode is None and (not tune.has_memory or tune.placement_auto):
+        return None  # placement auto: numad's host nodes are host state, not shown
     policy = mode.qemu_policy if mode is not None else None
     if policy is None or not nodeset:
         return None
@@ -204,6 +205,7 @@ def _numa_options(domain: Domain) -> list[Option]:
     if uses_hmat:
         options.append(Option("-machine", "hmat=on"))
     extra = set(vcpus_added_to_cell0(domain))
+    legacy = legacy_numa_mem(domain)
     written, seen = cpu_cells_written(domain), cpu_cells_seen(domain)
     for cell in sorted(domain.cells, key=lambda c: c.id if c.id is not None else -1):
         if cell.id is None or cell.cpus is None or cell.memory is None:
@@ -215,7 +217,9 @@ def _numa_options(domain: Domain) -> list[Option]:
             initiator = _node_initiator(cell, domain.interconnects, written, seen)
             if initiator is not None:
                 parts.append(f"initiator={initiator}")
-        if cell.memory > 0:
+        if cell.memory > 0 and legacy:
+            parts.append(f"mem={aligned_memory(cell.memory) // MEMORY_ALIGNMENT}")
+        elif cell.memory > 0:
             options.append(Option("-object", json_object(_backend(domain, cell))))
             parts.append(f"memdev=ram-node{cell.id}")
         options.append(Option("-numa", ",".join(parts)))
@@ -266,7 +270,8 @@ def _device_option(domain: Domain, hostdev: Hostdev, device_id: str) -> Option:
         assert isinstance(hostdev.source, MdevSource)
         props["id"] = device_id
         props["sysfsdev"] = f"/sys/bus/mdev/devices/{hostdev.source.uuid}"
-        props["display"] = "off"  # libvirt 12.8 always writes it for a vfio-pci mdev
+        # libvirt 12.8 always writes it for a vfio-pci mdev (hostdev-mdev-display)
+        props["display"] = "on" if hostdev.display else "off"
     else:
         if hostdev.source is None:
             raise ValueError(f"hostdev '{hostdev.alias}' has no valid source; validate first")
@@ -305,10 +310,11 @@ def emitted_initiators(domain: Domain, profile: Profile) -> list[Initiator]:
     def from_nodeset(hostdev: Hostdev, node: int) -> Initiator:
         return Initiator(next_id(), names[hostdev.alias], node, Dialect.LIBVIRT, alias_given=False)
 
-    pci = [hostdev for hostdev in domain.hostdevs if hostdev.kind.is_pci]
+    pci = [hostdev for hostdev in domain.hostdevs if hostdev.in_guest]
+    kept_off = {h.alias for h in domain.hostdevs if h.kind.is_pci and not h.in_guest}
     if profile is Profile.SEED:
         return [
-            *domain.initiators,
+            *(i for i in domain.initiators if i.device not in kept_off),
             *(from_nodeset(h, node) for h in pci for node in h.nodeset or ()),
         ]
     emitted: list[Initiator] = []
@@ -354,7 +360,7 @@ def build_argv(domain: Domain, profile: Profile | None = None) -> tuple[Option, 
     options = _numa_options(domain)
     initiators = emitted_initiators(domain, chosen)
     names = device_ids(domain, chosen)
-    pci = [hostdev for hostdev in domain.hostdevs if hostdev.kind.is_pci]
+    pci = [hostdev for hostdev in domain.hostdevs if hostdev.in_guest]
     if chosen is Profile.SEED:
         options.extend(_device_option(domain, h, names[h.alias]) for h in pci)
         options.extend(_initiator_option(i, chosen) for i in initiators)

@@ -225,20 +225,38 @@ class NumaReader:
 
     # -- numatune --------------------------------------------------------------------
 
-    def numatune(self, element: etree._Element | None) -> Numatune | None:
+    def numatune(
+        self, element: etree._Element | None, *, vcpu_auto: bool = False
+    ) -> Numatune | None:
+        """``vcpu_auto``: ``<vcpu placement='auto'>``, the default of ``<memory placement>``
+        when no nodeset is given (virDomainNumatuneParseXML)."""
         if element is None:
             return None
         memory = element.find("memory")
         mode: NumatuneMode | None = None
         nodeset: tuple[int, ...] | None = ()
+        placement_auto = False
         if memory is not None:
             mode = self._tune_mode(memory, "<numatune><memory>")
             nodeset = self._host_nodeset(memory, "<numatune><memory>")
+            placement = memory.get("placement")
+            if placement not in (None, "static", "auto"):
+                self.report(
+                    "NUMATUNE-SYNTAX",
+                    memory,
+                    "<numatune><memory>",
+                    field="placement",
+                    value=placement or "",
+                )
+            placement_auto = placement == "auto" or (
+                placement is None and memory.get("nodeset") is None and vcpu_auto
+            )
         memnodes = tuple(self._memnode(m) for m in element.iterchildren("memnode"))
         return Numatune(
             mode=mode,
             nodeset=nodeset,
             has_memory=memory is not None,
+            placement_auto=placement_auto,
             memnodes=memnodes,
             line=_line(element),
         )

@@ -84,6 +84,15 @@ def _numatune_rules(domain: Domain) -> Iterator[Violation]:
             yield violation("NUMATUNE-MEMORYLESS", memnode.line, label, cell=memnode.cell)
         first.setdefault(memnode.cell, memnode.line)
     yield from _restrictive_rules(tune)
+    if tune.placement_auto:
+        for memnode in tune.memnodes:
+            yield violation(
+                "NUMATUNE-PLACEMENT-AUTO-MEMNODE",
+                memnode.line,
+                f"<memnode cellid='{memnode.cell}'>",
+            )
+        if not tune.memnodes:
+            yield violation("NUMATUNE-PLACEMENT-AUTO", tune.line, "<numatune><memory>")
 
 
 def _restrictive_rules(tune: Numatune) -> Iterator[Violation]:
