@@ -24,6 +24,7 @@ __all__ = [
     "Domain",
     "Hostdev",
     "HostdevKind",
+    "HugePage",
     "Initiator",
     "Interconnect",
     "InterconnectType",
@@ -205,6 +206,16 @@ class Cell:
 
 
 @dataclass(frozen=True)
+class HugePage:
+    """``<memoryBacking><hugepages><page size unit nodeset>``: the page size (bytes) the
+    cells of ``nodeset`` get (every cell no other page names when None)."""
+
+    size: int | None
+    nodeset: tuple[int, ...] | None = None
+    line: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class MemoryBacking:
     """The parts of ``<memoryBacking>`` that decide the cells' memory backends."""
 
@@ -215,7 +226,13 @@ class MemoryBacking:
     discard: bool = False
     """``<discard/>``: the default of every cell's ``discard``."""
     hugepages: bool = False
-    """``<hugepages>`` is present (the reference does not model its backends)."""
+    """``<hugepages>`` is present."""
+    pages: tuple[HugePage, ...] = ()
+    """Its ``<page>`` elements; none: every cell gets the host's default page size."""
+    allocation_immediate: bool = False
+    """``<allocation mode='immediate'>``: preallocate (QEMU ``prealloc``)."""
+    allocation_threads: int | None = None
+    """``<allocation threads>``: QEMU ``prealloc-threads``."""
     line: int = field(default=0, compare=False, repr=False)
 
 

@@ -15,6 +15,7 @@ from gi_conform.model import Cell, DocumentDialect, Domain, MdevSource, PciAddre
 
 __all__ = [
     "BRIDGE_MODELS",
+    "DEFAULT_HUGEPAGE_SIZE",
     "LOCAL_DISTANCE",
     "MDEV_SYSFS_PREFIX",
     "REMOTE_DISTANCE",
@@ -26,6 +27,7 @@ __all__ = [
     "cpu_cells_written",
     "distance_matrix",
     "document_dialect",
+    "hugepage_size",
     "initiator_claims",
     "initiator_pairs",
     "legacy_numa_mem",
@@ -64,6 +66,26 @@ def machine_takes_numa_mem(domain: Domain) -> bool:
     return (int(match[1]), int(match[2])) <= LAST_NUMA_MEM_MACHINE
 
 
+DEFAULT_HUGEPAGE_SIZE = 2 * 1024 * 1024
+"""The host's default hugepage size (x86_64 and aarch64 with 4 KiB pages): what an empty
+``<hugepages/>`` gives every cell. Host configuration; libvirt's tests assume it too."""
+
+
+def hugepage_size(domain: Domain, cell_id: int | None) -> int | None:
+    """The hugepage size (bytes) a cell's memory gets, None for normal pages: the
+    ``<page>`` whose nodeset names the cell, else one without a nodeset, else (no
+    ``<page>`` at all) the host's default; a cell no page covers gets normal pages."""
+    backing = domain.memory_backing
+    if backing is None or not backing.hugepages:
+        return None
+    if not backing.pages:
+        return DEFAULT_HUGEPAGE_SIZE
+    for page in backing.pages:
+        if page.nodeset is not None and cell_id in page.nodeset:
+            return page.size
+    return next((page.size for page in backing.pages if page.nodeset is None), None)
+
+
 def needs_memory_backend(domain: Domain, cell: Cell) -> bool:
     """Whether a cell with memory needs a memory backend object even where ``mem=`` would
     do (libvirt's qemuBuildMemoryBackendProps answers "not necessary" only without
@@ -71,9 +93,9 @@ def needs_memory_backend(domain: Domain, cell: Cell) -> bool:
     ``<memoryBacking><access>``) and a file or memfd ``<memoryBacking><source>``; a
     domain-wide ``<numatune><memory>`` binds the whole process instead)."""
     backing = domain.memory_backing
-    if backing is not None and (
-        backing.hugepages or backing.access is not None or backing.source in ("file", "memfd")
-    ):
+    if hugepage_size(domain, cell.id) is not None:
+        return True
+    if backing is not None and (backing.access is not None or backing.source in ("file", "memfd")):
         return True
     tune = domain.numatune
     if tune is not None and any(m.cell == cell.id for m in tune.memnodes):

@@ -38,11 +38,13 @@ from gi_conform.semantics import (
     cpu_cells_seen,
     cpu_cells_written,
     distance_matrix,
+    hugepage_size,
     legacy_numa_mem,
     vcpus_added_to_cell0,
 )
 
 __all__ = [
+    "HUGETLBFS_PREFIX",
     "MEMORY_ALIGNMENT",
     "MEMORY_BACKING_DIR",
     "Option",
@@ -53,6 +55,7 @@ __all__ = [
     "device_ids",
     "emitted_initiators",
     "flatten",
+    "hugetlbfs_mount",
     "render_args",
 ]
 
@@ -88,37 +91,91 @@ def aligned_memory(size: int) -> int:
 
 
 _HIERARCHY = {0: "memory", 1: "first-level", 2: "second-level", 3: "third-level"}
+HUGETLBFS_PREFIX = "/dev/hugepages"
+"""The hugetlbfs mount for a page size is ``HUGETLBFS_PREFIX`` + the size (``2M``, ``1G``):
+the host of libvirt's tests (qemuxmlconftest), a parameter of the host, not the document."""
 MEMORY_BACKING_DIR = "/var/lib/libvirt/qemu/ram"
 """libvirt's default ``memory_backing_dir``; file backends live in ``-1-NAME`` below it
 (``-1``: the id of a domain that is not running, as ``domxml-to-native`` reports)."""
 
 
+def hugetlbfs_mount(page_size: int) -> str:
+    """Where the host mounts hugetlbfs for a page size: host configuration (qemu.conf
+    ``hugetlbfs_mount``, else the mounts libvirt finds). The reference assumes the host of
+    libvirt's own tests: ``/dev/hugepages2M``, ``/dev/hugepages1G``, ``/dev/hugepages<size>``."""
+    for shift, suffix in ((30, "G"), (20, "M"), (10, "K")):
+        if page_size % (1 << shift) == 0:
+            return f"{HUGETLBFS_PREFIX}{page_size >> shift}{suffix}"
+    return f"{HUGETLBFS_PREFIX}{page_size}"
+
+
 def _backend(domain: Domain, cell: Cell) -> dict[str, object]:
-    """The memory backend of a cell with memory, in libvirt 12.8's shape and key order."""
+    """The memory backend of a cell with memory, in libvirt 12.8's shape and key order:
+    ``qom-type, id, [hugetlb, hugetlbsize | mem-path, discard-data], [share], [prealloc,
+    prealloc-threads], size, [host-nodes, policy], [prealloc-context]``."""
     assert cell.id is not None
     assert cell.memory is not None
     backing = domain.memory_backing or MemoryBacking()
     access = cell.mem_access or backing.access
+    page = hugepage_size(domain, cell.id)
     if backing.source == "memfd":
         qom_type = "memory-backend-memfd"
-    elif backing.source == "file" or access is not None:
+    elif backing.source == "file" or access is not None or page is not None:
         qom_type = "memory-backend-file"
     else:
         qom_type = "memory-backend-ram"
     props: dict[str, object] = {"qom-type": qom_type, "id": f"ram-node{cell.id}"}
+    if qom_type == "memory-backend-memfd" and page is not None:
+        props["hugetlb"] = True
+        props["hugetlbsize"] = page
     if qom_type == "memory-backend-file":
-        props["mem-path"] = f"{MEMORY_BACKING_DIR}/-1-{domain.name[:20]}/ram-node{cell.id}"
-        discard = cell.discard if cell.discard is not None else (backing.discard or None)
-        if discard is not None:
-            props["discard-data"] = discard
+        props.update(_file_props(domain, cell, page))
     if access is not None:
         props["share"] = access == "shared"
+    prealloc = page is not None or backing.allocation_immediate
+    if prealloc:
+        props["prealloc"] = True
+        if backing.allocation_threads is not None:
+            props["prealloc-threads"] = backing.allocation_threads
     props["size"] = aligned_memory(cell.memory)
     binding = _binding(domain, cell.id)
     if binding is not None:
         props["host-nodes"] = list(binding[0])
         props["policy"] = binding[1]
+        if prealloc:  # libvirt preallocates on threads bound to those host nodes
+            props["prealloc-context"] = f"tc-ram-node{cell.id}"
     return props
+
+
+def _file_props(domain: Domain, cell: Cell, page: int | None) -> dict[str, object]:
+    """A file backend's path (hugetlbfs for hugepages, else libvirt's memory_backing_dir)
+    and ``discard-data`` (a cell's ``discard`` overrides ``<memoryBacking><discard/>``)."""
+    backing = domain.memory_backing or MemoryBacking()
+    name = domain.name[:20]
+    props: dict[str, object] = {
+        "mem-path": f"{hugetlbfs_mount(page)}/libvirt/qemu/-1-{name}"
+        if page is not None
+        else f"{MEMORY_BACKING_DIR}/-1-{name}/ram-node{cell.id}"
+    }
+    discard = cell.discard if cell.discard is not None else (backing.discard or None)
+    if discard is not None:
+        props["discard-data"] = discard
+    return props
+
+
+def _backend_options(domain: Domain, cell: Cell) -> list[Option]:
+    """A cell's backend, preceded by its thread context when it has one."""
+    props = _backend(domain, cell)
+    options: list[Option] = []
+    if "prealloc-context" in props:
+        context = {
+            "qom-type": "thread-context",
+            "id": props["prealloc-context"],
+            "node-affinity": props["host-nodes"],
+        }
+        options.append(Option("-object", json_object(context)))
+    options.append(Option("-object", json_object(props)))
+    return options
 
 
 def _binding(domain: Domain, cell_id: int) -> tuple[tuple[int, ...], str] | None:
@@ -220,7 +277,7 @@ def _numa_options(domain: Domain) -> list[Option]:
         if cell.memory > 0 and legacy:
             parts.append(f"mem={aligned_memory(cell.memory) // MEMORY_ALIGNMENT}")
         elif cell.memory > 0:
-            options.append(Option("-object", json_object(_backend(domain, cell))))
+            options.extend(_backend_options(domain, cell))
             parts.append(f"memdev=ram-node{cell.id}")
         options.append(Option("-numa", ",".join(parts)))
     options.extend(

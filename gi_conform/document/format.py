@@ -144,11 +144,24 @@ def _memory_backing(root: _Node, backing: MemoryBacking | None) -> None:
         return
     node = root.add("memoryBacking")
     if backing.hugepages:
-        node.add("hugepages")
+        pages = node.add("hugepages")
+        for page in backing.pages:
+            pages.add(
+                "page",
+                ("size", _text(page.size)),
+                ("unit", "b" if page.size is not None else None),
+                ("nodeset", format_bitmap(page.nodeset) if page.nodeset is not None else None),
+            )
     if backing.source is not None:
         node.add("source", ("type", backing.source))
     if backing.access is not None:
         node.add("access", ("mode", backing.access))
+    if backing.allocation_immediate or backing.allocation_threads is not None:
+        node.add(
+            "allocation",
+            ("mode", "immediate" if backing.allocation_immediate else None),
+            ("threads", _text(backing.allocation_threads)),
+        )
     if backing.discard:
         node.add("discard")
 

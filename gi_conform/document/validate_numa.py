@@ -49,7 +49,7 @@ def _memory_rules(domain: Domain) -> Iterator[Violation]:
                     cell=cell.id,
                 )
     backing = domain.memory_backing
-    if backing is not None and backing.hugepages:
+    if backing is not None and backing.hugepages and not domain.cells:
         yield violation("MEMORY-HUGEPAGES-NOT-MODELLED", backing.line, "<memoryBacking>")
 
 

@@ -517,6 +517,8 @@ def runnable_argv(
         i += 2
         if option == "-machine" and all("=" in part for part in split_keyval(value)):
             machine_props.append(value)
+        elif option == "-object" and '"qom-type":"thread-context"' in value:
+            pass  # pins preallocation to the document's host nodes, which this host may lack
         elif option == "-object":
             body += [option, _subset_backend(value)]
         elif option == "-device":
@@ -560,6 +562,10 @@ def _subset_backend(value: str) -> str:
     # bind memory to host NUMA nodes"); the guest sees no difference.
     backend.pop("host-nodes", None)
     backend.pop("policy", None)
+    # Hugepages and preallocation are host resources this host need not have (no
+    # hugetlbfs reserved; a 1 GiB cell allocated up front); the guest sees no difference.
+    for key in ("hugetlb", "hugetlbsize", "prealloc", "prealloc-threads", "prealloc-context"):
+        backend.pop(key, None)
     return json.dumps(backend, separators=(",", ":"))
 
 

@@ -37,11 +37,6 @@ GOLDENS = Path(__file__).resolve().parents[2] / "reference" / "libvirt-goldens"
 FEATURES = ("numa-nodes", "distances", "memory-backends", "vfio-pci", "initiators", "verdict")
 
 OUT_OF_SCOPE: dict[tuple[str, str], str] = {
-    ("hugepages-numa-nodeset", "memory-backends"): (
-        "hugepages are not modelled (MEMORY-HUGEPAGES-NOT-MODELLED): libvirt writes a "
-        "memory-backend-file on the hugetlbfs mount with prealloc, the reference a "
-        "memory-backend-ram"
-    ),
     ("numatune-auto-prefer", "memory-backends"): (
         "placement auto: the host nodes are numad's answer when the domain starts (host "
         "state; the golden's [0,1,2,3] is the test suite's numad mock), so the reference "
