@@ -384,3 +384,23 @@ def _m_numatune_placement_auto_memnode(
             vcpu.text = "1"
         vcpu.set("placement", "auto")
     etree.SubElement(tune, "memnode", cellid=cell, mode="strict", nodeset="0")
+
+
+def _m_hugepages_nodeset(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    backing = root.find("memoryBacking")
+    if backing is None:
+        backing = etree.SubElement(root, "memoryBacking")
+    for old in backing.findall("hugepages"):
+        backing.remove(old)
+    pages = etree.SubElement(backing, "hugepages")
+    cells = _cell_ids(domain) or [0]
+    how = draw(st.sampled_from(("unknown", "two-defaults", "intersect")))
+    if how == "unknown":
+        etree.SubElement(pages, "page", size="2048", unit="KiB", nodeset=str(max(cells) + 1))
+    elif how == "two-defaults":
+        etree.SubElement(pages, "page", size="1048576", unit="KiB")
+        etree.SubElement(pages, "page", size="2048", unit="KiB")
+    else:
+        cell = str(draw(st.sampled_from(cells)))
+        etree.SubElement(pages, "page", size="1048576", unit="KiB", nodeset=cell)
+        etree.SubElement(pages, "page", size="2048", unit="KiB", nodeset=cell)
