@@ -24,6 +24,7 @@ __all__ = [
     "Domain",
     "Hostdev",
     "HostdevKind",
+    "HugePage",
     "Initiator",
     "Interconnect",
     "InterconnectType",
@@ -205,6 +206,16 @@ class Cell:
 
 
 @dataclass(frozen=True)
+class HugePage:
+    """``<memoryBacking><hugepages><page size unit nodeset>``: the page size (bytes) the
+    cells of ``nodeset`` get (every cell no other page names when None)."""
+
+    size: int | None
+    nodeset: tuple[int, ...] | None = None
+    line: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class MemoryBacking:
     """The parts of ``<memoryBacking>`` that decide the cells' memory backends."""
 
@@ -215,7 +226,13 @@ class MemoryBacking:
     discard: bool = False
     """``<discard/>``: the default of every cell's ``discard``."""
     hugepages: bool = False
-    """``<hugepages>`` is present (the reference does not model its backends)."""
+    """``<hugepages>`` is present."""
+    pages: tuple[HugePage, ...] = ()
+    """Its ``<page>`` elements; none: every cell gets the host's default page size."""
+    allocation_immediate: bool = False
+    """``<allocation mode='immediate'>``: preallocate (QEMU ``prealloc``)."""
+    allocation_threads: int | None = None
+    """``<allocation threads>``: QEMU ``prealloc-threads``."""
     line: int = field(default=0, compare=False, repr=False)
 
 
@@ -238,6 +255,9 @@ class Numatune:
     nodeset: tuple[int, ...] | None = None
     """``<memory nodeset>``; empty when ``<memory>`` names none (placement auto)."""
     has_memory: bool = False
+    placement_auto: bool = False
+    """``<memory placement='auto'>`` (or no nodeset under ``<vcpu placement='auto'>``, as
+    libvirt defaults it): numad chooses the host nodes when the domain starts."""
     memnodes: tuple[MemNode, ...] = ()
     line: int = field(default=0, compare=False, repr=False)
 
@@ -273,8 +293,20 @@ class Hostdev:
     managed: bool | None = None
     multifunction: bool = False
     """``multifunction='on'`` on the guest address: other functions may share the slot."""
+    display: bool = False
+    """mdev ``display='on'``: libvirt writes ``"display":"on"`` (else ``"off"``)."""
+    guest_address_type: str | None = None
+    """A guest ``<address type>`` other than ``pci`` (``unassigned``, ``drive``, ...);
+    None for a PCI guest address or none at all."""
     line: int = field(default=0, compare=False, repr=False)
     acpi_line: int = field(default=0, compare=False, repr=False)
+
+    @property
+    def in_guest(self) -> bool:
+        """Whether QEMU gets the device as a PCI device: a PCI or mdev hostdev whose guest
+        address is not ``unassigned`` (libvirt keeps such a device on the host, bound to
+        vfio, and writes no ``-device`` for it)."""
+        return self.kind.is_pci and self.guest_address_type != "unassigned"
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,14 @@ libvirt 12.8 and QEMU 10.0.2; one owner, so the stages cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from gi_conform.model import DocumentDialect, Domain, MdevSource, PciAddress, Source
+from gi_conform.model import Cell, DocumentDialect, Domain, MdevSource, PciAddress, Source
 
 __all__ = [
     "BRIDGE_MODELS",
+    "DEFAULT_HUGEPAGE_SIZE",
     "LOCAL_DISTANCE",
     "MDEV_SYSFS_PREFIX",
     "REMOTE_DISTANCE",
@@ -25,8 +27,12 @@ __all__ = [
     "cpu_cells_written",
     "distance_matrix",
     "document_dialect",
+    "hugepage_size",
     "initiator_claims",
     "initiator_pairs",
+    "legacy_numa_mem",
+    "machine_takes_numa_mem",
+    "needs_memory_backend",
     "source_key",
     "unassigned_vcpus",
     "vcpus_added_to_cell0",
@@ -37,6 +43,73 @@ REMOTE_DISTANCE = 20
 UNREACHABLE = 255
 
 MDEV_SYSFS_PREFIX = "/sys/bus/mdev/devices/"
+
+
+# ------------------------------------------------------------------ memory backends
+
+_VERSIONED_MACHINE = re.compile(r"(?:pc-i440fx-|pc-q35-|pc-|virt-)(\d+)\.(\d+)")
+LAST_NUMA_MEM_MACHINE = (5, 0)
+"""QEMU takes ``-numa node,mem=`` only on machine types up to 5.0 (``numa_mem_supported``,
+set by ``pc_i440fx_5_0_machine_options``, ``pc_q35_5_0_machine_options`` and
+``virt_machine_5_0_options`` since QEMU 5.1; it refuses it on 5.1 and later)."""
+
+
+def machine_takes_numa_mem(domain: Domain) -> bool:
+    """Whether the machine type still takes the legacy ``mem=``: a versioned x86 ``pc-*``
+    (i440fx, q35, or the oldest ``pc-X.Y``) or arm ``virt-X.Y`` machine up to 5.0. An
+    unversioned alias (``pc``, ``q35``, ``virt``) is QEMU's newest machine: it does not."""
+    if domain.machine is None:
+        return False
+    match = _VERSIONED_MACHINE.fullmatch(domain.machine)
+    if match is None or (domain.machine.startswith("virt-") and not domain.arch.startswith("a")):
+        return False
+    return (int(match[1]), int(match[2])) <= LAST_NUMA_MEM_MACHINE
+
+
+DEFAULT_HUGEPAGE_SIZE = 2 * 1024 * 1024
+"""The host's default hugepage size (x86_64 and aarch64 with 4 KiB pages): what an empty
+``<hugepages/>`` gives every cell. Host configuration; libvirt's tests assume it too."""
+
+
+def hugepage_size(domain: Domain, cell_id: int | None) -> int | None:
+    """The hugepage size (bytes) a cell's memory gets, None for normal pages: the
+    ``<page>`` whose nodeset names the cell, else one without a nodeset, else (no
+    ``<page>`` at all) the host's default; a cell no page covers gets normal pages."""
+    backing = domain.memory_backing
+    if backing is None or not backing.hugepages:
+        return None
+    if not backing.pages:
+        return DEFAULT_HUGEPAGE_SIZE
+    for page in backing.pages:
+        if page.nodeset is not None and cell_id in page.nodeset:
+            return page.size
+    return next((page.size for page in backing.pages if page.nodeset is None), None)
+
+
+def needs_memory_backend(domain: Domain, cell: Cell) -> bool:
+    """Whether a cell with memory needs a memory backend object even where ``mem=`` would
+    do (libvirt's qemuBuildMemoryBackendProps answers "not necessary" only without
+    hugepages, a ``<memnode>`` for the cell, a memory access mode (the cell's or
+    ``<memoryBacking><access>``) and a file or memfd ``<memoryBacking><source>``; a
+    domain-wide ``<numatune><memory>`` binds the whole process instead)."""
+    backing = domain.memory_backing
+    if hugepage_size(domain, cell.id) is not None:
+        return True
+    if backing is not None and (backing.access is not None or backing.source in ("file", "memfd")):
+        return True
+    tune = domain.numatune
+    if tune is not None and any(m.cell == cell.id for m in tune.memnodes):
+        return True
+    return cell.mem_access is not None
+
+
+def legacy_numa_mem(domain: Domain) -> bool:
+    """Whether libvirt writes ``-numa node,...,mem=<MiB>`` and no backends (as in its
+    ``cpu-numa-memory-oldstyle`` test): the machine type takes ``mem=`` and no cell with
+    memory needs a backend (qemuBuildNumaCommandLine uses ``memdev`` for all or none)."""
+    return machine_takes_numa_mem(domain) and not any(
+        needs_memory_backend(domain, cell) for cell in domain.cells if cell.memory
+    )
 
 
 # ------------------------------------------------------------------ vCPUs and cells

@@ -39,10 +39,13 @@ from gi_conform.semantics import (
     cpu_cells_seen,
     cpu_cells_written,
     distance_matrix,
+    hugepage_size,
+    legacy_numa_mem,
     vcpus_added_to_cell0,
 )
 
 __all__ = [
+    "HUGETLBFS_PREFIX",
     "MEMORY_ALIGNMENT",
     "MEMORY_BACKING_DIR",
     "Option",
@@ -53,6 +56,7 @@ __all__ = [
     "device_ids",
     "emitted_initiators",
     "flatten",
+    "hugetlbfs_mount",
     "render_args",
 ]
 
@@ -88,37 +92,91 @@ def aligned_memory(size: int) -> int:
 
 
 _HIERARCHY = {0: "memory", 1: "first-level", 2: "second-level", 3: "third-level"}
+HUGETLBFS_PREFIX = "/dev/hugepages"
+"""The hugetlbfs mount for a page size is ``HUGETLBFS_PREFIX`` + the size (``2M``, ``1G``):
+the host of libvirt's tests (qemuxmlconftest), a parameter of the host, not the document."""
 MEMORY_BACKING_DIR = "/var/lib/libvirt/qemu/ram"
 """libvirt's default ``memory_backing_dir``; file backends live in ``-1-NAME`` below it
 (``-1``: the id of a domain that is not running, as ``domxml-to-native`` reports)."""
 
 
+def hugetlbfs_mount(page_size: int) -> str:
+    """Where the host mounts hugetlbfs for a page size: host configuration (qemu.conf
+    ``hugetlbfs_mount``, else the mounts libvirt finds). The reference assumes the host of
+    libvirt's own tests: ``/dev/hugepages2M``, ``/dev/hugepages1G``, ``/dev/hugepages<size>``."""
+    for shift, suffix in ((30, "G"), (20, "M"), (10, "K")):
+        if page_size % (1 << shift) == 0:
+            return f"{HUGETLBFS_PREFIX}{page_size >> shift}{suffix}"
+    return f"{HUGETLBFS_PREFIX}{page_size}"
+
+
 def _backend(domain: Domain, cell: Cell) -> dict[str, object]:
-    """The memory backend of a cell with memory, in libvirt 12.8's shape and key order."""
+    """The memory backend of a cell with memory, in libvirt 12.8's shape and key order:
+    ``qom-type, id, [hugetlb, hugetlbsize | mem-path, discard-data], [share], [prealloc,
+    prealloc-threads], size, [host-nodes, policy], [prealloc-context]``."""
     assert cell.id is not None
     assert cell.memory is not None
     backing = domain.memory_backing or MemoryBacking()
     access = cell.mem_access or backing.access
+    page = hugepage_size(domain, cell.id)
     if backing.source == "memfd":
         qom_type = "memory-backend-memfd"
-    elif backing.source == "file" or access is not None:
+    elif backing.source == "file" or access is not None or page is not None:
         qom_type = "memory-backend-file"
     else:
         qom_type = "memory-backend-ram"
     props: dict[str, object] = {"qom-type": qom_type, "id": f"ram-node{cell.id}"}
+    if qom_type == "memory-backend-memfd" and page is not None:
+        props["hugetlb"] = True
+        props["hugetlbsize"] = page
     if qom_type == "memory-backend-file":
-        props["mem-path"] = f"{MEMORY_BACKING_DIR}/-1-{domain.name[:20]}/ram-node{cell.id}"
-        discard = cell.discard if cell.discard is not None else (backing.discard or None)
-        if discard is not None:
-            props["discard-data"] = discard
+        props.update(_file_props(domain, cell, page))
     if access is not None:
         props["share"] = access == "shared"
+    prealloc = page is not None or backing.allocation_immediate
+    if prealloc:
+        props["prealloc"] = True
+        if backing.allocation_threads is not None:
+            props["prealloc-threads"] = backing.allocation_threads
     props["size"] = aligned_memory(cell.memory)
     binding = _binding(domain, cell.id)
     if binding is not None:
         props["host-nodes"] = list(binding[0])
         props["policy"] = binding[1]
+        if prealloc:  # libvirt preallocates on threads bound to those host nodes
+            props["prealloc-context"] = f"tc-ram-node{cell.id}"
     return props
+
+
+def _file_props(domain: Domain, cell: Cell, page: int | None) -> dict[str, object]:
+    """A file backend's path (hugetlbfs for hugepages, else libvirt's memory_backing_dir)
+    and ``discard-data`` (a cell's ``discard`` overrides ``<memoryBacking><discard/>``)."""
+    backing = domain.memory_backing or MemoryBacking()
+    name = domain.name[:20]
+    props: dict[str, object] = {
+        "mem-path": f"{hugetlbfs_mount(page)}/libvirt/qemu/-1-{name}"
+        if page is not None
+        else f"{MEMORY_BACKING_DIR}/-1-{name}/ram-node{cell.id}"
+    }
+    discard = cell.discard if cell.discard is not None else (backing.discard or None)
+    if discard is not None:
+        props["discard-data"] = discard
+    return props
+
+
+def _backend_options(domain: Domain, cell: Cell) -> list[Option]:
+    """A cell's backend, preceded by its thread context when it has one."""
+    props = _backend(domain, cell)
+    options: list[Option] = []
+    if "prealloc-context" in props:
+        context = {
+            "qom-type": "thread-context",
+            "id": props["prealloc-context"],
+            "node-affinity": props["host-nodes"],
+        }
+        options.append(Option("-object", json_object(context)))
+    options.append(Option("-object", json_object(props)))
+    return options
 
 
 def _binding(domain: Domain, cell_id: int) -> tuple[tuple[int, ...], str] | None:
@@ -128,8 +186,8 @@ def _binding(domain: Domain, cell_id: int) -> tuple[tuple[int, ...], str] | None
         return None
     memnode = next((m for m in tune.memnodes if m.cell == cell_id), None)
     mode, nodeset = (memnode.mode, memnode.nodeset) if memnode else (tune.mode, tune.nodeset)
-    if memnode is None and not tune.has_memory:
-        return None
+    if memnode is None and (not tune.has_memory or tune.placement_auto):
+        return None  # placement auto: numad's host nodes are host state, not shown
     policy = mode.qemu_policy if mode is not None else None
     if policy is None or not nodeset:
         return None
@@ -205,6 +263,7 @@ def _numa_options(domain: Domain) -> list[Option]:
     if uses_hmat:
         options.append(Option("-machine", "hmat=on"))
     extra = set(vcpus_added_to_cell0(domain))
+    legacy = legacy_numa_mem(domain)
     # Which cells are initiators matters only for HMAT: derived only then.
     written: set[int] = cpu_cells_written(domain) if uses_hmat else set()
     seen: set[int] = cpu_cells_seen(domain) if uses_hmat else set()
@@ -219,8 +278,10 @@ def _numa_options(domain: Domain) -> list[Option]:
             initiator = _node_initiator(cell, domain.interconnects, written, seen)
             if initiator is not None:
                 parts.append(f"initiator={initiator}")
-        if cell.memory > 0:
-            options.append(Option("-object", json_object(_backend(domain, cell))))
+        if cell.memory > 0 and legacy:
+            parts.append(f"mem={aligned_memory(cell.memory) // MEMORY_ALIGNMENT}")
+        elif cell.memory > 0:
+            options.extend(_backend_options(domain, cell))
             parts.append(f"memdev=ram-node{cell.id}")
         options.append(Option("-numa", ",".join(parts)))
     options.extend(
@@ -270,7 +331,8 @@ def _device_option(domain: Domain, hostdev: Hostdev, device_id: str) -> Option:
         assert isinstance(hostdev.source, MdevSource)
         props["id"] = device_id
         props["sysfsdev"] = f"/sys/bus/mdev/devices/{hostdev.source.uuid}"
-        props["display"] = "off"  # libvirt 12.8 always writes it for a vfio-pci mdev
+        # libvirt 12.8 always writes it for a vfio-pci mdev (hostdev-mdev-display)
+        props["display"] = "on" if hostdev.display else "off"
     else:
         if hostdev.source is None:
             raise ValueError(f"hostdev '{hostdev.alias}' has no valid source; validate first")
@@ -312,10 +374,11 @@ def _emitted(domain: Domain, profile: Profile, names: dict[str, str]) -> list[In
     def from_nodeset(hostdev: Hostdev, node: int) -> Initiator:
         return Initiator(next_id(), names[hostdev.alias], node, Dialect.LIBVIRT, alias_given=False)
 
-    pci = [hostdev for hostdev in domain.hostdevs if hostdev.kind.is_pci]
+    pci = [hostdev for hostdev in domain.hostdevs if hostdev.in_guest]
+    kept_off = {h.alias for h in domain.hostdevs if h.kind.is_pci and not h.in_guest}
     if profile is Profile.SEED:
         return [
-            *domain.initiators,
+            *(i for i in domain.initiators if i.device not in kept_off),
             *(from_nodeset(h, node) for h in pci for node in h.nodeset or ()),
         ]
     emitted: list[Initiator] = []
@@ -357,7 +420,7 @@ def build_argv(domain: Domain, profile: Profile | None = None) -> tuple[Option, 
     options = _numa_options(domain)
     names = device_ids(domain, chosen)
     initiators = _emitted(domain, chosen, names)
-    pci = [hostdev for hostdev in domain.hostdevs if hostdev.kind.is_pci]
+    pci = [hostdev for hostdev in domain.hostdevs if hostdev.in_guest]
     if chosen is Profile.SEED:
         options.extend(_device_option(domain, h, names[h.alias]) for h in pci)
         options.extend(_initiator_option(i, chosen) for i in initiators)

@@ -142,7 +142,7 @@ def expected_pairs(domain: Domain) -> list[tuple[str, int]]:
     pairs: list[tuple[str, int]] = []
     for alias, node in initiator_pairs(domain):
         hostdev = domain.hostdev(alias)
-        key = source_key(hostdev.source) if hostdev is not None else None
+        key = source_key(hostdev.source) if hostdev is not None and hostdev.in_guest else None
         if key is not None:
             pairs.append((key, node))
     return pairs
@@ -152,7 +152,7 @@ def pci_hostdevs(domain: Domain) -> list[tuple[Hostdev, str]]:
     return [
         (hostdev, key)
         for hostdev in domain.hostdevs
-        if hostdev.kind.is_pci and (key := source_key(hostdev.source)) is not None
+        if hostdev.in_guest and (key := source_key(hostdev.source)) is not None
     ]
 
 

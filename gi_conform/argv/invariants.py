@@ -38,6 +38,7 @@ from gi_conform.document.validate import parse
 from gi_conform.model import Domain
 from gi_conform.resources import reference_dir
 from gi_conform.semantics import (
+    legacy_numa_mem,
     unassigned_vcpus,
     vcpus_added_to_cell0,
 )
@@ -124,6 +125,9 @@ def _keyval(ctx: _Context) -> Iterator[BrokenInvariant]:
                 error.position,
             )
     reading = ctx.reading
+    node_properties = NUMA_NODE_PROPERTIES | (
+        {"mem"} if legacy_numa_mem(ctx.domain) else frozenset()
+    )
     written: list[tuple[str, frozenset[str], frozenset[str], Form, int]] = [
         *(
             (f"initiator '{g.id}'", g.properties, GI_PROPERTIES, g.form, g.position)
@@ -134,7 +138,7 @@ def _keyval(ctx: _Context) -> Iterator[BrokenInvariant]:
             for d in reading.distances
         ),
         *(
-            (f"-numa node {n.nodeid}", n.properties, NUMA_NODE_PROPERTIES, n.form, n.position)
+            (f"-numa node {n.nodeid}", n.properties, node_properties, n.form, n.position)
             for n in reading.numa_nodes
         ),
     ]
@@ -222,6 +226,17 @@ def _numa_cpus(ctx: _Context) -> Iterator[BrokenInvariant]:
             yield _broken("INV-NUMA-CPUS", f"node {cell}: {'; '.join(parts)}", node.position)
 
 
+def _legacy_mem(cell: int, mem: int, memory: int, position: int) -> Iterator[BrokenInvariant]:
+    """``mem=`` where libvirt writes it (machine types up to 5.0): the cell's size."""
+    if mem != memory:
+        yield _broken(
+            "INV-NUMA-MEMORY",
+            f"node {cell}: legacy mem= of {mem} bytes, the cell needs {memory} "
+            "(its memory rounded up to whole MiB)",
+            position,
+        )
+
+
 def _numa_memory(ctx: _Context) -> Iterator[BrokenInvariant]:
     users: dict[str, list[int]] = {}
     for node in ctx.reading.numa_nodes:
@@ -236,6 +251,9 @@ def _numa_memory(ctx: _Context) -> Iterator[BrokenInvariant]:
                 yield _broken(
                     "INV-NUMA-MEMORYLESS", f"memoryless node {cell} has {what}", node.position
                 )
+            continue
+        if node.memdev is None and node.mem is not None and legacy_numa_mem(ctx.domain):
+            yield from _legacy_mem(cell, node.mem, memory, node.position)
             continue
         if node.memdev is None:
             how = " (uses legacy mem=)" if node.mem is not None else ""

@@ -330,15 +330,16 @@ def _uint(props: _Props, key: str) -> int | None:
     return _c_uint(str(value))
 
 
-def _size(props: _Props, key: str) -> int | None:
-    """A size: JSON integer, or key=value bytes with QEMU's optional B/K/M/G/T/P/E."""
+def _size(props: _Props, key: str, default_shift: int = 0) -> int | None:
+    """A size: JSON integer, or key=value bytes with QEMU's optional B/K/M/G/T/P/E (a
+    bare number in ``default_shift`` units)."""
     if key not in props.values or props.form is Form.JSON:
         return _uint(props, key)
     text = str(props.values[key]).strip()
     if text.lower().startswith("0x"):
         return _c_uint(text)
     try:
-        return parse_size(text)
+        return parse_size(text, default_shift)
     except ValueError as error:
         raise _Unreadable(f"'{key}' '{_short(text)}' {error}") from None
 
@@ -518,7 +519,7 @@ class _Reader:
                 memdev=memdev,
                 form=props.form,
                 properties=frozenset(props.order),
-                mem=_size(props, "mem"),
+                mem=_size(props, "mem", 20),  # QEMU: a suffix-less legacy mem= is MiB
                 initiator=_uint(props, "initiator"),
             )
         )

@@ -144,11 +144,24 @@ def _memory_backing(root: _Node, backing: MemoryBacking | None) -> None:
         return
     node = root.add("memoryBacking")
     if backing.hugepages:
-        node.add("hugepages")
+        pages = node.add("hugepages")
+        for page in backing.pages:
+            pages.add(
+                "page",
+                ("size", _text(page.size)),
+                ("unit", "b" if page.size is not None else None),
+                ("nodeset", format_bitmap(page.nodeset) if page.nodeset is not None else None),
+            )
     if backing.source is not None:
         node.add("source", ("type", backing.source))
     if backing.access is not None:
         node.add("access", ("mode", backing.access))
+    if backing.allocation_immediate or backing.allocation_threads is not None:
+        node.add(
+            "allocation",
+            ("mode", "immediate" if backing.allocation_immediate else None),
+            ("threads", _text(backing.allocation_threads)),
+        )
     if backing.discard:
         node.add("discard")
 
@@ -162,6 +175,7 @@ def _numatune(root: _Node, tune: Numatune | None) -> None:
             "memory",
             ("mode", tune.mode),
             ("nodeset", format_bitmap(tune.nodeset) if tune.nodeset else None),
+            ("placement", "auto" if tune.placement_auto else None),
         )
     for memnode in tune.memnodes:
         node.add(
@@ -181,6 +195,8 @@ def _hostdev(devices: _Node, hostdev: Hostdev) -> None:
     ]
     if hostdev.kind is HostdevKind.MDEV:
         attrs.append(("model", "vfio-pci"))
+        if hostdev.display:
+            attrs.append(("display", "on"))
     node = devices.add("hostdev", *attrs)
     source = node.add("source")
     match hostdev.source:
@@ -204,6 +220,10 @@ def _hostdev(devices: _Node, hostdev: Hostdev) -> None:
         node.add("alias", ("name", hostdev.alias))
     if hostdev.nodeset is not None:
         node.add("acpi", ("nodeset", format_bitmap(hostdev.nodeset)))
+    _guest_address(node, hostdev)
+
+
+def _guest_address(node: _Node, hostdev: Hostdev) -> None:
     if hostdev.guest_address is not None:
         node.add(
             "address",
@@ -211,6 +231,8 @@ def _hostdev(devices: _Node, hostdev: Hostdev) -> None:
             *_pci_attrs(hostdev.guest_address),
             ("multifunction", "on" if hostdev.multifunction else None),
         )
+    elif hostdev.guest_address_type is not None:
+        node.add("address", ("type", hostdev.guest_address_type))
 
 
 def _initiator(devices: _Node, initiator: Initiator) -> None:

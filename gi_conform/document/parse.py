@@ -199,7 +199,9 @@ class _DomainReader:
             interconnects=self.numa_reader.interconnects(numa) if numa is not None else (),
             pci_controllers=_pci_controllers(devices),
             memory_backing=self.numa_reader.memory_backing(top.get("memoryBacking")),
-            numatune=self.numa_reader.numatune(top.get("numatune")),
+            numatune=self.numa_reader.numatune(
+                top.get("numatune"), vcpu_auto=root.find("vcpu[@placement='auto']") is not None
+            ),
             line=_line(root),
             numa_line=_line(numa) if numa is not None else 0,
             features_line=_line(features) if features is not None else 0,
@@ -384,7 +386,10 @@ class _DomainReader:
         guest: PciAddress | None = None
         multifunction = False
         address = children.get("address")
-        if address is not None and address.get("type") == "pci":
+        address_type = address.get("type", "") if address is not None else None
+        if address_type == "pci":
+            address_type = None
+        if address is not None and address_type is None:
             guest = self._pci_address(address, f"{label} guest <address>")
             multifunction = address.get("multifunction") == "on"
         nodeset: tuple[int, ...] | None = None
@@ -412,6 +417,8 @@ class _DomainReader:
             nodeset=nodeset,
             managed=None if managed is None else managed == "yes",
             multifunction=multifunction,
+            display=kind is HostdevKind.MDEV and element.get("display") == "on",
+            guest_address_type=address_type,
             line=_line(element),
             acpi_line=_line(acpi) if acpi is not None else 0,
         )

@@ -18,6 +18,7 @@ from gi_conform.model import (
     CacheAssociativity,
     CachePolicy,
     CellCache,
+    HugePage,
     Interconnect,
     InterconnectType,
     MemNode,
@@ -25,7 +26,7 @@ from gi_conform.model import (
     Numatune,
     NumatuneMode,
 )
-from gi_conform.units import UnitError, exact_bytes
+from gi_conform.units import UnitError, exact_bytes, to_bytes
 
 __all__ = [
     "ACCESS_MODES",
@@ -35,6 +36,7 @@ __all__ = [
 
 ACCESS_MODES = ("shared", "private")
 BACKING_SOURCES = ("anonymous", "file", "memfd")
+ALLOCATION_MODES = ("immediate", "ondemand")
 MAX_HOST_NODE = 1023
 """Host NUMA node numbers above this are refused: libnuma's usual limit (NUMA_NUM_NODES)."""
 _MAX_UINT32 = 2**32 - 1
@@ -195,13 +197,69 @@ class NumaReader:
             return None
         source = self._backing_choice(element, "source", "type", BACKING_SOURCES)
         access = self._backing_choice(element, "access", "mode", ACCESS_MODES)
+        allocation = (
+            self._backing_choice(element, "allocation", "mode", ALLOCATION_MODES)
+            if element.find("allocation[@mode]") is not None
+            else None
+        )
+        raw_threads = element.find("allocation")
+        threads = None
+        if raw_threads is not None and raw_threads.get("threads") is not None:
+            threads = _number(raw_threads.get("threads"))
+            if threads is None:
+                self.report(
+                    "MEMORY-BACKING-SYNTAX",
+                    raw_threads,
+                    "<memoryBacking><allocation>",
+                    attribute="threads",
+                    value=raw_threads.get("threads", ""),
+                    allowed="a non-negative integer",
+                )
+        hugepages = element.find("hugepages")
+        pages = (
+            tuple(self._page(page) for page in hugepages.iterchildren("page"))
+            if hugepages is not None
+            else ()
+        )
         return MemoryBacking(
             source=source,
             access=access,
             discard=element.find("discard") is not None,
-            hugepages=element.find("hugepages") is not None,
+            hugepages=hugepages is not None,
+            pages=pages,
+            allocation_immediate=allocation == "immediate",
+            allocation_threads=threads,
             line=_line(element),
         )
+
+    def _page(self, page: etree._Element) -> HugePage:
+        size: int | None = None
+        try:
+            size = to_bytes(page.get("size", ""), page.get("unit"))
+        except UnitError:
+            self.report(
+                "MEMORY-BACKING-SYNTAX",
+                page,
+                "<hugepages><page>",
+                attribute="size",
+                value=page.get("size", ""),
+                allowed="a size with a unit",
+            )
+        nodeset: tuple[int, ...] | None = None
+        raw = page.get("nodeset")
+        if raw is not None:
+            try:
+                nodeset = parse_bitmap(raw, limit=MAX_HOST_NODE + 1)
+            except BitmapError:
+                self.report(
+                    "MEMORY-BACKING-SYNTAX",
+                    page,
+                    "<hugepages><page>",
+                    attribute="nodeset",
+                    value=raw,
+                    allowed="a node bitmap",
+                )
+        return HugePage(size, nodeset, line=_line(page))
 
     def _backing_choice(
         self, backing: etree._Element, tag: str, attribute: str, allowed: tuple[str, ...]
@@ -225,20 +283,38 @@ class NumaReader:
 
     # -- numatune --------------------------------------------------------------------
 
-    def numatune(self, element: etree._Element | None) -> Numatune | None:
+    def numatune(
+        self, element: etree._Element | None, *, vcpu_auto: bool = False
+    ) -> Numatune | None:
+        """``vcpu_auto``: ``<vcpu placement='auto'>``, the default of ``<memory placement>``
+        when no nodeset is given (virDomainNumatuneParseXML)."""
         if element is None:
             return None
         memory = element.find("memory")
         mode: NumatuneMode | None = None
         nodeset: tuple[int, ...] | None = ()
+        placement_auto = False
         if memory is not None:
             mode = self._tune_mode(memory, "<numatune><memory>")
             nodeset = self._host_nodeset(memory, "<numatune><memory>")
+            placement = memory.get("placement")
+            if placement not in (None, "static", "auto"):
+                self.report(
+                    "NUMATUNE-SYNTAX",
+                    memory,
+                    "<numatune><memory>",
+                    field="placement",
+                    value=placement or "",
+                )
+            placement_auto = placement == "auto" or (
+                placement is None and memory.get("nodeset") is None and vcpu_auto
+            )
         memnodes = tuple(self._memnode(m) for m in element.iterchildren("memnode"))
         return Numatune(
             mode=mode,
             nodeset=nodeset,
             has_memory=memory is not None,
+            placement_auto=placement_auto,
             memnodes=memnodes,
             line=_line(element),
         )

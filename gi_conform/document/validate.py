@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from gi_conform.bitmap import format_bitmap
 from gi_conform.document.parse import read_domain
 from gi_conform.document.validate_numa import numa_feature_rules
-from gi_conform.model import Domain, Hostdev, PciAddress
+from gi_conform.model import Domain, Hostdev, HostdevKind, PciAddress
 from gi_conform.rules import Severity, Violation, violation
 from gi_conform.semantics import (
     BRIDGE_MODELS,
@@ -263,6 +263,31 @@ def _device_rules(domain: Domain) -> Iterator[Violation]:
             guests.setdefault(hostdev.guest_address, hostdev)
     yield from _hostdev_duplicate_rules(domain, guests)
     yield from _guest_slot_rules(domain, guests)
+    yield from _address_type_rules(domain)
+
+
+def _address_type_rules(domain: Domain) -> Iterator[Violation]:
+    """libvirt 12.8: an mdev (model vfio-pci) takes a PCI guest address or none; a PCI
+    hostdev a PCI one, ``unassigned`` (kept off the guest) or none."""
+    for hostdev in domain.hostdevs:
+        kind, address_type = hostdev.kind, hostdev.guest_address_type
+        if address_type is None or not kind.is_pci:
+            continue
+        if kind is HostdevKind.MDEV:
+            detail = (
+                f"Unsupported address type '{address_type}' with mediated device model 'vfio-pci'"
+            )
+        elif address_type != "unassigned":
+            detail = "PCI host devices must use 'pci' or 'unassigned' address type"
+        else:
+            continue
+        yield violation(
+            "HOSTDEV-GUEST-ADDRESS-TYPE",
+            hostdev.line,
+            f"hostdev '{hostdev.alias}'",
+            type=address_type,
+            detail=detail,
+        )
 
 
 def _alias_rules(domain: Domain) -> Iterator[Violation]:
@@ -391,6 +416,16 @@ def _initiator_rules(domain: Domain, claims: list[InitiatorClaim]) -> Iterator[V
             label = f"<acpi nodeset> of hostdev '{hostdev.alias}'"
             yield _not_pci(hostdev.acpi_line, label, hostdev)
     yield from _claim_rules(domain, claims)
+    for claim in claims:
+        device = domain.hostdev(claim.device)
+        if device is not None and device.kind.is_pci and not device.in_guest:
+            yield violation(
+                "GI-DEVICE-UNASSIGNED",
+                claim.line,
+                claim.label,
+                device=device.alias,
+                node=claim.node,
+            )
     if domain.acpi is False and claims:
         yield violation("GI-ACPI-DISABLED", domain.features_line, "<features>")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Set
 
 from gi_conform.bitmap import format_bitmap
-from gi_conform.model import Cell, CellCache, Domain, Interconnect, Numatune
+from gi_conform.model import Cell, CellCache, Domain, HugePage, Interconnect, Numatune
 from gi_conform.rules import Violation, violation
 
 __all__ = ["initiator_nodes", "numa_feature_rules"]
@@ -49,8 +49,39 @@ def _memory_rules(domain: Domain) -> Iterator[Violation]:
                     cell=cell.id,
                 )
     backing = domain.memory_backing
-    if backing is not None and backing.hugepages:
+    if backing is not None:
+        yield from _page_rules(domain, backing.pages)
+    if backing is not None and backing.hugepages and not domain.cells:
         yield violation("MEMORY-HUGEPAGES-NOT-MODELLED", backing.line, "<memoryBacking>")
+
+
+def _page_rules(domain: Domain, pages: tuple[HugePage, ...]) -> Iterator[Violation]:
+    """libvirt's checks of ``<hugepages><page>`` (virDomainHugepagesParseXML and the
+    domain's post-parse), with its messages; sizes in KiB as libvirt prints them."""
+    cells = {cell.id for cell in domain.cells if cell.id is not None} or {0}
+    seen: list[HugePage] = []
+    for page in pages:
+        detail = None
+        unknown = sorted(set(page.nodeset or ()) - cells)
+        if unknown:
+            detail = f"hugepages: node {unknown[0]} not found"
+        for other in seen:
+            if page.size is None or other.size is None or detail is not None:
+                continue
+            if page.nodeset is None and other.nodeset is None:
+                detail = (
+                    f"two master hugepages detected: {page.size // 1024} and {other.size // 1024}"
+                )
+            elif set(page.nodeset or ()) & set(other.nodeset or ()):
+                detail = (
+                    f"nodeset attribute of hugepages of sizes {page.size // 1024} and "
+                    f"{other.size // 1024} intersect"
+                )
+        if detail is not None:
+            yield violation(
+                "MEMORY-HUGEPAGES-NODESET", page.line, "<hugepages><page>", detail=detail
+            )
+        seen.append(page)
 
 
 def _numatune_rules(domain: Domain) -> Iterator[Violation]:
@@ -84,6 +115,15 @@ def _numatune_rules(domain: Domain) -> Iterator[Violation]:
             yield violation("NUMATUNE-MEMORYLESS", memnode.line, label, cell=memnode.cell)
         first.setdefault(memnode.cell, memnode.line)
     yield from _restrictive_rules(tune)
+    if tune.placement_auto:
+        for memnode in tune.memnodes:
+            yield violation(
+                "NUMATUNE-PLACEMENT-AUTO-MEMNODE",
+                memnode.line,
+                f"<memnode cellid='{memnode.cell}'>",
+            )
+        if not tune.memnodes:
+            yield violation("NUMATUNE-PLACEMENT-AUTO", tune.line, "<numatune><memory>")
 
 
 def _restrictive_rules(tune: Numatune) -> Iterator[Violation]:

@@ -24,6 +24,7 @@ from gi_conform.argv.build import Profile, aligned_memory, build_argv, flatten
 from gi_conform.argv.options import OptionValue, join_keyval, parse_size, split_keyval
 from gi_conform.argv.read import read_argv
 from gi_conform.model import Domain
+from gi_conform.semantics import legacy_numa_mem
 
 __all__ = [
     "MEM_PATH_STAND_IN",
@@ -418,6 +419,8 @@ def document_command(
         machine = "virt,acpi=on,gic-version=max"
     else:
         machine = "pc" if domain.pci_root_bus == "pci.0" else "q35"
+    if domain.machine is not None and legacy_numa_mem(domain):
+        machine = domain.machine  # only a machine type up to 5.0 takes the legacy mem=
     bridges = {bus: model for bus, model in domain.pci_controllers if model in _BRIDGE_DRIVERS}
     return runnable_argv(
         flatten(build_argv(domain, profile)),
@@ -514,6 +517,8 @@ def runnable_argv(
         i += 2
         if option == "-machine" and all("=" in part for part in split_keyval(value)):
             machine_props.append(value)
+        elif option == "-object" and '"qom-type":"thread-context"' in value:
+            pass  # pins preallocation to the document's host nodes, which this host may lack
         elif option == "-object":
             body += [option, _subset_backend(value)]
         elif option == "-device":
@@ -557,6 +562,10 @@ def _subset_backend(value: str) -> str:
     # bind memory to host NUMA nodes"); the guest sees no difference.
     backend.pop("host-nodes", None)
     backend.pop("policy", None)
+    # Hugepages and preallocation are host resources this host need not have (no
+    # hugetlbfs reserved; a 1 GiB cell allocated up front); the guest sees no difference.
+    for key in ("hugetlb", "hugetlbsize", "prealloc", "prealloc-threads", "prealloc-context"):
+        backend.pop(key, None)
     return json.dumps(backend, separators=(",", ":"))
 
 

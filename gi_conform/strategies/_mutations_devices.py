@@ -278,3 +278,17 @@ def _m_address_reserved(draw: st.DrawFn, domain: Domain, root: etree._Element) -
     slot = draw(st.sampled_from((0, 0x1F) if machine == "q35" else (0, 1)))
     guest = PciAddress(0, 0, slot, 0)
     _devices(root).append(_new_pci(_fresh_sources(domain, 1)[0], guest=guest))
+
+
+def _m_guest_address_type(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    if draw(st.booleans()):  # an mdev takes a PCI guest address or none
+        used = {str(h.source) for h in domain.hostdevs if h.kind is HostdevKind.MDEV}
+        uuid = str(draw(st.uuids().filter(lambda u: str(u) not in used)))
+        element = etree.Element("hostdev", mode="subsystem", type="mdev", model="vfio-pci")
+        etree.SubElement(etree.SubElement(element, "source"), "address", uuid=uuid)
+        address_type = draw(st.sampled_from(("drive", "unassigned", "ccw", "usb")))
+    else:  # a PCI hostdev a PCI one, unassigned or none
+        element = _new_pci(_fresh_sources(domain, 1)[0])
+        address_type = draw(st.sampled_from(("drive", "ccw", "usb", "isa")))
+    etree.SubElement(element, "address", type=address_type)
+    _devices(root).append(element)

@@ -365,3 +365,42 @@ def _m_numatune_restrictive(draw: st.DrawFn, domain: Domain, root: etree._Elemen
         etree.SubElement(tune, "memory", mode=memory_mode, nodeset="0")
     other = "strict" if memory_mode == "restrictive" else "restrictive"
     etree.SubElement(tune, "memnode", cellid=cell, mode=other, nodeset="0")
+
+
+def _m_numatune_placement_auto_memnode(
+    draw: st.DrawFn, domain: Domain, root: etree._Element
+) -> None:
+    cell = str(draw(st.sampled_from(_cell_ids(domain))))
+    for old in root.findall("numatune"):
+        root.remove(old)
+    tune = etree.SubElement(root, "numatune")
+    if draw(st.booleans()):
+        etree.SubElement(tune, "memory", placement="auto")
+    else:  # libvirt's default placement under <vcpu placement='auto'> without a nodeset
+        etree.SubElement(tune, "memory", mode=draw(st.sampled_from(("strict", "preferred"))))
+        vcpu = root.find("vcpu")
+        if vcpu is None:
+            vcpu = etree.SubElement(root, "vcpu")
+            vcpu.text = "1"
+        vcpu.set("placement", "auto")
+    etree.SubElement(tune, "memnode", cellid=cell, mode="strict", nodeset="0")
+
+
+def _m_hugepages_nodeset(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    backing = root.find("memoryBacking")
+    if backing is None:
+        backing = etree.SubElement(root, "memoryBacking")
+    for old in backing.findall("hugepages"):
+        backing.remove(old)
+    pages = etree.SubElement(backing, "hugepages")
+    cells = _cell_ids(domain) or [0]
+    how = draw(st.sampled_from(("unknown", "two-defaults", "intersect")))
+    if how == "unknown":
+        etree.SubElement(pages, "page", size="2048", unit="KiB", nodeset=str(max(cells) + 1))
+    elif how == "two-defaults":
+        etree.SubElement(pages, "page", size="1048576", unit="KiB")
+        etree.SubElement(pages, "page", size="2048", unit="KiB")
+    else:
+        cell = str(draw(st.sampled_from(cells)))
+        etree.SubElement(pages, "page", size="1048576", unit="KiB", nodeset=cell)
+        etree.SubElement(pages, "page", size="2048", unit="KiB", nodeset=cell)

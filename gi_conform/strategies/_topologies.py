@@ -27,6 +27,7 @@ from gi_conform.model import (
     Domain,
     Hostdev,
     HostdevKind,
+    HugePage,
     Initiator,
     Interconnect,
     InterconnectType,
@@ -371,6 +372,21 @@ def _topologies(
     return _draw_numa_features(draw, domain) if cells and extras else domain
 
 
+def _draw_pages(draw: st.DrawFn, with_memory: list[int]) -> tuple[HugePage, ...]:
+    """``<hugepages>`` pages: none (the host's default), one for every cell, or some
+    cells' own sizes (a cell no page names keeps normal pages)."""
+    sizes = st.sampled_from((2 * 2**20, 2**30))
+    shape = draw(st.sampled_from(("default", "all", "nodesets")))
+    if shape == "default":
+        return ()
+    if shape == "all":
+        return (HugePage(draw(sizes)),)
+    named = draw(st.lists(st.sampled_from(with_memory), min_size=1, unique=True))
+    split = draw(st.integers(1, len(named)))
+    groups = [tuple(sorted(named[:split])), tuple(sorted(named[split:]))]
+    return tuple(HugePage(draw(sizes), group) for group in groups if group)
+
+
 _HOST_NODES = (0, 1)
 """Host NUMA nodes numatune binds to: the two the libvirt chroot pretends to have."""
 
@@ -395,7 +411,11 @@ def _draw_numa_features(draw: st.DrawFn, domain: Domain) -> Domain:
             source=draw(st.sampled_from((None, "anonymous", "file", "memfd"))),
             access=draw(st.sampled_from((None, "shared", "private"))),
             discard=draw(st.booleans()),
+            allocation_immediate=draw(st.booleans()),
+            allocation_threads=draw(st.sampled_from((None, None, 2, 8))),
         )
+        if bool(with_memory) and draw(st.booleans()):
+            backing = replace(backing, hugepages=True, pages=_draw_pages(draw, with_memory))
     tune = None
     if with_memory and draw(st.integers(0, 4)) == 0:
         host_nodes = st.lists(st.sampled_from(_HOST_NODES), min_size=1, unique=True).map(

@@ -140,6 +140,17 @@ def test_hostile_documents_are_bytes(data: bytes) -> None:
 NUMA_FEATURES: dict[str, Callable[[Domain], bool]] = {
     "memAccess on a cell": lambda d: any(c.mem_access for c in d.cells),
     "memoryBacking": lambda d: d.memory_backing is not None,
+    "hugepages with a page nodeset": lambda d: (
+        d.memory_backing is not None and any(p.nodeset for p in d.memory_backing.pages)
+    ),
+    "hugepages of the host's default size": lambda d: (
+        d.memory_backing is not None and d.memory_backing.hugepages and not d.memory_backing.pages
+    ),
+    "preallocation with threads": lambda d: (
+        d.memory_backing is not None
+        and d.memory_backing.allocation_immediate
+        and d.memory_backing.allocation_threads is not None
+    ),
     "numatune memnode": lambda d: d.numatune is not None and bool(d.numatune.memnodes),
     "HMAT interconnect": lambda d: bool(d.interconnects),
     "HMAT cache": lambda d: any(c.caches for c in d.cells),
