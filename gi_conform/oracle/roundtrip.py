@@ -299,6 +299,8 @@ def fact_failures(before: Domain, after: Domain) -> list[Failure]:
 
 _MAX_DIFF_LINES = 80
 """A round-trip diff is cut here: what a tool adds (defaults, a uuid) can be long."""
+_MAX_DIFF_LINE_CHARS = 240
+"""And each line here: a generated document can hold a line of megabytes."""
 
 
 def _xml_diff(case: CheckCase, output: str) -> str:
@@ -310,7 +312,16 @@ def _xml_diff(case: CheckCase, output: str) -> str:
     if len(lines) > _MAX_DIFF_LINES:
         cut = len(lines) - _MAX_DIFF_LINES
         lines = [*lines[:_MAX_DIFF_LINES], f"... ({cut} more diff lines)\n"]
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    return "".join(_cut_line(line) for line in lines)
+
+
+def _cut_line(line: str) -> str:
+    text = line.rstrip("\n")
+    if len(text) > _MAX_DIFF_LINE_CHARS:
+        text = (
+            f"{text[:_MAX_DIFF_LINE_CHARS]}... ({len(text) - _MAX_DIFF_LINE_CHARS} more characters)"
+        )
+    return text + "\n"
 
 
 def _rules(errors: tuple[str, ...] | list[str]) -> str:

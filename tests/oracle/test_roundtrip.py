@@ -15,8 +15,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from lxml import etree
 
 from gi_conform.document.validate import parse
+from gi_conform.oracle.impls import reference_answer
 from gi_conform.oracle.model import CheckOptions, Mode, Outcome
 from gi_conform.oracle.protocol import ProtocolError, decode_run_reply, schema_problems
 from gi_conform.oracle.report import json_report, junit_xml
@@ -177,3 +179,30 @@ def test_an_implementation_asked_for_the_wrong_mode_is_a_usage_error(
     status = run_cli("check", "--generated", "0", "--case", "seed-example", *argv)
     assert status == 2
     assert message in capsys.readouterr().err
+
+
+def writes_a_megabyte_line(case: dict[str, object]) -> dict[str, object]:
+    """Drops every <acpi> (a loss, so the case fails with a diff) and writes a line of
+    a megabyte: the report must not carry it whole."""
+    reply = reference_answer({**case, "mode": "roundtrip"})
+    xml = reply.get("xml")
+    if not isinstance(xml, str):
+        return reply
+    root = etree.fromstring(xml.encode())
+    for acpi in root.iter("acpi"):
+        parent = acpi.getparent()
+        if parent is not None and parent.tag == "hostdev":
+            parent.remove(acpi)
+    etree.SubElement(root, "description").text = "x" * (1 << 20)
+    return {"accepted": True, "xml": etree.tostring(root, encoding="unicode")}
+
+
+def test_a_huge_line_is_cut_in_the_diff() -> None:
+    run = _check(
+        "python:tests.oracle.test_roundtrip:writes_a_megabyte_line",
+        patterns=("two-gpus-nodeset",),
+    )
+    (result,) = run.results
+    assert "RT-NODESET-DROPPED" in result.keys
+    assert "more characters" in result.diff
+    assert len(result.diff) < 40_000
