@@ -82,7 +82,8 @@ def add_parser(commands: Any) -> None:
         type=jobs,
         default=None,
         metavar="N",
-        help="cases at once (default: the usable cores); the report is the same for any N",
+        help="cases at once (default: the usable cores; 1 for reference and python:); "
+        "the report is the same for any N",
     )
     check.add_argument(
         "--memory-limit",

@@ -39,7 +39,7 @@ from gi_conform.oracle.runner import (
     run_check,
     select_cases,
 )
-from gi_conform.oracle.workers import usable_cores
+from gi_conform.oracle.workers import default_jobs
 
 __all__ = ["run"]
 
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         max_shrinks=args.max_shrinks,
         known_deviations=known,
         validate_protocol=args.validate_protocol,
-        jobs=args.jobs if args.jobs is not None else usable_cores(),
+        jobs=args.jobs if args.jobs is not None else default_jobs(args.impl),
         memory_limit=args.memory_limit,
     )
     started = time.monotonic()

@@ -14,7 +14,7 @@ import pytest
 from gi_conform.oracle.model import CaseResult, CheckOptions, ErrorKind, Outcome
 from gi_conform.oracle.report import json_report, junit_xml
 from gi_conform.oracle.runner import CheckRun, run_check
-from gi_conform.oracle.workers import usable_cores
+from gi_conform.oracle.workers import default_jobs, usable_cores
 from tests.helpers import MUTANTS_DIR, run_cli
 
 PYTHON = shlex.quote(sys.executable)
@@ -117,3 +117,10 @@ def test_bad_jobs_or_memory_limit_is_a_usage_error(
 ) -> None:
     assert run_cli("check", option, value, "--generated", "0") == 2
     assert option in capsys.readouterr().err
+
+
+def test_default_jobs_spread_only_process_implementations() -> None:
+    assert default_jobs("reference") == 1
+    assert default_jobs("python:tests.mutants.mutants:reorders") == 1
+    assert default_jobs("cmd:true") == usable_cores()
+    assert default_jobs("jsonl:true") == usable_cores()
