@@ -32,7 +32,7 @@ from gi_conform.libvirt.convert import (
     prepare_document,
     reduce,
 )
-from gi_conform.libvirt.install import Libvirt, LibvirtUnavailable, locate
+from gi_conform.libvirt.install import Libvirt
 from gi_conform.libvirt.lifecycle import LibvirtSetupError, setup, teardown
 from gi_conform.oracle.model import Outcome
 from gi_conform.oracle.runner import CheckOptions, run_check
@@ -45,14 +45,6 @@ EXAMPLE = cases_dir() / "libvirt-11.8-example.xml"
 EXAMPLE_ARGS = cases_dir() / "libvirt-11.8-example.libvirt.args"
 BAD_BITMAP = cases_dir() / "gi-node-syntax-nodeset.xml"
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
-
-
-@pytest.fixture(scope="module")
-def real_libvirt() -> Libvirt:
-    try:
-        return locate()
-    except LibvirtUnavailable as error:
-        pytest.skip(f"no real libvirt: {error}")
 
 
 # ------------------------------------------------------------------- pure parts

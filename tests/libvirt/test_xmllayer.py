@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gi_conform.libvirt.convert import leftover_processes
-from gi_conform.libvirt.install import Libvirt, LibvirtUnavailable, locate
+from gi_conform.libvirt.install import Libvirt
 from gi_conform.libvirt.xmllayer import VIRTINST_PATH, define_dumpxml, schema_validate
 from gi_conform.oracle.model import CheckOptions, Mode, Outcome
 from gi_conform.oracle.runner import CheckRun, run_check
@@ -20,14 +20,6 @@ from gi_conform.resources import cases_dir
 from tests.oracle.test_workers import _assert_same_report
 
 pytestmark = pytest.mark.libvirt
-
-
-@pytest.fixture(scope="module")
-def real_libvirt() -> Libvirt:
-    try:
-        return locate()
-    except LibvirtUnavailable as error:
-        pytest.skip(f"no real libvirt: {error}")
 
 
 def _check(impl: str, *patterns: str, jobs: int = 1) -> CheckRun:
