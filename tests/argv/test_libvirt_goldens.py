@@ -1,9 +1,10 @@
 """The reference against libvirt's own goldens (``reference/libvirt-goldens/``).
 
-Each upstream test input (``NAME.xml``) runs through the reference; its GI-relevant lines
-are compared, feature by feature, with libvirt's expected output (``NAME.x86_64-latest.args``)
-or its expected error (``NAME.err``). The files and the upstream commit each was read at are
-listed in ``MANIFEST.toml``.
+Each upstream test input, re-stated as the reference reads it (``NAME.xml``, written by
+gi-conform's formatter), runs through the reference; its GI-relevant lines are compared,
+feature by feature, with libvirt's expected output (``NAME.x86_64-latest.args``: only the
+GI-relevant options, in libvirt's order and values) or its expected error (``NAME.err``).
+The upstream file each re-states and the commit it was read at are in ``MANIFEST.toml``.
 
 A feature the README says is not modelled is *out of scope*: its comparison still runs and
 must still disagree (``xfail(strict=True)``, with the reason), so a fix shows up here and
