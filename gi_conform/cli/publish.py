@@ -33,6 +33,7 @@ ROOT = reference_dir().parent
 
 __all__ = [
     "FOLDER",
+    "PROOFS",
     "PUBLISHED",
     "README_BEGIN",
     "README_END",
@@ -48,6 +49,8 @@ README_BEGIN = "<!-- conformance summary: python -m gi_conform.cli.publish write
 README_END = "<!-- end of conformance summary -->"
 
 FOLDER = "reference/implementations"
+PROOFS = "libvirt-12.8-proofs.json"
+"""``gi-conform libvirt prove``'s published run (not a check report: not on the page)."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = _run(check_arguments(published, published.path))
         if status not in (0, 1):
             print(f"publish: the check of {published.file} could not run", file=sys.stderr)
+            return 2
+        print(f"   {time.monotonic() - start:.1f} s")
+    if not args.no_libvirt and not args.only:
+        start = time.monotonic()
+        proofs = ROOT / FOLDER / PROOFS
+        print(f"== {PROOFS}: libvirt prove (libvirt's gaps run in QEMU)")
+        if _run(["libvirt", "prove", "--json", str(proofs)]) not in (0, 1):
+            print(f"publish: libvirt prove could not run for {PROOFS}", file=sys.stderr)
             return 2
         print(f"   {time.monotonic() - start:.1f} s")
     print("== the page")

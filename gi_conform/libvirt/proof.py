@@ -62,6 +62,7 @@ __all__ = [
     "missing_initiators",
     "prove",
     "prove_cases",
+    "refused_for_the_host",
     "selection",
 ]
 
@@ -309,6 +310,16 @@ def host_property_refusal(
     return None
 
 
+_HOST_LIMITS = ("Cannot allocate memory", "Out of memory", "No space left on device")
+"""QEMU's words when this host, not the command line, is what fails (an errno string)."""
+
+
+def refused_for_the_host(stderr: str) -> bool:
+    """Whether QEMU's refusal is about this host's resources (a guest bigger than its
+    memory), which proves nothing about libvirt's argv."""
+    return any(limit in stderr for limit in _HOST_LIMITS)
+
+
 def prove(
     document: bytes | str,
     libvirt_argv: Sequence[str],
@@ -340,6 +351,11 @@ def prove(
     readback_notes = [note for note in (acpi_note, memory_note) if note is not None]
 
     def finish(verdict: ProofVerdict, message: str, details: Sequence[str] = ()) -> Proof:
+        if verdict is ProofVerdict.QEMU_REFUSES and refused_for_the_host(message):
+            verdict, message = (
+                ProofVerdict.INCONCLUSIVE,
+                f"this host could not give QEMU what the argv asks for: {message}",
+            )
         return Proof(
             verdict,
             message,

@@ -36,6 +36,7 @@ from gi_conform.libvirt.proof import (
     lenient_domain,
     missing_initiators,
     prove,
+    refused_for_the_host,
     selection,
 )
 from gi_conform.resources import cases_dir, reference_dir
@@ -532,3 +533,21 @@ def test_prove_with_jobs_proves_the_same_in_the_same_order(
         )
     assert payloads[0] == payloads[1]
     assert len(payloads[0][1]) >= 2
+
+
+def test_a_guest_bigger_than_this_host_proves_nothing() -> None:
+    assert refused_for_the_host(
+        "qemu-system-x86_64: cannot set up guest memory 'pc.ram': Cannot allocate memory"
+    )
+    assert not refused_for_the_host(
+        "qemu-system-x86_64: acpi-generic-initiator: Specified node 3 is invalid."
+    )
+
+
+@pytest.mark.qemu
+def test_prove_calls_a_guest_too_big_for_the_host_inconclusive() -> None:
+    huge = ["-m", "64T"]
+    argv = ["/usr/bin/qemu-system-x86_64", "-machine", "q35", *huge]
+    proof = prove(b"<domain/>", argv)
+    assert proof.verdict is ProofVerdict.INCONCLUSIVE, proof
+    assert "this host could not give QEMU" in proof.message
