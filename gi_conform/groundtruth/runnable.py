@@ -149,6 +149,13 @@ def _machine(value: str, known: frozenset[str] | None, changes: list[str]) -> st
         changes.append(f"machine accel={values['accel']} -> tcg (no KVM here)")
         values["accel"] = "tcg"
         changed = True
+    for flash in ("pflash0", "pflash1"):
+        # The firmware images are host files; flash backed by an empty null-co node has
+        # the wrong size, and QEMU judges NUMA and initiators before any firmware runs.
+        if flash in values:
+            changes.append(f"machine {flash} dropped (no UEFI image here: QEMU's default)")
+            del values[flash]
+            changed = True
     return props.text(values) if changed else value
 
 

@@ -19,6 +19,7 @@ import pytest
 from gi_conform import Profile, build_argv, flatten, parse
 from gi_conform.document.validate import validate
 from gi_conform.groundtruth.acpi import GenericInitiatorAffinity, Rsdp
+from gi_conform.groundtruth.guest_setup import GuestUnavailable, locate_kit
 from gi_conform.groundtruth.qemu import PciPlacement, QemuUnavailable, TableReadback, find_qemu
 from gi_conform.groundtruth.runnable import (
     RunnableArgv,
@@ -551,3 +552,42 @@ def test_prove_calls_a_guest_too_big_for_the_host_inconclusive() -> None:
     proof = prove(b"<domain/>", argv)
     assert proof.verdict is ProofVerdict.INCONCLUSIVE, proof
     assert "this host could not give QEMU" in proof.message
+
+
+def _on_aarch64(case_id: str) -> bytes:
+    """A corpus case moved to aarch64 virt as libvirt wants it there (UEFI, GICv3)."""
+    text = case_xml(case_id).decode()
+    text = text.replace(
+        "<type arch='x86_64' machine='q35'>hvm</type>",
+        "<type arch='aarch64' machine='virt'>hvm</type>"
+        "<loader readonly='yes' type='pflash'>/usr/share/AAVMF/AAVMF_CODE.fd</loader>"
+        "<nvram>/var/lib/libvirt/qemu/nvram/guest_VARS.fd</nvram>",
+    )
+    text = text.replace("<acpi/>", "<acpi/><gic version='3'/>", 1)
+    return text.replace("qemu-system-x86_64", "qemu-system-aarch64").encode()
+
+
+@pytest.mark.libvirt
+@pytest.mark.qemu
+@pytest.mark.parametrize(
+    ("case_id", "verdict", "words"),
+    [
+        ("gi-node-unknown-nodeset", ProofVerdict.QEMU_REFUSES, "Specified node 3 is invalid."),
+        ("mdev-nodeset", ProofVerdict.INCONCLUSIVE, "the firmware publishes the ACPI tables"),
+    ],
+)
+def test_aarch64_argv_is_judged_by_the_guest_kits_qemu(
+    real_libvirt: Libvirt, case_id: str, verdict: ProofVerdict, words: str
+) -> None:
+    try:
+        locate_kit("aarch64")
+    except GuestUnavailable as error:
+        pytest.skip(f"needs the aarch64 guest kit: {error}")
+    xml = _on_aarch64(case_id)
+    result = convert(xml, libvirt=real_libvirt)
+    assert result.accepted, result.message
+    assert result.argv[0].endswith("qemu-system-aarch64")
+    proof = prove(xml, result.argv)
+    assert proof.verdict is verdict, proof
+    assert words in proof.message
+    assert any("pflash0 dropped" in change for change in proof.changes)

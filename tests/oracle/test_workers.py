@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shlex
+import subprocess
 import sys
 from typing import Any
 
@@ -15,7 +16,7 @@ from gi_conform.oracle.model import CaseResult, CheckOptions, ErrorKind, Outcome
 from gi_conform.oracle.report import json_report, junit_xml
 from gi_conform.oracle.runner import CheckRun, run_check
 from gi_conform.oracle.workers import default_jobs, usable_cores
-from tests.helpers import MUTANTS_DIR, run_cli
+from tests.helpers import MUTANTS_DIR, ROOT, run_cli
 
 PYTHON = shlex.quote(sys.executable)
 _TIMING = {"duration_s", "started", "time", "timestamp"}
@@ -124,3 +125,31 @@ def test_default_jobs_spread_only_process_implementations() -> None:
     assert default_jobs("python:tests.mutants.mutants:reorders") == 1
     assert default_jobs("cmd:true") == usable_cores()
     assert default_jobs("jsonl:true") == usable_cores()
+
+
+_DRAW = (
+    "import hashlib\n"
+    "from gi_conform.oracle.runner import generated_cases\n"
+    "cases = generated_cases(40, 3)\n"
+    "print(hashlib.sha256(b''.join(c.data for c in cases)).hexdigest())\n"
+)
+
+
+def test_generated_documents_depend_on_the_seed_not_on_loaded_modules() -> None:
+    """Hypothesis draws constants from the project's loaded modules; the harness turns
+    that off, so ``check`` and ``libvirt prove`` draw the same documents."""
+    more = "import gi_conform.cli.libvirt_prove, gi_conform.groundtruth.guest, gi_conform.fuzz\n"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    draws = [
+        subprocess.run(
+            [sys.executable, "-c", prefix + _DRAW],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env=env,
+        ).stdout
+        for prefix in ("", more)
+    ]
+    assert draws[0] == draws[1]
+    assert len(draws[0].strip()) == 64
