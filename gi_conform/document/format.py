@@ -216,6 +216,11 @@ def _hostdev(devices: _Node, hostdev: Hostdev) -> None:
             source.add("address", ("bus", scsi.bus), ("target", scsi.target), ("unit", scsi.unit))
         case None:
             pass
+    _hostdev_tail(node, hostdev)
+
+
+def _hostdev_tail(node: _Node, hostdev: Hostdev) -> None:
+    """What follows ``<source>``: alias, driver, acpi and the guest address."""
     if hostdev.alias_given:
         node.add("alias", ("name", hostdev.alias))
     if hostdev.iommufd is not None:

@@ -226,7 +226,7 @@ class _DomainReader:
         if raw in ("yes", "no"):
             return raw == "yes"
         self.report(
-            "IOMMUFD-SYNTAX",
+            "HOSTDEV-IOMMUFD-SYNTAX",
             element,
             label,
             field=name,

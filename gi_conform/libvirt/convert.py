@@ -203,8 +203,8 @@ def reduce(argv: Sequence[str]) -> list[str]:
 
     Kept: ``-numa`` node, dist and HMAT options, a ``-machine`` that sets ``hmat=``, the
     memory backends the nodes use, ``vfio-pci`` devices, the ``iommufd`` object they may
-    use and ``acpi-generic-initiator`` objects. Anything the argv reader cannot read is kept when it looks like one of
-    these, so a malformed option is seen.
+    use and ``acpi-generic-initiator`` objects. Anything the argv reader cannot read is
+    kept when it looks like one of these, so a malformed option is seen.
     """
     tokens = list(argv)
     reading = read_argv(tokens)

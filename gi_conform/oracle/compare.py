@@ -37,8 +37,9 @@ def gi_subset(argv: Sequence[str], reading: ArgvReading | None = None) -> list[t
     """The GI-relevant options of an argv, in order: what golden ``.args`` files hold.
 
     Memory backends, every ``-numa``, host ``-device`` (with ``host`` or ``sysfsdev``, or
-    through ``iommufd``), the ``iommufd`` object, initiators, and any of those options the reader could not read (so a broken one
-    still shows in a diff). Everything else a full command line has is left out.
+    through ``iommufd``), the ``iommufd`` object, initiators, and any of those options the
+    reader could not read (so a broken one still shows in a diff). Everything else a full
+    command line has is left out.
     """
     reading = reading or read_argv(argv)
     positions = {
