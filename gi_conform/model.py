@@ -298,6 +298,9 @@ class Hostdev:
     guest_address_type: str | None = None
     """A guest ``<address type>`` other than ``pci`` (``unassigned``, ``drive``, ...);
     None for a PCI guest address or none at all."""
+    iommufd: bool | None = None
+    """``<driver iommufd='yes|no'/>``; None without it (the domain's ``<iommufd>`` decides).
+    libvirt 12.8 honours it on PCI hostdevs only (ignored on mdev and USB)."""
     line: int = field(default=0, compare=False, repr=False)
     acpi_line: int = field(default=0, compare=False, repr=False)
 
@@ -346,6 +349,10 @@ class Domain:
     kind of bus a guest address's ``bus`` is (libvirt adds a pcie-root-port otherwise)."""
     memory_backing: MemoryBacking | None = None
     numatune: Numatune | None = None
+    iommufd: bool | None = None
+    """Domain-level ``<iommufd enabled='yes|no'>``; None without the element."""
+    iommufd_fdgroup: str | None = None
+    """Its ``fdgroup`` (the fd a real start passes; domxml-to-native writes no fd)."""
     line: int = field(default=0, compare=False, repr=False)
     numa_line: int = field(default=0, compare=False, repr=False)
     features_line: int = field(default=0, compare=False, repr=False)
@@ -373,3 +380,13 @@ class Domain:
 
     def hostdev(self, alias: str) -> Hostdev | None:
         return self._hostdevs_by_alias.get(alias)
+
+    def uses_iommufd(self, hostdev: Hostdev) -> bool:
+        """Whether the hostdev goes to QEMU through iommufd, as libvirt 12.8 decides: a PCI
+        hostdev's own ``<driver iommufd>`` wins, else the domain's ``<iommufd enabled>``;
+        mdev and USB hostdevs never do (libvirt ignores the attribute there)."""
+        if hostdev.kind is not HostdevKind.PCI:
+            return False
+        if hostdev.iommufd is not None:
+            return hostdev.iommufd
+        return bool(self.iommufd)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 
@@ -46,6 +46,8 @@ from gi_conform.semantics import (
 
 __all__ = [
     "HUGETLBFS_PREFIX",
+    "IOMMUFD_ID",
+    "IOMMUFD_OPTION",
     "MEMORY_ALIGNMENT",
     "MEMORY_BACKING_DIR",
     "Option",
@@ -336,8 +338,14 @@ def _device_option(domain: Domain, hostdev: Hostdev, device_id: str) -> Option:
     else:
         if hostdev.source is None:
             raise ValueError(f"hostdev '{hostdev.alias}' has no valid source; validate first")
-        props["host"] = str(hostdev.source)
-        props["id"] = device_id
+        if domain.uses_iommufd(hostdev):
+            # domxml-to-native (libvirt 12.8): no host, the device comes by fd on a real
+            # start, which adds "fd" here and on the iommufd object
+            props["id"] = device_id
+            props["iommufd"] = IOMMUFD_ID
+        else:
+            props["host"] = str(hostdev.source)
+            props["id"] = device_id
     address = hostdev.guest_address
     if address is not None:
         props["bus"] = domain.pci_root_bus if address.bus == 0 else f"pci.{address.bus}"
@@ -414,6 +422,24 @@ def _initiator_option(initiator: Initiator, profile: Profile) -> Option:
     )
 
 
+IOMMUFD_ID = "iommufd0"
+"""The id of libvirt's one shared ``iommufd`` object."""
+IOMMUFD_OPTION = Option("-object", '{"qom-type":"iommufd","id":"iommufd0"}')
+"""libvirt 12.8's iommufd object under domxml-to-native (a real start adds ``"fd"``)."""
+
+
+def _with_iommufd(
+    domain: Domain, pci: Sequence[Hostdev], device: Callable[[Hostdev], Option]
+) -> Iterator[Option]:
+    """The devices' options, the shared iommufd object right before the first that uses it."""
+    written = False
+    for hostdev in pci:
+        if not written and domain.uses_iommufd(hostdev):
+            written = True
+            yield IOMMUFD_OPTION
+        yield device(hostdev)
+
+
 def build_argv(domain: Domain, profile: Profile | None = None) -> tuple[Option, ...]:
     """The GI-relevant argv of a valid domain (validate it first: invalid fields raise)."""
     chosen = profile if profile is not None else default_profile(domain)
@@ -422,14 +448,20 @@ def build_argv(domain: Domain, profile: Profile | None = None) -> tuple[Option, 
     initiators = _emitted(domain, chosen, names)
     pci = [hostdev for hostdev in domain.hostdevs if hostdev.in_guest]
     if chosen is Profile.SEED:
-        options.extend(_device_option(domain, h, names[h.alias]) for h in pci)
+        options.extend(
+            _with_iommufd(domain, pci, lambda h: _device_option(domain, h, names[h.alias]))
+        )
         options.extend(_initiator_option(i, chosen) for i in initiators)
         return tuple(options)
     by_device: dict[str | None, list[Initiator]] = {}
     for initiator in initiators:
         by_device.setdefault(initiator.device, []).append(initiator)
+    iommufd_written = False
     for hostdev in pci:
         device_id = names[hostdev.alias]
+        if not iommufd_written and domain.uses_iommufd(hostdev):
+            iommufd_written = True
+            options.append(IOMMUFD_OPTION)
         options.append(_device_option(domain, hostdev, device_id))
         options.extend(_initiator_option(i, chosen) for i in by_device.get(device_id, ()))
     return tuple(options)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gi_conform.argv.build import Profile, aligned_memory, default_profile, device_ids
-from gi_conform.argv.read import ArgvReading, device_key, read_argv
+from gi_conform.argv.read import ArgvReading, device_key, iommufd_key, read_argv
 from gi_conform.model import Domain, Hostdev
 from gi_conform.semantics import (
     LOCAL_DISTANCE,
@@ -30,6 +30,7 @@ __all__ = [
     "expected_cells",
     "expected_distances",
     "expected_pairs",
+    "hostdev_key",
     "pci_hostdevs",
     "resolved_distances",
     "semantic_facts",
@@ -138,21 +139,33 @@ def expected_cells(domain: Domain) -> dict[int, tuple[frozenset[int], int]]:
     return cells
 
 
-def expected_pairs(domain: Domain) -> list[tuple[str, int]]:
+def hostdev_key(domain: Domain, hostdev: Hostdev, profile: Profile | None = None) -> str | None:
+    """What the argv's device for ``hostdev`` is compared on (see ``device_key``): its host
+    address or mdev path, or ``id:ID`` for an iommufd device, which has no host address
+    in the argv (``profile``, default the document's, decides the id)."""
+    if not hostdev.in_guest:
+        return None
+    if domain.uses_iommufd(hostdev) and hostdev.source is not None:
+        names = device_ids(domain, profile if profile is not None else default_profile(domain))
+        return iommufd_key(names[hostdev.alias])
+    return source_key(hostdev.source)
+
+
+def expected_pairs(domain: Domain, profile: Profile | None = None) -> list[tuple[str, int]]:
     pairs: list[tuple[str, int]] = []
     for alias, node in initiator_pairs(domain):
         hostdev = domain.hostdev(alias)
-        key = source_key(hostdev.source) if hostdev is not None and hostdev.in_guest else None
+        key = hostdev_key(domain, hostdev, profile) if hostdev is not None else None
         if key is not None:
             pairs.append((key, node))
     return pairs
 
 
-def pci_hostdevs(domain: Domain) -> list[tuple[Hostdev, str]]:
+def pci_hostdevs(domain: Domain, profile: Profile | None = None) -> list[tuple[Hostdev, str]]:
     return [
         (hostdev, key)
         for hostdev in domain.hostdevs
-        if hostdev.in_guest and (key := source_key(hostdev.source)) is not None
+        if (key := hostdev_key(domain, hostdev, profile)) is not None
     ]
 
 
@@ -169,8 +182,8 @@ def document_facts(domain: Domain, profile: Profile | None = None) -> SemanticFa
     )
     return SemanticFacts(
         nodes=nodes,
-        initiators=frozenset(expected_pairs(domain)),
-        device_ids=frozenset(names[hostdev.alias] for hostdev, _ in pci_hostdevs(domain)),
+        initiators=frozenset(expected_pairs(domain, profile)),
+        device_ids=frozenset(names[hostdev.alias] for hostdev, _ in pci_hostdevs(domain, profile)),
         distances=expected_distances(domain),
     )
 

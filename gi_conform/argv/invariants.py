@@ -92,6 +92,8 @@ class _Context:
     domain: Domain
     reading: ArgvReading
     cells: Mapping[int, tuple[frozenset[int], int]]
+    profile: Profile | None = None
+    """The profile whose device ids iommufd devices are keyed by (None: the document's)."""
 
 
 def _broken(invariant: str, message: str, position: int | None = None) -> BrokenInvariant:
@@ -325,7 +327,7 @@ def _host_devices(ctx: _Context) -> list[tuple[Device, str]]:
 
 
 def _devices(ctx: _Context) -> Iterator[BrokenInvariant]:
-    expected = {key: hostdev for hostdev, key in pci_hostdevs(ctx.domain)}
+    expected = {key: hostdev for hostdev, key in pci_hostdevs(ctx.domain, ctx.profile)}
     seen: dict[str, int] = {}
     for device, key in _host_devices(ctx):
         if key not in expected:
@@ -348,7 +350,7 @@ def _devices(ctx: _Context) -> Iterator[BrokenInvariant]:
 
 
 def _pairs(ctx: _Context) -> Iterator[BrokenInvariant]:
-    expected = set(expected_pairs(ctx.domain))
+    expected = set(expected_pairs(ctx.domain, ctx.profile))
     found: Counter[tuple[str, int]] = Counter()
     for gi in ctx.reading.initiators:
         if gi.pci_dev is None or gi.node is None:
@@ -482,7 +484,7 @@ def _order_devices(ctx: _Context, invariant: str) -> Iterator[BrokenInvariant]:
             yield _broken(
                 invariant, f"initiator '{gi.id}' comes before the NUMA section ends", gi.position
             )
-    rank = {key: index for index, (_, key) in enumerate(pci_hostdevs(ctx.domain))}
+    rank = {key: index for index, (_, key) in enumerate(pci_hostdevs(ctx.domain, ctx.profile))}
     last = -1
     for device, key in host_devices:
         if key in rank:
@@ -551,8 +553,8 @@ def check_invariants(
     """
     domain = document if isinstance(document, Domain) else parse(document)
     reading = argv if isinstance(argv, ArgvReading) else read_argv(argv)
-    ctx = _Context(domain, reading, expected_cells(domain))
     chosen = Profile(profile) if profile is not None else None
+    ctx = _Context(domain, reading, expected_cells(domain), chosen)
     checks = [
         _readable,
         _keyval,

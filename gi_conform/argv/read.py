@@ -33,6 +33,7 @@ __all__ = [
     "OtherObject",
     "ReadError",
     "device_key",
+    "iommufd_key",
     "normalize_host",
     "normalize_sysfsdev",
     "read_argv",
@@ -143,6 +144,8 @@ class Device:
     bus: str | None
     addr: str | None
     form: Form
+    iommufd: str | None = None
+    """The ``iommufd`` object a vfio-pci uses (then it has no ``host``)."""
 
 
 @dataclass(frozen=True)
@@ -466,6 +469,7 @@ class _Reader:
                 driver=driver,
                 host=_text(props, "host"),
                 sysfsdev=_text(props, "sysfsdev"),
+                iommufd=_text(props, "iommufd"),
                 bus=_text(props, "bus"),
                 addr=_text(props, "addr"),
                 form=props.form,
@@ -581,9 +585,17 @@ def normalize_sysfsdev(text: str) -> str:
 
 
 def device_key(device: Device) -> str | None:
-    """What a host device is compared on: its host address or its mdev path."""
+    """What a host device is compared on: its host address or its mdev path; a vfio-pci
+    that comes through iommufd (no ``host``, the device arrives by fd) by ``id:ID``."""
     if device.host is not None:
         return normalize_host(device.host)
     if device.sysfsdev is not None:
         return normalize_sysfsdev(device.sysfsdev)
+    if device.iommufd is not None and device.id is not None:
+        return iommufd_key(device.id)
     return None
+
+
+def iommufd_key(device_id: str) -> str:
+    """The key of an iommufd device: its QEMU id (what ``pci-dev`` names)."""
+    return f"id:{device_id}"

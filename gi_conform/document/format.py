@@ -216,8 +216,15 @@ def _hostdev(devices: _Node, hostdev: Hostdev) -> None:
             source.add("address", ("bus", scsi.bus), ("target", scsi.target), ("unit", scsi.unit))
         case None:
             pass
+    _hostdev_tail(node, hostdev)
+
+
+def _hostdev_tail(node: _Node, hostdev: Hostdev) -> None:
+    """What follows ``<source>``: alias, driver, acpi and the guest address."""
     if hostdev.alias_given:
         node.add("alias", ("name", hostdev.alias))
+    if hostdev.iommufd is not None:
+        node.add("driver", ("iommufd", "yes" if hostdev.iommufd else "no"))
     if hostdev.nodeset is not None:
         node.add("acpi", ("nodeset", format_bitmap(hostdev.nodeset)))
     _guest_address(node, hostdev)
@@ -267,6 +274,12 @@ def format_xml(domain: Domain) -> str:
         for cell in domain.cells:
             _cell(numa, cell)
         _interconnects(numa, domain.interconnects)
+    if domain.iommufd is not None:
+        root.add(
+            "iommufd",
+            ("enabled", "yes" if domain.iommufd else "no"),
+            ("fdgroup", domain.iommufd_fdgroup),
+        )
     devices = root.add("devices")
     for index, model in domain.pci_controllers:
         devices.add("controller", ("type", "pci"), ("index", str(index)), ("model", model))

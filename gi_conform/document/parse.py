@@ -183,6 +183,12 @@ class _DomainReader:
         numa = root.find("cpu/numa")
         devices = top.get("devices")
         hostdevs, initiators = self._devices(devices)
+        iommufd = top.get("iommufd")
+        iommufd_enabled = (
+            self._yes_no(iommufd, "enabled", "<iommufd>", required=True)
+            if iommufd is not None
+            else None
+        )
         domain = Domain(
             name=_text(top.get("name")).strip(),
             domain_type=root.get("type", "kvm"),
@@ -202,11 +208,32 @@ class _DomainReader:
             numatune=self.numa_reader.numatune(
                 top.get("numatune"), vcpu_auto=root.find("vcpu[@placement='auto']") is not None
             ),
+            iommufd=iommufd_enabled,
+            iommufd_fdgroup=iommufd.get("fdgroup") if iommufd is not None else None,
             line=_line(root),
             numa_line=_line(numa) if numa is not None else 0,
             features_line=_line(features) if features is not None else 0,
         )
         return Parsed(domain, tuple(self.problems))
+
+    def _yes_no(
+        self, element: etree._Element, name: str, label: str, *, required: bool = False
+    ) -> bool | None:
+        """A ``yes``/``no`` attribute (libvirt's virTristateBool): None when absent."""
+        raw = element.get(name)
+        if raw is None and not required:
+            return None
+        if raw in ("yes", "no"):
+            return raw == "yes"
+        self.report(
+            "HOSTDEV-IOMMUFD-SYNTAX",
+            element,
+            label,
+            field=name,
+            value="" if raw is None else raw,
+            detail="missing" if raw is None else "not 'yes' or 'no'",
+        )
+        return None
 
     def _vcpus(self, element: etree._Element | None) -> int | None:
         if element is None:
@@ -408,6 +435,10 @@ class _DomainReader:
                     detail=error,
                 )
         managed = element.get("managed")
+        driver = children.get("driver")
+        iommufd = (
+            self._yes_no(driver, "iommufd", f"<driver> of {label}") if driver is not None else None
+        )
         return Hostdev(
             kind=kind,
             alias=alias,
@@ -419,6 +450,7 @@ class _DomainReader:
             multifunction=multifunction,
             display=kind is HostdevKind.MDEV and element.get("display") == "on",
             guest_address_type=address_type,
+            iommufd=iommufd,
             line=_line(element),
             acpi_line=_line(acpi) if acpi is not None else 0,
         )

@@ -211,6 +211,9 @@ def _object(value: str, changes: list[str]) -> list[str]:
     if kind == "thread-context":
         changes.append(f"object {ident} (thread-context) dropped: pins host CPUs or nodes")
         return []
+    if kind == "iommufd":
+        changes.append(f"object {ident} (iommufd) dropped: opens /dev/iommu (the stand-ins)")
+        return []
     if kind == "monitor-qmp":
         # QEMU 11's object form of -mon (libvirt 12.8 uses it when its QEMU has it).
         monitor = f"chardev={values.get('chardev', '')},id={ident},mode=control"
@@ -267,7 +270,8 @@ def runnable_libvirt_argv(
     the binary (``binary``: the host's), a versioned machine type ``machines`` lacks
     (to its alias), KVM (to TCG), host devices (to emulated stand-ins in the same place),
     images (``null-co``), chardevs (``null``), network backends (``hubport``), memory
-    backends (host binding dropped, ``reserve=off``). Dropped: ``-S`` (the guest must run
+    backends (host binding dropped, ``reserve=off``). Dropped: the ``iommufd`` object
+    (``/dev/iommu``), ``-S`` (the guest must run
     for SeaBIOS to publish the tables), ``-msg timestamp`` (QEMU's message must be
     stable), ``-sandbox``, ``-daemonize``, ``-pidfile``, ``-runas``, displays (``-display
     none`` instead), secrets read from files. Pure: nothing is run.
@@ -479,8 +483,11 @@ def runnable_argv(
       keep their exact size, so NUMA memory that is not a multiple of 8 KiB is refused
       ("total memory for NUMA nodes ... should equal RAM size"); this is passed through
       on purpose, it is QEMU's verdict to report.
+    * the ``iommufd`` object (libvirt's iommufd devices) is dropped: it opens
+      ``/dev/iommu``, which this host lacks, and the stand-ins need no IOMMU.
     * every ``vfio-pci`` device becomes ``stand_in`` with the same ``id``, ``bus``,
-      ``addr`` (and ``multifunction``), in the same syntax (JSON or key=value): any PCI
+      ``addr`` (and ``multifunction``), in the same syntax (JSON or key=value), with or
+      without ``host`` (an iommufd device has none; ``iommufd`` is dropped too): any PCI
       device can be a generic initiator, and no host device or IOMMU is needed. The
       default ``edu`` has one memory BAR, no I/O BAR and no option ROM. ``pci-testdev``
       has a 256-byte I/O BAR, so each root port above one needs a 4 KiB I/O window and
@@ -526,6 +533,8 @@ def runnable_argv(
             machine_props.append(value)
         elif option == "-object" and '"qom-type":"thread-context"' in value:
             pass  # pins preallocation to the document's host nodes, which this host may lack
+        elif option == "-object" and '"qom-type":"iommufd"' in value:
+            pass  # opens /dev/iommu; the vfio-pci stand-ins do not use it
         elif option == "-object":
             body += [option, _subset_backend(value)]
         elif option == "-device":

@@ -202,9 +202,9 @@ def reduce(argv: Sequence[str]) -> list[str]:
     """The GI-relevant part of a full argv, in its order, as the reference profiles emit.
 
     Kept: ``-numa`` node, dist and HMAT options, a ``-machine`` that sets ``hmat=``, the
-    memory backends the nodes use, ``vfio-pci`` devices and ``acpi-generic-initiator``
-    objects. Anything the argv reader cannot read is kept when it looks like one of
-    these, so a malformed option is seen.
+    memory backends the nodes use, ``vfio-pci`` devices, the ``iommufd`` object they may
+    use and ``acpi-generic-initiator`` objects. Anything the argv reader cannot read is
+    kept when it looks like one of these, so a malformed option is seen.
     """
     tokens = list(argv)
     reading = read_argv(tokens)
@@ -219,6 +219,7 @@ def reduce(argv: Sequence[str]) -> list[str]:
     }
     keep |= {backend.position for backend in reading.backends if backend.id in memdevs}
     keep |= {device.position for device in reading.devices if device.driver == "vfio-pci"}
+    keep |= {obj.position for obj in reading.objects if obj.qom_type == "iommufd"}
     keep |= {initiator.position for initiator in reading.initiators}
     keep |= {
         error.position

@@ -36,15 +36,17 @@ STRICT_ARGV = "STRICT-ARGV"
 def gi_subset(argv: Sequence[str], reading: ArgvReading | None = None) -> list[tuple[str, str]]:
     """The GI-relevant options of an argv, in order: what golden ``.args`` files hold.
 
-    Memory backends, every ``-numa``, host ``-device`` (with ``host`` or ``sysfsdev``),
-    initiators, and any of those options the reader could not read (so a broken one
-    still shows in a diff). Everything else a full command line has is left out.
+    Memory backends, every ``-numa``, host ``-device`` (with ``host`` or ``sysfsdev``, or
+    through ``iommufd``), the ``iommufd`` object, initiators, and any of those options the
+    reader could not read (so a broken one still shows in a diff). Everything else a full
+    command line has is left out.
     """
     reading = reading or read_argv(argv)
     positions = {
         *(node.position for node in reading.numa_nodes),
         *(backend.position for backend in reading.backends),
-        *(d.position for d in reading.devices if d.host is not None or d.sysfsdev is not None),
+        *(d.position for d in reading.devices if device_key(d) is not None),
+        *(o.position for o in reading.objects if o.qom_type == "iommufd"),
         *(gi.position for gi in reading.initiators),
         *(error.position for error in reading.errors),
     }

@@ -60,6 +60,9 @@ class HostdevFacts:
     guest_address: str | None
     alias: str | None
     nodeset: tuple[int, ...] | None
+    iommufd: bool = False
+    """Whether it reaches QEMU through iommufd (its own ``<driver iommufd>`` or the
+    domain's ``<iommufd>``): the argv then has no host address for it."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ def roundtrip_facts(domain: Domain) -> RoundtripFacts:
                 str(address) if address is not None else None,
                 hostdev.alias if hostdev.alias_given else None,
                 hostdev.nodeset,
+                domain.uses_iommufd(hostdev),
             ),
         )
     seed = frozenset(
@@ -222,6 +226,14 @@ def _hostdevs(want: RoundtripFacts, got: RoundtripFacts) -> list[Failure]:
                     "RT-HOSTDEV-CHANGED",
                     f"hostdev {source}: guest address {after.guest_address or 'none'}, "
                     f"was {before.guest_address}",
+                )
+            )
+        if before.iommufd != after.iommufd:
+            found.append(
+                _fail(
+                    "RT-HOSTDEV-CHANGED",
+                    f"hostdev {source}: iommufd {'on' if after.iommufd else 'off'}, "
+                    f"was {'on' if before.iommufd else 'off'}",
                 )
             )
         if before.alias is not None and before.alias != after.alias:

@@ -30,6 +30,7 @@ from gi_conform.strategies._mutations_devices import (
     _m_gi_not_pci,
     _m_guest_address_type,
     _m_guest_duplicate,
+    _m_iommufd_syntax,
     _m_multifunction,
     _m_source_duplicate,
 )
@@ -98,6 +99,7 @@ _MUTATIONS: dict[str, _Mutation] = {
     "HOSTDEV-BUS-SLOT": _m_bus_slot,
     "HOSTDEV-ADDRESS-RESERVED": _m_address_reserved,
     "HOSTDEV-GUEST-ADDRESS-TYPE": _m_guest_address_type,
+    "HOSTDEV-IOMMUFD-SYNTAX": _m_iommufd_syntax,
     "DEVICE-ALIAS-DUPLICATE": _m_alias_duplicate,
     "DEVICE-ALIAS-SYNTAX": _m_alias_syntax,
     "DEVICE-ALIAS-RESERVED": _m_alias_reserved,

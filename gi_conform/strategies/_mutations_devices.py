@@ -292,3 +292,28 @@ def _m_guest_address_type(draw: st.DrawFn, domain: Domain, root: etree._Element)
         address_type = draw(st.sampled_from(("drive", "ccw", "usb", "isa")))
     etree.SubElement(element, "address", type=address_type)
     _devices(root).append(element)
+
+
+def _m_iommufd_syntax(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """A ``<driver iommufd>`` or a domain ``<iommufd enabled>`` that is not yes/no."""
+    bad = draw(st.sampled_from(("on", "off", "true", "1", "", "YES", "missing")))
+    hostdevs = _hostdev_elements(root)
+    on_hostdev: bool = draw(st.booleans())
+    if hostdevs and on_hostdev:
+        element = draw(st.sampled_from(hostdevs))
+        driver = element.find("driver")
+        if driver is None:
+            driver = etree.SubElement(element, "driver")
+        if bad == "missing":
+            bad = "no-such"  # an absent iommufd attribute is valid on <driver>
+        driver.set("iommufd", bad)
+        return
+    iommufd = root.find("iommufd")
+    if iommufd is None:
+        iommufd = etree.Element("iommufd")
+        _devices(root).addprevious(iommufd)
+    if bad == "missing":
+        if "enabled" in iommufd.attrib:
+            del iommufd.attrib["enabled"]
+    else:
+        iommufd.set("enabled", bad)

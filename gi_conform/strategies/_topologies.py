@@ -297,6 +297,10 @@ def _draw_names(
     return aliases, initiators
 
 
+_IOMMUFD_CHOICES = st.sampled_from((None, None, None, True, False))
+"""An iommufd switch, absent most of the time: ``<driver iommufd>`` or ``<iommufd enabled>``."""
+
+
 @st.composite
 def _topologies(
     draw: st.DrawFn,
@@ -349,9 +353,12 @@ def _topologies(
             multifunction=device.guest is not None
             and device.guest.function == 0
             and (device.guest.domain, device.guest.bus, device.guest.slot) in shared_slots,
+            # KubeVirt's Grace GPUs: <driver iommufd='yes'/> (libvirt ignores it off PCI)
+            iommufd=draw(_IOMMUFD_CHOICES) if device.kind is HostdevKind.PCI else None,
         )
         for index, device in enumerate(devices)
     )
+    iommufd = draw(_IOMMUFD_CHOICES)
     memory = sum(cell.memory or 0 for cell in cells)
     if not cells:
         memory = draw(st.integers(1, 2**24)) * 1024
@@ -368,6 +375,8 @@ def _topologies(
         cells=cells,
         hostdevs=hostdevs,
         initiators=tuple(initiators),
+        iommufd=iommufd,
+        iommufd_fdgroup=draw(st.sampled_from((None, "iommu"))) if iommufd is not None else None,
     )
     return _draw_numa_features(draw, domain) if cells and extras else domain
 

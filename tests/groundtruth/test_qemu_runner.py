@@ -113,6 +113,20 @@ def test_vfio_replaced_keeping_id_bus_addr() -> None:
     assert argv[-2:] == gi("gi0", "hostdev0", 1)
 
 
+def test_iommufd_device_without_host_and_its_object_dropped() -> None:
+    # libvirt 12.8's iommufd shape: no host, and a shared object this host cannot open
+    obj = ["-object", '{"qom-type":"iommufd","id":"iommufd0"}']
+    device = {"driver": "vfio-pci", "id": "hostdev0", "iommufd": "iommufd0"}
+    device |= {"bus": "pcie.0", "addr": "0x2"}
+    profile = [*obj, "-device", json.dumps(device), *gi("gi0", "hostdev0", 1)]
+    argv = runnable_argv(profile, memory_bytes=RAM, vcpus=1)
+    assert [json.loads(d) for d in devices(argv)] == [
+        {"driver": "edu", "id": "hostdev0", "bus": "pcie.0", "addr": "0x2"}
+    ]
+    assert not any("iommufd" in arg for arg in argv)
+    assert argv[-2:] == gi("gi0", "hostdev0", 1)
+
+
 def test_mdev_device_without_bus_or_addr() -> None:
     mdev = {"driver": "vfio-pci", "sysfsdev": "/sys/bus/mdev/devices/c2177883", "id": "hostdev1"}
     argv = runnable_argv(["-device", json.dumps(mdev)], memory_bytes=RAM, vcpus=1)

@@ -108,6 +108,21 @@ def test_fact_failures_name_each_loss() -> None:
     assert keys <= set(RT_KEYS)
 
 
+def test_a_lost_iommufd_switch_is_a_changed_hostdev() -> None:
+    before = parse((cases_dir() / "iommufd-domain.xml").read_bytes())
+    assert fact_failures(before, before) == []
+    # dropping the domain's <iommufd> gives both GPUs back their host address
+    after = dataclasses.replace(before, iommufd=None, iommufd_fdgroup=None)
+    messages = [f.message for f in fact_failures(before, after) if f.key == "RT-HOSTDEV-CHANGED"]
+    assert len(messages) == 2
+    assert all("iommufd off, was on" in m for m in messages)
+    # the same meaning spelled per hostdev is no loss
+    moved = dataclasses.replace(
+        after, hostdevs=tuple(dataclasses.replace(h, iommufd=True) for h in before.hostdevs)
+    )
+    assert fact_failures(before, moved) == []
+
+
 def test_jobs_give_the_same_roundtrip_report() -> None:
     options = dataclasses.replace(
         ROUNDTRIP, impl="python:tests.mutants.roundtrip_mutants:drops_seed", generated=20, seed=2
