@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import queue
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
 from gi_conform.oracle.compare import compare
@@ -67,22 +67,21 @@ def _supported(info: ImplInfo, case: CheckCase) -> bool:
     return info.dialects is None or case.dialect == "none" or case.dialect in info.dialects
 
 
+def _skipped(case: CheckCase, reason: str) -> CaseResult:
+    """A case the implementation is not asked at all."""
+    return CaseResult(case, Outcome.SKIPPED, Answer(Verdict.SKIPPED, reason=reason), reason=reason)
+
+
 def check_case(
     implementation: Implementation, case: CheckCase, options: CheckOptions
 ) -> CaseResult:
     """Run one case and compare; a listed known deviation turns a failure into a skip."""
     start = time.monotonic()
     if not _supported(implementation.info, case):
-        reason = f"the implementation does not handle the {case.dialect} dialect"
-        return CaseResult(
-            case, Outcome.SKIPPED, Answer(Verdict.SKIPPED, reason=reason), reason=reason
-        )
+        return _skipped(case, f"the implementation does not handle the {case.dialect} dialect")
     modes = implementation.info.modes
     if modes is not None and str(options.mode) not in modes:
-        reason = f"the implementation does not answer in {options.mode} mode"
-        return CaseResult(
-            case, Outcome.SKIPPED, Answer(Verdict.SKIPPED, reason=reason), reason=reason
-        )
+        return _skipped(case, f"the implementation does not answer in {options.mode} mode")
     answer = implementation.run(case, options.timeout)
     failures: tuple[Failure, ...] = ()
     diff = ""
@@ -138,18 +137,16 @@ def run_cases(
     order, from the calling thread.
     """
     jobs = max(1, min(options.jobs, len(cases)))
-    if jobs == 1:
-        results: list[CaseResult] = []
-        for case in cases:
-            results.append(check_case(implementation, case, options))
-            if progress is not None:
-                progress(results[-1])
-        return results
     with contextlib.ExitStack() as stack:
-        executor, run = _pool(stack, implementation, options, jobs)
-        chunk = max(1, min(16, len(cases) // (jobs * 4))) if run is _check_in_worker else 1
-        results = []
-        for result in executor.map(run, cases, chunksize=chunk):
+        checked: Iterator[CaseResult]
+        if jobs == 1:
+            checked = (check_case(implementation, case, options) for case in cases)
+        else:
+            executor, run = _pool(stack, implementation, options, jobs)
+            chunk = max(1, min(16, len(cases) // (jobs * 4))) if run is _check_in_worker else 1
+            checked = executor.map(run, cases, chunksize=chunk)
+        results: list[CaseResult] = []
+        for result in checked:
             results.append(result)
             if progress is not None:
                 progress(result)
