@@ -18,7 +18,6 @@ import dataclasses
 import enum
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from json.encoder import encode_basestring
 
 from gi_conform.argv.options import json_object, keyval_escape, shell_quote
 from gi_conform.bitmap import ranges
@@ -413,12 +412,16 @@ def _initiator_option(initiator: Initiator, profile: Profile) -> Option:
             ]
         )
         return Option("-object", value)
-    # json_object's output for these four keys, written directly: one per GI node.
     return Option(
         "-object",
-        '{"qom-type":"acpi-generic-initiator","id":'
-        f'{encode_basestring(initiator.id)},"pci-dev":{encode_basestring(initiator.device)},'
-        f'"node":{initiator.node}}}',
+        json_object(
+            {
+                "qom-type": "acpi-generic-initiator",
+                "id": initiator.id,
+                "pci-dev": initiator.device,
+                "node": initiator.node,
+            }
+        ),
     )
 
 
