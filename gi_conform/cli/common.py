@@ -40,6 +40,7 @@ __all__ = [
     "memory_limit",
     "positive_int",
     "read_input",
+    "said",
     "say",
     "seconds",
 ]
@@ -135,10 +136,15 @@ def seconds(text: str) -> float:
     return value
 
 
+def said(command: str, message: str) -> str:
+    """The line :func:`say` prints, for output that is printed later (in file order)."""
+    return f"gi-conform {command}: {message}\n"
+
+
 def say(command: str, message: str) -> None:
     """One progress or error line on standard error, named by its command
     (``gi-conform libvirt: ...``), flushed at once for a watching user."""
-    sys.stderr.write(f"gi-conform {command}: {message}\n")
+    sys.stderr.write(said(command, message))
     sys.stderr.flush()
 
 

@@ -17,7 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["FileOutcome", "logs_dir", "run_files"]
+from gi_conform.cli.common import UsageError, check_table, read_input
+from gi_conform.groundtruth.tables import Check
+
+__all__ = ["FileOutcome", "checks_summary", "logs_dir", "run_files"]
 
 
 @dataclass(frozen=True)
@@ -33,16 +36,22 @@ class FileOutcome:
 
 def run_files(
     files: Sequence[str],
-    check_one: Callable[[str], FileOutcome],
+    check_one: Callable[[str, bytes], FileOutcome],
     *,
     jobs: int,
     as_json: bool,
 ) -> int:
-    """Check every file, ``jobs`` at a time; print in file order; the highest status."""
+    """Read every file (stdin once), check each, ``jobs`` at a time; print in file order;
+    the highest status. ``check_one(name, document)`` is called from a worker thread."""
+    if list(files).count("-") > 1:
+        raise UsageError("stdin (-) can be given once")
+    documents = {name: read_input(name) for name in files}
     status = 0
     payloads: list[Mapping[str, object]] = []
     with ThreadPoolExecutor(max(1, min(jobs, len(files))), thread_name_prefix="gi-file") as pool:
-        for name, outcome in zip(files, pool.map(check_one, files), strict=True):
+        for name, outcome in zip(
+            files, pool.map(lambda name: check_one(name, documents[name]), files), strict=True
+        ):
             if len(files) > 1 and not as_json:
                 sys.stdout.write(f"== {name}\n")
             sys.stderr.write(outcome.stderr)
@@ -67,3 +76,11 @@ def logs_dir(keep_logs: str | None, files: Sequence[str], name: str) -> Path | N
     if len(files) == 1:
         return Path(keep_logs)
     return Path(keep_logs) / (Path(name).stem if name != "-" else "stdin")
+
+
+def checks_summary(checks: Sequence[Check], about: str) -> tuple[bool, str]:
+    """Whether every check passed, and the table with its ``N/M checks passed (ABOUT)``."""
+    failed = sum(not check.ok for check in checks)
+    return not failed, (
+        check_table(checks) + f"{len(checks) - failed}/{len(checks)} checks passed ({about})\n"
+    )

@@ -15,11 +15,10 @@ from gi_conform.cli.common import (
     EXIT_REJECTED,
     EXIT_USAGE,
     UsageError,
-    check_table,
-    read_input,
+    said,
     say,
 )
-from gi_conform.cli.files import FileOutcome, logs_dir, run_files
+from gi_conform.cli.files import FileOutcome, checks_summary, logs_dir, run_files
 from gi_conform.document.validate import validate
 from gi_conform.groundtruth.guest import (
     ARCHITECTURES,
@@ -113,15 +112,12 @@ def _view_json(view: GuestView) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """The ``guest`` command: every FILE booted (``--jobs`` at once) and checked."""
-    if args.files.count("-") > 1:
-        raise UsageError("stdin (-) can be given once")
     for path in (args.kernel, args.firmware):
         if path is not None and not Path(path).is_file():
             raise UsageError(f"{path}: no such file")
-    documents = {name: read_input(name) for name in args.files}
     return run_files(
         args.files,
-        lambda name: _check(args, name, documents[name]),
+        lambda name, document: _check(args, name, document),
         jobs=args.jobs,
         as_json=args.json,
     )
@@ -144,7 +140,7 @@ def _check(args: argparse.Namespace, name: str, document: bytes) -> FileOutcome:
             firmware=Path(args.firmware) if args.firmware else None,
         )
     except GuestUnavailable as error:
-        return FileOutcome(EXIT_USAGE, stderr=report.text() + _message(f"error: {error}"))
+        return FileOutcome(EXIT_USAGE, stderr=report.text() + said("guest", f"error: {error}"))
     try:
         boot = boot_guest(
             domain,
@@ -155,16 +151,16 @@ def _check(args: argparse.Namespace, name: str, document: bytes) -> FileOutcome:
         )
         view = read_guest_view(boot.report)
     except QemuRefused as error:
-        message = _message(f"error: QEMU refused the command line:\n{error.stderr}")
+        message = said("guest", f"error: QEMU refused the command line:\n{error.stderr}")
         return FileOutcome(EXIT_GUEST_FAILED, stderr=report.text() + message)
     except (QemuTimeout, GuestReportError) as error:
-        return FileOutcome(EXIT_GUEST_FAILED, stderr=report.text() + _message(f"error: {error}"))
+        return FileOutcome(
+            EXIT_GUEST_FAILED, stderr=report.text() + said("guest", f"error: {error}")
+        )
     checks = compare_guest(domain, profile, view)
-    passed = all(check.ok for check in checks)
-    failed = sum(not check.ok for check in checks)
-    text = check_table(checks) + (
-        f"{len(checks) - failed}/{len(checks)} checks passed ({arch}, kernel {view.kernel}, "
-        f"profile {profile.value}, booted in {boot.seconds:.1f} s)\n"
+    passed, text = checks_summary(
+        checks,
+        f"{arch}, kernel {view.kernel}, profile {profile.value}, booted in {boot.seconds:.1f} s",
     )
     payload = {
         "file": name,
@@ -179,8 +175,3 @@ def _check(args: argparse.Namespace, name: str, document: bytes) -> FileOutcome:
     return FileOutcome(
         0 if passed else 1, stdout="" if args.json else text, stderr=report.text(), payload=payload
     )
-
-
-def _message(text: str) -> str:
-    """What :func:`say` would print, as text (a file's output is printed in file order)."""
-    return f"gi-conform guest: {text}\n"

@@ -12,11 +12,8 @@ from gi_conform.cli.common import (
     EXIT_QEMU_FAILED,
     EXIT_REJECTED,
     EXIT_USAGE,
-    UsageError,
-    check_table,
-    read_input,
 )
-from gi_conform.cli.files import FileOutcome, logs_dir, run_files
+from gi_conform.cli.files import FileOutcome, checks_summary, logs_dir, run_files
 from gi_conform.document.validate import validate
 from gi_conform.groundtruth.qemu import (
     QemuBinary,
@@ -34,17 +31,14 @@ __all__ = ["run"]
 
 def run(args: argparse.Namespace) -> int:
     """The ``qemu`` command: every FILE validated, run in QEMU and compared."""
-    if args.files.count("-") > 1:
-        raise UsageError("stdin (-) can be given once")
     try:
         binary = find_qemu()
     except QemuUnavailable as error:
         sys.stderr.write(f"gi-conform: {error}\n")
         return EXIT_USAGE
-    documents = {name: read_input(name) for name in args.files}
     return run_files(
         args.files,
-        lambda name: _check(args, name, documents[name], binary),
+        lambda name, document: _check(args, name, document, binary),
         jobs=args.jobs,
         as_json=args.json,
     )
@@ -75,17 +69,12 @@ def _check(args: argparse.Namespace, name: str, document: bytes, binary: QemuBin
     except QemuTimeout as error:
         return FileOutcome(EXIT_QEMU_FAILED, stderr=report.text() + f"gi-conform: {error}\n")
     checks = compare_tables(domain, profile, readback)
-    passed = all(check.ok for check in checks)
     if logs is not None:
         (logs / "checks.json").write_text(
             json.dumps([c.as_json() for c in checks], indent=1) + "\n"
         )
     version = ".".join(map(str, binary.version))
-    failed = sum(not check.ok for check in checks)
-    text = check_table(checks) + (
-        f"{len(checks) - failed}/{len(checks)} checks passed "
-        f"(QEMU {version}, profile {profile.value})\n"
-    )
+    passed, text = checks_summary(checks, f"QEMU {version}, profile {profile.value}")
     payload = {
         "file": name,
         "profile": profile.value,
