@@ -15,6 +15,7 @@ import functools
 from dataclasses import dataclass, field
 
 __all__ = [
+    "SMMUV3_DRIVER_OPTIONS",
     "CacheAssociativity",
     "CachePolicy",
     "Cell",
@@ -28,12 +29,14 @@ __all__ = [
     "Initiator",
     "Interconnect",
     "InterconnectType",
+    "Iommu",
     "MdevSource",
     "MemNode",
     "MemoryBacking",
     "Numatune",
     "NumatuneMode",
     "PciAddress",
+    "PciController",
     "ScsiSource",
     "UsbSource",
 ]
@@ -313,6 +316,43 @@ class Hostdev:
 
 
 @dataclass(frozen=True)
+class PciController:
+    """``<controller type='pci' index model>``: one guest PCI bus and how it is attached.
+
+    ``None`` marks what the document does not write (libvirt chooses it; see
+    :mod:`gi_conform.pcitopology`) or what is already reported invalid.
+    """
+
+    index: int | None
+    model: str | None
+    address: PciAddress | None = None
+    """Its own ``<address type='pci'>`` on the parent bus."""
+    bus_nr: int | None = None
+    """``<target busNr>`` of an expander bus: the first bus number behind it."""
+    node: int | None = None
+    """``<target><node>`` of an expander bus: the guest NUMA node of every device behind it."""
+    chassis: int | None = None
+    port: int | None = None
+    line: int = field(default=0, compare=False, repr=False)
+
+
+SMMUV3_DRIVER_OPTIONS = ("accel", "ats", "ril", "ssidsize", "oas")
+"""``<iommu model='smmuv3'><driver>`` attributes libvirt 12.8 passes to ``arm-smmuv3``, in
+its order (it drops unknown spellings such as KubeVirt's ``ssidSize``)."""
+
+
+@dataclass(frozen=True)
+class Iommu:
+    """``<iommu model>``: an smmuv3 with ``<driver pciBus>`` is a device on that bus."""
+
+    model: str | None
+    pci_bus: int | None = None
+    options: tuple[tuple[str, str], ...] = ()
+    """The ``<driver>`` attributes of :data:`SMMUV3_DRIVER_OPTIONS` as written, in that order."""
+    line: int = field(default=0, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
 class Initiator:
     """One generic initiator: the pair (device, node) and the id its QEMU object gets."""
 
@@ -344,9 +384,15 @@ class Domain:
     """The seed dialect's standalone elements, in document order."""
     interconnects: tuple[Interconnect, ...] = ()
     """``<numa><interconnects>`` children in document order (HMAT)."""
-    pci_controllers: tuple[tuple[int, str], ...] = ()
-    """``<controller type='pci' index model>`` as (index, model), document order: what
-    kind of bus a guest address's ``bus`` is (libvirt adds a pcie-root-port otherwise)."""
+    pci_controllers: tuple[PciController, ...] = ()
+    """``<controller type='pci'>`` in document order: what kind of bus a guest address's
+    ``bus`` is (libvirt adds a pcie-root-port otherwise) and how it reaches the root."""
+    iommus: tuple[Iommu, ...] = ()
+    root_slots_taken: tuple[int, ...] = ()
+    """Slots of bus 0 that other devices (disks, NICs, ...) take by explicit address."""
+    video: bool = False
+    """A primary video device (``<video>`` not ``none``, or ``<graphics>`` that libvirt
+    gives one): on x86 it takes a slot of bus 0 before libvirt places controllers."""
     memory_backing: MemoryBacking | None = None
     numatune: Numatune | None = None
     iommufd: bool | None = None

@@ -232,9 +232,9 @@ BRIDGE_MODELS = ("pci-bridge", "pcie-to-pci-bridge")
 def bus_model(domain: Domain, bus: int) -> str:
     """What guest bus ``bus`` > 0 is: its declared controller model, else the one libvirt
     adds for it (a pcie-root-port on q35/virt, a pci-bridge on i440fx)."""
-    declared = dict(domain.pci_controllers)
-    if bus in declared:
-        return declared[bus]
+    for controller in domain.pci_controllers:
+        if controller.index == bus and controller.model is not None:
+            return controller.model
     return "pcie-root-port" if domain.pci_root_bus == "pcie.0" else "pci-bridge"
 
 

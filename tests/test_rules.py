@@ -13,7 +13,7 @@ from gi_conform import catalogue
 from gi_conform.rules import violation
 
 _RULE_LITERAL = re.compile(
-    r'"((?:XML|DOMAIN|NUMA|HOSTDEV|DEVICE|GI|MEMORY|NUMATUNE|HMAT)(?:-[A-Z0-9]+)+)"'
+    r'"((?:XML|DOMAIN|NUMA|HOSTDEV|DEVICE|GI|MEMORY|NUMATUNE|HMAT|PCI|IOMMU)(?:-[A-Z0-9]+)+)"'
 )
 
 

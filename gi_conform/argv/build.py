@@ -3,7 +3,8 @@
 * ``seed``: the seed cover letter's lines. Memory backends and ``-numa`` lines in cell
   order, one JSON ``-device`` per PCI host device, then every initiator as a key=value
   ``-object acpi-generic-initiator``.
-* ``libvirt``: what libvirt 11.8 emits. The same NUMA lines, then each device followed
+* ``libvirt``: what libvirt 11.8 emits. The same NUMA lines, the PCI path of every
+  device with an initiator (:mod:`gi_conform.pcitopology`), then each device followed
   right away by its initiators as JSON objects, ids ``gi0, gi1, ...`` counted across the
   domain in emission order. Devices are named as libvirt names them: a ``ua-`` alias is
   kept, any other alias is ignored and the device becomes ``hostdev<N>``.
@@ -34,6 +35,7 @@ from gi_conform.model import (
     MdevSource,
     MemoryBacking,
 )
+from gi_conform.pcitopology import bus_id, controller_props, pci_path, pci_topology, smmuv3_props
 from gi_conform.semantics import (
     cpu_cells_seen,
     cpu_cells_written,
@@ -347,7 +349,7 @@ def _device_option(domain: Domain, hostdev: Hostdev, device_id: str) -> Option:
             props["id"] = device_id
     address = hostdev.guest_address
     if address is not None:
-        props["bus"] = domain.pci_root_bus if address.bus == 0 else f"pci.{address.bus}"
+        props["bus"] = bus_id(domain, address.bus)
         if hostdev.multifunction:
             props["multifunction"] = True  # libvirt's place for it: before addr
         props["addr"] = f"{address.slot:#x}" + (
@@ -443,6 +445,39 @@ def _with_iommufd(
         yield device(hostdev)
 
 
+def _path_options(
+    domain: Domain, pci: Sequence[Hostdev], names: dict[str, str], initiators: list[Initiator]
+) -> list[Option]:
+    """The PCI path of every device with an initiator: the controllers from the root down
+    to its bus, in index order as libvirt writes them, then each ``arm-smmuv3`` whose
+    primary bus is on such a path. A device without a guest address has no modelled path
+    (libvirt places it)."""
+    with_initiator = {initiator.device for initiator in initiators}
+    topology = pci_topology(domain)
+    on_path: dict[int, object] = {}
+    known = False
+    for hostdev in pci:
+        address = hostdev.guest_address
+        if address is None or names[hostdev.alias] not in with_initiator:
+            continue
+        path = pci_path(topology, address.bus)
+        if path is None:
+            continue
+        known = True
+        on_path.update((controller.index, controller) for controller in path)
+    options = [
+        Option("-device", json_object(controller_props(domain, topology[index])))
+        for index in sorted(on_path)
+    ]
+    for number, iommu in enumerate(domain.iommus):
+        bus = iommu.pci_bus
+        if iommu.model == "smmuv3" and bus is not None and (bus in on_path or (bus == 0 and known)):
+            options.append(
+                Option("-device", json_object(smmuv3_props(domain, number, bus, iommu.options)))
+            )
+    return options
+
+
 def build_argv(domain: Domain, profile: Profile | None = None) -> tuple[Option, ...]:
     """The GI-relevant argv of a valid domain (validate it first: invalid fields raise)."""
     chosen = profile if profile is not None else default_profile(domain)
@@ -456,6 +491,7 @@ def build_argv(domain: Domain, profile: Profile | None = None) -> tuple[Option, 
         )
         options.extend(_initiator_option(i, chosen) for i in initiators)
         return tuple(options)
+    options.extend(_path_options(domain, pci, names, initiators))
     by_device: dict[str | None, list[Initiator]] = {}
     for initiator in initiators:
         by_device.setdefault(initiator.device, []).append(initiator)

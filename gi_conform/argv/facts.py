@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gi_conform.argv.build import Profile, aligned_memory, default_profile, device_ids
-from gi_conform.argv.read import ArgvReading, device_key, iommufd_key, read_argv
+from gi_conform.argv.read import ArgvReading, Device, device_key, iommufd_key, read_argv
 from gi_conform.model import Domain, Hostdev
+from gi_conform.pcitopology import pci_path, pci_topology
 from gi_conform.semantics import (
     LOCAL_DISTANCE,
     REMOTE_DISTANCE,
@@ -24,13 +25,17 @@ from gi_conform.semantics import (
 )
 
 __all__ = [
+    "ROOT_BUSES",
     "NodeFacts",
     "SemanticFacts",
     "document_facts",
     "expected_cells",
     "expected_distances",
     "expected_pairs",
+    "expected_paths",
+    "gi_device_paths",
     "hostdev_key",
+    "path_positions",
     "pci_hostdevs",
     "resolved_distances",
     "semantic_facts",
@@ -66,6 +71,68 @@ class SemanticFacts:
     initiators: frozenset[tuple[str, int]]
     device_ids: frozenset[str]
     distances: tuple[tuple[int, int, int], ...] = ()
+    paths: frozenset[tuple[str, str]] = frozenset()
+    """(host device, PCI path) of each device with an initiator whose path is known: the
+    root bus, then each controller's driver (an expander bus with its NUMA node)."""
+
+
+ROOT_BUSES = ("pcie.0", "pci.0")
+
+
+def _hop(driver: str, numa_node: int | None) -> str:
+    return driver if numa_node is None else f"{driver} (node {numa_node})"
+
+
+def gi_device_paths(reading: ArgvReading) -> dict[str, tuple[Device, ...]]:
+    """Device id -> the controller devices from the root down to it, for every device an
+    initiator names whose ``bus`` chain reaches a root bus through the argv's devices."""
+    paths: dict[str, tuple[Device, ...]] = {}
+    for initiator in reading.initiators:
+        name = initiator.pci_dev
+        device = reading.device(name) if name is not None else None
+        if name is None or device is None or name in paths:
+            continue
+        chain: list[Device] = []
+        bus = device.bus
+        while bus is not None and bus not in ROOT_BUSES and len(chain) <= 256:
+            parent = reading.device(bus)
+            if parent is None:
+                break
+            chain.append(parent)
+            bus = parent.bus
+        if bus in ROOT_BUSES:
+            paths[name] = tuple(reversed(chain))
+    return paths
+
+
+def path_positions(reading: ArgvReading) -> set[int]:
+    """Where the PCI paths of the initiators' devices are in the argv: their controllers,
+    and each ``arm-smmuv3`` whose primary bus is one of them or the root they hang from."""
+    paths = gi_device_paths(reading)
+    controllers = {d.position: d for chain in paths.values() for d in chain}
+    buses = {d.id for d in controllers.values()} | (set(ROOT_BUSES) if paths else set())
+    smmus = {
+        d.position
+        for d in reading.devices
+        if d.driver == "arm-smmuv3" and d.primary_bus is not None and d.primary_bus in buses
+    }
+    return set(controllers) | smmus
+
+
+def _path_text(root: str, hops: Sequence[tuple[str, int | None]]) -> str:
+    return " > ".join([root, *(_hop(driver, node) for driver, node in hops)])
+
+
+def _argv_paths(reading: ArgvReading) -> frozenset[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for name, chain in gi_device_paths(reading).items():
+        device = reading.device(name)
+        key = device_key(device) if device is not None else None
+        root = chain[0].bus if chain else (device.bus if device is not None else None)
+        if key is None or root is None:
+            continue
+        found.add((key, _path_text(root, [(d.driver, d.numa_node) for d in chain])))
+    return frozenset(found)
 
 
 def resolved_distances(reading: ArgvReading) -> tuple[tuple[int, int, int], ...]:
@@ -114,8 +181,11 @@ def semantic_facts(argv: Sequence[str] | ArgvReading) -> SemanticFacts:
     return SemanticFacts(
         nodes=tuple(sorted(nodes, key=_node_order)),
         initiators=frozenset(pairs),
-        device_ids=frozenset(d.id for d in reading.devices if d.id is not None),
+        device_ids=frozenset(
+            d.id for d in reading.devices if d.id is not None and device_key(d) is not None
+        ),
         distances=resolved_distances(reading),
+        paths=_argv_paths(reading),
     )
 
 
@@ -185,7 +255,28 @@ def document_facts(domain: Domain, profile: Profile | None = None) -> SemanticFa
         initiators=frozenset(expected_pairs(domain, profile)),
         device_ids=frozenset(names[hostdev.alias] for hostdev, _ in pci_hostdevs(domain, profile)),
         distances=expected_distances(domain),
+        paths=expected_paths(domain, profile),
     )
+
+
+def expected_paths(domain: Domain, profile: Profile | None = None) -> frozenset[tuple[str, str]]:
+    """(host device, PCI path) for each device with an initiator and a modelled path (a
+    guest address, every controller on the way placed: :func:`pci_path`). The seed
+    profile writes the cover letter's lines, which leave controllers out: only devices on
+    the root bus have a path in its argv."""
+    seed = (profile if profile is not None else default_profile(domain)) is Profile.SEED
+    with_initiator = {key for key, _ in expected_pairs(domain, profile)}
+    topology = pci_topology(domain)
+    found: set[tuple[str, str]] = set()
+    for hostdev, key in pci_hostdevs(domain, profile):
+        address = hostdev.guest_address
+        if key not in with_initiator or address is None:
+            continue
+        path = pci_path(topology, address.bus)
+        if path is not None and not (seed and path):
+            hops = [(c.driver or c.model, c.node if c.is_expander else None) for c in path]
+            found.add((key, _path_text(domain.pci_root_bus, hops)))
+    return frozenset(found)
 
 
 def expected_distances(domain: Domain) -> tuple[tuple[int, int, int], ...]:

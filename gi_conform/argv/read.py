@@ -146,6 +146,10 @@ class Device:
     form: Form
     iommufd: str | None = None
     """The ``iommufd`` object a vfio-pci uses (then it has no ``host``)."""
+    numa_node: int | None = None
+    """An expander bus's (``pxb``, ``pxb-pcie``) NUMA node."""
+    primary_bus: str | None = None
+    """An ``arm-smmuv3``'s ``primary-bus``."""
 
 
 @dataclass(frozen=True)
@@ -470,6 +474,8 @@ class _Reader:
                 host=_text(props, "host"),
                 sysfsdev=_text(props, "sysfsdev"),
                 iommufd=_text(props, "iommufd"),
+                numa_node=_uint(props, "numa_node"),
+                primary_bus=_text(props, "primary-bus"),
                 bus=_text(props, "bus"),
                 addr=_text(props, "addr"),
                 form=props.form,

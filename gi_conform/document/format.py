@@ -18,10 +18,12 @@ from gi_conform.model import (
     HostdevKind,
     Initiator,
     Interconnect,
+    Iommu,
     MdevSource,
     MemoryBacking,
     Numatune,
     PciAddress,
+    PciController,
     ScsiSource,
     UsbSource,
 )
@@ -186,6 +188,36 @@ def _numatune(root: _Node, tune: Numatune | None) -> None:
         )
 
 
+def _controller(devices: _Node, controller: PciController) -> None:
+    node = devices.add(
+        "controller",
+        ("type", "pci"),
+        ("index", None if controller.index is None else str(controller.index)),
+        ("model", controller.model),
+    )
+    target_attrs = [
+        (name, None if value is None else str(value))
+        for name, value in (
+            ("chassis", controller.chassis),
+            ("port", controller.port),
+            ("busNr", controller.bus_nr),
+        )
+    ]
+    if any(value is not None for _, value in target_attrs) or controller.node is not None:
+        target = node.add("target", *target_attrs)
+        if controller.node is not None:
+            target.add("node", text=str(controller.node))
+    if controller.address is not None:
+        node.add("address", ("type", "pci"), *_pci_attrs(controller.address))
+
+
+def _iommu(devices: _Node, iommu: Iommu) -> None:
+    node = devices.add("iommu", ("model", iommu.model))
+    if iommu.pci_bus is not None or iommu.options:
+        bus = None if iommu.pci_bus is None else str(iommu.pci_bus)
+        node.add("driver", ("pciBus", bus), *iommu.options)
+
+
 def _hostdev(devices: _Node, hostdev: Hostdev) -> None:
     managed = None if hostdev.managed is None else ("yes" if hostdev.managed else "no")
     attrs: list[tuple[str, str | None]] = [
@@ -280,13 +312,25 @@ def format_xml(domain: Domain) -> str:
             ("enabled", "yes" if domain.iommufd else "no"),
             ("fdgroup", domain.iommufd_fdgroup),
         )
-    devices = root.add("devices")
-    for index, model in domain.pci_controllers:
-        devices.add("controller", ("type", "pci"), ("index", str(index)), ("model", model))
+    _devices(root.add("devices"), domain)
+    out: list[str] = []
+    _write(root, 0, out)
+    return "".join(out)
+
+
+def _devices(devices: _Node, domain: Domain) -> None:
+    for controller in domain.pci_controllers:
+        _controller(devices, controller)
     for hostdev in domain.hostdevs:
         _hostdev(devices, hostdev)
     for initiator in domain.initiators:
         _initiator(devices, initiator)
-    out: list[str] = []
-    _write(root, 0, out)
-    return "".join(out)
+    for iommu in domain.iommus:
+        _iommu(devices, iommu)
+    if domain.video:
+        devices.add("video")
+    for slot in domain.root_slots_taken:
+        # the model keeps only that some other device takes the slot: an RNG stands for it
+        rng = devices.add("rng", ("model", "virtio"))
+        rng.add("backend", ("model", "random"), text="/dev/urandom")
+        rng.add("address", ("type", "pci"), *_pci_attrs(PciAddress(0, 0, slot, 0)))

@@ -17,14 +17,17 @@ from gi_conform.bitmap import BitmapError, parse_bitmap
 from gi_conform.document.parse_numa import NumaReader
 from gi_conform.document.xml import hardened_parser
 from gi_conform.model import (
+    SMMUV3_DRIVER_OPTIONS,
     Cell,
     Dialect,
     Domain,
     Hostdev,
     HostdevKind,
     Initiator,
+    Iommu,
     MdevSource,
     PciAddress,
+    PciController,
     ScsiSource,
     Source,
     UsbSource,
@@ -204,6 +207,9 @@ class _DomainReader:
             initiators=initiators,
             interconnects=self.numa_reader.interconnects(numa) if numa is not None else (),
             pci_controllers=_pci_controllers(devices),
+            iommus=_iommus(devices),
+            root_slots_taken=_root_slots_taken(devices),
+            video=_has_video(devices),
             memory_backing=self.numa_reader.memory_backing(top.get("memoryBacking")),
             numatune=self.numa_reader.numatune(
                 top.get("numatune"), vcpu_auto=root.find("vcpu[@placement='auto']") is not None
@@ -599,17 +605,118 @@ class _DomainReader:
         )
 
 
-def _pci_controllers(devices: etree._Element | None) -> tuple[tuple[int, str], ...]:
-    """PCI controllers with a readable index and model (others are libvirt's to judge)."""
+def _pci_controllers(devices: etree._Element | None) -> tuple[PciController, ...]:
+    """PCI controllers with a readable index (others are libvirt's to judge), by index as
+    libvirt keeps them (one index's duplicates in document order). Unreadable attributes
+    are left out (None): the reference then leaves that choice to libvirt."""
     if devices is None:
         return ()
-    found: list[tuple[int, str]] = []
+    found: list[PciController] = []
     for element in devices.iterchildren("controller"):
-        index, model = (element.get("index") or "").strip(), element.get("model")
-        readable = index.isascii() and index.isdigit() and len(index) < 4
-        if element.get("type") == "pci" and readable and model:
-            found.append((int(index), model))
+        index = _small_uint(element.get("index"))
+        if element.get("type") != "pci" or index is None:
+            continue
+        kids = _children(element)
+        target = kids.get("target")
+        address = kids.get("address")
+        node = target.find("node") if target is not None else None
+        found.append(
+            PciController(
+                index=index,
+                model=element.get("model"),
+                address=_quiet_pci_address(address) if address is not None else None,
+                bus_nr=_small_uint(target.get("busNr")) if target is not None else None,
+                node=_small_uint(node.text) if node is not None else None,
+                chassis=_small_uint(target.get("chassis")) if target is not None else None,
+                port=_small_uint(target.get("port")) if target is not None else None,
+                line=_line(element),
+            )
+        )
+    return tuple(sorted(found, key=lambda controller: controller.index or 0))
+
+
+def _iommus(devices: etree._Element | None) -> tuple[Iommu, ...]:
+    """``<iommu>`` elements: the model, an smmuv3's ``pciBus`` and its passed-on options."""
+    if devices is None:
+        return ()
+    found: list[Iommu] = []
+    for element in devices.iterchildren("iommu"):
+        driver = element.find("driver")
+        options = tuple(
+            (name, value)
+            for name in SMMUV3_DRIVER_OPTIONS
+            if driver is not None and (value := driver.get(name)) is not None
+        )
+        found.append(
+            Iommu(
+                model=element.get("model"),
+                pci_bus=_small_uint(driver.get("pciBus")) if driver is not None else None,
+                options=options,
+                line=_line(element),
+            )
+        )
     return tuple(found)
+
+
+_OWN_ADDRESS_DEVICES = frozenset({"hostdev", "controller", "acpi-generic-initiator"})
+
+
+def _root_slots_taken(devices: etree._Element | None) -> tuple[int, ...]:
+    """Slots of bus 0 other devices take by an explicit ``<address type='pci'>``."""
+    if devices is None:
+        return ()
+    slots: set[int] = set()
+    for element in devices:
+        if not isinstance(element.tag, str) or element.tag in _OWN_ADDRESS_DEVICES:
+            continue
+        address = element.find("address")
+        if address is None or address.get("type") != "pci":
+            continue
+        parsed = _quiet_pci_address(address)
+        if parsed is not None and parsed.bus == 0:
+            slots.add(parsed.slot)
+    return tuple(sorted(slots))
+
+
+def _has_video(devices: etree._Element | None) -> bool:
+    """libvirt gives a domain a primary video device for ``<video>`` (model not ``none``),
+    or for ``<graphics>`` without any ``<video>``."""
+    if devices is None:
+        return False
+    videos = list(devices.iterchildren("video"))
+    if not videos:
+        return devices.find("graphics") is not None
+    model = videos[0].find("model")
+    return model is None or model.get("type") != "none"
+
+
+def _small_uint(raw: str | None) -> int | None:
+    """A decimal or C-style unsigned integer below 2**16, else None."""
+    if raw is None:
+        return None
+    try:
+        value = c_uint(raw.strip())
+    except ValueError:
+        return None
+    return value if value < 1 << 16 else None
+
+
+def _quiet_pci_address(element: etree._Element) -> PciAddress | None:
+    """A PCI address whose every field reads and is in range, else None (no report)."""
+    values: dict[str, int] = {}
+    for name, limit in PCI_LIMITS.items():
+        raw = element.get(name)
+        if raw is None and name == "domain":
+            values[name] = 0
+            continue
+        try:
+            value = c_uint(raw) if raw is not None else limit + 1
+        except ValueError:
+            return None
+        if value > limit:
+            return None
+        values[name] = value
+    return PciAddress(**values)
 
 
 def _alias_name(children: dict[str, etree._Element]) -> str | None:

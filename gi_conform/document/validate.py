@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from gi_conform.bitmap import format_bitmap
 from gi_conform.document.parse import read_domain
 from gi_conform.document.validate_numa import numa_feature_rules
+from gi_conform.document.validate_pci import pci_rules
 from gi_conform.model import Domain, Hostdev, HostdevKind, PciAddress
 from gi_conform.rules import Severity, Violation, violation
 from gi_conform.semantics import (
@@ -95,6 +96,7 @@ def check_domain(domain: Domain) -> list[Violation]:
         *_numa_rules(domain, claims),
         *numa_feature_rules(domain, _gi_nodes(domain, claims), cpu_cells_written(domain)),
         *_device_rules(domain),
+        *pci_rules(domain),
         *_initiator_rules(domain, claims),
     ]
 

@@ -24,6 +24,7 @@ from gi_conform.argv.build import Profile, aligned_memory, build_argv, flatten
 from gi_conform.argv.options import OptionValue, join_keyval, parse_size, split_keyval
 from gi_conform.argv.read import read_argv
 from gi_conform.model import Domain
+from gi_conform.pcitopology import controller_props, pci_path, pci_topology
 from gi_conform.semantics import legacy_numa_mem
 
 __all__ = [
@@ -432,15 +433,50 @@ def document_command(
         machine = "pc" if domain.pci_root_bus == "pci.0" else "q35"
     if domain.machine is not None and legacy_numa_mem(domain):
         machine = domain.machine  # only a machine type up to 5.0 takes the legacy mem=
-    bridges = {bus: model for bus, model in domain.pci_controllers if model in _BRIDGE_DRIVERS}
+    bridges = {
+        c.index: c.model
+        for c in domain.pci_controllers
+        if c.index is not None and c.model in _BRIDGE_DRIVERS
+    }
     return runnable_argv(
-        flatten(build_argv(domain, profile)),
+        _with_every_controller(domain, flatten(build_argv(domain, profile))),
         memory_bytes=memory_size(domain),
         vcpus=domain.vcpus or 1,
         machine=machine,
         binary=binary,
         bridges=bridges,
     )
+
+
+def _with_every_controller(domain: Domain, argv: list[str]) -> list[str]:
+    """The argv with the controllers libvirt would write for its devices' buses.
+
+    The seed profile writes no controller, the libvirt profile only the PCI path of each
+    initiator's device; so every controller on the path of a bus the argv names is put
+    back (an expander bus with its node, as libvirt has it), and the other functions of
+    each slot they use: a guest scans no slot without function 0. Before the argv's own
+    devices, in index order (a parent before its children)."""
+    devices = read_argv(argv).devices
+    defined = {device.id for device in devices if device.id is not None}
+    topology = pci_topology(domain)
+    needed: set[int] = set()
+    for device in devices:
+        match = _BUS_RE.match(device.bus or "")
+        path = pci_path(topology, int(match[1])) if match else None
+        needed.update(controller.index for controller in path or ())
+    needed |= {i for i in topology if f"pci.{i}" in defined}
+    slots = {(topology[i].bus, topology[i].slot) for i in needed}
+    extra: list[str] = []
+    for controller in topology.values():
+        props = controller_props(domain, controller)
+        wanted = controller.index in needed or (controller.bus, controller.slot) in slots
+        if props["id"] in defined or not wanted or controller.bus is None:
+            continue
+        extra += ["-device", json.dumps(props, separators=(",", ":"))]
+    if not extra:
+        return argv
+    first = next((i for i, token in enumerate(argv) if token == "-device"), len(argv))
+    return [*argv[:first], *extra, *argv[first:]]
 
 
 def _slot_of(addr: object) -> int | None:
@@ -484,7 +520,8 @@ def runnable_argv(
       ("total memory for NUMA nodes ... should equal RAM size"); this is passed through
       on purpose, it is QEMU's verdict to report.
     * the ``iommufd`` object (libvirt's iommufd devices) is dropped: it opens
-      ``/dev/iommu``, which this host lacks, and the stand-ins need no IOMMU.
+      ``/dev/iommu``, which this host lacks, and the stand-ins need no IOMMU; so is an
+      ``arm-smmuv3``: it changes the IORT, not the SRAT or any bus, and x86 has none.
     * every ``vfio-pci`` device becomes ``stand_in`` with the same ``id``, ``bus``,
       ``addr`` (and ``multifunction``), in the same syntax (JSON or key=value), with or
       without ``host`` (an iommufd device has none; ``iommufd`` is dropped too): any PCI
@@ -535,6 +572,8 @@ def runnable_argv(
             pass  # pins preallocation to the document's host nodes, which this host may lack
         elif option == "-object" and '"qom-type":"iommufd"' in value:
             pass  # opens /dev/iommu; the vfio-pci stand-ins do not use it
+        elif option == "-device" and '"driver":"arm-smmuv3"' in value:
+            pass  # an SMMU changes the IORT, no SRAT entry or bus; x86 QEMU has none
         elif option == "-object":
             body += [option, _subset_backend(value)]
         elif option == "-device":

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from gi_conform.argv.facts import path_positions
 from gi_conform.argv.options import read_args_text
 from gi_conform.argv.read import read_argv
 from gi_conform.document.xml import hardened_parser
@@ -203,7 +204,8 @@ def reduce(argv: Sequence[str]) -> list[str]:
 
     Kept: ``-numa`` node, dist and HMAT options, a ``-machine`` that sets ``hmat=``, the
     memory backends the nodes use, ``vfio-pci`` devices, the ``iommufd`` object they may
-    use and ``acpi-generic-initiator`` objects. Anything the argv reader cannot read is
+    use, ``acpi-generic-initiator`` objects and the PCI path of their devices (controllers,
+    ``arm-smmuv3``). Anything the argv reader cannot read is
     kept when it looks like one of these, so a malformed option is seen.
     """
     tokens = list(argv)
@@ -221,6 +223,7 @@ def reduce(argv: Sequence[str]) -> list[str]:
     keep |= {device.position for device in reading.devices if device.driver == "vfio-pci"}
     keep |= {obj.position for obj in reading.objects if obj.qom_type == "iommufd"}
     keep |= {initiator.position for initiator in reading.initiators}
+    keep |= path_positions(reading)
     keep |= {
         error.position
         for error in reading.errors

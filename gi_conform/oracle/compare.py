@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 
-from gi_conform.argv.facts import NodeFacts, document_facts, semantic_facts
+from gi_conform.argv.facts import NodeFacts, document_facts, path_positions, semantic_facts
 from gi_conform.argv.invariants import check_invariants
 from gi_conform.argv.options import shell_quote
 from gi_conform.argv.read import ArgvReading, device_key, read_argv
@@ -27,7 +27,13 @@ __all__ = [
     "gi_subset",
 ]
 
-FACT_IDS = ("FACT-NUMA-NODES", "FACT-GI-PAIRS", "FACT-DEVICE-IDS", "FACT-GI-IDS")
+FACT_IDS = (
+    "FACT-NUMA-NODES",
+    "FACT-GI-PAIRS",
+    "FACT-DEVICE-IDS",
+    "FACT-GI-IDS",
+    "FACT-PCI-PATH",
+)
 """The semantic facts compared for accepted documents, as failure keys."""
 VERDICT_REJECTS_VALID = "VERDICT-REJECTS-VALID"
 STRICT_ARGV = "STRICT-ARGV"
@@ -37,12 +43,14 @@ def gi_subset(argv: Sequence[str], reading: ArgvReading | None = None) -> list[t
     """The GI-relevant options of an argv, in order: what golden ``.args`` files hold.
 
     Memory backends, every ``-numa``, host ``-device`` (with ``host`` or ``sysfsdev``, or
-    through ``iommufd``), the ``iommufd`` object, initiators, and any of those options the
-    reader could not read (so a broken one still shows in a diff). Everything else a full
-    command line has is left out.
+    through ``iommufd``), the PCI path of each device an initiator names (its controllers
+    and the ``arm-smmuv3`` on them), the ``iommufd`` object, initiators, and any of those
+    options the reader could not read (so a broken one still shows in a diff). Everything
+    else a full command line has is left out.
     """
     reading = reading or read_argv(argv)
     positions = {
+        *path_positions(reading),
         *(node.position for node in reading.numa_nodes),
         *(backend.position for backend in reading.backends),
         *(d.position for d in reading.devices if device_key(d) is not None),
@@ -144,6 +152,20 @@ def _facts(case: CheckCase, reading: ArgvReading) -> list[Failure]:
         "initiator id", _initiator_ids(expected_reading), _initiator_ids(reading)
     ):
         failures.append(Failure(FailureKind.FACT, "FACT-GI-IDS", problem))
+    actual_paths = dict(got.paths)
+    named = {device for device, _ in got.initiators}  # else FACT-GI-PAIRS says it all
+    for device, path in sorted(want.paths):
+        if device not in named:
+            continue
+        actual = actual_paths.get(device, "not traceable to a root bus in the argv")
+        if actual != path:
+            failures.append(
+                Failure(
+                    FailureKind.FACT,
+                    "FACT-PCI-PATH",
+                    f"PCI path of {device} is {actual}, expected {path}",
+                )
+            )
     return failures
 
 

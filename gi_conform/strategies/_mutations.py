@@ -70,6 +70,15 @@ from gi_conform.strategies._mutations_domain import (
     _m_xml_root,
     _m_xml_too_large,
 )
+from gi_conform.strategies._mutations_pci import (
+    _m_bus_plug,
+    _m_controller_index_duplicate,
+    _m_expander_busnr_range,
+    _m_expander_machine,
+    _m_expander_node_unknown,
+    _m_iommu_pcibus_unknown,
+    _m_iommu_smmuv3_accel,
+)
 from gi_conform.strategies._renderings import _render, _tree, _variations
 from gi_conform.strategies._topologies import _topologies
 
@@ -100,6 +109,13 @@ _MUTATIONS: dict[str, _Mutation] = {
     "HOSTDEV-ADDRESS-RESERVED": _m_address_reserved,
     "HOSTDEV-GUEST-ADDRESS-TYPE": _m_guest_address_type,
     "HOSTDEV-IOMMUFD-SYNTAX": _m_iommufd_syntax,
+    "PCI-CONTROLLER-INDEX-DUPLICATE": _m_controller_index_duplicate,
+    "PCI-EXPANDER-MACHINE": _m_expander_machine,
+    "PCI-EXPANDER-NODE-UNKNOWN": _m_expander_node_unknown,
+    "PCI-EXPANDER-BUSNR-RANGE": _m_expander_busnr_range,
+    "PCI-BUS-PLUG": _m_bus_plug,
+    "IOMMU-PCIBUS-UNKNOWN": _m_iommu_pcibus_unknown,
+    "IOMMU-SMMUV3-ACCEL": _m_iommu_smmuv3_accel,
     "DEVICE-ALIAS-DUPLICATE": _m_alias_duplicate,
     "DEVICE-ALIAS-SYNTAX": _m_alias_syntax,
     "DEVICE-ALIAS-RESERVED": _m_alias_reserved,

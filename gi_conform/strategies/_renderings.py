@@ -56,7 +56,8 @@ _DEVICE_EXTRAS = (
     "<controller type='usb' model='none'/>",
     "<console type='pty'><target type='serial' port='0'/></console>",
     "<memballoon model='none'/>",
-    "<graphics type='vnc' port='-1' autoport='yes'/>",
+    # no <graphics>: libvirt would add a primary video, which takes a slot of bus 0 (x86)
+    "<video><model type='none'/></video>",
     "<input type='mouse' bus='ps2'/>",
     "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>",
 )
@@ -264,7 +265,8 @@ def _merge(
 
 
 def _vary_order(root: etree._Element, rng: random.Random) -> None:
-    """Reorder what libvirt's schema interleaves; keep hostdev and seed order (they name)."""
+    """Reorder what libvirt's schema interleaves; keep hostdev, seed and iommu order
+    (they name: ``hostdev<N>``, ``gi<N>``, ``iommu<N>``)."""
     children = list(root)
     rng.shuffle(children)
     root[:] = children
@@ -273,8 +275,10 @@ def _vary_order(root: etree._Element, rng: random.Random) -> None:
         return
     hostdevs = [child for child in devices if child.tag == "hostdev"]
     seeds = [child for child in devices if child.tag == "acpi-generic-initiator"]
-    others = [child for child in devices if child.tag not in ("hostdev", "acpi-generic-initiator")]
-    order = _merge(hostdevs, seeds, rng)
+    iommus = [child for child in devices if child.tag == "iommu"]
+    named = ("hostdev", "acpi-generic-initiator", "iommu")
+    others = [child for child in devices if child.tag not in named]
+    order = _merge(_merge(hostdevs, seeds, rng), iommus, rng)
     for other in others:
         order.insert(rng.randint(0, len(order)), other)
     devices[:] = order

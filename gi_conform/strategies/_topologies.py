@@ -31,12 +31,14 @@ from gi_conform.model import (
     Initiator,
     Interconnect,
     InterconnectType,
+    Iommu,
     MdevSource,
     MemNode,
     MemoryBacking,
     Numatune,
     NumatuneMode,
     PciAddress,
+    PciController,
     ScsiSource,
     Source,
     UsbSource,
@@ -378,7 +380,77 @@ def _topologies(
         iommufd=iommufd,
         iommufd_fdgroup=draw(st.sampled_from((None, "iommu"))) if iommufd is not None else None,
     )
+    if extras:
+        domain = _draw_pci_paths(draw, domain, allowed, cells_high)
     return _draw_numa_features(draw, domain) if cells and extras else domain
+
+
+_EXPANDER_MAX_INDEX = 16
+"""Expander buses only where few buses are in use: bus 0 must keep a slot for each."""
+_GRACE_CELLS = 8
+"""KubeVirt gives each Grace GPU eight GI cells of its own."""
+_SMMUV3_OPTIONS = (("accel", "on"), ("ats", "on"), ("ril", "off"), ("oas", "48"))
+"""The smmuv3 driver options KubeVirt writes (libvirt drops its ``ssidSize``)."""
+
+
+def _draw_pci_paths(
+    draw: st.DrawFn, domain: Domain, allowed: tuple[Dialect, ...], max_cells: int
+) -> Domain:
+    """Some PCI devices without a guest address moved behind expander buses: on a PCIe
+    machine a ``pcie-expander-bus`` with a ``pcie-root-port`` (KubeVirt's layout, an
+    smmuv3 per bus on aarch64), on i440fx a ``pci-expander-bus``; each bus's node a
+    cell or none, its busNr given or libvirt's. With the libvirt dialect a device may get
+    eight new GI cells of its own as its nodeset, as KubeVirt gives each Grace GPU."""
+    pcie = domain.pci_root_bus == "pcie.0"
+    movable = [
+        i
+        for i, h in enumerate(domain.hostdevs)
+        if h.kind is HostdevKind.PCI and h.guest_address is None
+    ]
+    chosen = draw(st.lists(st.sampled_from(movable), unique=True, max_size=2)) if movable else []
+    used = {h.guest_address.bus for h in domain.hostdevs if h.guest_address is not None}
+    index = max(used, default=0) + 1
+    if not chosen or index > _EXPANDER_MAX_INDEX:
+        return domain
+    hostdevs, cells = list(domain.hostdevs), list(domain.cells)
+    controllers: list[PciController] = []
+    iommus: list[Iommu] = []
+    bus_nrs = iter(draw(st.lists(st.integers(16, 254), unique=True, min_size=2, max_size=2)))
+    grace = (
+        Dialect.LIBVIRT in allowed
+        and bool(cells)
+        and not any(cell.distances for cell in cells)
+        and not domain.initiators
+    )
+    for position in chosen:
+        cell_ids = [cell.id for cell in cells if cell.id is not None]
+        node = draw(st.one_of(st.none(), st.sampled_from(cell_ids))) if cell_ids else None
+        bus_nr = next(bus_nrs) if draw(st.booleans()) else None
+        model = "pcie-expander-bus" if pcie else "pci-expander-bus"
+        controllers.append(PciController(index, model, bus_nr=bus_nr, node=node))
+        device_bus, slot = index, draw(st.integers(1, 0x1F))
+        if pcie:
+            controllers.append(
+                PciController(index + 1, "pcie-root-port", address=PciAddress(0, index, 0, 0))
+            )
+            device_bus, slot = index + 1, 0
+        if domain.arch == "aarch64" and draw(st.booleans()):
+            options = draw(st.sampled_from(((), _SMMUV3_OPTIONS)))
+            iommus.append(Iommu("smmuv3", pci_bus=index, options=options))
+        hostdev = replace(hostdevs[position], guest_address=PciAddress(0, device_bus, slot, 0))
+        if grace and len(cells) + _GRACE_CELLS <= max_cells and draw(st.booleans()):
+            first = max(cell_ids) + 1
+            cells += [Cell(first + k, (), 0) for k in range(_GRACE_CELLS)]
+            hostdev = replace(hostdev, nodeset=tuple(range(first, first + _GRACE_CELLS)))
+        hostdevs[position] = hostdev
+        index = device_bus + 1
+    return replace(
+        domain,
+        hostdevs=tuple(hostdevs),
+        cells=tuple(cells),
+        pci_controllers=tuple(controllers),
+        iommus=tuple(iommus),
+    )
 
 
 def _draw_pages(draw: st.DrawFn, with_memory: list[int]) -> tuple[HugePage, ...]:

@@ -148,7 +148,8 @@ def test_both_profiles_mean_the_same(domain: Domain) -> None:
     """Both profiles mean the same; only the device names may differ (libvirt's own).
 
     An iommufd device has no host address in the argv: its pairs name it by id, so its
-    profile's id is mapped back to the hostdev's alias before comparing."""
+    profile's id is mapped back to the hostdev's alias before comparing. The PCI paths
+    the seed profile shows (devices on the root bus) are a subset of libvirt's."""
     facts = {p: semantic_facts(flatten(build_argv(domain, p))) for p in Profile}
     for profile, found in facts.items():
         assert found == document_facts(domain, profile)
@@ -161,7 +162,19 @@ def test_both_profiles_mean_the_same(domain: Domain) -> None:
         facts[Profile.LIBVIRT],
         device_ids=frozenset(),
         initiators=_by_alias(domain, Profile.LIBVIRT, facts[Profile.LIBVIRT].initiators),
+        paths=facts[Profile.SEED].paths,
     )
+    seed_paths, libvirt_paths = (
+        {(_alias_of(domain, p, key), path) for key, path in facts[p].paths}
+        for p in (Profile.SEED, Profile.LIBVIRT)
+    )
+    assert seed_paths <= libvirt_paths
+
+
+def _alias_of(domain: Domain, profile: Profile, key: str) -> str:
+    """A device key with an iommufd device's ``id:ID`` mapped back to its alias."""
+    alias = {f"id:{v}": f"id:{k}" for k, v in device_ids(domain, profile).items()}
+    return alias.get(key, key)
 
 
 def _by_alias(
@@ -211,11 +224,21 @@ def test_both_dialects_mean_the_same(domain: Domain) -> None:
         model = parse(text)
         for profile in Profile:
             facts = semantic_facts(flatten(build_argv(model, profile)))
-            pairs = _by_alias(model, profile, facts.initiators)
+            pairs = _by_source(model, profile, facts.initiators)
             meanings.append((facts.nodes, pairs, facts.distances))
     expected = document_facts(domain)
-    pairs = _by_alias(domain, default_profile(domain), expected.initiators)
+    pairs = _by_source(domain, default_profile(domain), expected.initiators)
     assert set(meanings) == {(expected.nodes, pairs, expected.distances)}
+
+
+def _by_source(
+    domain: Domain, profile: Profile, pairs: frozenset[tuple[str, int]]
+) -> frozenset[tuple[str, int]]:
+    """Pairs with an iommufd device's ``id:ID`` mapped to its host address: a generated
+    alias changes with the dialect (a seed element may hold ``hostdev1``), the source not."""
+    ids = device_ids(domain, profile)
+    source = {f"id:{ids[h.alias]}": str(h.source) for h in domain.hostdevs}
+    return frozenset((source.get(key, key), node) for key, node in pairs)
 
 
 @given(topologies(max_cells=16))

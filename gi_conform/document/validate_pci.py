@@ -1,0 +1,126 @@
+"""The rules of the guest PCI topology: controllers, expander buses and their IOMMUs.
+
+Each is a refusal of real libvirt 12.8 (``virsh domxml-to-native``), measured on the
+documents of ``cases/pci-*``; the messages quote libvirt's where it has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gi_conform.model import Domain, PciController
+from gi_conform.pcitopology import pci_topology
+from gi_conform.rules import Violation, violation
+
+__all__ = ["pci_rules"]
+
+_EXPANDERS = {"pcie-expander-bus": "pcie.0", "pci-expander-bus": "pci.0"}
+"""Each expander bus model and the root bus its machine must have."""
+_BUSNR_RANGE = range(1, 255)
+
+
+def _label(controller: PciController) -> str:
+    return f"<controller type='pci' index='{controller.index}' model='{controller.model}'>"
+
+
+def pci_rules(domain: Domain) -> Iterator[Violation]:
+    """Every PCI-topology rule the domain breaks, controllers in document order first."""
+    first_line: dict[int, int] = {}
+    for controller in domain.pci_controllers:
+        if controller.index is None:
+            continue
+        if controller.index in first_line:
+            yield violation(
+                "PCI-CONTROLLER-INDEX-DUPLICATE",
+                controller.line,
+                _label(controller),
+                index=controller.index,
+                first=first_line[controller.index],
+            )
+            continue
+        first_line[controller.index] = controller.line
+        yield from _expander_rules(domain, controller)
+    yield from _plug_rules(domain)
+    yield from _iommu_rules(domain)
+
+
+def _expander_rules(domain: Domain, controller: PciController) -> Iterator[Violation]:
+    model = controller.model
+    if model not in _EXPANDERS:
+        return
+    if domain.pci_root_bus != _EXPANDERS[model]:
+        detail = (
+            "not supported with this machine type"
+            if model == "pcie-expander-bus"
+            else "only supported on 440fx-based machinetypes"
+        )
+        yield violation(
+            "PCI-EXPANDER-MACHINE", controller.line, _label(controller), model=model, detail=detail
+        )
+    if controller.bus_nr is not None and controller.bus_nr not in _BUSNR_RANGE:
+        yield violation(
+            "PCI-EXPANDER-BUSNR-RANGE",
+            controller.line,
+            _label(controller),
+            bus_nr=controller.bus_nr,
+        )
+    cells = {cell.id for cell in domain.cells if cell.id is not None}
+    if controller.node is not None and controller.node not in cells:
+        yield violation(
+            "PCI-EXPANDER-NODE-UNKNOWN",
+            controller.line,
+            _label(controller),
+            model=model,
+            index=controller.index,
+            node=controller.node,
+            cells=len(domain.cells),
+        )
+
+
+def _plug_rules(domain: Domain) -> Iterator[Violation]:
+    """On a PCIe machine an expander bus takes root ports only, and a root port goes on
+    the root complex or an expander bus (libvirt's connect flags, measured)."""
+    if domain.pci_root_bus != "pcie.0":
+        return
+    models = {index: c.model for index, c in pci_topology(domain).items()}
+    for hostdev in domain.hostdevs:
+        address = hostdev.guest_address
+        if address is None or not hostdev.in_guest:
+            continue
+        if models.get(address.bus) == "pcie-expander-bus":
+            yield violation(
+                "PCI-BUS-PLUG",
+                hostdev.line,
+                f"hostdev '{hostdev.alias}'",
+                bus=address.bus,
+                model="pcie-expander-bus",
+                wants="a PCI Express device (put a pcie-root-port between them)",
+            )
+    for controller in domain.pci_controllers:
+        address = controller.address
+        if controller.model != "pcie-root-port" or address is None or address.bus == 0:
+            continue
+        parent = models.get(address.bus)
+        if parent is not None and parent != "pcie-expander-bus":
+            yield violation(
+                "PCI-BUS-PLUG",
+                controller.line,
+                _label(controller),
+                bus=address.bus,
+                model=parent,
+                wants="a pcie-root-port (the root complex or a pcie-expander-bus)",
+            )
+
+
+def _iommu_rules(domain: Domain) -> Iterator[Violation]:
+    known = {0, *pci_topology(domain)}
+    for iommu in domain.iommus:
+        if iommu.model != "smmuv3":
+            continue
+        label = "<iommu model='smmuv3'>"
+        if iommu.pci_bus is not None and iommu.pci_bus not in known:
+            yield violation("IOMMU-PCIBUS-UNKNOWN", iommu.line, label, bus=iommu.pci_bus)
+        options = dict(iommu.options)
+        others = [name for name in options if name != "accel"]
+        if others and options.get("accel") != "on":
+            yield violation("IOMMU-SMMUV3-ACCEL", iommu.line, label, options=", ".join(others))
