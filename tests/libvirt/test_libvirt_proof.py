@@ -567,22 +567,23 @@ def _on_aarch64(case_id: str) -> bytes:
     return text.replace("qemu-system-x86_64", "qemu-system-aarch64").encode()
 
 
-def _aarch64_kit() -> None:
+def _aarch64_argv(xml: bytes, libvirt: Libvirt) -> list[str]:
+    """libvirt's argv for an aarch64 document, or a skip without the aarch64 guest kit."""
     try:
         locate_kit("aarch64")
     except GuestUnavailable as error:
         pytest.skip(f"needs the aarch64 guest kit: {error}")
+    result = convert(xml, libvirt=libvirt)
+    assert result.accepted, result.message
+    assert result.argv[0].endswith("qemu-system-aarch64")
+    return list(result.argv)
 
 
 @pytest.mark.libvirt
 @pytest.mark.qemu
 def test_aarch64_argv_is_judged_by_the_guest_kits_qemu(real_libvirt: Libvirt) -> None:
-    _aarch64_kit()
     xml = _on_aarch64("gi-node-unknown-nodeset")
-    result = convert(xml, libvirt=real_libvirt)
-    assert result.accepted, result.message
-    assert result.argv[0].endswith("qemu-system-aarch64")
-    proof = prove(xml, result.argv)
+    proof = prove(xml, _aarch64_argv(xml, real_libvirt))
     assert proof.verdict is ProofVerdict.QEMU_REFUSES, proof
     assert "Specified node 3 is invalid." in proof.message
     assert any("pflash0 dropped" in change for change in proof.changes)
@@ -670,11 +671,8 @@ def test_an_aarch64_guest_shows_what_libvirts_argv_gives_it(
     """The guest boots libvirt's argv and reads its SRAT: mdev-nodeset's initiators are
     missing (libvirt writes none for an mdev), the expander's are each at the address
     the guest enumerated its device (tied through libvirt's bus and addr)."""
-    _aarch64_kit()
     xml = EXPANDER_XML if name == "expander" else _on_aarch64(name)
-    result = convert(xml, libvirt=real_libvirt)
-    assert result.accepted, result.message
-    proof = prove(xml, result.argv)
+    proof = prove(xml, _aarch64_argv(xml, real_libvirt))
     assert proof.verdict is verdict, proof
     assert list(proof.details) == details
     assert any(change.startswith("boot only: the guest kit's UEFI") for change in proof.changes)
@@ -684,9 +682,7 @@ def test_an_aarch64_guest_shows_what_libvirts_argv_gives_it(
 @pytest.mark.qemu
 @pytest.mark.guest
 def test_an_aarch64_guest_that_does_not_report_is_inconclusive(real_libvirt: Libvirt) -> None:
-    _aarch64_kit()
     xml = _on_aarch64("mdev-nodeset")
-    result = convert(xml, libvirt=real_libvirt)
-    proof = prove(xml, result.argv, guest_timeout=1.0)
+    proof = prove(xml, _aarch64_argv(xml, real_libvirt), guest_timeout=1.0)
     assert proof.verdict is ProofVerdict.INCONCLUSIVE, proof
     assert proof.message.endswith("the guest did not report within 1 s")
