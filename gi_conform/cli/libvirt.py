@@ -248,6 +248,13 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
         help="per QEMU run, seconds (20)",
     )
     prove.add_argument(
+        "--guest-timeout",
+        type=seconds,
+        default=120.0,
+        metavar="S",
+        help="per aarch64 guest boot (the firmware publishes its tables), seconds (120)",
+    )
+    prove.add_argument(
         "--jobs",
         "-j",
         type=jobs,

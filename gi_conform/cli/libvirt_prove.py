@@ -159,7 +159,14 @@ def run(args: argparse.Namespace) -> int:
             _progress(f"{case_id}: {proof.proof.verdict}")
 
     jobs = args.jobs if args.jobs is not None else min(usable_cores(), found.drivers)
-    run = prove_cases(cases, libvirt=found, timeout=args.timeout, progress=report, jobs=jobs)
+    run = prove_cases(
+        cases,
+        libvirt=found,
+        timeout=args.timeout,
+        progress=report,
+        jobs=jobs,
+        guest_timeout=args.guest_timeout,
+    )
     corpus = sum(1 for c in cases if c.source == "corpus")
     sys.stdout.write(
         f"gi-conform libvirt prove: libvirt {run.libvirt} (built for QEMU "

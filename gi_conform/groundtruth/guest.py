@@ -42,7 +42,9 @@ __all__ = [
     "GuestReportError",
     "GuestRun",
     "GuestView",
+    "boot_command",
     "boot_guest",
+    "booting_command",
     "guest_arch",
     "guest_command",
     "not_applicable",
@@ -291,21 +293,33 @@ def guest_arch(domain: Domain) -> str:
 def guest_command(
     domain: Domain, profile: Profile, kit: GuestKit, initrd: Path, serial: Path
 ) -> list[str]:
-    """The runnable argv ``gi-conform qemu`` would run, with a kernel, our initramfs, a
-    serial console into ``serial``, and (aarch64) the UEFI firmware in pflash."""
-    command = document_command(domain, profile, kit.qemu, arch=kit.arch)
-    command[command.index("-accel") + 1] = _ACCEL
+    """The runnable argv ``gi-conform qemu`` would run, made a booting guest
+    (:func:`booting_command`)."""
+    return booting_command(
+        document_command(domain, profile, kit.qemu, arch=kit.arch), kit, initrd, serial
+    )
+
+
+def booting_command(command: Sequence[str], kit: GuestKit, initrd: Path, serial: Path) -> list[str]:
+    """Any runnable argv with one TCG thread, a kernel, our initramfs, a serial console
+    into ``serial``, and (aarch64) ``-cpu max`` (the last ``-cpu`` wins: the kernel is
+    arm64, the ``virt`` machine's default CPU is not) and the UEFI firmware in pflash."""
+    booting = list(command)
+    if "-accel" in booting:
+        booting[booting.index("-accel") + 1] = _ACCEL
+    else:
+        booting += ["-accel", _ACCEL]
     console = _CONSOLE[kit.arch]
     append = f"console={console} quiet panic=-1"
     if kit.arch == "aarch64":
         append += " acpi=force"
-        command += ["-cpu", "max"]
+        booting += ["-cpu", "max"]
         if kit.firmware is not None:
-            command += ["-drive", f"if=pflash,format=raw,readonly=on,file={kit.firmware}"]
+            booting += ["-drive", f"if=pflash,format=raw,readonly=on,file={kit.firmware}"]
         if kit.firmware_vars is not None:
-            command += ["-drive", f"if=pflash,format=raw,snapshot=on,file={kit.firmware_vars}"]
+            booting += ["-drive", f"if=pflash,format=raw,snapshot=on,file={kit.firmware_vars}"]
     return [
-        *command,
+        *booting,
         "-kernel",
         str(kit.kernel),
         "-initrd",
@@ -332,19 +346,32 @@ def boot_guest(
     timeout: float = 60.0,
     keep_logs: Path | None = None,
 ) -> GuestRun:
-    """Boot the guest until it reports and powers off; QemuRefused when QEMU will not
-    start the command, QemuTimeout when no complete report came within ``timeout``."""
+    """Boot the document's runnable argv (:func:`boot_command`)."""
+    command = document_command(domain, profile, kit.qemu, arch=kit.arch)
+    return boot_command(command, kit, timeout=timeout, keep_logs=keep_logs)
+
+
+def boot_command(
+    command: Sequence[str],
+    kit: GuestKit,
+    *,
+    timeout: float = 60.0,
+    keep_logs: Path | None = None,
+) -> GuestRun:
+    """Boot a runnable argv as a guest until it reports and powers off; QemuRefused when
+    QEMU will not start the command, QemuTimeout when no complete report came within
+    ``timeout``. The command must let a powered-off guest end QEMU (no ``-no-shutdown``)."""
     with tempfile.TemporaryDirectory(prefix="gi-conform-guest-") as folder:
         work = Path(folder)
         initrd = work / "initrd.gz"
         initrd.write_bytes(build_initramfs(kit.busybox.read_bytes()))
         serial = work / "console.log"
-        command = guest_command(domain, profile, kit, initrd, serial)
+        booting = booting_command(command, kit, initrd, serial)
         stderr_path = work / "qemu.stderr"
         start = time.monotonic()
         with stderr_path.open("wb") as stderr:
             process = subprocess.Popen(
-                command,
+                booting,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
@@ -361,14 +388,14 @@ def boot_guest(
             keep_logs.mkdir(parents=True, exist_ok=True)
             (keep_logs / "console.log").write_text(console, encoding="utf-8")
             (keep_logs / "qemu.stderr").write_text(stderr_text, encoding="utf-8")
-            (keep_logs / "command").write_text(" ".join(command) + "\n", encoding="utf-8")
+            (keep_logs / "command").write_text(" ".join(booting) + "\n", encoding="utf-8")
             shutil.copy(initrd, keep_logs / "initrd.gz")
         report = read_frames(console)
         if status is None and not report.done:
             raise QemuTimeout(f"the guest did not report within {timeout:g} s")
         if status not in (None, 0) and not report.done:
             raise QemuRefused(status, stderr_text)
-        return GuestRun(tuple(command), console, seconds, report)
+        return GuestRun(tuple(booting), console, seconds, report)
 
 
 def _wait(process: subprocess.Popen[bytes], deadline: float) -> int | None:

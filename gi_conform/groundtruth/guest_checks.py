@@ -10,14 +10,18 @@ whenever it is not the identity, since a user's tools see kernel node ids.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import types
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from gi_conform.argv.build import Profile, aligned_memory
+from gi_conform.argv.options import OptionValue
 from gi_conform.bitmap import format_bitmap
 from gi_conform.groundtruth import acpi
 from gi_conform.groundtruth.guest import GuestView, pxm_to_node
-from gi_conform.groundtruth.qemu import TableReadback
-from gi_conform.groundtruth.runnable import STAND_IN_IDS
+from gi_conform.groundtruth.qemu import PciPlacement, TableReadback
+from gi_conform.groundtruth.runnable import STAND_IN, STAND_IN_IDS
 from gi_conform.groundtruth.tables import Check, compare_table_contents, gi_cells
 from gi_conform.model import Domain
 from gi_conform.semantics import (
@@ -32,6 +36,9 @@ __all__ = [
     "LOST_NUMA_PATTERNS",
     "MEMORY_SLACK",
     "compare_guest",
+    "firmware_bus_numbers",
+    "guest_placements",
+    "guest_tables",
     "visible_cells",
 ]
 
@@ -169,6 +176,23 @@ def _gi_devices(view: GuestView, entries: tuple[acpi.SratEntry, ...]) -> Iterato
         )
 
 
+def guest_tables(view: GuestView, pci: Mapping[str, PciPlacement] | None = None) -> TableReadback:
+    """The SRAT, SLIT and HMAT the guest received as a readback, so the checks written for
+    QEMU's memory serve a guest too (``entries`` empty and no ``"SRAT"`` signature when
+    the guest got none; AcpiTableError when a table does not decode). ``pci`` ties
+    device ids to the guest's addresses (:func:`guest_placements`); without it, none."""
+    srat = view.tables.get("SRAT")
+    return TableReadback(
+        rsdp=None,
+        table_signatures=tuple(view.tables),
+        srat_header=acpi.parse_header(srat) if srat is not None else None,
+        entries=acpi.decode_srat(srat) if srat is not None else (),
+        slit=acpi.decode_slit(view.tables["SLIT"]) if "SLIT" in view.tables else None,
+        pci=types.MappingProxyType(dict(pci or {})),
+        hmat=acpi.decode_hmat(view.tables["HMAT"]) if "HMAT" in view.tables else None,
+    )
+
+
 def compare_guest(domain: Domain, profile: Profile, view: GuestView) -> tuple[Check, ...]:
     """Every check of the guest's report against the document."""
     checks: list[Check] = list(_lost_numa(view)) if domain.cells else []
@@ -182,21 +206,11 @@ def compare_guest(domain: Domain, profile: Profile, view: GuestView) -> tuple[Ch
         checks.append(Check("SRAT", "present", "absent", False))
         return tuple(checks)
     try:
-        entries = acpi.decode_srat(srat)
-        slit = acpi.decode_slit(view.tables["SLIT"]) if "SLIT" in view.tables else None
-        hmat = acpi.decode_hmat(view.tables["HMAT"]) if "HMAT" in view.tables else None
+        readback = guest_tables(view)
     except acpi.AcpiTableError as error:
         checks.append(Check("guest's ACPI tables", "decodable", str(error), False))
         return tuple(checks)
-    readback = TableReadback(
-        rsdp=None,
-        table_signatures=tuple(view.tables),
-        srat_header=acpi.parse_header(srat),
-        entries=entries,
-        slit=slit,
-        pci={},
-        hmat=hmat,
-    )
+    entries = readback.entries
     checks += compare_table_contents(domain, profile, readback)
     checks += _gi_devices(view, entries)
     mapping = pxm_to_node(entries)
@@ -207,3 +221,114 @@ def compare_guest(domain: Domain, profile: Profile, view: GuestView) -> tuple[Ch
     checks += _per_node(domain, view, mapping)
     checks += _distances(domain, view, mapping)
     return tuple(checks)
+
+
+# ------------------------------------------------------------------ PCI placement
+
+_BRIDGES = frozenset(
+    {
+        "pcie-root-port",
+        "ioh3420",
+        "x3130-upstream",
+        "xio3130-downstream",
+        "pcie-pci-bridge",
+        "pci-bridge",
+        "i82801b11-bridge",
+    }
+)
+"""QEMU devices that open a secondary bus named by their id."""
+_EXPANDERS = frozenset({"pxb-pcie", "pxb"})
+"""Expander host bridges: a root bus of their own, numbered by their ``bus_nr``."""
+_ROOT_BUSES = ("pcie.0", "pci.0")
+
+
+@dataclass(frozen=True)
+class _PciDevice:
+    ident: str
+    driver: str
+    bus: str
+    slot: int
+    function: int
+    bus_nr: int | None
+
+
+def _number(value: object, base: int) -> int | None:
+    """An integer property as JSON (int) or key=value (text in ``base``) gives it."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(value, base) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _pci_devices(argv: Sequence[str]) -> list[_PciDevice]:
+    """Every ``-device`` with an id, a bus and a readable ``addr`` (SLOT[.FUNCTION], hex)."""
+    found: list[_PciDevice] = []
+    for flag, value in itertools.pairwise(argv):
+        props = OptionValue.read(value, "driver") if flag == "-device" else None
+        if props is None:
+            continue
+        values = props.values
+        ident, bus, driver, addr = (values.get(k) for k in ("id", "bus", "driver", "addr"))
+        text, _, fn = addr.partition(".") if isinstance(addr, str) else (addr, "", "")
+        slot, function = _number(text, 16), _number(fn or "0", 16)
+        if not (isinstance(ident, str) and isinstance(bus, str) and isinstance(driver, str)):
+            continue
+        if slot is not None and function is not None:
+            bus_nr = _number(values.get("bus_nr"), 10)
+            found.append(_PciDevice(ident, driver, bus, slot, function, bus_nr))
+    return found
+
+
+def firmware_bus_numbers(argv: Sequence[str]) -> dict[str, int]:
+    """The number the guest's firmware gives each PCI bus an argv names.
+
+    The root bus is 0 and an expander's (``pxb-pcie``) is its ``bus_nr``; below a root,
+    each bridge's bus takes the next free number, depth first, a bus's bridges in
+    (slot, function) order, no numbers kept for hotplug: how EDK2 and SeaBIOS scan.
+    Measured on aarch64 (EDK2 2026.08, Linux 6.1 keeps the firmware's numbers): root
+    ports ``pci.1``, ``pci.2`` at 00:01.0/.1 are buses 1 and 2, a root port behind a
+    ``pxb-pcie`` with ``bus_nr`` 64 is bus 0x41. Guesswork only until the guest confirms
+    it (:func:`guest_placements`)."""
+    devices = _pci_devices(argv)
+    children: dict[str, list[_PciDevice]] = {}
+    for device in sorted(devices, key=lambda d: (d.slot, d.function)):
+        children.setdefault(device.bus, []).append(device)
+    numbers: dict[str, int] = {}
+
+    def below(bus: str, number: int, free: int) -> int:
+        numbers[bus] = number
+        for child in children.get(bus, ()):
+            if child.driver in _BRIDGES and child.ident not in numbers:
+                free = below(child.ident, free, free + 1)
+        return free
+
+    for root in _ROOT_BUSES:
+        below(root, 0, 1)
+    for device in devices:
+        if device.driver in _EXPANDERS and device.bus_nr is not None:
+            below(device.ident, device.bus_nr, device.bus_nr + 1)
+    return numbers
+
+
+def guest_placements(argv: Sequence[str], view: GuestView) -> dict[str, PciPlacement]:
+    """Each device id of ``argv`` at the address the guest enumerated it, tying a Generic
+    Initiator's PCI handle to the device as ``query-pci`` does where QMP is at hand.
+
+    The address is libvirt's ``bus`` (numbered by :func:`firmware_bus_numbers`) and
+    ``addr``; a device counts only when the guest enumerated a function there, and a
+    stand-in only when that function has the stand-in's vendor and device id. A device
+    the guest does not show there is left out (its firmware or kernel did not scan it)."""
+    numbers = firmware_bus_numbers(argv)
+    present = {p.address: (p.vendor, p.device) for p in view.pci}
+    placed: dict[str, PciPlacement] = {}
+    for device in _pci_devices(argv):
+        bus = numbers.get(device.bus)
+        if bus is None:
+            continue
+        placement = PciPlacement(bus, device.slot, device.function)
+        ids = present.get(f"0000:{bus:02x}:{device.slot:02x}.{device.function:x}")
+        if ids is not None and (device.driver != STAND_IN or ids == STAND_IN_IDS):
+            placed[device.ident] = placement
+    return placed

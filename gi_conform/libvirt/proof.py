@@ -5,7 +5,9 @@ emits), the difference only matters if the guest can tell. This module takes lib
 *full* argv, replaces only what needs this host's resources (VFIO devices, host USB and
 SCSI devices, disk images, sockets, the KVM accelerator, a machine version this QEMU
 lacks), runs it in the host's QEMU and reads the guest's SRAT back through
-:mod:`gi_conform.groundtruth.qemu`. The verdict:
+:mod:`gi_conform.groundtruth.qemu`; on aarch64, where the UEFI firmware publishes the
+tables, it boots the argv as a Linux guest (:mod:`gi_conform.groundtruth.guest`) and
+reads the SRAT the guest kernel received. The verdict:
 
 * ``qemu-refuses``: QEMU will not start libvirt's command line (its exact message);
 * ``srat-missing``: QEMU runs it, but the guest's SRAT lacks a generic initiator the
@@ -13,7 +15,8 @@ lacks), runs it in the host's QEMU and reads the guest's SRAT back through
 * ``no-visible-difference``: the guest sees every initiator asked for: libvirt was
   merely laxer than the reference;
 * ``inconclusive``: no verdict (no QEMU for the architecture, the firmware published no
-  tables in time, or the reference cannot read the document to know what it asked for).
+  tables in time, an aarch64 guest that did not report, or the reference cannot read
+  the document to know what it asked for).
 
 The first two prove a libvirt gap.
 """
@@ -36,7 +39,9 @@ from gi_conform.argv.options import OptionValue
 from gi_conform.argv.read import device_key, read_argv
 from gi_conform.document.validate import validate
 from gi_conform.document.xml import hardened_parser
-from gi_conform.groundtruth import qemu
+from gi_conform.groundtruth import acpi, qemu
+from gi_conform.groundtruth.guest import GuestReportError, boot_command, read_guest_view
+from gi_conform.groundtruth.guest_checks import guest_placements, guest_tables
 from gi_conform.groundtruth.guest_setup import GuestUnavailable, locate_kit
 from gi_conform.groundtruth.runnable import (
     machine_types,
@@ -51,6 +56,8 @@ from gi_conform.oracle.model import CheckCase
 from gi_conform.semantics import source_key
 
 __all__ = [
+    "GUEST_MIN_MEMORY",
+    "GUEST_TIMEOUT",
     "AskedInitiator",
     "CaseProof",
     "Proof",
@@ -232,12 +239,15 @@ def missing_initiators(
     asked: Sequence[AskedInitiator],
     libvirt_argv: Sequence[str],
     readback: qemu.TableReadback,
+    *,
+    located_by: str = "query-pci",
 ) -> tuple[list[str], list[str]]:
     """``(missing, seen)``: asked-for initiators absent from the guest's SRAT, and found.
 
     A device is found in libvirt's argv by its host address (or mdev path), else by its
-    position among the PCI hostdevs; the guest placement of that id (``query-pci``)
-    with the node must be an enabled type-5 entry.
+    position among the PCI hostdevs; the guest placement of that id (``readback.pci``,
+    from ``located_by``: ``query-pci``, or the guest's own PCI scan) with the node must
+    be an enabled type-5 entry.
     """
     by_host, ordered = _device_ids(libvirt_argv)
     entries = {
@@ -259,7 +269,7 @@ def missing_initiators(
             continue
         placement = readback.pci.get(device_id)
         if placement is None:
-            missing.append(f"{pair.text()}: device {device_id} not found by query-pci")
+            missing.append(f"{pair.text()}: device {device_id} not found by {located_by}")
             continue
         where = f"PCI 0000:{placement.bus:02x}:{placement.slot:02x}.{placement.function:x}"
         if (pair.node, 0, placement.bus, placement.devfn) in entries:
@@ -293,10 +303,71 @@ def _host_binary(argv: Sequence[str]) -> str:
 
 
 _AARCH64_QEMU = "qemu-system-aarch64"
-_FIRMWARE_TABLES = (
-    "QEMU runs libvirt's argv; on aarch64 the firmware publishes the ACPI tables, so "
-    "the SRAT is read only by booting a guest, which prove does not do yet"
-)
+
+GUEST_MIN_MEMORY = 256 * 1024 * 1024
+"""RAM an aarch64 guest boot gets at least (measured: EDK2 2026.08 stops with a
+"Synchronous Exception" in 128 MiB, boots in 256 MiB); the verdict run keeps libvirt's."""
+GUEST_TIMEOUT = 120.0
+"""Seconds an aarch64 guest has to report (``gi-conform guest``'s default; a boot takes
+about 7-20 s under TCG)."""
+_GUEST_PCI = "the guest's PCI scan at libvirt's bus and addr"
+
+
+class _Unseen(RuntimeError):
+    """The guest showed no SRAT to judge (no report, no tables): the message says why."""
+
+
+def _boot_argv(argv: Sequence[str], memory: int | None) -> tuple[list[str], list[str]]:
+    """The argv an aarch64 guest boots, and each change: RAM for EDK2, and what would
+    keep a powered-off guest's QEMU alive or take its console."""
+    grown, note = with_readback_memory(argv, memory, GUEST_MIN_MEMORY)
+    notes = [
+        "boot only: the guest kit's UEFI firmware in pflash (libvirt's loader and nvram "
+        "are the chroot's), its arm64 kernel with gi-conform's initramfs, -cpu max, "
+        "one TCG thread, serial console"
+    ]
+    if note is not None:
+        notes.append(f"boot only: RAM {memory} -> {GUEST_MIN_MEMORY} bytes (EDK2 needs it)")
+    out = [grown[0]]
+    index = 1
+    while index < len(grown):
+        flag = grown[index]
+        if flag == "-no-shutdown":
+            notes.append("boot only: -no-shutdown dropped (the guest's power-off ends QEMU)")
+            index += 1
+        elif flag == "-serial" and index + 1 < len(grown):
+            notes.append(f"boot only: -serial {grown[index + 1]} dropped (the console is ours)")
+            index += 2
+        else:
+            out.append(flag)
+            index += 1
+    return out, notes
+
+
+def _guest_readback(
+    argv: Sequence[str], memory: int | None, timeout: float
+) -> tuple[qemu.TableReadback, list[str]]:
+    """Boot ``argv`` as an aarch64 guest and read the SRAT its kernel received, devices
+    placed by the guest's own PCI scan; _Unseen when the guest gives nothing to judge."""
+    try:
+        kit = locate_kit("aarch64")
+    except GuestUnavailable as error:
+        raise _Unseen(f"no aarch64 guest kit to boot it: {error}") from None
+    booting, notes = _boot_argv(argv, memory)
+    try:
+        view = read_guest_view(boot_command(booting, kit, timeout=timeout).report)
+    except qemu.QemuRefused as refused:
+        raise _Unseen(f"the guest boot failed: {refused.stderr.strip()}") from None
+    except (qemu.QemuTimeout, GuestReportError) as error:
+        raise _Unseen(str(error)) from None
+    nodes = len(read_argv(list(booting[1:])).numa_nodes)
+    if "SRAT" not in view.tables and nodes:
+        # QEMU builds an SRAT whenever there are NUMA nodes: the firmware dropped it.
+        raise _Unseen(f"the guest got no SRAT from its firmware ({nodes} NUMA nodes)")
+    try:
+        return guest_tables(view, guest_placements(booting, view)), notes
+    except acpi.AcpiTableError as error:
+        raise _Unseen(f"the guest's ACPI tables do not decode: {error}") from None
 
 
 _PROPERTY_REFUSAL = "doesn't take value"
@@ -347,12 +418,14 @@ def prove(
     domain: Domain | None = None,
     timeout: float = 20.0,
     binary: str | None = None,
+    guest_timeout: float = GUEST_TIMEOUT,
 ) -> Proof:
     """Run libvirt's argv for ``document`` in real QEMU and judge what the guest sees.
 
     ``domain`` is the document's lenient model (default: what
     :func:`gi_conform.document.validate.validate` reads, which is a model even for an invalid
-    document); ``binary`` overrides the host QEMU. Never raises for what QEMU does.
+    document); ``binary`` overrides the host QEMU; ``guest_timeout`` bounds an aarch64
+    guest's boot. Never raises for what QEMU does.
     """
     start = time.monotonic()
     try:
@@ -390,23 +463,26 @@ def prove(
         if refusal is not None:
             changes.append("each vfio-pci host address checked alone in QEMU first")
             return finish(ProofVerdict.QEMU_REFUSES, refusal)
-        if PurePath(host).name == _AARCH64_QEMU:
-            # QEMU still judges the argv (NUMA nodes, initiators: at machine init).
-            status, stderr = qemu.run_argv_check(runnable.argv, timeout=timeout)
-            if status != 0:
-                return finish(ProofVerdict.QEMU_REFUSES, stderr.strip())
-            return finish(ProofVerdict.INCONCLUSIVE, _FIRMWARE_TABLES)
-        if readback_notes:
-            # The verdict comes from libvirt's own argv; only the readback is adjusted.
+        aarch64 = PurePath(host).name == _AARCH64_QEMU
+        if readback_notes or aarch64:
+            # The verdict comes from libvirt's own argv; only the readback is adjusted
+            # (QEMU judges NUMA nodes and initiators at machine init, before firmware).
             status, stderr = qemu.run_argv_check(runnable.argv, timeout=timeout)
             if status != 0:
                 return finish(ProofVerdict.QEMU_REFUSES, stderr.strip())
             changes += readback_notes
-        readback = qemu.read_tables(readback_argv, timeout=timeout)
+        if aarch64:
+            # The UEFI firmware publishes the tables: only a booted guest reads them.
+            readback, boot_notes = _guest_readback(readback_argv, runnable.memory, guest_timeout)
+            changes += boot_notes
+        else:
+            readback = qemu.read_tables(readback_argv, timeout=timeout)
     except qemu.QemuRefused as refused:
         return finish(ProofVerdict.QEMU_REFUSES, refused.stderr.strip())
     except qemu.QemuTimeout as error:
         return finish(ProofVerdict.INCONCLUSIVE, f"QEMU ran but: {error}")
+    except _Unseen as error:
+        return finish(ProofVerdict.INCONCLUSIVE, f"QEMU runs libvirt's argv, but: {error}")
     model, how = (domain, None) if domain is not None else lenient_domain(document)
     if how is not None:
         changes.append(how)
@@ -418,7 +494,8 @@ def prove(
             [f"{len(readback.generic_initiators)} GI entries in the guest's SRAT"],
         )
     asked = asked_initiators(model)
-    missing, seen = missing_initiators(asked, libvirt_argv, readback)
+    located_by = _GUEST_PCI if aarch64 else "query-pci"
+    missing, seen = missing_initiators(asked, libvirt_argv, readback, located_by=located_by)
     gis = len(readback.generic_initiators)
     summary = f"the guest's SRAT has {len(seen)} of {len(asked)} asked-for initiators"
     if missing:
@@ -534,7 +611,9 @@ class _Converted:
     proof: CaseProof | None = None
 
 
-def _prove_case(case: CheckCase, libvirt: Libvirt, timeout: float) -> _Converted:
+def _prove_case(
+    case: CheckCase, libvirt: Libvirt, timeout: float, guest_timeout: float
+) -> _Converted:
     try:
         result = convert(case.data, libvirt=libvirt, timeout=max(timeout, 60.0))
     except (LibvirtError, LibvirtTimeout, OSError) as error:
@@ -550,7 +629,13 @@ def _prove_case(case: CheckCase, libvirt: Libvirt, timeout: float) -> _Converted
     )
     if why is None:
         return _Converted(case.id, accepted=True, libvirt_seconds=result.seconds)
-    proof = prove(case.data, result.argv, domain=expectation.domain, timeout=timeout)
+    proof = prove(
+        case.data,
+        result.argv,
+        domain=expectation.domain,
+        timeout=timeout,
+        guest_timeout=guest_timeout,
+    )
     rules = _selection_rules(why, expectation.errors, case.data, result.argv)
     found = CaseProof(
         case_id=case.id,
@@ -572,6 +657,7 @@ def prove_cases(
     timeout: float = 20.0,
     progress: Callable[[str, CaseProof | None], None] | None = None,
     jobs: int = 1,
+    guest_timeout: float = GUEST_TIMEOUT,
 ) -> ProofRun:
     """Convert every case with real libvirt and prove each selected one in real QEMU.
 
@@ -580,8 +666,9 @@ def prove_cases(
     :class:`gi_conform.libvirt.install.Libvirt`; ``progress(case_id, proof_or_None)`` is called
     after each document, in case order. ``jobs`` documents go through libvirt and QEMU
     at once (threads: the work is their processes; each conversion takes a free
-    embedded-driver root); the run is the same for any ``jobs``. A document libvirt
-    fails on without a verdict is recorded and the run goes on.
+    embedded-driver root, and at most ``jobs`` aarch64 guests boot at once); the run is
+    the same for any ``jobs``. A document libvirt fails on without a verdict is recorded
+    and the run goes on.
     """
     start = time.monotonic()
     accepted = rejected = 0
@@ -590,8 +677,12 @@ def prove_cases(
     libvirt_seconds = qemu_seconds = 0.0
     host = qemu.find_qemu()
     workers = max(1, min(jobs, len(cases)))
+
+    def one(case: CheckCase) -> _Converted:
+        return _prove_case(case, libvirt, timeout, guest_timeout)
+
     with ThreadPoolExecutor(workers, thread_name_prefix="gi-prove") as pool:
-        for done in pool.map(lambda case: _prove_case(case, libvirt, timeout), cases):
+        for done in pool.map(one, cases):
             if done.error is not None:
                 errors.append((done.case_id, done.error))
             elif done.accepted:

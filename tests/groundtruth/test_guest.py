@@ -19,8 +19,15 @@ from gi_conform.groundtruth.guest import (
     pxm_to_node,
     read_guest_view,
 )
-from gi_conform.groundtruth.guest_checks import compare_guest, visible_cells
+from gi_conform.groundtruth.guest_checks import (
+    compare_guest,
+    firmware_bus_numbers,
+    guest_placements,
+    guest_tables,
+    visible_cells,
+)
 from gi_conform.groundtruth.initramfs import INIT_SCRIPT, CpioEntry, build_initramfs, newc_archive
+from gi_conform.groundtruth.qemu import PciPlacement
 from gi_conform.groundtruth.runnable import runnable_argv
 from gi_conform.groundtruth.serial import read_frames
 from tests.helpers import document, gpu, run_cli
@@ -193,6 +200,85 @@ def test_visible_cells_are_those_with_cpus_memory_or_an_initiator() -> None:
     )
     domain = parse(document(gpu("<acpi nodeset='1'/>"), cells=cells))
     assert visible_cells(domain, Profile.LIBVIRT) == {0, 1, 3}
+
+
+# ------------------------------------------------------------------ PCI placement
+
+# libvirt 12.8's devices for an aarch64 guest with two hostdevs on its own root ports and
+# one behind a pxb-pcie (bus_nr 64): the shape KubeVirt writes.
+PLACED_ARGV = [
+    "qemu-system-aarch64",
+    "-device",
+    '{"driver":"pcie-root-port","port":9,"chassis":2,"id":"pci.2","bus":"pcie.0","addr":"0x1.0x1"}',
+    "-device",
+    '{"driver":"pcie-root-port","port":8,"chassis":1,"id":"pci.1","bus":"pcie.0",'
+    '"multifunction":true,"addr":"0x1"}',
+    "-device",
+    '{"driver":"pxb-pcie","bus_nr":64,"id":"pci.5","numa_node":3,"bus":"pcie.0","addr":"0x2"}',
+    "-device",
+    "pcie-root-port,port=0,chassis=6,id=pci.6,bus=pci.5,addr=0x0",
+    "-device",
+    '{"driver":"edu","id":"hostdev0","bus":"pci.1","addr":"0x0"}',
+    "-device",
+    '{"driver":"edu","id":"hostdev1","bus":"pci.2","addr":"0x0"}',
+    "-device",
+    '{"driver":"edu","id":"hostdev2","bus":"pci.6","addr":"0x0"}',
+    "-device",
+    '{"driver":"edu","id":"hostdev3","bus":"pcie.0","addr":"0x5"}',
+]
+# What the guest enumerated for it (EDK2 2026.08, Linux 6.1), hostdev3 left out.
+PLACED_SYSFS = """pci/0000:00:01.0=0x1b36 0x000c -1
+pci/0000:00:01.1=0x1b36 0x000c -1
+pci/0000:00:02.0=0x1b36 0x000b -1
+pci/0000:01:00.0=0x1234 0x11e8 -1
+pci/0000:02:00.0=0x1234 0x11e8 -1
+pci/0000:40:00.0=0x1b36 0x000c 2
+pci/0000:41:00.0=0x1234 0x11e8 2
+"""
+
+
+def test_firmware_numbers_buses_depth_first_in_slot_order() -> None:
+    numbers = firmware_bus_numbers(PLACED_ARGV)
+    assert numbers == {"pcie.0": 0, "pci.0": 0, "pci.1": 1, "pci.2": 2, "pci.5": 64, "pci.6": 65}
+
+
+def test_a_bridge_below_a_port_takes_the_next_number_before_the_next_port() -> None:
+    argv = [
+        "qemu",
+        *("-device", "pcie-root-port,id=a,bus=pcie.0,addr=0x1"),
+        *("-device", "pcie-root-port,id=b,bus=pcie.0,addr=0x2"),
+        *("-device", "pcie-pci-bridge,id=c,bus=a,addr=0x0"),
+        *("-device", "pci-bridge,id=d,bus=c,addr=0x3,chassis_nr=1"),
+    ]
+    assert firmware_bus_numbers(argv) == {"pcie.0": 0, "pci.0": 0, "a": 1, "c": 2, "d": 3, "b": 4}
+
+
+def test_devices_are_placed_only_where_the_guest_enumerated_them() -> None:
+    placed = guest_placements(PLACED_ARGV, _view(PLACED_SYSFS))
+    assert placed["hostdev0"] == PciPlacement(1, 0, 0)
+    assert placed["hostdev1"] == PciPlacement(2, 0, 0)
+    assert placed["hostdev2"] == PciPlacement(0x41, 0, 0)
+    assert placed["pci.2"] == PciPlacement(0, 1, 1)
+    assert "hostdev3" not in placed  # not in the guest's scan
+
+
+def test_a_stand_in_must_have_the_stand_ins_ids() -> None:
+    sysfs = PLACED_SYSFS.replace("pci/0000:01:00.0=0x1234 0x11e8", "pci/0000:01:00.0=0x1af4 0x1041")
+    assert "hostdev0" not in guest_placements(PLACED_ARGV, _view(sysfs))
+
+
+def test_the_guests_tables_become_a_readback() -> None:
+    # type 5, PCI handle: segment 0, bus 1, devfn 0; enabled
+    gi = struct.pack("<BBBBIHBB12xII", 5, 32, 0, 1, 2, 0, 1, 0, 1, 0)
+    sysfs = frame("table-SRAT", _srat(gi))
+    report = read_frames(sysfs + frame("sysfs", PLACED_SYSFS.encode()))
+    view = read_guest_view(report)
+    readback = guest_tables(view, guest_placements(PLACED_ARGV, view))
+    (entry,) = readback.generic_initiators
+    assert (entry.proximity_domain, entry.pci_bus, entry.pci_devfn) == (2, 1, 0)
+    assert readback.pci["hostdev0"] == PciPlacement(1, 0, 0)
+    assert readback.table_signatures == ("SRAT",)
+    assert guest_tables(_view(PLACED_SYSFS)).entries == ()
 
 
 # ------------------------------------------------------------------ i440fx slots

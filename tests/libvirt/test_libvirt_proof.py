@@ -567,27 +567,122 @@ def _on_aarch64(case_id: str) -> bytes:
     return text.replace("qemu-system-x86_64", "qemu-system-aarch64").encode()
 
 
-@pytest.mark.libvirt
-@pytest.mark.qemu
-@pytest.mark.parametrize(
-    ("case_id", "verdict", "words"),
-    [
-        ("gi-node-unknown-nodeset", ProofVerdict.QEMU_REFUSES, "Specified node 3 is invalid."),
-        ("mdev-nodeset", ProofVerdict.INCONCLUSIVE, "the firmware publishes the ACPI tables"),
-    ],
-)
-def test_aarch64_argv_is_judged_by_the_guest_kits_qemu(
-    real_libvirt: Libvirt, case_id: str, verdict: ProofVerdict, words: str
-) -> None:
+def _aarch64_argv(xml: bytes, libvirt: Libvirt) -> list[str]:
+    """libvirt's argv for an aarch64 document, or a skip without the aarch64 guest kit."""
     try:
         locate_kit("aarch64")
     except GuestUnavailable as error:
         pytest.skip(f"needs the aarch64 guest kit: {error}")
-    xml = _on_aarch64(case_id)
-    result = convert(xml, libvirt=real_libvirt)
+    result = convert(xml, libvirt=libvirt)
     assert result.accepted, result.message
     assert result.argv[0].endswith("qemu-system-aarch64")
-    proof = prove(xml, result.argv)
-    assert proof.verdict is verdict, proof
-    assert words in proof.message
+    return list(result.argv)
+
+
+@pytest.mark.libvirt
+@pytest.mark.qemu
+def test_aarch64_argv_is_judged_by_the_guest_kits_qemu(real_libvirt: Libvirt) -> None:
+    xml = _on_aarch64("gi-node-unknown-nodeset")
+    proof = prove(xml, _aarch64_argv(xml, real_libvirt))
+    assert proof.verdict is ProofVerdict.QEMU_REFUSES, proof
+    assert "Specified node 3 is invalid." in proof.message
     assert any("pflash0 dropped" in change for change in proof.changes)
+
+
+# An aarch64 guest as KubeVirt lays it out: GPUs behind root ports libvirt adds (pci.1,
+# pci.2 at 00:01.x) and one behind a pcie-expander-bus (bus_nr 64, guest bus 0x41).
+EXPANDER_XML = b"""<domain type='kvm'>
+  <name>expander</name>
+  <memory unit='KiB'>1048576</memory>
+  <vcpu placement='static'>2</vcpu>
+  <os>
+    <type arch='aarch64' machine='virt'>hvm</type>
+    <loader readonly='yes' type='pflash'>/usr/share/AAVMF/AAVMF_CODE.fd</loader>
+    <nvram>/var/lib/libvirt/qemu/nvram/guest_VARS.fd</nvram>
+  </os>
+  <features><acpi/><gic version='3'/></features>
+  <cpu>
+    <numa>
+      <cell id='0' cpus='0-1' memory='1048576' unit='KiB'/>
+      <cell id='1' memory='0' unit='KiB'/>
+      <cell id='2' memory='0' unit='KiB'/>
+      <cell id='3' memory='0' unit='KiB'/>
+    </numa>
+  </cpu>
+  <devices>
+    <controller type='pci' index='0' model='pcie-root'/>
+    <controller type='pci' index='5' model='pcie-expander-bus'>
+      <target busNr='64'><node>3</node></target>
+    </controller>
+    <controller type='pci' index='6' model='pcie-root-port'>
+      <address type='pci' bus='0x05' slot='0x00'/>
+    </controller>
+    <hostdev mode='subsystem' type='pci' managed='yes'>
+      <source><address domain='0x0000' bus='0x41' slot='0x00' function='0x0'/></source>
+      <acpi nodeset='1'/>
+    </hostdev>
+    <hostdev mode='subsystem' type='pci' managed='yes'>
+      <source><address domain='0x0000' bus='0x42' slot='0x00' function='0x0'/></source>
+      <acpi nodeset='2'/>
+    </hostdev>
+    <hostdev mode='subsystem' type='pci' managed='yes'>
+      <source><address domain='0x0000' bus='0x43' slot='0x00' function='0x0'/></source>
+      <acpi nodeset='3'/>
+      <address type='pci' domain='0x0000' bus='0x06' slot='0x00' function='0x0'/>
+    </hostdev>
+  </devices>
+</domain>
+"""
+
+
+@pytest.mark.libvirt
+@pytest.mark.qemu
+@pytest.mark.guest
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "verdict", "details"),
+    [
+        pytest.param(
+            "mdev-nodeset",
+            ProofVerdict.SRAT_MISSING,
+            [
+                "hostdev0 (mdev c2177883-f1bb-47f0-914d-32a22e3a8804) -> node 1: "
+                "no SRAT entry for node 1, PCI 0000:00:05.0",
+                "hostdev0 (mdev c2177883-f1bb-47f0-914d-32a22e3a8804) -> node 2: "
+                "no SRAT entry for node 2, PCI 0000:00:05.0",
+            ],
+            id="mdev-nodeset",
+        ),
+        pytest.param(
+            "expander",
+            ProofVerdict.NO_VISIBLE_DIFFERENCE,
+            [
+                "hostdev0 (pci 0000:41:00.0) -> node 1: SRAT entry node 1, PCI 0000:01:00.0",
+                "hostdev1 (pci 0000:42:00.0) -> node 2: SRAT entry node 2, PCI 0000:02:00.0",
+                "hostdev2 (pci 0000:43:00.0) -> node 3: SRAT entry node 3, PCI 0000:41:00.0",
+            ],
+            id="expander",
+        ),
+    ],
+)
+def test_an_aarch64_guest_shows_what_libvirts_argv_gives_it(
+    real_libvirt: Libvirt, name: str, verdict: ProofVerdict, details: list[str]
+) -> None:
+    """The guest boots libvirt's argv and reads its SRAT: mdev-nodeset's initiators are
+    missing (libvirt writes none for an mdev), the expander's are each at the address
+    the guest enumerated its device (tied through libvirt's bus and addr)."""
+    xml = EXPANDER_XML if name == "expander" else _on_aarch64(name)
+    proof = prove(xml, _aarch64_argv(xml, real_libvirt))
+    assert proof.verdict is verdict, proof
+    assert list(proof.details) == details
+    assert any(change.startswith("boot only: the guest kit's UEFI") for change in proof.changes)
+
+
+@pytest.mark.libvirt
+@pytest.mark.qemu
+@pytest.mark.guest
+def test_an_aarch64_guest_that_does_not_report_is_inconclusive(real_libvirt: Libvirt) -> None:
+    xml = _on_aarch64("mdev-nodeset")
+    proof = prove(xml, _aarch64_argv(xml, real_libvirt), guest_timeout=1.0)
+    assert proof.verdict is ProofVerdict.INCONCLUSIVE, proof
+    assert proof.message.endswith("the guest did not report within 1 s")
