@@ -119,9 +119,11 @@ def unassigned_vcpus(domain: Domain) -> list[int]:
     """vCPUs no cell names, which libvirt silently adds to cell 0 (empty without NUMA)."""
     if not domain.cells or domain.vcpus is None:
         return []
-    if any(cell.cpus is None for cell in domain.cells):
-        return []
-    named = {cpu for cell in domain.cells for cpu in (cell.cpus or ())}
+    named: set[int] = set()
+    for cell in domain.cells:
+        if cell.cpus is None:
+            return []
+        named.update(cell.cpus)
     return [cpu for cpu in range(domain.vcpus) if cpu not in named]
 
 
