@@ -55,6 +55,7 @@ PCI_LIMITS = {"domain": 0xFFFF, "bus": 0xFF, "slot": 0x1F, "function": 0x7}
 _UUID = re.compile(r"[0-9a-f]{8}(-?[0-9a-f]{4}){3}-?[0-9a-f]{12}\Z", re.IGNORECASE)
 _ENCODING_DECL = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _LXML_POSITION = re.compile(r", line \d+, column \d+\Z")
+_HOSTDEV_KINDS = frozenset(kind.value for kind in HostdevKind)
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,10 @@ class _DomainReader:
         self.problems: list[Violation] = []
         self.cpus_named = 0
         self.numa_reader = NumaReader(self.report)
+        self.sizes: dict[tuple[str, str | None], int] = {}
+        """Cell sizes in bytes by (memory, unit): most cells repeat a few."""
+        self.numbers: dict[str, int] = {}
+        """PCI address fields by text (``0x0000``, ``0x00``, ...), read once each."""
 
     def report(self, rule: str, element: etree._Element, label: str, **fields: object) -> None:
         self.problems.append(violation(rule, _line(element), label, **fields))
@@ -178,9 +183,9 @@ class _DomainReader:
     def read(self) -> Parsed:
         root = self.root
         top = _children(root)
-        os_type = root.find("os/type")
+        os_type = _find_path(root, "os", "type")
         features = top.get("features")
-        numa = root.find("cpu/numa")
+        numa = _find_path(root, "cpu", "numa")
         devices = top.get("devices")
         hostdevs, initiators = self._devices(devices)
         iommufd = top.get("iommufd")
@@ -197,7 +202,7 @@ class _DomainReader:
             machine=os_type.get("machine") if os_type is not None else None,
             vcpus=self._vcpus(top.get("vcpu")),
             memory=self._domain_memory(top.get("memory")),
-            acpi=None if features is None else features.find("acpi") is not None,
+            acpi=None if features is None else _find_path(features, "acpi") is not None,
             numa=numa is not None,
             cells=self._cells(numa) if numa is not None else (),
             hostdevs=hostdevs,
@@ -206,7 +211,8 @@ class _DomainReader:
             pci_controllers=_pci_controllers(devices),
             memory_backing=self.numa_reader.memory_backing(top.get("memoryBacking")),
             numatune=self.numa_reader.numatune(
-                top.get("numatune"), vcpu_auto=root.find("vcpu[@placement='auto']") is not None
+                top.get("numatune"),
+                vcpu_auto=any(v.get("placement") == "auto" for v in root.iterchildren("vcpu")),
             ),
             iommufd=iommufd_enabled,
             iommufd_fdgroup=iommufd.get("fdgroup") if iommufd is not None else None,
@@ -270,38 +276,78 @@ class _DomainReader:
 
     def _cell(self, element: etree._Element, position: int) -> Cell:
         raw_id = element.get("id")
-        label = f"<cell id='{raw_id}'>" if raw_id is not None else f"<cell> #{position}"
         cell_id: int | None = position
         if raw_id is not None:
             text = raw_id.strip()
             if text.isascii() and text.isdigit() and len(text) < 10:
                 cell_id = int(text)
             else:
+                label = _cell_label(raw_id, position)
                 self.report("NUMA-CELL-ID-SYNTAX", element, label, value=raw_id)
                 cell_id = None
-        cpus: tuple[int, ...] | None = ()
         raw_cpus = element.get("cpus")
-        if raw_cpus is not None:
-            try:
-                cpus = parse_bitmap(raw_cpus, limit=MAX_VCPUS)
-            except BitmapError as error:
-                self.report("NUMA-CPUS-SYNTAX", element, label, value=raw_cpus, detail=error)
-                cpus = None
-            if cpus is not None:
-                self.cpus_named += len(cpus)
-                if self.cpus_named > MAX_VCPUS:
-                    # Disjoint lists cannot name more: stop before memory grows with
-                    # cells x list length on hostile input.
-                    self.report(
-                        "XML-TOO-LARGE",
-                        element,
-                        label,
-                        detail=f"the cells name more than {MAX_VCPUS} vCPUs in total",
-                    )
-                    cpus = None
-        memory: int | None
+        cpus = () if raw_cpus is None else self._cell_cpus(element, raw_id, position, raw_cpus)
         raw_memory = element.get("memory")
         unit = element.get("unit")
+        memory = self.sizes.get((raw_memory, unit)) if raw_memory is not None else None
+        if memory is None:
+            memory = self._cell_memory(element, raw_id, position, raw_memory, unit)
+        mem_access, discard = None, None
+        if element.get("memAccess") is not None or element.get("discard") is not None:
+            label = _cell_label(raw_id, position)
+            mem_access, discard = self.numa_reader.cell_access(element, label)
+        if len(element) == 0:  # most cells have no children: skip the lookups
+            return Cell(
+                id=cell_id,
+                cpus=cpus,
+                memory=memory,
+                mem_access=mem_access,
+                discard=discard,
+                line=_line(element),
+            )
+        label = _cell_label(raw_id, position)
+        return Cell(
+            id=cell_id,
+            cpus=cpus,
+            memory=memory,
+            distances=self._distances(element, label),
+            mem_access=mem_access,
+            discard=discard,
+            caches=self.numa_reader.caches(element, label),
+            line=_line(element),
+        )
+
+    def _cell_cpus(
+        self, element: etree._Element, raw_id: str | None, position: int, raw_cpus: str
+    ) -> tuple[int, ...] | None:
+        try:
+            cpus = parse_bitmap(raw_cpus, limit=MAX_VCPUS)
+        except BitmapError as error:
+            label = _cell_label(raw_id, position)
+            self.report("NUMA-CPUS-SYNTAX", element, label, value=raw_cpus, detail=error)
+            return None
+        self.cpus_named += len(cpus)
+        if self.cpus_named > MAX_VCPUS:
+            # Disjoint lists cannot name more: stop before memory grows with
+            # cells x list length on hostile input.
+            self.report(
+                "XML-TOO-LARGE",
+                element,
+                _cell_label(raw_id, position),
+                detail=f"the cells name more than {MAX_VCPUS} vCPUs in total",
+            )
+            return None
+        return cpus
+
+    def _cell_memory(
+        self,
+        element: etree._Element,
+        raw_id: str | None,
+        position: int,
+        raw_memory: str | None,
+        unit: str | None,
+    ) -> int | None:
+        """A cell's memory in bytes; remembered per (value, unit), which cells repeat."""
         try:
             if raw_memory is None:
                 raise UnitError("the memory attribute is missing")
@@ -310,24 +356,14 @@ class _DomainReader:
             self.report(
                 "NUMA-MEMORY-SYNTAX",
                 element,
-                label,
+                _cell_label(raw_id, position),
                 value=raw_memory if raw_memory is not None else "",
                 unit=unit if unit is not None else "KiB",
                 detail=error,
             )
-            memory = None
-        has_children = len(element) > 0  # most cells have none: skip the lookups
-        mem_access, discard = self.numa_reader.cell_access(element, label)
-        return Cell(
-            id=cell_id,
-            cpus=cpus,
-            memory=memory,
-            distances=self._distances(element, label) if has_children else (),
-            mem_access=mem_access,
-            discard=discard,
-            caches=self.numa_reader.caches(element, label) if has_children else (),
-            line=_line(element),
-        )
+            return None
+        self.sizes[(raw_memory, unit)] = memory
+        return memory
 
     def _distances(self, cell: etree._Element, label: str) -> tuple[tuple[int, int], ...]:
         siblings: list[tuple[int, int]] = []
@@ -359,7 +395,7 @@ class _DomainReader:
             element
             for element in devices.iterchildren("hostdev")
             if element.get("mode", "subsystem") == "subsystem"
-            and element.get("type") in {kind.value for kind in HostdevKind}
+            and element.get("type") in _HOSTDEV_KINDS
         ]
         seed_elements = list(devices.iterchildren("acpi-generic-initiator"))
         children = {element: _children(element) for element in [*hostdev_elements, *seed_elements]}
@@ -417,7 +453,7 @@ class _DomainReader:
         if address_type == "pci":
             address_type = None
         if address is not None and address_type is None:
-            guest = self._pci_address(address, f"{label} guest <address>")
+            guest = self._pci_address(address, label, "guest")
             multifunction = address.get("multifunction") == "on"
         nodeset: tuple[int, ...] | None = None
         acpi = children.get("acpi")
@@ -468,7 +504,7 @@ class _DomainReader:
                     detail="no <address> in the source",
                 )
                 return None
-            return self._pci_address(address, f"{label} source <address>")
+            return self._pci_address(address, label, "source")
         if kind is HostdevKind.MDEV:
             uuid = address.get("uuid", "") if address is not None else ""
             if not _UUID.match(uuid):
@@ -521,7 +557,8 @@ class _DomainReader:
             )
         return not detail
 
-    def _pci_address(self, element: etree._Element, label: str) -> PciAddress | None:
+    def _pci_address(self, element: etree._Element, owner: str, which: str) -> PciAddress | None:
+        """``owner``'s ``which`` (source or guest) address; fields read once per text."""
         values: dict[str, int] = {}
         valid = True
         for name, limit in PCI_LIMITS.items():
@@ -529,26 +566,29 @@ class _DomainReader:
             if raw is None and name == "domain":
                 values[name] = 0
                 continue
-            try:
-                if raw is None:
-                    raise ValueError("missing")
-                value = c_uint(raw)
-            except ValueError as error:
-                self.report(
-                    "HOSTDEV-ADDRESS-SYNTAX",
-                    element,
-                    label,
-                    field=name,
-                    value=raw if raw is not None else "",
-                    detail=error,
-                )
-                valid = False
-                continue
+            value = self.numbers.get(raw) if raw is not None else None
+            if value is None:
+                try:
+                    if raw is None:
+                        raise ValueError("missing")
+                    value = c_uint(raw)
+                except ValueError as error:
+                    self.report(
+                        "HOSTDEV-ADDRESS-SYNTAX",
+                        element,
+                        f"{owner} {which} <address>",
+                        field=name,
+                        value=raw if raw is not None else "",
+                        detail=error,
+                    )
+                    valid = False
+                    continue
+                self.numbers[raw] = value
             if value > limit:
                 self.report(
                     "HOSTDEV-ADDRESS-SYNTAX",
                     element,
-                    label,
+                    f"{owner} {which} <address>",
                     field=name,
                     value=raw,
                     detail=f"above {limit:#x}",
@@ -565,16 +605,17 @@ class _DomainReader:
         *,
         alias_given: bool,
     ) -> Initiator:
-        label = f"<acpi-generic-initiator> '{alias}'"
         device_element = children.get("pci-dev")
         node_element = children.get("numa-node")
         device: str | None = None
         node: int | None = None
         if device_element is None:
+            label = f"<acpi-generic-initiator> '{alias}'"
             self.report("GI-MISSING-FIELD", element, label, field="pci-dev")
         else:
             device = (device_element.text or "").strip()
         if node_element is None:
+            label = f"<acpi-generic-initiator> '{alias}'"
             self.report("GI-MISSING-FIELD", element, label, field="numa-node")
         else:
             text = (node_element.text or "").strip()
@@ -584,7 +625,7 @@ class _DomainReader:
                 self.report(
                     "GI-NODE-SYNTAX",
                     node_element,
-                    label,
+                    f"<acpi-generic-initiator> '{alias}'",
                     field="<numa-node>",
                     value=text,
                     detail=f"not an integer in 0..{MAX_NODE}",
@@ -610,6 +651,23 @@ def _pci_controllers(devices: etree._Element | None) -> tuple[tuple[int, str], .
         if element.get("type") == "pci" and readable and model:
             found.append((int(index), model))
     return tuple(found)
+
+
+def _find_path(element: etree._Element, *tags: str) -> etree._Element | None:
+    """``element.find("a/b")`` for a path of plain tags, walking the same children
+    (each ``a`` in turn, then its ``b`` children) without ElementPath's per-call setup."""
+    if len(tags) == 1:
+        return next(element.iterchildren(tags[0]), None)
+    for child in element.iterchildren(tags[0]):
+        found = _find_path(child, *tags[1:])
+        if found is not None:
+            return found
+    return None
+
+
+def _cell_label(raw_id: str | None, position: int) -> str:
+    """How problems name a cell: by its id as written, else by its position."""
+    return f"<cell id='{raw_id}'>" if raw_id is not None else f"<cell> #{position}"
 
 
 def _alias_name(children: dict[str, etree._Element]) -> str | None:
