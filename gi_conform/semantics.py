@@ -8,6 +8,7 @@ libvirt 12.8 and QEMU 10.0.2; one owner, so the stages cannot drift apart.
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 
@@ -167,8 +168,6 @@ def distance_matrix(domain: Domain) -> dict[tuple[int, int], int]:
     cells it names explicitly with its default value (measured: a complete all-default
     matrix gives no ``-numa dist``, a partial all-default one gives all of them).
     """
-    named = {cell.id for cell in domain.cells if cell.id is not None}
-    ids = sorted(named | {s for cell in domain.cells for s, _ in cell.distances})
     given: dict[tuple[int, int], int] = {}
     for cell in domain.cells:
         if cell.id is None:
@@ -178,6 +177,8 @@ def distance_matrix(domain: Domain) -> dict[tuple[int, int], int]:
             given.setdefault((sibling, cell.id), value)
     if not given:
         return {}
+    named = {cell.id for cell in domain.cells if cell.id is not None}
+    ids = sorted(named | {s for cell in domain.cells for s, _ in cell.distances})
     for src in {src for src, _ in given}:
         given.setdefault((src, src), LOCAL_DISTANCE)  # libvirt fills a row's own entry
 
@@ -203,23 +204,38 @@ class InitiatorClaim:
     label: str
 
 
-def initiator_claims(domain: Domain) -> list[InitiatorClaim]:
-    """Every initiator the document asks for, both dialects, by line."""
-    claims: list[InitiatorClaim] = []
+def _requests(domain: Domain) -> list[tuple[int, str, int, str]]:
+    """Every (line, device, node, label of the element asking) of the document, both
+    dialects, by line (nodesets first on a tie): what :func:`initiator_claims` and
+    :func:`initiator_pairs` are made of, so the two cannot disagree."""
+    found: list[tuple[int, str, int, str]] = []
     for hostdev in domain.hostdevs:
-        for node in hostdev.nodeset or ():
+        if hostdev.nodeset:
             label = f"<acpi nodeset> of hostdev '{hostdev.alias}'"
-            claims.append(InitiatorClaim(hostdev.alias, node, hostdev.acpi_line, label))
+            found.extend(
+                (hostdev.acpi_line, hostdev.alias, node, label) for node in hostdev.nodeset
+            )
     for initiator in domain.initiators:
         if initiator.device is not None and initiator.node is not None:
             label = f"<acpi-generic-initiator> '{initiator.id}'"
-            claims.append(InitiatorClaim(initiator.device, initiator.node, initiator.line, label))
-    return sorted(claims, key=lambda claim: claim.line)
+            found.append((initiator.line, initiator.device, initiator.node, label))
+    found.sort(key=_LINE)  # stable: the line alone orders
+    return found
+
+
+_LINE = operator.itemgetter(0)
+
+
+def initiator_claims(domain: Domain) -> list[InitiatorClaim]:
+    """Every initiator the document asks for, both dialects, by line."""
+    return [
+        InitiatorClaim(device, node, line, label) for line, device, node, label in _requests(domain)
+    ]
 
 
 def initiator_pairs(domain: Domain) -> list[tuple[str, int]]:
     """Every (device alias, node) the document asks for, both dialects, by line."""
-    return [(claim.device, claim.node) for claim in initiator_claims(domain)]
+    return [(device, node) for _, device, node, _ in _requests(domain)]
 
 
 # ------------------------------------------------------------------ devices

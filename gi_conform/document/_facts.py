@@ -13,7 +13,12 @@ import functools
 from dataclasses import dataclass
 
 from gi_conform.model import Cell, Domain, Hostdev
-from gi_conform.semantics import InitiatorClaim, cpu_cells_written, initiator_claims
+from gi_conform.semantics import (
+    InitiatorClaim,
+    cpu_cells_written,
+    initiator_claims,
+    initiator_pairs,
+)
 
 __all__ = ["DomainFacts", "domain_facts"]
 
@@ -22,8 +27,10 @@ __all__ = ["DomainFacts", "domain_facts"]
 class DomainFacts:
     """The shared facts of one model (a model is immutable: they never go stale)."""
 
-    claims: tuple[InitiatorClaim, ...]
-    """:func:`gi_conform.semantics.initiator_claims`, by line."""
+    pairs: tuple[tuple[str, int], ...]
+    """:func:`gi_conform.semantics.initiator_pairs`: (device, node) by line."""
+    claimed_nodes: frozenset[int]
+    """Every node some initiator names."""
     cell_ids: frozenset[int]
     """The readable cell ids."""
     cells: dict[int, Cell]
@@ -37,6 +44,12 @@ class DomainFacts:
     domain: Domain
 
     @functools.cached_property
+    def claims(self) -> tuple[InitiatorClaim, ...]:
+        """:func:`gi_conform.semantics.initiator_claims`, by line: the pairs with their
+        elements' lines and labels, built only when a rule names one."""
+        return tuple(initiator_claims(self.domain))
+
+    @functools.cached_property
     def cpu_cells(self) -> set[int]:
         """:func:`gi_conform.semantics.cpu_cells_written`, derived only when asked (HMAT)."""
         return cpu_cells_written(self.domain)
@@ -44,7 +57,7 @@ class DomainFacts:
 
 def domain_facts(domain: Domain) -> DomainFacts:
     """The facts of ``domain``, from one walk of its cells, hostdevs and claims."""
-    claims = tuple(initiator_claims(domain))
+    pairs = tuple(initiator_pairs(domain))
     cells: dict[int, Cell] = {}
     for cell in domain.cells:
         if cell.id is not None:
@@ -54,11 +67,12 @@ def domain_facts(domain: Domain) -> DomainFacts:
         hostdevs.setdefault(hostdev.alias, hostdev)
     pci_aliases = frozenset(alias for alias, h in hostdevs.items() if h.kind.is_pci)
     return DomainFacts(
-        claims=claims,
+        pairs=pairs,
+        claimed_nodes=frozenset(node for _, node in pairs),
         cell_ids=frozenset(cells),
         cells=cells,
         hostdevs=hostdevs,
         pci_aliases=pci_aliases,
-        gi_nodes=frozenset(claim.node for claim in claims if claim.device in pci_aliases),
+        gi_nodes=frozenset(node for device, node in pairs if device in pci_aliases),
         domain=domain,
     )

@@ -191,7 +191,7 @@ def _cell_content_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violatio
         )
     if cells and all(cell.memory == 0 for cell in cells):
         yield violation("NUMA-NO-MEMORY", domain.numa_line, "<numa>")
-    targets = {claim.node for claim in facts.claims}
+    targets = facts.claimed_nodes
     for cell in cells:
         invisible = cell.cpus == () and cell.memory == 0 and cell.id not in targets
         if invisible and cell.id is not None and not (cell.id == 0 and unassigned):
@@ -409,22 +409,26 @@ def _initiator_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
             yield _not_pci(hostdev.acpi_line, label, hostdev)
     yield from _claim_rules(domain, facts)
     kept_off = {alias for alias in pci if not hostdevs[alias].in_guest}
-    for claim in facts.claims if kept_off else ():
-        if claim.device in kept_off:
-            yield violation(
-                "GI-DEVICE-UNASSIGNED",
-                claim.line,
-                claim.label,
-                device=claim.device,
-                node=claim.node,
-            )
-    if domain.acpi is False and facts.claims:
+    if kept_off and any(device in kept_off for device, _ in facts.pairs):
+        for claim in facts.claims:
+            if claim.device in kept_off:
+                yield violation(
+                    "GI-DEVICE-UNASSIGNED",
+                    claim.line,
+                    claim.label,
+                    device=claim.device,
+                    node=claim.node,
+                )
+    if domain.acpi is False and facts.pairs:
         yield violation("GI-ACPI-DISABLED", domain.features_line, "<features>")
 
 
 def _claim_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
     """Each initiator's node exists, NUMA exists at all, and no pair is asked twice."""
-    cell_ids = facts.cell_ids
+    cell_ids, pairs = facts.cell_ids, facts.pairs
+    unknown_node = bool(cell_ids) and not facts.claimed_nodes <= cell_ids
+    if not pairs or (domain.numa and not unknown_node and len(set(pairs)) == len(pairs)):
+        return  # NUMA exists, every node is a cell, no pair twice: nothing to name
     first: dict[tuple[str, int], int] = {}
     reported_no_numa: set[int] = set()
     for claim in facts.claims:
