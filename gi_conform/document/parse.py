@@ -189,6 +189,7 @@ class _DomainReader:
         devices = top.get("devices")
         hostdevs, initiators = self._devices(devices)
         iommufd = top.get("iommufd")
+        numatune = top.get("numatune")
         iommufd_enabled = (
             self._yes_no(iommufd, "enabled", "<iommufd>", required=True)
             if iommufd is not None
@@ -210,10 +211,9 @@ class _DomainReader:
             interconnects=self.numa_reader.interconnects(numa) if numa is not None else (),
             pci_controllers=_pci_controllers(devices),
             memory_backing=self.numa_reader.memory_backing(top.get("memoryBacking")),
-            numatune=self.numa_reader.numatune(
-                top.get("numatune"),
-                vcpu_auto=any(v.get("placement") == "auto" for v in root.iterchildren("vcpu")),
-            ),
+            numatune=self.numa_reader.numatune(numatune, vcpu_auto=_vcpu_auto(root))
+            if numatune is not None
+            else None,
             iommufd=iommufd_enabled,
             iommufd_fdgroup=iommufd.get("fdgroup") if iommufd is not None else None,
             line=_line(root),
@@ -398,30 +398,30 @@ class _DomainReader:
             and element.get("type") in _HOSTDEV_KINDS
         ]
         seed_elements = list(devices.iterchildren("acpi-generic-initiator"))
-        children = {element: _children(element) for element in [*hostdev_elements, *seed_elements]}
-        aliases = {element: _alias_name(kids) for element, kids in children.items()}
-        given = {name for name in aliases.values() if name is not None}
+        # each element's children by tag and its user-given alias, read once
+        read = [(element, *_children_and_alias(element)) for element in hostdev_elements]
+        seeds = [(element, *_children_and_alias(element)) for element in seed_elements]
+        given = {alias for _, _, alias in read + seeds if alias is not None}
         used = set(given)
-        next_number = {"hostdev": 0, "gi": 0}
         hostdevs: list[Hostdev] = []
-        for element in hostdev_elements:
-            alias = aliases[element]
+        next_number = 0
+        for element, children, written in read:
+            alias = written
             if alias is None:
-                alias = smallest_free("hostdev", used, next_number["hostdev"])
+                alias = smallest_free("hostdev", used, next_number)
                 used.add(alias)
-                next_number["hostdev"] = int(alias.removeprefix("hostdev")) + 1
-            hostdevs.append(
-                self._hostdev(element, children[element], alias, alias_given=alias in given)
-            )
+                next_number = int(alias.removeprefix("hostdev")) + 1
+            hostdevs.append(self._hostdev(element, children, alias, alias_given=alias in given))
         initiators: list[Initiator] = []
-        for element in seed_elements:
-            alias = aliases[element]
+        next_number = 0
+        for element, children, written in seeds:
+            alias = written
             if alias is None:
-                alias = smallest_free("gi", used, next_number["gi"])
+                alias = smallest_free("gi", used, next_number)
                 used.add(alias)
-                next_number["gi"] = int(alias.removeprefix("gi")) + 1
+                next_number = int(alias.removeprefix("gi")) + 1
             initiators.append(
-                self._seed_initiator(element, children[element], alias, alias_given=alias in given)
+                self._seed_initiator(element, children, alias, alias_given=alias in given)
             )
         return tuple(hostdevs), tuple(initiators)
 
@@ -492,7 +492,7 @@ class _DomainReader:
         )
 
     def _source(self, kind: HostdevKind, source: etree._Element, label: str) -> Source | None:
-        address = source.find("address")
+        address = _find_path(source, "address")
         if kind is HostdevKind.PCI:
             if address is None:
                 self.report(
@@ -665,14 +665,23 @@ def _find_path(element: etree._Element, *tags: str) -> etree._Element | None:
     return None
 
 
+def _vcpu_auto(root: etree._Element) -> bool:
+    """Whether some ``<vcpu>`` says ``placement='auto'``."""
+    return any(vcpu.get("placement") == "auto" for vcpu in root.iterchildren("vcpu"))
+
+
 def _cell_label(raw_id: str | None, position: int) -> str:
     """How problems name a cell: by its id as written, else by its position."""
     return f"<cell id='{raw_id}'>" if raw_id is not None else f"<cell> #{position}"
 
 
-def _alias_name(children: dict[str, etree._Element]) -> str | None:
+def _children_and_alias(
+    element: etree._Element,
+) -> tuple[dict[str, etree._Element], str | None]:
+    """A device's children by tag (:func:`_children`) and its ``<alias name>``."""
+    children = _children(element)
     alias = children.get("alias")
-    return alias.get("name") if alias is not None else None
+    return children, alias.get("name") if alias is not None else None
 
 
 def _children(element: etree._Element) -> dict[str, etree._Element]:
