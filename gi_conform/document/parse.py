@@ -15,7 +15,7 @@ from lxml import etree
 
 from gi_conform.bitmap import BitmapError, parse_bitmap
 from gi_conform.document.parse_numa import NumaReader
-from gi_conform.document.xml import hardened_parser
+from gi_conform.document.xml import thread_parser
 from gi_conform.model import (
     Cell,
     Dialect,
@@ -125,7 +125,7 @@ def load_xml(source: bytes | str) -> tuple[etree._Element | None, Parsed | None]
     if doctype is not None:
         return None, Parsed(None, (violation("XML-FORBIDDEN", doctype, "<!DOCTYPE>"),))
     try:
-        root = etree.fromstring(data, hardened_parser())
+        root = etree.fromstring(data, thread_parser())
     except etree.XMLSyntaxError as error:
         detail = _LXML_POSITION.sub("", str(error.msg or error))
         line = error.lineno if isinstance(error.lineno, int) and error.lineno > 0 else 1
