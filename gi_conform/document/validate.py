@@ -6,6 +6,7 @@ catalogue order, so a user fixes a document in one round.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -233,17 +234,18 @@ def _sibling_label(sibling: int, cell_id: int | None) -> str:
     return f"<sibling id='{sibling}'> of {_cell_label(cell_id)}"
 
 
-def _names(domain: Domain) -> Iterator[tuple[str, str, int]]:
-    """Every user-given id with what carries it and its line, in document order."""
-    named = [
-        *((h.alias, f"hostdev '{h.alias}'", h.line) for h in domain.hostdevs if h.alias_given),
-        *(
-            (i.id, f"<acpi-generic-initiator> '{i.id}'", i.line)
-            for i in domain.initiators
-            if i.alias_given
-        ),
-    ]
-    yield from sorted(named, key=lambda item: item[2])
+_HOSTDEV_NAME = "hostdev '{}'"
+_SEED_NAME = "<acpi-generic-initiator> '{}'"
+_BY_LINE = operator.itemgetter(1)
+
+
+def _names(domain: Domain) -> list[tuple[str, int, str]]:
+    """Every user-given id with its line and what carries it (a format taking the id),
+    in document order; the label is made only for a violation."""
+    named = [(h.alias, h.line, _HOSTDEV_NAME) for h in domain.hostdevs if h.alias_given]
+    named.extend((i.id, i.line, _SEED_NAME) for i in domain.initiators if i.alias_given)
+    named.sort(key=_BY_LINE)
+    return named
 
 
 def _device_rules(domain: Domain) -> Iterator[Violation]:
@@ -283,24 +285,25 @@ def _address_type_rules(domain: Domain) -> Iterator[Violation]:
 
 def _alias_rules(domain: Domain) -> Iterator[Violation]:
     seen: dict[str, tuple[str, int]] = {}
-    for alias, label, line in _names(domain):
+    for alias, line, name in _names(domain):
         if not _ALIAS.match(alias):
-            yield violation("DEVICE-ALIAS-SYNTAX", line, label, alias=alias)
+            yield violation("DEVICE-ALIAS-SYNTAX", line, name.format(alias), alias=alias)
         reserved = _RESERVED_ALIAS.match(alias)
         if reserved:
+            label = name.format(alias)
             yield violation("DEVICE-ALIAS-RESERVED", line, label, alias=alias, cell=reserved[1])
         if alias in seen:
             other, first_line = seen[alias]
             yield violation(
                 "DEVICE-ALIAS-DUPLICATE",
                 line,
-                label,
+                name.format(alias),
                 alias=alias,
-                other=other,
+                other=other.format(alias),
                 first_line=first_line,
             )
         else:
-            seen[alias] = (label, line)
+            seen[alias] = (name, line)
 
 
 def _hostdev_duplicate_rules(
