@@ -12,7 +12,16 @@ import operator
 import re
 from dataclasses import dataclass
 
-from gi_conform.model import Cell, DocumentDialect, Domain, MdevSource, PciAddress, Source
+from gi_conform.model import (
+    Cell,
+    DocumentDialect,
+    Domain,
+    Hostdev,
+    Initiator,
+    MdevSource,
+    PciAddress,
+    Source,
+)
 
 __all__ = [
     "BRIDGE_MODELS",
@@ -204,21 +213,19 @@ class InitiatorClaim:
     label: str
 
 
-def _requests(domain: Domain) -> list[tuple[int, str, int, str]]:
-    """Every (line, device, node, label of the element asking) of the document, both
-    dialects, by line (nodesets first on a tie): what :func:`initiator_claims` and
+def _requests(domain: Domain) -> list[tuple[int, str, int, Hostdev | Initiator]]:
+    """Every (line, device, node, element asking) of the document, both dialects, by
+    line (nodesets first on a tie): what :func:`initiator_claims` and
     :func:`initiator_pairs` are made of, so the two cannot disagree."""
-    found: list[tuple[int, str, int, str]] = []
+    found: list[tuple[int, str, int, Hostdev | Initiator]] = []
     for hostdev in domain.hostdevs:
         if hostdev.nodeset:
-            label = f"<acpi nodeset> of hostdev '{hostdev.alias}'"
             found.extend(
-                (hostdev.acpi_line, hostdev.alias, node, label) for node in hostdev.nodeset
+                (hostdev.acpi_line, hostdev.alias, node, hostdev) for node in hostdev.nodeset
             )
     for initiator in domain.initiators:
         if initiator.device is not None and initiator.node is not None:
-            label = f"<acpi-generic-initiator> '{initiator.id}'"
-            found.append((initiator.line, initiator.device, initiator.node, label))
+            found.append((initiator.line, initiator.device, initiator.node, initiator))
     found.sort(key=_LINE)  # stable: the line alone orders
     return found
 
@@ -228,9 +235,19 @@ _LINE = operator.itemgetter(0)
 
 def initiator_claims(domain: Domain) -> list[InitiatorClaim]:
     """Every initiator the document asks for, both dialects, by line."""
-    return [
-        InitiatorClaim(device, node, line, label) for line, device, node, label in _requests(domain)
-    ]
+    claims: list[InitiatorClaim] = []
+    label = ""
+    asking: Hostdev | Initiator | None = None
+    for line, device, node, element in _requests(domain):
+        if element is not asking:  # a nodeset's nodes come together: one label each
+            asking = element
+            label = (
+                f"<acpi nodeset> of hostdev '{element.alias}'"
+                if isinstance(element, Hostdev)
+                else f"<acpi-generic-initiator> '{element.id}'"
+            )
+        claims.append(InitiatorClaim(device, node, line, label))
+    return claims
 
 
 def initiator_pairs(domain: Domain) -> list[tuple[str, int]]:
