@@ -296,30 +296,23 @@ class _DomainReader:
         if element.get("memAccess") is not None or element.get("discard") is not None:
             label = _cell_label(raw_id, position)
             mem_access, discard = self.numa_reader.cell_access(element, label)
-        if len(element) == 0:  # most cells have no children: skip the lookups
-            return Cell(
-                id=cell_id,
-                cpus=cpus,
-                memory=memory,
-                mem_access=mem_access,
-                discard=discard,
-                line=_line(element),
-            )
-        label = _cell_label(raw_id, position)
+        has_children = len(element) > 0  # most cells have none: skip the lookups
+        label = _cell_label(raw_id, position) if has_children else ""
         return Cell(
             id=cell_id,
             cpus=cpus,
             memory=memory,
-            distances=self._distances(element, label),
+            distances=self._distances(element, label) if has_children else (),
             mem_access=mem_access,
             discard=discard,
-            caches=self.numa_reader.caches(element, label),
+            caches=self.numa_reader.caches(element, label) if has_children else (),
             line=_line(element),
         )
 
     def _cell_cpus(
         self, element: etree._Element, raw_id: str | None, position: int, raw_cpus: str
     ) -> tuple[int, ...] | None:
+        """A cell's vCPU list; None when unreadable or past the document's vCPU budget."""
         try:
             cpus = parse_bitmap(raw_cpus, limit=MAX_VCPUS)
         except BitmapError as error:
