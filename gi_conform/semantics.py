@@ -8,10 +8,20 @@ libvirt 12.8 and QEMU 10.0.2; one owner, so the stages cannot drift apart.
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 
-from gi_conform.model import Cell, DocumentDialect, Domain, MdevSource, PciAddress, Source
+from gi_conform.model import (
+    Cell,
+    DocumentDialect,
+    Domain,
+    Hostdev,
+    Initiator,
+    MdevSource,
+    PciAddress,
+    Source,
+)
 
 __all__ = [
     "BRIDGE_MODELS",
@@ -119,9 +129,11 @@ def unassigned_vcpus(domain: Domain) -> list[int]:
     """vCPUs no cell names, which libvirt silently adds to cell 0 (empty without NUMA)."""
     if not domain.cells or domain.vcpus is None:
         return []
-    if any(cell.cpus is None for cell in domain.cells):
-        return []
-    named = {cpu for cell in domain.cells for cpu in (cell.cpus or ())}
+    named: set[int] = set()
+    for cell in domain.cells:
+        if cell.cpus is None:
+            return []
+        named.update(cell.cpus)
     return [cpu for cpu in range(domain.vcpus) if cpu not in named]
 
 
@@ -165,8 +177,6 @@ def distance_matrix(domain: Domain) -> dict[tuple[int, int], int]:
     cells it names explicitly with its default value (measured: a complete all-default
     matrix gives no ``-numa dist``, a partial all-default one gives all of them).
     """
-    named = {cell.id for cell in domain.cells if cell.id is not None}
-    ids = sorted(named | {s for cell in domain.cells for s, _ in cell.distances})
     given: dict[tuple[int, int], int] = {}
     for cell in domain.cells:
         if cell.id is None:
@@ -176,6 +186,8 @@ def distance_matrix(domain: Domain) -> dict[tuple[int, int], int]:
             given.setdefault((sibling, cell.id), value)
     if not given:
         return {}
+    named = {cell.id for cell in domain.cells if cell.id is not None}
+    ids = sorted(named | {s for cell in domain.cells for s, _ in cell.distances})
     for src in {src for src, _ in given}:
         given.setdefault((src, src), LOCAL_DISTANCE)  # libvirt fills a row's own entry
 
@@ -201,23 +213,46 @@ class InitiatorClaim:
     label: str
 
 
+def _requests(domain: Domain) -> list[tuple[int, str, int, Hostdev | Initiator]]:
+    """Every (line, device, node, element asking) of the document, both dialects, by
+    line (nodesets first on a tie): what :func:`initiator_claims` and
+    :func:`initiator_pairs` are made of, so the two cannot disagree."""
+    found: list[tuple[int, str, int, Hostdev | Initiator]] = []
+    for hostdev in domain.hostdevs:
+        if hostdev.nodeset:
+            found.extend(
+                (hostdev.acpi_line, hostdev.alias, node, hostdev) for node in hostdev.nodeset
+            )
+    for initiator in domain.initiators:
+        if initiator.device is not None and initiator.node is not None:
+            found.append((initiator.line, initiator.device, initiator.node, initiator))
+    found.sort(key=_LINE)  # stable: the line alone orders
+    return found
+
+
+_LINE = operator.itemgetter(0)
+
+
 def initiator_claims(domain: Domain) -> list[InitiatorClaim]:
     """Every initiator the document asks for, both dialects, by line."""
     claims: list[InitiatorClaim] = []
-    for hostdev in domain.hostdevs:
-        for node in hostdev.nodeset or ():
-            label = f"<acpi nodeset> of hostdev '{hostdev.alias}'"
-            claims.append(InitiatorClaim(hostdev.alias, node, hostdev.acpi_line, label))
-    for initiator in domain.initiators:
-        if initiator.device is not None and initiator.node is not None:
-            label = f"<acpi-generic-initiator> '{initiator.id}'"
-            claims.append(InitiatorClaim(initiator.device, initiator.node, initiator.line, label))
-    return sorted(claims, key=lambda claim: claim.line)
+    label = ""
+    asking: Hostdev | Initiator | None = None
+    for line, device, node, element in _requests(domain):
+        if element is not asking:  # a nodeset's nodes come together: one label each
+            asking = element
+            label = (
+                f"<acpi nodeset> of hostdev '{element.alias}'"
+                if isinstance(element, Hostdev)
+                else f"<acpi-generic-initiator> '{element.id}'"
+            )
+        claims.append(InitiatorClaim(device, node, line, label))
+    return claims
 
 
 def initiator_pairs(domain: Domain) -> list[tuple[str, int]]:
     """Every (device alias, node) the document asks for, both dialects, by line."""
-    return [(claim.device, claim.node) for claim in initiator_claims(domain)]
+    return [(device, node) for _, device, node, _ in _requests(domain)]
 
 
 # ------------------------------------------------------------------ devices

@@ -15,7 +15,7 @@ from lxml import etree
 
 from gi_conform.bitmap import BitmapError, parse_bitmap
 from gi_conform.document.parse_numa import NumaReader
-from gi_conform.document.xml import hardened_parser
+from gi_conform.document.xml import thread_parser
 from gi_conform.model import (
     SMMUV3_DRIVER_OPTIONS,
     Cell,
@@ -58,6 +58,7 @@ PCI_LIMITS = {"domain": 0xFFFF, "bus": 0xFF, "slot": 0x1F, "function": 0x7}
 _UUID = re.compile(r"[0-9a-f]{8}(-?[0-9a-f]{4}){3}-?[0-9a-f]{12}\Z", re.IGNORECASE)
 _ENCODING_DECL = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _LXML_POSITION = re.compile(r", line \d+, column \d+\Z")
+_HOSTDEV_KINDS = frozenset(kind.value for kind in HostdevKind)
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def load_xml(source: bytes | str) -> tuple[etree._Element | None, Parsed | None]
     if doctype is not None:
         return None, Parsed(None, (violation("XML-FORBIDDEN", doctype, "<!DOCTYPE>"),))
     try:
-        root = etree.fromstring(data, hardened_parser())
+        root = etree.fromstring(data, thread_parser())
     except etree.XMLSyntaxError as error:
         detail = _LXML_POSITION.sub("", str(error.msg or error))
         line = error.lineno if isinstance(error.lineno, int) and error.lineno > 0 else 1
@@ -174,6 +175,10 @@ class _DomainReader:
         self.problems: list[Violation] = []
         self.cpus_named = 0
         self.numa_reader = NumaReader(self.report)
+        self.sizes: dict[tuple[str, str | None], int] = {}
+        """Cell sizes in bytes by (memory, unit): most cells repeat a few."""
+        self.numbers: dict[str, int] = {}
+        """PCI address fields by text (``0x0000``, ``0x00``, ...), read once each."""
 
     def report(self, rule: str, element: etree._Element, label: str, **fields: object) -> None:
         self.problems.append(violation(rule, _line(element), label, **fields))
@@ -181,12 +186,13 @@ class _DomainReader:
     def read(self) -> Parsed:
         root = self.root
         top = _children(root)
-        os_type = root.find("os/type")
+        os_type = _find_path(root, "os", "type")
         features = top.get("features")
-        numa = root.find("cpu/numa")
+        numa = _find_path(root, "cpu", "numa")
         devices = top.get("devices")
         hostdevs, initiators = self._devices(devices)
         iommufd = top.get("iommufd")
+        numatune = top.get("numatune")
         iommufd_enabled = (
             self._yes_no(iommufd, "enabled", "<iommufd>", required=True)
             if iommufd is not None
@@ -200,7 +206,7 @@ class _DomainReader:
             machine=os_type.get("machine") if os_type is not None else None,
             vcpus=self._vcpus(top.get("vcpu")),
             memory=self._domain_memory(top.get("memory")),
-            acpi=None if features is None else features.find("acpi") is not None,
+            acpi=None if features is None else _find_path(features, "acpi") is not None,
             numa=numa is not None,
             cells=self._cells(numa) if numa is not None else (),
             hostdevs=hostdevs,
@@ -211,9 +217,9 @@ class _DomainReader:
             root_slots_taken=_root_slots_taken(devices),
             video=_has_video(devices),
             memory_backing=self.numa_reader.memory_backing(top.get("memoryBacking")),
-            numatune=self.numa_reader.numatune(
-                top.get("numatune"), vcpu_auto=root.find("vcpu[@placement='auto']") is not None
-            ),
+            numatune=self.numa_reader.numatune(numatune, vcpu_auto=_vcpu_auto(root))
+            if numatune is not None
+            else None,
             iommufd=iommufd_enabled,
             iommufd_fdgroup=iommufd.get("fdgroup") if iommufd is not None else None,
             line=_line(root),
@@ -276,54 +282,28 @@ class _DomainReader:
 
     def _cell(self, element: etree._Element, position: int) -> Cell:
         raw_id = element.get("id")
-        label = f"<cell id='{raw_id}'>" if raw_id is not None else f"<cell> #{position}"
         cell_id: int | None = position
         if raw_id is not None:
             text = raw_id.strip()
             if text.isascii() and text.isdigit() and len(text) < 10:
                 cell_id = int(text)
             else:
+                label = _cell_label(raw_id, position)
                 self.report("NUMA-CELL-ID-SYNTAX", element, label, value=raw_id)
                 cell_id = None
-        cpus: tuple[int, ...] | None = ()
         raw_cpus = element.get("cpus")
-        if raw_cpus is not None:
-            try:
-                cpus = parse_bitmap(raw_cpus, limit=MAX_VCPUS)
-            except BitmapError as error:
-                self.report("NUMA-CPUS-SYNTAX", element, label, value=raw_cpus, detail=error)
-                cpus = None
-            if cpus is not None:
-                self.cpus_named += len(cpus)
-                if self.cpus_named > MAX_VCPUS:
-                    # Disjoint lists cannot name more: stop before memory grows with
-                    # cells x list length on hostile input.
-                    self.report(
-                        "XML-TOO-LARGE",
-                        element,
-                        label,
-                        detail=f"the cells name more than {MAX_VCPUS} vCPUs in total",
-                    )
-                    cpus = None
-        memory: int | None
+        cpus = () if raw_cpus is None else self._cell_cpus(element, raw_id, position, raw_cpus)
         raw_memory = element.get("memory")
         unit = element.get("unit")
-        try:
-            if raw_memory is None:
-                raise UnitError("the memory attribute is missing")
-            memory = to_bytes(raw_memory, unit)
-        except UnitError as error:
-            self.report(
-                "NUMA-MEMORY-SYNTAX",
-                element,
-                label,
-                value=raw_memory if raw_memory is not None else "",
-                unit=unit if unit is not None else "KiB",
-                detail=error,
-            )
-            memory = None
+        memory = self.sizes.get((raw_memory, unit)) if raw_memory is not None else None
+        if memory is None:
+            memory = self._cell_memory(element, raw_id, position, raw_memory, unit)
+        mem_access, discard = None, None
+        if element.get("memAccess") is not None or element.get("discard") is not None:
+            label = _cell_label(raw_id, position)
+            mem_access, discard = self.numa_reader.cell_access(element, label)
         has_children = len(element) > 0  # most cells have none: skip the lookups
-        mem_access, discard = self.numa_reader.cell_access(element, label)
+        label = _cell_label(raw_id, position) if has_children else ""
         return Cell(
             id=cell_id,
             cpus=cpus,
@@ -334,6 +314,55 @@ class _DomainReader:
             caches=self.numa_reader.caches(element, label) if has_children else (),
             line=_line(element),
         )
+
+    def _cell_cpus(
+        self, element: etree._Element, raw_id: str | None, position: int, raw_cpus: str
+    ) -> tuple[int, ...] | None:
+        """A cell's vCPU list; None when unreadable or past the document's vCPU budget."""
+        try:
+            cpus = parse_bitmap(raw_cpus, limit=MAX_VCPUS)
+        except BitmapError as error:
+            label = _cell_label(raw_id, position)
+            self.report("NUMA-CPUS-SYNTAX", element, label, value=raw_cpus, detail=error)
+            return None
+        self.cpus_named += len(cpus)
+        if self.cpus_named > MAX_VCPUS:
+            # Disjoint lists cannot name more: stop before memory grows with
+            # cells x list length on hostile input.
+            self.report(
+                "XML-TOO-LARGE",
+                element,
+                _cell_label(raw_id, position),
+                detail=f"the cells name more than {MAX_VCPUS} vCPUs in total",
+            )
+            return None
+        return cpus
+
+    def _cell_memory(
+        self,
+        element: etree._Element,
+        raw_id: str | None,
+        position: int,
+        raw_memory: str | None,
+        unit: str | None,
+    ) -> int | None:
+        """A cell's memory in bytes; remembered per (value, unit), which cells repeat."""
+        try:
+            if raw_memory is None:
+                raise UnitError("the memory attribute is missing")
+            memory = to_bytes(raw_memory, unit)
+        except UnitError as error:
+            self.report(
+                "NUMA-MEMORY-SYNTAX",
+                element,
+                _cell_label(raw_id, position),
+                value=raw_memory if raw_memory is not None else "",
+                unit=unit if unit is not None else "KiB",
+                detail=error,
+            )
+            return None
+        self.sizes[(raw_memory, unit)] = memory
+        return memory
 
     def _distances(self, cell: etree._Element, label: str) -> tuple[tuple[int, int], ...]:
         siblings: list[tuple[int, int]] = []
@@ -365,33 +394,33 @@ class _DomainReader:
             element
             for element in devices.iterchildren("hostdev")
             if element.get("mode", "subsystem") == "subsystem"
-            and element.get("type") in {kind.value for kind in HostdevKind}
+            and element.get("type") in _HOSTDEV_KINDS
         ]
         seed_elements = list(devices.iterchildren("acpi-generic-initiator"))
-        children = {element: _children(element) for element in [*hostdev_elements, *seed_elements]}
-        aliases = {element: _alias_name(kids) for element, kids in children.items()}
-        given = {name for name in aliases.values() if name is not None}
+        # each element's children by tag and its user-given alias, read once
+        read = [(element, *_children_and_alias(element)) for element in hostdev_elements]
+        seeds = [(element, *_children_and_alias(element)) for element in seed_elements]
+        given = {alias for _, _, alias in read + seeds if alias is not None}
         used = set(given)
-        next_number = {"hostdev": 0, "gi": 0}
         hostdevs: list[Hostdev] = []
-        for element in hostdev_elements:
-            alias = aliases[element]
+        next_number = 0
+        for element, children, written in read:
+            alias = written
             if alias is None:
-                alias = smallest_free("hostdev", used, next_number["hostdev"])
+                alias = smallest_free("hostdev", used, next_number)
                 used.add(alias)
-                next_number["hostdev"] = int(alias.removeprefix("hostdev")) + 1
-            hostdevs.append(
-                self._hostdev(element, children[element], alias, alias_given=alias in given)
-            )
+                next_number = int(alias.removeprefix("hostdev")) + 1
+            hostdevs.append(self._hostdev(element, children, alias, alias_given=alias in given))
         initiators: list[Initiator] = []
-        for element in seed_elements:
-            alias = aliases[element]
+        next_number = 0
+        for element, children, written in seeds:
+            alias = written
             if alias is None:
-                alias = smallest_free("gi", used, next_number["gi"])
+                alias = smallest_free("gi", used, next_number)
                 used.add(alias)
-                next_number["gi"] = int(alias.removeprefix("gi")) + 1
+                next_number = int(alias.removeprefix("gi")) + 1
             initiators.append(
-                self._seed_initiator(element, children[element], alias, alias_given=alias in given)
+                self._seed_initiator(element, children, alias, alias_given=alias in given)
             )
         return tuple(hostdevs), tuple(initiators)
 
@@ -423,7 +452,7 @@ class _DomainReader:
         if address_type == "pci":
             address_type = None
         if address is not None and address_type is None:
-            guest = self._pci_address(address, f"{label} guest <address>")
+            guest = self._pci_address(address, label, "guest")
             multifunction = address.get("multifunction") == "on"
         nodeset: tuple[int, ...] | None = None
         acpi = children.get("acpi")
@@ -462,7 +491,7 @@ class _DomainReader:
         )
 
     def _source(self, kind: HostdevKind, source: etree._Element, label: str) -> Source | None:
-        address = source.find("address")
+        address = _find_path(source, "address")
         if kind is HostdevKind.PCI:
             if address is None:
                 self.report(
@@ -474,7 +503,7 @@ class _DomainReader:
                     detail="no <address> in the source",
                 )
                 return None
-            return self._pci_address(address, f"{label} source <address>")
+            return self._pci_address(address, label, "source")
         if kind is HostdevKind.MDEV:
             uuid = address.get("uuid", "") if address is not None else ""
             if not _UUID.match(uuid):
@@ -527,7 +556,8 @@ class _DomainReader:
             )
         return not detail
 
-    def _pci_address(self, element: etree._Element, label: str) -> PciAddress | None:
+    def _pci_address(self, element: etree._Element, owner: str, which: str) -> PciAddress | None:
+        """``owner``'s ``which`` (source or guest) address; fields read once per text."""
         values: dict[str, int] = {}
         valid = True
         for name, limit in PCI_LIMITS.items():
@@ -535,26 +565,29 @@ class _DomainReader:
             if raw is None and name == "domain":
                 values[name] = 0
                 continue
-            try:
-                if raw is None:
-                    raise ValueError("missing")
-                value = c_uint(raw)
-            except ValueError as error:
-                self.report(
-                    "HOSTDEV-ADDRESS-SYNTAX",
-                    element,
-                    label,
-                    field=name,
-                    value=raw if raw is not None else "",
-                    detail=error,
-                )
-                valid = False
-                continue
+            value = self.numbers.get(raw) if raw is not None else None
+            if value is None:
+                try:
+                    if raw is None:
+                        raise ValueError("missing")
+                    value = c_uint(raw)
+                except ValueError as error:
+                    self.report(
+                        "HOSTDEV-ADDRESS-SYNTAX",
+                        element,
+                        f"{owner} {which} <address>",
+                        field=name,
+                        value=raw if raw is not None else "",
+                        detail=error,
+                    )
+                    valid = False
+                    continue
+                self.numbers[raw] = value
             if value > limit:
                 self.report(
                     "HOSTDEV-ADDRESS-SYNTAX",
                     element,
-                    label,
+                    f"{owner} {which} <address>",
                     field=name,
                     value=raw,
                     detail=f"above {limit:#x}",
@@ -571,16 +604,17 @@ class _DomainReader:
         *,
         alias_given: bool,
     ) -> Initiator:
-        label = f"<acpi-generic-initiator> '{alias}'"
         device_element = children.get("pci-dev")
         node_element = children.get("numa-node")
         device: str | None = None
         node: int | None = None
         if device_element is None:
+            label = f"<acpi-generic-initiator> '{alias}'"
             self.report("GI-MISSING-FIELD", element, label, field="pci-dev")
         else:
             device = (device_element.text or "").strip()
         if node_element is None:
+            label = f"<acpi-generic-initiator> '{alias}'"
             self.report("GI-MISSING-FIELD", element, label, field="numa-node")
         else:
             text = (node_element.text or "").strip()
@@ -590,7 +624,7 @@ class _DomainReader:
                 self.report(
                     "GI-NODE-SYNTAX",
                     node_element,
-                    label,
+                    f"<acpi-generic-initiator> '{alias}'",
                     field="<numa-node>",
                     value=text,
                     detail=f"not an integer in 0..{MAX_NODE}",
@@ -719,9 +753,35 @@ def _quiet_pci_address(element: etree._Element) -> PciAddress | None:
     return PciAddress(**values)
 
 
-def _alias_name(children: dict[str, etree._Element]) -> str | None:
+def _find_path(element: etree._Element, *tags: str) -> etree._Element | None:
+    """``element.find("a/b")`` for a path of plain tags, walking the same children
+    (each ``a`` in turn, then its ``b`` children) without ElementPath's per-call setup."""
+    if len(tags) == 1:
+        return next(element.iterchildren(tags[0]), None)
+    for child in element.iterchildren(tags[0]):
+        found = _find_path(child, *tags[1:])
+        if found is not None:
+            return found
+    return None
+
+
+def _vcpu_auto(root: etree._Element) -> bool:
+    """Whether some ``<vcpu>`` says ``placement='auto'``."""
+    return any(vcpu.get("placement") == "auto" for vcpu in root.iterchildren("vcpu"))
+
+
+def _cell_label(raw_id: str | None, position: int) -> str:
+    """How problems name a cell: by its id as written, else by its position."""
+    return f"<cell id='{raw_id}'>" if raw_id is not None else f"<cell> #{position}"
+
+
+def _children_and_alias(
+    element: etree._Element,
+) -> tuple[dict[str, etree._Element], str | None]:
+    """A device's children by tag (:func:`_children`) and its ``<alias name>``."""
+    children = _children(element)
     alias = children.get("alias")
-    return alias.get("name") if alias is not None else None
+    return children, alias.get("name") if alias is not None else None
 
 
 def _children(element: etree._Element) -> dict[str, etree._Element]:

@@ -6,11 +6,13 @@ catalogue order, so a user fixes a document in one round.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gi_conform.bitmap import format_bitmap
+from gi_conform.document._facts import DomainFacts, domain_facts
 from gi_conform.document.parse import read_domain
 from gi_conform.document.validate_numa import numa_feature_rules
 from gi_conform.document.validate_pci import pci_rules
@@ -21,10 +23,7 @@ from gi_conform.semantics import (
     LOCAL_DISTANCE,
     SINGLE_SLOT_MODELS,
     UNREACHABLE,
-    InitiatorClaim,
     bus_model,
-    cpu_cells_written,
-    initiator_claims,
     unassigned_vcpus,
     vcpus_added_to_cell0,
 )
@@ -91,60 +90,52 @@ def parse(source: bytes | str) -> Domain:
 
 def check_domain(domain: Domain) -> list[Violation]:
     """The cross-element rules, on a model (its own syntax problems are the parser's)."""
-    claims = initiator_claims(domain)
+    facts = domain_facts(domain)
     return [
-        *_numa_rules(domain, claims),
-        *numa_feature_rules(domain, _gi_nodes(domain, claims), cpu_cells_written(domain)),
+        *_numa_rules(domain, facts),
+        *numa_feature_rules(domain, facts),
         *_device_rules(domain),
         *pci_rules(domain),
-        *_initiator_rules(domain, claims),
+        *_initiator_rules(domain, facts),
     ]
-
-
-def _gi_nodes(domain: Domain, claims: list[InitiatorClaim]) -> set[int]:
-    """Nodes some PCI device's generic initiator lands on."""
-    nodes = set()
-    for claim in claims:
-        hostdev = domain.hostdev(claim.device)
-        if hostdev is not None and hostdev.kind.is_pci:
-            nodes.add(claim.node)
-    return nodes
 
 
 def _cell_label(cell_id: int | None) -> str:
     return f"<cell id='{cell_id}'>"
 
 
-def _numa_rules(domain: Domain, claims: list[InitiatorClaim]) -> Iterator[Violation]:
-    yield from _cell_id_rules(domain)
+def _numa_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
+    yield from _cell_id_rules(domain, facts)
     yield from _cpu_rules(domain)
-    yield from _distance_rules(domain)
-    yield from _cell_content_rules(domain, claims)
+    yield from _distance_rules(domain, facts)
+    yield from _cell_content_rules(domain, facts)
 
 
-def _cell_id_rules(domain: Domain) -> Iterator[Violation]:
+def _cell_id_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
     cells = domain.cells
     if domain.numa and not cells:
         yield violation("NUMA-NO-CELLS", domain.numa_line, "<numa>")
     if len(cells) > MAX_CELLS:
         yield violation("NUMA-TOO-MANY-CELLS", domain.numa_line, "<numa>", count=len(cells))
-    first_line: dict[int, int] = {}
-    for cell in cells:
-        if cell.id is None:
-            continue
-        if cell.id in first_line:
-            yield violation(
-                "NUMA-CELL-ID-DUPLICATE",
-                cell.line,
-                _cell_label(cell.id),
-                cell=cell.id,
-                first_line=first_line[cell.id],
-            )
-        else:
-            first_line[cell.id] = cell.line
-    ids = set(first_line)
-    all_ids_valid = all(cell.id is not None for cell in cells)
-    if ids and all_ids_valid and ids != set(range(len(ids))):
+    ids = facts.cell_ids
+    readable = sum(1 for cell in cells if cell.id is not None)
+    if readable != len(ids):  # some id is given twice: name each repetition
+        first_line: dict[int, int] = {}
+        for cell in cells:
+            if cell.id is None:
+                continue
+            if cell.id in first_line:
+                yield violation(
+                    "NUMA-CELL-ID-DUPLICATE",
+                    cell.line,
+                    _cell_label(cell.id),
+                    cell=cell.id,
+                    first_line=first_line[cell.id],
+                )
+            else:
+                first_line[cell.id] = cell.line
+    # n distinct ids are 0..n-1 exactly when the smallest is 0 and the largest n-1
+    if ids and readable == len(cells) and (min(ids) != 0 or max(ids) != len(ids) - 1):
         missing = sorted(set(range(len(ids))) - ids)  # bounded by the cell count
         yield violation(
             "NUMA-CELL-ID-NONCONTIGUOUS",
@@ -158,7 +149,7 @@ def _cell_id_rules(domain: Domain) -> Iterator[Violation]:
 def _cpu_rules(domain: Domain) -> Iterator[Violation]:
     owner: dict[int, int | None] = {}
     for cell in domain.cells:
-        if cell.cpus is None:
+        if not cell.cpus:  # unreadable or none: nothing to own
             continue
         shared = sorted(cpu for cpu in cell.cpus if cpu in owner)
         if shared:
@@ -171,20 +162,19 @@ def _cpu_rules(domain: Domain) -> Iterator[Violation]:
             )
         for cpu in cell.cpus:
             owner.setdefault(cpu, cell.id)
-        if domain.vcpus is not None:
+        if domain.vcpus is not None and max(cell.cpus) >= domain.vcpus:
             beyond = [cpu for cpu in cell.cpus if cpu >= domain.vcpus]
-            if beyond:
-                yield violation(
-                    "NUMA-CPUS-OUT-OF-RANGE",
-                    cell.line,
-                    _cell_label(cell.id),
-                    cpus=format_bitmap(beyond),
-                    vcpus=domain.vcpus,
-                    last=domain.vcpus - 1,
-                )
+            yield violation(
+                "NUMA-CPUS-OUT-OF-RANGE",
+                cell.line,
+                _cell_label(cell.id),
+                cpus=format_bitmap(beyond),
+                vcpus=domain.vcpus,
+                last=domain.vcpus - 1,
+            )
 
 
-def _cell_content_rules(domain: Domain, claims: list[InitiatorClaim]) -> Iterator[Violation]:
+def _cell_content_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
     """vCPUs no cell names, memory nowhere, cells a guest could not see."""
     cells = domain.cells
     unassigned = unassigned_vcpus(domain)
@@ -202,26 +192,24 @@ def _cell_content_rules(domain: Domain, claims: list[InitiatorClaim]) -> Iterato
             cpus=format_bitmap(unassigned),
             fate=fate,
         )
-    memories = [cell.memory for cell in cells]
-    if memories and all(memory == 0 for memory in memories):
+    if cells and all(cell.memory == 0 for cell in cells):
         yield violation("NUMA-NO-MEMORY", domain.numa_line, "<numa>")
-    targets = {claim.node for claim in claims}
+    targets = facts.claimed_nodes
     for cell in cells:
         invisible = cell.cpus == () and cell.memory == 0 and cell.id not in targets
         if invisible and cell.id is not None and not (cell.id == 0 and unassigned):
             yield violation("NUMA-CELL-INVISIBLE", cell.line, _cell_label(cell.id), cell=cell.id)
 
 
-def _distance_rules(domain: Domain) -> Iterator[Violation]:
-    ids = {cell.id for cell in domain.cells if cell.id is not None}
+def _distance_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
+    ids = facts.cell_ids
     for cell in domain.cells:
         for sibling, value in cell.distances:
-            label = f"<sibling id='{sibling}'> of {_cell_label(cell.id)}"
             if sibling not in ids:
                 yield violation(
                     "NUMA-DISTANCE-SIBLING-UNKNOWN",
                     cell.line,
-                    label,
+                    _sibling_label(sibling, cell.id),
                     sibling=sibling,
                     cells=format_bitmap(ids),
                 )
@@ -237,24 +225,29 @@ def _distance_rules(domain: Domain) -> Iterator[Violation]:
                 yield violation(
                     "NUMA-DISTANCE-VALUE",
                     cell.line,
-                    label,
+                    _sibling_label(sibling, cell.id),
                     value=value,
                     sibling=sibling,
                     detail=detail,
                 )
 
 
-def _names(domain: Domain) -> Iterator[tuple[str, str, int]]:
-    """Every user-given id with what carries it and its line, in document order."""
-    named = [
-        *((h.alias, f"hostdev '{h.alias}'", h.line) for h in domain.hostdevs if h.alias_given),
-        *(
-            (i.id, f"<acpi-generic-initiator> '{i.id}'", i.line)
-            for i in domain.initiators
-            if i.alias_given
-        ),
-    ]
-    yield from sorted(named, key=lambda item: item[2])
+def _sibling_label(sibling: int, cell_id: int | None) -> str:
+    return f"<sibling id='{sibling}'> of {_cell_label(cell_id)}"
+
+
+_HOSTDEV_NAME = "hostdev '{}'"
+_SEED_NAME = "<acpi-generic-initiator> '{}'"
+_BY_LINE = operator.itemgetter(1)
+
+
+def _names(domain: Domain) -> list[tuple[str, int, str]]:
+    """Every user-given id with its line and what carries it (a format taking the id),
+    in document order; the label is made only for a violation."""
+    named = [(h.alias, h.line, _HOSTDEV_NAME) for h in domain.hostdevs if h.alias_given]
+    named.extend((i.id, i.line, _SEED_NAME) for i in domain.initiators if i.alias_given)
+    named.sort(key=_BY_LINE)
+    return named
 
 
 def _device_rules(domain: Domain) -> Iterator[Violation]:
@@ -294,24 +287,25 @@ def _address_type_rules(domain: Domain) -> Iterator[Violation]:
 
 def _alias_rules(domain: Domain) -> Iterator[Violation]:
     seen: dict[str, tuple[str, int]] = {}
-    for alias, label, line in _names(domain):
+    for alias, line, name in _names(domain):
         if not _ALIAS.match(alias):
-            yield violation("DEVICE-ALIAS-SYNTAX", line, label, alias=alias)
+            yield violation("DEVICE-ALIAS-SYNTAX", line, name.format(alias), alias=alias)
         reserved = _RESERVED_ALIAS.match(alias)
         if reserved:
+            label = name.format(alias)
             yield violation("DEVICE-ALIAS-RESERVED", line, label, alias=alias, cell=reserved[1])
         if alias in seen:
             other, first_line = seen[alias]
             yield violation(
                 "DEVICE-ALIAS-DUPLICATE",
                 line,
-                label,
+                name.format(alias),
                 alias=alias,
-                other=other,
+                other=other.format(alias),
                 first_line=first_line,
             )
         else:
-            seen[alias] = (label, line)
+            seen[alias] = (name, line)
 
 
 def _hostdev_duplicate_rules(
@@ -403,41 +397,46 @@ def _bus_slot_problem(domain: Domain, address: PciAddress) -> tuple[str, str] | 
     return None
 
 
-def _initiator_rules(domain: Domain, claims: list[InitiatorClaim]) -> Iterator[Violation]:
+def _initiator_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
+    hostdevs, pci = facts.hostdevs, facts.pci_aliases
     for initiator in domain.initiators:
-        if initiator.device is None:
+        if initiator.device is None or initiator.device in pci:
             continue
-        target = domain.hostdev(initiator.device)
+        target = hostdevs.get(initiator.device)
         label = f"<acpi-generic-initiator> '{initiator.id}'"
         if target is None:
             yield violation("GI-DEVICE-UNKNOWN", initiator.line, label, device=initiator.device)
-        elif not target.kind.is_pci:
+        else:
             yield _not_pci(initiator.line, label, target)
     for hostdev in domain.hostdevs:
         if hostdev.nodeset is not None and not hostdev.kind.is_pci:
             label = f"<acpi nodeset> of hostdev '{hostdev.alias}'"
             yield _not_pci(hostdev.acpi_line, label, hostdev)
-    yield from _claim_rules(domain, claims)
-    for claim in claims:
-        device = domain.hostdev(claim.device)
-        if device is not None and device.kind.is_pci and not device.in_guest:
-            yield violation(
-                "GI-DEVICE-UNASSIGNED",
-                claim.line,
-                claim.label,
-                device=device.alias,
-                node=claim.node,
-            )
-    if domain.acpi is False and claims:
+    yield from _claim_rules(domain, facts)
+    kept_off = {alias for alias in pci if not hostdevs[alias].in_guest}
+    if kept_off and any(device in kept_off for device, _ in facts.pairs):
+        for claim in facts.claims:
+            if claim.device in kept_off:
+                yield violation(
+                    "GI-DEVICE-UNASSIGNED",
+                    claim.line,
+                    claim.label,
+                    device=claim.device,
+                    node=claim.node,
+                )
+    if domain.acpi is False and facts.pairs:
         yield violation("GI-ACPI-DISABLED", domain.features_line, "<features>")
 
 
-def _claim_rules(domain: Domain, claims: list[InitiatorClaim]) -> Iterator[Violation]:
+def _claim_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
     """Each initiator's node exists, NUMA exists at all, and no pair is asked twice."""
-    cell_ids = {cell.id for cell in domain.cells if cell.id is not None}
+    cell_ids, pairs = facts.cell_ids, facts.pairs
+    unknown_node = bool(cell_ids) and not facts.claimed_nodes <= cell_ids
+    if not pairs or (domain.numa and not unknown_node and len(set(pairs)) == len(pairs)):
+        return  # NUMA exists, every node is a cell, no pair twice: nothing to name
     first: dict[tuple[str, int], int] = {}
     reported_no_numa: set[int] = set()
-    for claim in claims:
+    for claim in facts.claims:
         if not domain.numa:
             if claim.line not in reported_no_numa:
                 reported_no_numa.add(claim.line)

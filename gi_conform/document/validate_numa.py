@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Set
 
 from gi_conform.bitmap import format_bitmap
+from gi_conform.document._facts import DomainFacts
 from gi_conform.model import Cell, CellCache, Domain, HugePage, Interconnect, Numatune
 from gi_conform.rules import Violation, violation
 
@@ -25,19 +26,18 @@ def initiator_nodes(domain: Domain, gi_nodes: Set[int], cpu_nodes: Set[int]) -> 
     return set(gi_nodes) | set(cpu_nodes)
 
 
-def numa_feature_rules(
-    domain: Domain, gi_nodes: Set[int], cpu_nodes: Set[int]
-) -> Iterator[Violation]:
-    """``gi_nodes``: cells a PCI device's initiator lands on; ``cpu_nodes``: cells with
-    vCPUs (cell 0 included when it takes the unassigned ones)."""
-    yield from _memory_rules(domain)
-    yield from _numatune_rules(domain)
-    yield from _hmat_rules(domain, initiator_nodes(domain, gi_nodes, cpu_nodes))
+def numa_feature_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
+    """``facts``: the model's shared facts (the cells by id, the nodes PCI devices'
+    initiators land on, the cells with vCPUs)."""
+    yield from _memory_rules(domain, facts)
+    yield from _numatune_rules(domain, facts)
+    if domain.uses_hmat:  # every HMAT rule is about interconnects or caches
+        yield from _hmat_rules(domain, facts)
 
 
-def _memory_rules(domain: Domain) -> Iterator[Violation]:
+def _memory_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
     for cell in domain.cells:
-        if cell.memory != 0:
+        if cell.memory != 0 or (cell.mem_access is None and cell.discard is None):
             continue
         for attribute, value in (("memAccess", cell.mem_access), ("discard", cell.discard)):
             if value is not None:
@@ -50,15 +50,15 @@ def _memory_rules(domain: Domain) -> Iterator[Violation]:
                 )
     backing = domain.memory_backing
     if backing is not None:
-        yield from _page_rules(domain, backing.pages)
+        yield from _page_rules(facts, backing.pages)
     if backing is not None and backing.hugepages and not domain.cells:
         yield violation("MEMORY-HUGEPAGES-NOT-MODELLED", backing.line, "<memoryBacking>")
 
 
-def _page_rules(domain: Domain, pages: tuple[HugePage, ...]) -> Iterator[Violation]:
+def _page_rules(facts: DomainFacts, pages: tuple[HugePage, ...]) -> Iterator[Violation]:
     """libvirt's checks of ``<hugepages><page>`` (virDomainHugepagesParseXML and the
     domain's post-parse), with its messages; sizes in KiB as libvirt prints them."""
-    cells = {cell.id for cell in domain.cells if cell.id is not None} or {0}
+    cells = facts.cell_ids or {0}
     seen: list[HugePage] = []
     for page in pages:
         detail = None
@@ -84,11 +84,11 @@ def _page_rules(domain: Domain, pages: tuple[HugePage, ...]) -> Iterator[Violati
         seen.append(page)
 
 
-def _numatune_rules(domain: Domain) -> Iterator[Violation]:
+def _numatune_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
     tune = domain.numatune
     if tune is None:
         return
-    cells = {cell.id: cell for cell in domain.cells if cell.id is not None}
+    cells = facts.cells
     first: dict[int, int] = {}
     for memnode in tune.memnodes:
         if memnode.cell is None:
@@ -240,13 +240,14 @@ def _cache_rules(cell: Cell) -> Iterator[Violation]:
         previous = cache
 
 
-def _hmat_rules(domain: Domain, initiators: Set[int]) -> Iterator[Violation]:
-    cells = {cell.id: cell for cell in domain.cells if cell.id is not None}
+def _hmat_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
+    cells = facts.cells
     yield from _value_rules(list(domain.interconnects))
-    for cell in cells.values():
-        yield from _cache_rules(cell)
     for cell_id, cell in cells.items():
-        if cell.caches and not (
+        if not cell.caches:
+            continue
+        yield from _cache_rules(cell)
+        if not (
             _described(domain, cell_id, "latency") and _described(domain, cell_id, "bandwidth")
         ):
             yield violation(
@@ -255,7 +256,9 @@ def _hmat_rules(domain: Domain, initiators: Set[int]) -> Iterator[Violation]:
                 f"<cache> of {_label(cell)}",
                 cell=cell.id,
             )
-    yield from _link_rules(domain, cells, initiators)
+    if domain.interconnects:
+        initiators = initiator_nodes(domain, facts.gi_nodes, facts.cpu_cells)
+        yield from _link_rules(domain, cells, initiators)
 
 
 def _link_rules(
@@ -263,7 +266,6 @@ def _link_rules(
 ) -> Iterator[Violation]:
     """Each interconnect's nodes exist, its initiator can initiate, its cache exists, and
     no (kind, initiator, target, cache, type) is given twice."""
-    cell_text = format_bitmap(cells) if cells else "none"
     first: dict[tuple[str, int, int, int, str], int] = {}
     for link in domain.interconnects:
         label = _link_label(link)
@@ -271,6 +273,7 @@ def _link_rules(
         for name, node in (("initiator", link.initiator), ("target", link.target)):
             if node is not None and node not in cells:
                 known = False
+                cell_text = format_bitmap(cells) if cells else "none"
                 yield violation(
                     "HMAT-NODE-UNKNOWN", link.line, label, field=name, node=node, cells=cell_text
                 )
