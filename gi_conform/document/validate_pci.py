@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from gi_conform.model import Domain, PciController
 from gi_conform.pcitopology import pci_topology
 from gi_conform.rules import Violation, violation
+from gi_conform.semantics import bus_model
 
 __all__ = ["pci_rules"]
 
@@ -82,12 +83,11 @@ def _plug_rules(domain: Domain) -> Iterator[Violation]:
     the root complex or an expander bus (libvirt's connect flags, measured)."""
     if domain.pci_root_bus != "pcie.0":
         return
-    models = {index: c.model for index, c in pci_topology(domain).items()}
     for hostdev in domain.hostdevs:
         address = hostdev.guest_address
-        if address is None or not hostdev.in_guest:
+        if address is None or not hostdev.in_guest or address.bus == 0:
             continue
-        if models.get(address.bus) == "pcie-expander-bus":
+        if bus_model(domain, address.bus) == "pcie-expander-bus":
             yield violation(
                 "PCI-BUS-PLUG",
                 hostdev.line,
@@ -100,8 +100,8 @@ def _plug_rules(domain: Domain) -> Iterator[Violation]:
         address = controller.address
         if controller.model != "pcie-root-port" or address is None or address.bus == 0:
             continue
-        parent = models.get(address.bus)
-        if parent is not None and parent != "pcie-expander-bus":
+        parent = bus_model(domain, address.bus)
+        if parent != "pcie-expander-bus":
             yield violation(
                 "PCI-BUS-PLUG",
                 controller.line,
@@ -113,12 +113,14 @@ def _plug_rules(domain: Domain) -> Iterator[Violation]:
 
 
 def _iommu_rules(domain: Domain) -> Iterator[Violation]:
-    known = {0, *pci_topology(domain)}
+    known: set[int] | None = None  # the topology, derived only when an smmuv3 names a bus
     for iommu in domain.iommus:
         if iommu.model != "smmuv3":
             continue
         label = "<iommu model='smmuv3'>"
-        if iommu.pci_bus is not None and iommu.pci_bus not in known:
+        if iommu.pci_bus is not None and known is None:
+            known = {0, *pci_topology(domain)}
+        if iommu.pci_bus is not None and known is not None and iommu.pci_bus not in known:
             yield violation("IOMMU-PCIBUS-UNKNOWN", iommu.line, label, bus=iommu.pci_bus)
         options = dict(iommu.options)
         others = [name for name in options if name != "accel"]
