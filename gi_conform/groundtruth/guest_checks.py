@@ -24,11 +24,13 @@ from gi_conform.groundtruth.qemu import PciPlacement, TableReadback
 from gi_conform.groundtruth.runnable import STAND_IN, STAND_IN_IDS
 from gi_conform.groundtruth.tables import Check, compare_table_contents, gi_cells
 from gi_conform.model import Domain
+from gi_conform.pcitopology import pci_path, pci_topology
 from gi_conform.semantics import (
     LOCAL_DISTANCE,
     REMOTE_DISTANCE,
     cpu_cells_seen,
     distance_matrix,
+    initiator_pairs,
     unassigned_vcpus,
 )
 
@@ -193,6 +195,49 @@ def guest_tables(view: GuestView, pci: Mapping[str, PciPlacement] | None = None)
     )
 
 
+def _expander_nodes(
+    domain: Domain,
+    view: GuestView,
+    entries: tuple[acpi.SratEntry, ...],
+    mapping: dict[int, int],
+) -> Iterator[Check]:
+    """A device behind an expander bus with a ``<node>`` has that node in the guest
+    (the bus's ``_PXM``): its ``numa_node``, for each device an initiator names, found by
+    its GI entries' PCI handle. That is the NUMA affinity the PCI path gives a GPU."""
+    topology = pci_topology(domain)
+    expander_node: dict[str, int] = {}
+    for hostdev in domain.hostdevs:
+        address = hostdev.guest_address
+        path = pci_path(topology, address.bus) if address is not None else None
+        nodes = [c.node for c in path or () if c.is_expander and c.node is not None]
+        if nodes:
+            expander_node[hostdev.alias] = nodes[-1]
+    if not expander_node:
+        return
+    devices_on: dict[int, set[str]] = {}
+    for alias, node in initiator_pairs(domain):
+        devices_on.setdefault(node, set()).add(alias)
+    present = {p.address: p for p in view.pci}
+    seen_handles: set[str] = set()
+    for entry in acpi.enabled_entries(entries):
+        if not isinstance(entry, acpi.GenericInitiatorAffinity) or entry.pci_address is None:
+            continue
+        aliases = devices_on.get(entry.proximity_domain, set()) & set(expander_node)
+        if len(aliases) != 1 or entry.pci_address in seen_handles:
+            continue  # no expander, or two devices on one node: not this check's to tell
+        seen_handles.add(entry.pci_address)
+        alias = aliases.pop()
+        cell = expander_node[alias]
+        want = mapping.get(cell, cell)
+        device = present.get(entry.pci_address)
+        yield Check(
+            f"{alias} numa_node (expander bus node: cell {cell})",
+            f"node {want}",
+            "not enumerated" if device is None else f"node {device.numa_node}",
+            device is not None and device.numa_node == want,
+        )
+
+
 def compare_guest(domain: Domain, profile: Profile, view: GuestView) -> tuple[Check, ...]:
     """Every check of the guest's report against the document."""
     checks: list[Check] = list(_lost_numa(view)) if domain.cells else []
@@ -214,6 +259,7 @@ def compare_guest(domain: Domain, profile: Profile, view: GuestView) -> tuple[Ch
     checks += compare_table_contents(domain, profile, readback)
     checks += _gi_devices(view, entries)
     mapping = pxm_to_node(entries)
+    checks += _expander_nodes(domain, view, entries, mapping)
     if any(cell != node for cell, node in mapping.items()):
         pairs = ", ".join(f"cell {c} = node {n}" for c, n in sorted(mapping.items()) if c != n)
         checks.append(Check("kernel node numbering", "as Linux assigns it", pairs, True))
