@@ -14,7 +14,8 @@ domxml-to-native`` in the sid chroot; README, "PCI path"):
   on q35, 2 on i440fx); a ``pci-bridge`` goes on the first earlier bridge with a free
   slot (1-31) once bus 0 is full. Root ports share a slot as its functions, eight to a
   slot, the slot taken when the first of each eight is placed; ``multifunction`` on the
-  first when more than one share it;
+  first when more than one share it; a switch's downstream ports fill its upstream
+  port's bus from slot 0, ``port`` = slot;
 * a root port's ``port`` is ``slot * 8 + function``, ``chassis`` its index; an expander
   bus without ``busNr`` takes 2 below the lowest one already given (254 first).
 
@@ -25,7 +26,7 @@ last root-port slot (and so set ``multifunction``), which the reference does not
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from gi_conform.model import Domain, PciAddress, PciController
 
@@ -125,16 +126,62 @@ def _slots_taken(domain: Domain, declared: dict[int, PciController]) -> dict[int
     return taken
 
 
-def _take(taken: dict[int, set[int]], buses: list[int]) -> tuple[int | None, int | None]:
-    """The first free slot on the first of ``buses`` that has one (slot 0 of a bridge is
-    its own: it starts taken), now taken."""
+def _take(
+    taken: dict[int, set[int]], buses: list[int], first: int = 1
+) -> tuple[int | None, int | None]:
+    """The first free slot from ``first`` on the first of ``buses`` that has one (slot 0
+    of a bridge is its own; a switch's downstream ports start at 0), now taken."""
     for bus in buses:
-        used = taken.setdefault(bus, {0})
-        slot = next((s for s in range(1, 0x20) if s not in used), None)
+        used = taken.setdefault(bus, set() if first == 0 else {0})
+        slot = next((s for s in range(first, 0x20) if s not in used), None)
         if slot is not None:
             used.add(slot)
             return bus, slot
     return None, None
+
+
+@dataclass
+class _Placer:
+    """The state of one placement pass: slots taken per bus, the buses a bridge or a
+    downstream port may go to, the root-port slot being filled, the lowest busNr."""
+
+    pcie: bool
+    taken: dict[int, set[int]]
+    lowest_bus_nr: int
+    bridges: list[int] = field(default_factory=list)
+    upstream: list[int] = field(default_factory=list)
+    group: list[int] = field(default_factory=list)
+    group_slot: int | None = None
+
+    def where(self, model: str) -> tuple[int | None, int | None, int]:
+        """(bus, slot, function) for a controller of ``model`` without an address."""
+        if model == "pcie-root-port" and self.pcie:
+            if not self.group or len(self.group) == _FUNCTIONS_PER_SLOT:
+                self.group = []
+                _, self.group_slot = _take(self.taken, [0])
+            return (0 if self.group_slot is not None else None), self.group_slot, len(self.group)
+        if model == "pci-bridge":
+            return (*_take(self.taken, [0, *self.bridges]), 0)
+        if model == "pcie-switch-downstream-port":
+            return (*_take(self.taken, self.upstream, first=0), 0)
+        if model in _ROOT_PLACED:
+            return (*_take(self.taken, [0]), 0)
+        return None, None, 0
+
+    def bus_nr(self, controller: PciController, model: str) -> int | None:
+        """An expander bus's busNr: given, else 2 below the lowest so far."""
+        if controller.bus_nr is not None or not _is_expander_model(model):
+            return controller.bus_nr
+        self.lowest_bus_nr -= 2
+        return self.lowest_bus_nr
+
+
+def _default_port(model: str, slot: int | None, function: int) -> int | None:
+    if slot is None:
+        return None
+    if model == "pcie-root-port":
+        return slot * _FUNCTIONS_PER_SLOT + function
+    return slot if model == "pcie-switch-downstream-port" else None
 
 
 def pci_topology(domain: Domain) -> dict[int, PlacedController]:
@@ -143,73 +190,59 @@ def pci_topology(domain: Domain) -> dict[int, PlacedController]:
     pcie = domain.pci_root_bus == "pcie.0"
     added_model = "pcie-root-port" if pcie else "pci-bridge"
     highest = max(_named_buses(domain, declared), default=0)
-    indices = sorted({*(i for i in declared if i > 0), *range(1, highest + 1)})
-    taken = _slots_taken(domain, declared)
-    bridges: list[int] = []  # where a pci-bridge goes once bus 0 is full (measured)
-    group: list[PlacedController] = []
-    lowest_bus_nr = min(
-        (c.bus_nr for c in declared.values() if c.bus_nr is not None and _is_expander(c)),
-        default=_FIRST_BUS_NR,
+    placer = _Placer(
+        pcie,
+        _slots_taken(domain, declared),
+        min(
+            (c.bus_nr for c in declared.values() if c.bus_nr is not None and _is_expander(c)),
+            default=_FIRST_BUS_NR,
+        ),
     )
     placed: dict[int, PlacedController] = {}
-    for index in indices:
+    for index in sorted({*(i for i in declared if i > 0), *range(1, highest + 1)}):
         controller = declared.get(index) or PciController(index, added_model)
         model = controller.model or added_model
-        bus = slot = None
-        function = 0
-        if controller.address is not None:
-            bus, slot, function = (
-                controller.address.bus,
-                controller.address.slot,
-                controller.address.function,
-            )
-        elif model == "pcie-root-port" and pcie:
-            if not group or len(group) == _FUNCTIONS_PER_SLOT:
-                group = []
-                bus, slot = _take(taken, [0])
-            else:
-                bus, slot = 0, group[0].slot
-            function = len(group)
-        elif model == "pci-bridge":
-            bus, slot = _take(taken, [0, *bridges])
-        elif model in _ROOT_PLACED:
-            bus, slot = _take(taken, [0])
-        bus_nr = controller.bus_nr
-        if bus_nr is None and model in ("pcie-expander-bus", "pci-expander-bus"):
-            bus_nr = lowest_bus_nr - 2
-            lowest_bus_nr = bus_nr
-        port = controller.port
-        if port is None and model == "pcie-root-port" and slot is not None:
-            port = slot * _FUNCTIONS_PER_SLOT + function
+        address = controller.address
+        bus: int | None
+        slot: int | None
+        if address is not None:
+            bus, slot, function = address.bus, address.slot, address.function
+        else:
+            bus, slot, function = placer.where(model)
         placed[index] = PlacedController(
             index=index,
             model=model,
             bus=bus if slot is not None else None,
             slot=slot,
             function=function,
-            bus_nr=bus_nr,
+            bus_nr=placer.bus_nr(controller, model),
             node=controller.node,
             chassis=controller.chassis if controller.chassis is not None else index,
-            port=port,
+            port=controller.port
+            if controller.port is not None
+            else _default_port(model, slot, function),
             declared=index in declared,
         )
-        if model == "pci-bridge" and placed[index].bus is not None:
-            bridges.append(index)
-        if controller.address is None and model == "pcie-root-port" and pcie:
-            group.append(placed[index])
-            if len(group) == 2:
-                head = group[0]
-                placed[head.index] = _with_multifunction(head)
-                group[0] = placed[head.index]
+        if placed[index].bus is None:
+            continue
+        if model == "pci-bridge":
+            placer.bridges.append(index)
+        elif model == "pcie-switch-upstream-port":
+            placer.upstream.append(index)
+        elif address is None and model == "pcie-root-port" and pcie:
+            placer.group.append(index)
+            if len(placer.group) == 2:
+                head = placer.group[0]
+                placed[head] = replace(placed[head], multifunction=True)
     return placed
+
+
+def _is_expander_model(model: str) -> bool:
+    return model in ("pcie-expander-bus", "pci-expander-bus")
 
 
 def _is_expander(controller: PciController) -> bool:
     return controller.model in ("pcie-expander-bus", "pci-expander-bus")
-
-
-def _with_multifunction(controller: PlacedController) -> PlacedController:
-    return replace(controller, multifunction=True)
 
 
 def pci_path(

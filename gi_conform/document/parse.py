@@ -736,15 +736,14 @@ def _small_uint(raw: str | None) -> int | None:
 
 
 def _quiet_pci_address(element: etree._Element) -> PciAddress | None:
-    """A PCI address whose every field reads and is in range, else None (no report)."""
+    """A PCI address whose every field reads and is in range, else None (no report). An
+    absent field is 0, as libvirt reads a controller's or other device's partial address
+    (``<address type='pci' bus='0x01'/>``: slot 0 of bus 1)."""
     values: dict[str, int] = {}
     for name, limit in PCI_LIMITS.items():
         raw = element.get(name)
-        if raw is None and name == "domain":
-            values[name] = 0
-            continue
         try:
-            value = c_uint(raw) if raw is not None else limit + 1
+            value = c_uint(raw) if raw is not None else 0
         except ValueError:
             return None
         if value > limit:

@@ -2,7 +2,7 @@
 
 Each upstream test input, re-stated as the reference reads it (``NAME.xml``, written by
 gi-conform's formatter), runs through the reference; its GI-relevant lines are compared,
-feature by feature, with libvirt's expected output (``NAME.x86_64-latest.args``: only the
+feature by feature, with libvirt's expected output (``NAME.<arch>-latest.args``: only the
 GI-relevant options, in libvirt's order and values) or its expected error (``NAME.err``).
 The upstream file each re-states and the commit it was read at are in ``MANIFEST.toml``.
 
@@ -30,12 +30,23 @@ from pathlib import Path
 
 import pytest
 
-from gi_conform.argv.build import Profile, build_argv, flatten
+from gi_conform.argv.build import Option, Profile, build_argv, flatten
+from gi_conform.argv.options import json_object
 from gi_conform.document.validate import validate
+from gi_conform.model import Domain
+from gi_conform.pcitopology import DEVICE_DRIVERS, controller_props, pci_topology, smmuv3_props
 
 GOLDENS = Path(__file__).resolve().parents[2] / "reference" / "libvirt-goldens"
 
-FEATURES = ("numa-nodes", "distances", "memory-backends", "vfio-pci", "initiators", "verdict")
+FEATURES = (
+    "numa-nodes",
+    "distances",
+    "memory-backends",
+    "vfio-pci",
+    "initiators",
+    "pci-controllers",
+    "verdict",
+)
 
 OUT_OF_SCOPE: dict[tuple[str, str], str] = {
     ("numatune-auto-prefer", "memory-backends"): (
@@ -63,9 +74,9 @@ def goldens() -> list[Golden]:
     names = sorted({f["name"].split(".")[0] for f in manifest["file"]})
     found: list[Golden] = []
     for name in names:
-        args = GOLDENS / f"{name}.x86_64-latest.args"
-        err = GOLDENS / f"{name}.err"
-        found.append(Golden(name, GOLDENS / f"{name}.xml", args if args.exists() else err))
+        args = [GOLDENS / f"{name}.{arch}-latest.args" for arch in ("x86_64", "aarch64")]
+        expected = next((path for path in args if path.exists()), GOLDENS / f"{name}.err")
+        found.append(Golden(name, GOLDENS / f"{name}.xml", expected))
     return found
 
 
@@ -100,10 +111,40 @@ def feature_lines(argv: list[str], feature: str) -> list[str]:
                 and str(props.get("id", "")).startswith(("ram-node", "tc-ram-node"))
             ) or (feature == "initiators" and qom == "acpi-generic-initiator")
         elif flag == "-device" and props is not None:
-            keep = feature == "vfio-pci" and props.get("driver") == "vfio-pci"
+            driver = props.get("driver")
+            keep = (feature == "vfio-pci" and driver == "vfio-pci") or (
+                feature == "pci-controllers" and driver in _TOPOLOGY_DRIVERS
+            )
         if keep:
             lines.append(f"{flag} {value}")
     return lines
+
+
+_TOPOLOGY_DRIVERS = frozenset({*DEVICE_DRIVERS.values(), "arm-smmuv3"})
+
+
+def _topology_lines(domain: Domain) -> list[str]:
+    """Every controller the reference places and every smmuv3 on a bus, as libvirt writes
+    them: the placement a GI device's path is taken from (the argv writes only paths)."""
+    options = [
+        Option("-device", json_object(controller_props(domain, controller)))
+        for controller in pci_topology(domain).values()
+        if controller.driver is not None
+    ]
+    options += [
+        Option("-device", json_object(smmuv3_props(domain, number, iommu.pci_bus, iommu.options)))
+        for number, iommu in enumerate(domain.iommus)
+        if iommu.model == "smmuv3" and iommu.pci_bus is not None
+    ]
+    return feature_lines(flatten(options), "pci-controllers")
+
+
+def _known_ids(lines: list[str], reference: list[str]) -> list[str]:
+    """libvirt's controller lines for the buses the reference knows: libvirt also adds root
+    ports for its own default devices (q35's USB controller), which the reference leaves
+    to libvirt."""
+    ids = {json.loads(line.split(" ", 1)[1]).get("id") for line in reference}
+    return [line for line in lines if json.loads(line.split(" ", 1)[1]).get("id") in ids]
 
 
 def _without_placement(lines: list[str], reference: list[str]) -> list[str]:
@@ -151,8 +192,12 @@ def compare(golden: Golden, feature: str) -> tuple[bool, str] | None:
     if not report.accepted:
         return (False, f"the reference rejects it: {report.text()}")
     assert report.domain is not None
-    ours = feature_lines(flatten(build_argv(report.domain, Profile.LIBVIRT)), feature)
-    theirs = feature_lines(_libvirt_argv(golden.expected), feature)
+    if feature == "pci-controllers":
+        ours = _topology_lines(report.domain)
+        theirs = _known_ids(feature_lines(_libvirt_argv(golden.expected), feature), ours)
+    else:
+        ours = feature_lines(flatten(build_argv(report.domain, Profile.LIBVIRT)), feature)
+        theirs = feature_lines(_libvirt_argv(golden.expected), feature)
     if feature == "vfio-pci":
         theirs = _without_placement(theirs, ours)
     if not ours and not theirs:
