@@ -19,11 +19,11 @@ from gi_conform.argv.build import Profile, aligned_memory
 from gi_conform.argv.options import OptionValue
 from gi_conform.bitmap import format_bitmap
 from gi_conform.groundtruth import acpi
-from gi_conform.groundtruth.guest import GuestView, pxm_to_node
+from gi_conform.groundtruth.guest import AccessClass, GuestView, pxm_to_node
 from gi_conform.groundtruth.qemu import PciPlacement, TableReadback
 from gi_conform.groundtruth.runnable import STAND_IN, STAND_IN_IDS
 from gi_conform.groundtruth.tables import Check, compare_table_contents, gi_cells
-from gi_conform.model import Domain
+from gi_conform.model import Domain, InterconnectType
 from gi_conform.pcitopology import pci_path, pci_topology
 from gi_conform.semantics import (
     LOCAL_DISTANCE,
@@ -37,10 +37,13 @@ from gi_conform.semantics import (
 __all__ = [
     "LOST_NUMA_PATTERNS",
     "MEMORY_SLACK",
+    "ExpectedAccess",
     "compare_guest",
+    "expected_access",
     "firmware_bus_numbers",
     "guest_placements",
     "guest_tables",
+    "memory_initiators",
     "visible_cells",
 ]
 
@@ -238,6 +241,151 @@ def _expander_nodes(
         )
 
 
+# ------------------------------------------------------------------ HMAT access classes
+
+
+@dataclass(frozen=True)
+class ExpectedAccess:
+    """What Linux 6.1 shows in ``accessN/`` (N = 0 and 1 alike) of a memory cell's node.
+
+    ``initiator`` is a cell id; latencies are in ns and bandwidths in MB/s, as sysfs
+    prints them (0: the HMAT gives no value for that pair).
+    """
+
+    cell: int
+    initiator: int
+    read_latency: int
+    write_latency: int
+    read_bandwidth: int
+    write_bandwidth: int
+
+
+_FIELDS: tuple[tuple[str, InterconnectType, tuple[str, ...]], ...] = (
+    ("latency", InterconnectType.ACCESS, ("read_latency", "write_latency")),
+    ("latency", InterconnectType.READ, ("read_latency",)),
+    ("latency", InterconnectType.WRITE, ("write_latency",)),
+    ("bandwidth", InterconnectType.ACCESS, ("read_bandwidth", "write_bandwidth")),
+    ("bandwidth", InterconnectType.READ, ("read_bandwidth",)),
+    ("bandwidth", InterconnectType.WRITE, ("write_bandwidth",)),
+)
+"""HMAT data types 0-5 in the order QEMU writes their locality structures, with the
+sysfs values each sets (``hmat_update_target_access``: an access type sets both)."""
+
+
+def memory_initiators(domain: Domain, hmat: acpi.Hmat | None) -> dict[int, int]:
+    """Each memory cell's initiator as the HMAT's type-0 structure names it.
+
+    A cell with CPUs is its own (QEMU refuses anything else, and the table checks hold
+    it to that); a CPU-less memory cell takes the one the argv chose (libvirt's rule,
+    checked against libvirt's goldens, not here), read from the guest's own HMAT.
+    """
+    cpus = cpu_cells_seen(domain)
+    written = {
+        d.memory_domain: d.initiator_domain
+        for d in (hmat.memory_domains if hmat is not None else ())
+        if d.initiator_valid
+    }
+    found: dict[int, int] = {}
+    for cell in domain.cells:
+        if cell.id is None or not cell.memory:
+            continue
+        if cell.id in cpus:
+            found[cell.id] = cell.id
+        elif cell.id in written:
+            found[cell.id] = written[cell.id]
+    return found
+
+
+def expected_access(domain: Domain, initiators: Mapping[int, int]) -> dict[int, ExpectedAccess]:
+    """The access classes Linux 6.1 builds for each memory cell (``drivers/acpi/numa/hmat.c``).
+
+    QEMU names an initiator for every memory cell (``-numa node,initiator=`` is required
+    with ``hmat=on``), so the kernel takes its "local processor" branch
+    (``hmat_register_target_initiators``): ``access0`` and ``access1`` both list exactly
+    that initiator (it always has CPUs), and the best-initiator search over the
+    localities never runs; an interconnect from any other initiator, a Generic
+    Initiator's included, is ignored even when it is faster. The values are filled while
+    parsing (``hmat_parse_locality``): each memory-hierarchy structure, in data-type
+    order, writes its entry for (initiator, cell), 0 when the document gives none, so a
+    later read or write structure overwrites what an access one set. Units: QEMU's entries
+    are exact picoseconds (shown rounded up to ns, the document's unit) and MiB/s (the
+    document's KiB/s / 1024; sysfs says MB/s). ``{}`` without HMAT: no table, no classes.
+    """
+    if not domain.uses_hmat:
+        return {}
+    links = [link for link in domain.interconnects if (link.cache or 0) == 0]
+    present = {(link.kind, link.type) for link in links}
+    values = {
+        (link.kind, link.type, link.initiator, link.target): link.value or 0 for link in links
+    }
+    found: dict[int, ExpectedAccess] = {}
+    for cell, initiator in sorted(initiators.items()):
+        metrics = dict.fromkeys(
+            ("read_latency", "write_latency", "read_bandwidth", "write_bandwidth"), 0
+        )
+        for kind, data_type, fields in _FIELDS:
+            if (kind, data_type) not in present:
+                continue
+            value = values.get((kind, data_type, initiator, cell), 0)
+            for name in fields:
+                metrics[name] = value if kind == "latency" else value // 1024
+        found[cell] = ExpectedAccess(cell, initiator, **metrics)
+    return found
+
+
+def _access_text(initiators: str, metrics: tuple[int | None, ...]) -> str:
+    rl, wl, rb, wb = ("?" if m is None else str(m) for m in metrics)
+    return f"initiators {initiators}; latency {rl}/{wl} ns, bandwidth {rb}/{wb} MB/s (r/w)"
+
+
+def _seen_access(access: AccessClass | None) -> str:
+    if access is None:
+        return "absent"
+    return _access_text(
+        format_bitmap(access.initiators) if access.initiators else "none",
+        (access.read_latency, access.write_latency, access.read_bandwidth, access.write_bandwidth),
+    )
+
+
+def _access_checks(
+    domain: Domain, view: GuestView, hmat: acpi.Hmat | None, mapping: dict[int, int]
+) -> Iterator[Check]:
+    """Memory cells' ``access0``/``access1`` against :func:`expected_access`, and no
+    classes on a node that is neither a memory cell nor an initiator of one.
+
+    Not checked: the classes of a memory-less node that is some memory cell's initiator
+    (the kernel gives it ``accessN/targets`` only, which the guest does not report), and
+    HMAT caches (``memory_side_cache``, not reported either).
+    """
+    initiators = memory_initiators(domain, hmat)
+    expected = expected_access(domain, initiators)
+    for cell, want in expected.items():
+        node_id = mapping.get(cell)
+        if node_id is None:
+            continue
+        node = view.node(node_id)
+        classes = {a.access: a for a in node.access} if node is not None else {}
+        text = _access_text(
+            _nodes({want.initiator}, mapping),
+            (want.read_latency, want.write_latency, want.read_bandwidth, want.write_bandwidth),
+        )
+        for number in (0, 1):
+            seen = _seen_access(classes.get(number))
+            yield Check(
+                f"cell {cell} (guest node {node_id}) access{number}", text, seen, seen == text
+            )
+    quiet = set(mapping) - set(expected) - set(initiators.values())
+    for cell in sorted(quiet):
+        node = view.node(mapping[cell])
+        found = sorted(a.access for a in node.access) if node is not None else []
+        yield Check(
+            f"cell {cell} (guest node {mapping[cell]}) access classes",
+            "none (no memory, no memory's initiator)",
+            " ".join(f"access{n}" for n in found) or "none",
+            not found,
+        )
+
+
 def compare_guest(domain: Domain, profile: Profile, view: GuestView) -> tuple[Check, ...]:
     """Every check of the guest's report against the document."""
     checks: list[Check] = list(_lost_numa(view)) if domain.cells else []
@@ -266,6 +414,7 @@ def compare_guest(domain: Domain, profile: Profile, view: GuestView) -> tuple[Ch
     checks += _node_sets(domain, profile, view, mapping)
     checks += _per_node(domain, view, mapping)
     checks += _distances(domain, view, mapping)
+    checks += _access_checks(domain, view, readback.hmat, mapping)
     return tuple(checks)
 
 
