@@ -357,7 +357,7 @@ def _access_checks(
     (the kernel gives it ``accessN/targets`` only, which the guest does not report), and
     HMAT caches (``memory_side_cache``, not reported either).
     """
-    initiators = memory_initiators(domain, hmat)
+    initiators = memory_initiators(domain, hmat) if domain.uses_hmat else {}
     expected = expected_access(domain, initiators)
     for cell, want in expected.items():
         node_id = mapping.get(cell)
@@ -380,7 +380,7 @@ def _access_checks(
         found = sorted(a.access for a in node.access) if node is not None else []
         yield Check(
             f"cell {cell} (guest node {mapping[cell]}) access classes",
-            "none (no memory, no memory's initiator)",
+            "none (no memory, no memory's initiator)" if domain.uses_hmat else "none (no HMAT)",
             " ".join(f"access{n}" for n in found) or "none",
             not found,
         )

@@ -186,3 +186,25 @@ def test_two_guests_boot_at_once_and_report_in_file_order(
     assert status == 0
     assert [payload["file"] for payload in payloads] == files
     assert all(payload["passed"] for payload in payloads)
+
+
+def test_hmat_access_classes_follow_each_memory_cells_own_initiator() -> None:
+    """hmat-asymmetric gives latencies only across cells (0 -> 1, 1 -> 0): Linux shows
+    each memory node with its own CPUs as the only initiator, in access0 and access1,
+    and no value (0), since QEMU names each cell its own initiator."""
+    domain = parse((cases_dir() / "hmat-asymmetric.xml").read_bytes())
+    run = boot_guest(domain, Profile.LIBVIRT, kit("x86_64"), timeout=180)
+    view = read_guest_view(run.report)
+    checks = [
+        c
+        for c in compare_guest(domain, Profile.LIBVIRT, view)
+        if c.entry.startswith("cell ") and " access" in c.entry
+    ]
+    assert len(checks) == 6, checks  # cells 0, 1: access0/1; cells 2, 3: none
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+    node0 = view.node(0)
+    assert node0 is not None
+    assert [(a.access, a.initiators, a.read_latency) for a in node0.access] == [
+        (0, frozenset({0}), 0),
+        (1, frozenset({0}), 0),
+    ]
