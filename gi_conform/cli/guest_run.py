@@ -93,7 +93,15 @@ def _view_json(view: GuestView) -> dict[str, Any]:
                 "memory_kb": node.memory_kb,
                 "distances": list(node.distances),
                 "access": [
-                    {"class": a.access, "initiators": sorted(a.initiators)} for a in node.access
+                    {
+                        "class": a.access,
+                        "initiators": sorted(a.initiators),
+                        "read_latency_ns": a.read_latency,
+                        "write_latency_ns": a.write_latency,
+                        "read_bandwidth_mbps": a.read_bandwidth,
+                        "write_bandwidth_mbps": a.write_bandwidth,
+                    }
+                    for a in node.access
                 ],
             }
             for node in view.nodes
