@@ -126,20 +126,16 @@ def legacy_numa_mem(domain: Domain) -> bool:
 
 
 def unassigned_vcpus(domain: Domain) -> list[int]:
-    """vCPUs no cell names, which libvirt silently adds to cell 0 (empty without NUMA)."""
-    if not domain.cells or domain.vcpus is None:
-        return []
-    named: set[int] = set()
-    for cell in domain.cells:
-        if cell.cpus is None:
-            return []
-        named.update(cell.cpus)
-    return [cpu for cpu in range(domain.vcpus) if cpu not in named]
+    """vCPUs no cell names, which libvirt silently adds to cell 0 (empty without NUMA).
+    Derived once per model (:attr:`gi_conform.model.Domain.unassigned_vcpus`)."""
+    return list(domain.unassigned_vcpus)
 
 
 def vcpus_added_to_cell0(domain: Domain) -> list[int]:
     """The unassigned vCPUs libvirt writes on node 0: only when cell 0 has memory
     (measured on libvirt 12.8; otherwise it leaves them out of every -numa node)."""
+    if not domain.unassigned_vcpus:  # the usual case: no cell 0 to look for
+        return []
     cell0 = next((cell for cell in domain.cells if cell.id == 0), None)
     if cell0 is None or not cell0.memory:
         return []

@@ -80,6 +80,13 @@ class Option:
     flag: str
     value: str
 
+    def __init__(self, flag: str, value: str) -> None:
+        """Both fields set at once: the frozen dataclass's own ``__init__`` sets each
+        through ``object.__setattr__``, a cost every one of an argv's options paid."""
+        fields = self.__dict__
+        fields["flag"] = flag
+        fields["value"] = value
+
     def __str__(self) -> str:
         return f"{self.flag} {shell_quote(self.value)}"
 
@@ -236,7 +243,7 @@ def _hmat_options(domain: Domain) -> list[Option]:
                 f"{link.kind}={link.value}{unit}",
             )
         )
-    for cell in sorted(domain.cells, key=lambda c: c.id if c.id is not None else -1):
+    for cell in _cells_by_id(domain):
         for cache in sorted(cell.caches, key=lambda c: c.level or 0):
             if cell.id is None or None in (
                 cache.level,
@@ -265,14 +272,19 @@ def _numa_options(domain: Domain) -> list[Option]:
     uses_hmat = domain.uses_hmat
     if uses_hmat:
         options.append(Option("-machine", "hmat=on"))
-    extra = set(vcpus_added_to_cell0(domain))
+    extra = vcpus_added_to_cell0(domain)
     legacy = legacy_numa_mem(domain)
     # Which cells are initiators matters only for HMAT: derived only then.
     written: set[int] = cpu_cells_written(domain) if uses_hmat else set()
     seen: set[int] = cpu_cells_seen(domain) if uses_hmat else set()
-    for cell in sorted(domain.cells, key=lambda c: c.id if c.id is not None else -1):
+    for cell in _cells_by_id(domain):
         if cell.id is None or cell.cpus is None or cell.memory is None:
             raise ValueError(f"cell on line {cell.line} is invalid; validate first")
+        if not (cell.cpus or cell.memory or uses_hmat or (extra and cell.id == 0)):
+            # a GI cell: no vCPUs, no memory, no HMAT initiator
+            plain = _PLAIN_NODES[cell.id] if 0 <= cell.id < len(_PLAIN_NODES) else None
+            options.append(plain or Option("-numa", f"node,nodeid={cell.id}"))
+            continue
         parts = [f"node,nodeid={cell.id}"]
         cpus = [*cell.cpus, *extra] if cell.id == 0 else cell.cpus
         if cpus:  # most GI cells have none
@@ -291,8 +303,19 @@ def _numa_options(domain: Domain) -> list[Option]:
         Option("-numa", f"dist,src={src},dst={dst},val={value}")
         for (src, dst), value in sorted(distance_matrix(domain).items())
     )
-    options.extend(_hmat_options(domain))
+    if uses_hmat:  # without interconnects or caches there is no HMAT line
+        options.extend(_hmat_options(domain))
     return options
+
+
+_PLAIN_NODES = tuple(Option("-numa", f"node,nodeid={node}") for node in range(128))
+"""The line of a node with nothing but its id (a GI-only node), for every node a generic
+initiator may name (QEMU's limit): options are values, one each serves every argv."""
+
+
+def _cells_by_id(domain: Domain) -> tuple[Cell, ...]:
+    """The cells in id order, as the ``-numa`` lines come (an unreadable id first)."""
+    return tuple(sorted(domain.cells, key=lambda c: c.id if c.id is not None else -1))
 
 
 USER_ALIAS_PREFIX = "ua-"
@@ -366,15 +389,21 @@ def emitted_initiators(domain: Domain, profile: Profile) -> list[Initiator]:
     the argv already uses, so generated ids never collide. ``device`` is the id the
     profile gives the device (see :func:`device_ids`).
     """
-    return _emitted(domain, profile, device_ids(domain, profile))
+    pci = [hostdev for hostdev in domain.hostdevs if hostdev.in_guest]
+    return _emitted(domain, profile, device_ids(domain, profile), pci)
 
 
-def _emitted(domain: Domain, profile: Profile, names: dict[str, str]) -> list[Initiator]:
-    used = set(names.values()) | {i.id for i in domain.initiators}
+def _emitted(
+    domain: Domain, profile: Profile, names: dict[str, str], pci: list[Hostdev]
+) -> list[Initiator]:
+    """:func:`emitted_initiators`; ``pci``: the hostdevs QEMU gets, in document order."""
+    used: set[str] = set()
     counter = 0
 
     def next_id() -> str:
         nonlocal counter
+        if not used:  # the names taken, gathered only when a nodeset needs an id
+            used.update(names.values(), (i.id for i in domain.initiators))
         while f"gi{counter}" in used:
             counter += 1
         counter += 1
@@ -383,7 +412,6 @@ def _emitted(domain: Domain, profile: Profile, names: dict[str, str]) -> list[In
     def from_nodeset(hostdev: Hostdev, node: int) -> Initiator:
         return Initiator(next_id(), names[hostdev.alias], node, Dialect.LIBVIRT, alias_given=False)
 
-    pci = [hostdev for hostdev in domain.hostdevs if hostdev.in_guest]
     kept_off = {h.alias for h in domain.hostdevs if h.kind.is_pci and not h.in_guest}
     if profile is Profile.SEED:
         return [
@@ -391,8 +419,11 @@ def _emitted(domain: Domain, profile: Profile, names: dict[str, str]) -> list[In
             *(from_nodeset(h, node) for h in pci for node in h.nodeset or ()),
         ]
     emitted: list[Initiator] = []
+    by_device: dict[str | None, dict[int | None, Initiator]] = {}
+    for initiator in domain.initiators:  # the last one of a (device, node) wins
+        by_device.setdefault(initiator.device, {})[initiator.node] = initiator
     for hostdev in pci:
-        seeds = {i.node: i for i in domain.initiators if i.device == hostdev.alias}
+        seeds = by_device.get(hostdev.alias, {})
         for node in sorted(set(hostdev.nodeset or ()) | {n for n in seeds if n is not None}):
             if node in seeds:
                 emitted.append(dataclasses.replace(seeds[node], device=names[hostdev.alias]))
@@ -405,15 +436,11 @@ def _initiator_option(initiator: Initiator, profile: Profile) -> Option:
     if initiator.device is None or initiator.node is None:
         raise ValueError(f"initiator '{initiator.id}' is incomplete; validate first")
     if profile is Profile.SEED:
-        value = ",".join(
-            [
-                "acpi-generic-initiator",
-                f"id={keyval_escape(initiator.id)}",
-                f"pci-dev={keyval_escape(initiator.device)}",
-                f"node={initiator.node}",
-            ]
+        return Option(
+            "-object",
+            f"acpi-generic-initiator,id={keyval_escape(initiator.id)},"
+            f"pci-dev={keyval_escape(initiator.device)},node={initiator.node}",
         )
-        return Option("-object", value)
     return Option(
         "-object",
         json_object(
@@ -483,13 +510,13 @@ def build_argv(domain: Domain, profile: Profile | None = None) -> tuple[Option, 
     chosen = profile if profile is not None else default_profile(domain)
     options = _numa_options(domain)
     names = device_ids(domain, chosen)
-    initiators = _emitted(domain, chosen, names)
     pci = [hostdev for hostdev in domain.hostdevs if hostdev.in_guest]
+    initiators = _emitted(domain, chosen, names, pci)
     if chosen is Profile.SEED:
         options.extend(
             _with_iommufd(domain, pci, lambda h: _device_option(domain, h, names[h.alias]))
         )
-        options.extend(_initiator_option(i, chosen) for i in initiators)
+        options.extend([_initiator_option(i, chosen) for i in initiators])
         return tuple(options)
     options.extend(_path_options(domain, pci, names, initiators))
     by_device: dict[str | None, list[Initiator]] = {}

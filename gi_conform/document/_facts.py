@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from gi_conform.model import Cell, Domain, Hostdev
+from gi_conform.model import Cell, Domain, Hostdev, _assembled
 from gi_conform.semantics import (
     InitiatorClaim,
     cpu_cells_written,
@@ -66,7 +66,8 @@ def domain_facts(domain: Domain) -> DomainFacts:
     for hostdev in domain.hostdevs:
         hostdevs.setdefault(hostdev.alias, hostdev)
     pci_aliases = frozenset(alias for alias, h in hostdevs.items() if h.kind.is_pci)
-    return DomainFacts(
+    return _assembled(
+        DomainFacts,
         pairs=pairs,
         claimed_nodes=frozenset(node for _, node in pairs),
         cell_ids=frozenset(cells),

@@ -8,29 +8,37 @@ at the first. Cross-element rules (references, duplicates, NUMA consistency) bel
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 from lxml import etree
 
 from gi_conform.bitmap import BitmapError, parse_bitmap
+from gi_conform.document.parse_devices import (
+    PCI_LIMITS,
+    first_children,
+    has_video,
+    iommus,
+    pci_controllers,
+    root_slots_taken,
+    source_line,
+)
 from gi_conform.document.parse_numa import NumaReader
 from gi_conform.document.xml import thread_parser
 from gi_conform.model import (
-    SMMUV3_DRIVER_OPTIONS,
     Cell,
     Dialect,
     Domain,
     Hostdev,
     HostdevKind,
     Initiator,
-    Iommu,
     MdevSource,
     PciAddress,
-    PciController,
     ScsiSource,
     Source,
     UsbSource,
+    _assembled,
 )
 from gi_conform.rules import Violation, violation
 from gi_conform.units import UnitError, c_uint, to_bytes
@@ -54,11 +62,10 @@ MAX_VCPUS = 16384
 MAX_CELLS_PARSED = 16384
 """Cells beyond this are not even read: the document is rejected as too large."""
 
-PCI_LIMITS = {"domain": 0xFFFF, "bus": 0xFF, "slot": 0x1F, "function": 0x7}
 _UUID = re.compile(r"[0-9a-f]{8}(-?[0-9a-f]{4}){3}-?[0-9a-f]{12}\Z", re.IGNORECASE)
 _ENCODING_DECL = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _LXML_POSITION = re.compile(r", line \d+, column \d+\Z")
-_HOSTDEV_KINDS = frozenset(kind.value for kind in HostdevKind)
+_HOSTDEV_KINDS = {kind.value: kind for kind in HostdevKind}
 
 
 @dataclass(frozen=True)
@@ -109,7 +116,7 @@ def load_xml(source: bytes | str) -> tuple[etree._Element | None, Parsed | None]
             1,
             f"document is {len(data)} bytes, the limit is {MAX_DOCUMENT_BYTES}",
         )
-    if not data.strip():
+    if not data or data.isspace():  # strip() would copy the whole document
         return None, _xml_problem("XML-MALFORMED", 1, "document is empty")
     try:
         data.decode("utf-8")
@@ -146,13 +153,15 @@ def read_domain(source: bytes | str) -> Parsed:
     assert root is not None
     if root.tag != "domain":
         tag = root.tag if isinstance(root.tag, str) else "?"
-        return Parsed(None, (violation("XML-ROOT", _line(root) or 1, f"<{tag}>", root=tag),))
+        return Parsed(None, (violation("XML-ROOT", source_line(root) or 1, f"<{tag}>", root=tag),))
     return _DomainReader(root).read()
 
 
-def _line(element: etree._Element) -> int:
-    line = element.sourceline
-    return line if isinstance(line, int) else 0
+def _report_into(
+    problems: list[Violation], rule: str, element: etree._Element, label: str, **fields: object
+) -> None:
+    """The parser's problem sink: a violation at the element's line."""
+    problems.append(violation(rule, source_line(element), label, **fields))
 
 
 def smallest_free(prefix: str, used: set[str], start: int = 0) -> str:
@@ -174,23 +183,27 @@ class _DomainReader:
         self.root = root
         self.problems: list[Violation] = []
         self.cpus_named = 0
-        self.numa_reader = NumaReader(self.report)
+        # the NUMA reader reports into the same list, not through this reader: no cycle
+        # between the two, so a read tree is freed at once, not by the cycle collector
+        self.numa_reader = NumaReader(functools.partial(_report_into, self.problems))
         self.sizes: dict[tuple[str, str | None], int] = {}
         """Cell sizes in bytes by (memory, unit): most cells repeat a few."""
         self.numbers: dict[str, int] = {}
         """PCI address fields by text (``0x0000``, ``0x00``, ...), read once each."""
 
     def report(self, rule: str, element: etree._Element, label: str, **fields: object) -> None:
-        self.problems.append(violation(rule, _line(element), label, **fields))
+        _report_into(self.problems, rule, element, label, **fields)
 
     def read(self) -> Parsed:
         root = self.root
-        top = _children(root)
+        top = first_children(root)
         os_type = _find_path(root, "os", "type")
         features = top.get("features")
         numa = _find_path(root, "cpu", "numa")
         devices = top.get("devices")
-        hostdevs, initiators = self._devices(devices)
+        # the devices' children by tag, from one walk: each kind below reads its own
+        by_tag = _children_by_tag(devices) if devices is not None else {}
+        hostdevs, initiators = self._devices(by_tag)
         iommufd = top.get("iommufd")
         numatune = top.get("numatune")
         iommufd_enabled = (
@@ -198,7 +211,8 @@ class _DomainReader:
             if iommufd is not None
             else None
         )
-        domain = Domain(
+        domain = _assembled(
+            Domain,
             name=_text(top.get("name")).strip(),
             domain_type=root.get("type", "kvm"),
             uuid=_text(top.get("uuid")).strip() or None,
@@ -212,21 +226,21 @@ class _DomainReader:
             hostdevs=hostdevs,
             initiators=initiators,
             interconnects=self.numa_reader.interconnects(numa) if numa is not None else (),
-            pci_controllers=_pci_controllers(devices),
-            iommus=_iommus(devices),
-            root_slots_taken=_root_slots_taken(devices),
-            video=_has_video(devices),
+            pci_controllers=pci_controllers(by_tag.get("controller", ())),
+            iommus=iommus(by_tag.get("iommu", ())),
+            root_slots_taken=root_slots_taken(by_tag),
+            video=has_video(by_tag),
             memory_backing=self.numa_reader.memory_backing(top.get("memoryBacking")),
             numatune=self.numa_reader.numatune(numatune, vcpu_auto=_vcpu_auto(root))
             if numatune is not None
             else None,
             iommufd=iommufd_enabled,
             iommufd_fdgroup=iommufd.get("fdgroup") if iommufd is not None else None,
-            line=_line(root),
-            numa_line=_line(numa) if numa is not None else 0,
-            features_line=_line(features) if features is not None else 0,
+            line=source_line(root),
+            numa_line=source_line(numa) if numa is not None else 0,
+            features_line=source_line(features) if features is not None else 0,
         )
-        return Parsed(domain, tuple(self.problems))
+        return _assembled(Parsed, domain=domain, problems=tuple(self.problems))
 
     def _yes_no(
         self, element: etree._Element, name: str, label: str, *, required: bool = False
@@ -304,7 +318,8 @@ class _DomainReader:
             mem_access, discard = self.numa_reader.cell_access(element, label)
         has_children = len(element) > 0  # most cells have none: skip the lookups
         label = _cell_label(raw_id, position) if has_children else ""
-        return Cell(
+        return _assembled(
+            Cell,
             id=cell_id,
             cpus=cpus,
             memory=memory,
@@ -312,7 +327,7 @@ class _DomainReader:
             mem_access=mem_access,
             discard=discard,
             caches=self.numa_reader.caches(element, label) if has_children else (),
-            line=_line(element),
+            line=element.sourceline or 0,
         )
 
     def _cell_cpus(
@@ -386,17 +401,16 @@ class _DomainReader:
         return tuple(siblings)
 
     def _devices(
-        self, devices: etree._Element | None
+        self, by_tag: dict[str, list[etree._Element]]
     ) -> tuple[tuple[Hostdev, ...], tuple[Initiator, ...]]:
-        if devices is None:
-            return (), ()
+        """``by_tag``: the ``<devices>`` children by tag (:func:`_children_by_tag`)."""
         hostdev_elements = [
             element
-            for element in devices.iterchildren("hostdev")
+            for element in by_tag.get("hostdev", ())
             if element.get("mode", "subsystem") == "subsystem"
             and element.get("type") in _HOSTDEV_KINDS
         ]
-        seed_elements = list(devices.iterchildren("acpi-generic-initiator"))
+        seed_elements = by_tag.get("acpi-generic-initiator", ())
         # each element's children by tag and its user-given alias, read once
         read = [(element, *_children_and_alias(element)) for element in hostdev_elements]
         seeds = [(element, *_children_and_alias(element)) for element in seed_elements]
@@ -432,7 +446,7 @@ class _DomainReader:
         *,
         alias_given: bool,
     ) -> Hostdev:
-        kind = HostdevKind(element.get("type", ""))
+        kind = _HOSTDEV_KINDS[element.get("type", "")]
         label = f"hostdev '{alias}'"
         source_element = children.get("source")
         source = self._source(kind, source_element, label) if source_element is not None else None
@@ -474,7 +488,8 @@ class _DomainReader:
         iommufd = (
             self._yes_no(driver, "iommufd", f"<driver> of {label}") if driver is not None else None
         )
-        return Hostdev(
+        return _assembled(
+            Hostdev,
             kind=kind,
             alias=alias,
             alias_given=alias_given,
@@ -486,8 +501,8 @@ class _DomainReader:
             display=kind is HostdevKind.MDEV and element.get("display") == "on",
             guest_address_type=address_type,
             iommufd=iommufd,
-            line=_line(element),
-            acpi_line=_line(acpi) if acpi is not None else 0,
+            line=element.sourceline or 0,
+            acpi_line=source_line(acpi) if acpi is not None else 0,
         )
 
     def _source(self, kind: HostdevKind, source: etree._Element, label: str) -> Source | None:
@@ -594,7 +609,7 @@ class _DomainReader:
                 )
                 valid = False
             values[name] = value
-        return PciAddress(**values) if valid else None
+        return _assembled(PciAddress, **values) if valid else None
 
     def _seed_initiator(
         self,
@@ -629,127 +644,15 @@ class _DomainReader:
                     value=text,
                     detail=f"not an integer in 0..{MAX_NODE}",
                 )
-        return Initiator(
+        return _assembled(
+            Initiator,
             id=alias,
             device=device,
             node=node,
             dialect=Dialect.SEED,
             alias_given=alias_given,
-            line=_line(element),
+            line=element.sourceline or 0,
         )
-
-
-def _pci_controllers(devices: etree._Element | None) -> tuple[PciController, ...]:
-    """PCI controllers with a readable index (others are libvirt's to judge), by index as
-    libvirt keeps them (one index's duplicates in document order). Unreadable attributes
-    are left out (None): the reference then leaves that choice to libvirt."""
-    if devices is None:
-        return ()
-    found: list[PciController] = []
-    for element in devices.iterchildren("controller"):
-        index = _small_uint(element.get("index"))
-        if element.get("type") != "pci" or index is None:
-            continue
-        kids = _children(element)
-        target = kids.get("target")
-        address = kids.get("address")
-        node = target.find("node") if target is not None else None
-        found.append(
-            PciController(
-                index=index,
-                model=element.get("model"),
-                address=_quiet_pci_address(address) if address is not None else None,
-                bus_nr=_small_uint(target.get("busNr")) if target is not None else None,
-                node=_small_uint(node.text) if node is not None else None,
-                chassis=_small_uint(target.get("chassis")) if target is not None else None,
-                port=_small_uint(target.get("port")) if target is not None else None,
-                line=_line(element),
-            )
-        )
-    return tuple(sorted(found, key=lambda controller: controller.index or 0))
-
-
-def _iommus(devices: etree._Element | None) -> tuple[Iommu, ...]:
-    """``<iommu>`` elements: the model, an smmuv3's ``pciBus`` and its passed-on options."""
-    if devices is None:
-        return ()
-    found: list[Iommu] = []
-    for element in devices.iterchildren("iommu"):
-        driver = element.find("driver")
-        options = tuple(
-            (name, value)
-            for name in SMMUV3_DRIVER_OPTIONS
-            if driver is not None and (value := driver.get(name)) is not None
-        )
-        found.append(
-            Iommu(
-                model=element.get("model"),
-                pci_bus=_small_uint(driver.get("pciBus")) if driver is not None else None,
-                options=options,
-                line=_line(element),
-            )
-        )
-    return tuple(found)
-
-
-_OWN_ADDRESS_DEVICES = frozenset({"hostdev", "controller", "acpi-generic-initiator"})
-
-
-def _root_slots_taken(devices: etree._Element | None) -> tuple[int, ...]:
-    """Slots of bus 0 other devices take by an explicit ``<address type='pci'>``."""
-    if devices is None:
-        return ()
-    slots: set[int] = set()
-    for element in devices:
-        if not isinstance(element.tag, str) or element.tag in _OWN_ADDRESS_DEVICES:
-            continue
-        address = element.find("address")
-        if address is None or address.get("type") != "pci":
-            continue
-        parsed = _quiet_pci_address(address)
-        if parsed is not None and parsed.bus == 0:
-            slots.add(parsed.slot)
-    return tuple(sorted(slots))
-
-
-def _has_video(devices: etree._Element | None) -> bool:
-    """libvirt gives a domain a primary video device for ``<video>`` (model not ``none``),
-    or for ``<graphics>`` without any ``<video>``."""
-    if devices is None:
-        return False
-    videos = list(devices.iterchildren("video"))
-    if not videos:
-        return devices.find("graphics") is not None
-    model = videos[0].find("model")
-    return model is None or model.get("type") != "none"
-
-
-def _small_uint(raw: str | None) -> int | None:
-    """A decimal or C-style unsigned integer below 2**16, else None."""
-    if raw is None:
-        return None
-    try:
-        value = c_uint(raw.strip())
-    except ValueError:
-        return None
-    return value if value < 1 << 16 else None
-
-
-def _quiet_pci_address(element: etree._Element) -> PciAddress | None:
-    """A PCI address whose every field reads and is in range, else None (no report). An
-    absent field is 0, as libvirt reads a controller's or other device's partial address
-    (``<address type='pci' bus='0x01'/>``: slot 0 of bus 1)."""
-    values: dict[str, int] = {}
-    for name, limit in PCI_LIMITS.items():
-        raw = element.get(name)
-        try:
-            value = c_uint(raw) if raw is not None else 0
-        except ValueError:
-            return None
-        if value > limit:
-            return None
-        values[name] = value
-    return PciAddress(**values)
 
 
 def _find_path(element: etree._Element, *tags: str) -> etree._Element | None:
@@ -777,20 +680,25 @@ def _cell_label(raw_id: str | None, position: int) -> str:
 def _children_and_alias(
     element: etree._Element,
 ) -> tuple[dict[str, etree._Element], str | None]:
-    """A device's children by tag (:func:`_children`) and its ``<alias name>``."""
-    children = _children(element)
+    """A device's children by tag (as :func:`_children`) and its ``<alias name>``."""
+    children: dict[str, etree._Element] = {}
+    for child in element:
+        tag = child.tag
+        if isinstance(tag, str) and tag not in children:
+            children[tag] = child
     alias = children.get("alias")
     return children, alias.get("name") if alias is not None else None
 
 
-def _children(element: etree._Element) -> dict[str, etree._Element]:
-    """Each child tag's first element, as ``element.find(tag)`` gives it, from one walk
-    over the children instead of one search per lookup."""
-    found: dict[str, etree._Element] = {}
+def _children_by_tag(element: etree._Element) -> dict[str, list[etree._Element]]:
+    """Every child element by tag, in document order: one walk over ``<devices>`` for
+    the hostdevs, initiators, controllers, IOMMUs, video and the other devices' slots,
+    each of which used to walk it again."""
+    found: dict[str, list[etree._Element]] = {}
     for child in element:
         tag = child.tag
-        if isinstance(tag, str) and tag not in found:
-            found[tag] = child
+        if isinstance(tag, str):
+            found.setdefault(tag, []).append(child)
     return found
 
 

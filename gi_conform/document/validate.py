@@ -16,7 +16,7 @@ from gi_conform.document._facts import DomainFacts, domain_facts
 from gi_conform.document.parse import read_domain
 from gi_conform.document.validate_numa import numa_feature_rules
 from gi_conform.document.validate_pci import pci_rules
-from gi_conform.model import Domain, Hostdev, HostdevKind, PciAddress
+from gi_conform.model import Domain, Hostdev, HostdevKind, PciAddress, _assembled
 from gi_conform.rules import Severity, Violation, violation
 from gi_conform.semantics import (
     BRIDGE_MODELS,
@@ -76,7 +76,7 @@ def validate(source: bytes | str) -> Report:
     problems = list(parsed.problems)
     if parsed.domain is not None:
         problems.extend(check_domain(parsed.domain))
-    return Report(parsed.domain, tuple(sorted(problems)))
+    return _assembled(Report, domain=parsed.domain, violations=tuple(sorted(problems)))
 
 
 def parse(source: bytes | str) -> Domain:
@@ -151,7 +151,7 @@ def _cpu_rules(domain: Domain) -> Iterator[Violation]:
     for cell in domain.cells:
         if not cell.cpus:  # unreadable or none: nothing to own
             continue
-        shared = sorted(cpu for cpu in cell.cpus if cpu in owner)
+        shared = sorted(owner.keys() & cell.cpus)
         if shared:
             yield violation(
                 "NUMA-CPUS-OVERLAP",
@@ -160,8 +160,11 @@ def _cpu_rules(domain: Domain) -> Iterator[Violation]:
                 cpus=format_bitmap(shared),
                 other=owner[shared[0]],
             )
-        for cpu in cell.cpus:
-            owner.setdefault(cpu, cell.id)
+        if shared:
+            for cpu in cell.cpus:
+                owner.setdefault(cpu, cell.id)
+        else:  # the usual case: no vCPU owned yet, each is this cell's
+            owner.update(dict.fromkeys(cell.cpus, cell.id))
         if domain.vcpus is not None and max(cell.cpus) >= domain.vcpus:
             beyond = [cpu for cpu in cell.cpus if cpu >= domain.vcpus]
             yield violation(
@@ -290,7 +293,8 @@ def _alias_rules(domain: Domain) -> Iterator[Violation]:
     for alias, line, name in _names(domain):
         if not _ALIAS.match(alias):
             yield violation("DEVICE-ALIAS-SYNTAX", line, name.format(alias), alias=alias)
-        reserved = _RESERVED_ALIAS.match(alias)
+        # the pattern's literal prefix first: most aliases are not a cell's backend id
+        reserved = _RESERVED_ALIAS.match(alias) if alias.startswith("ram-node") else None
         if reserved:
             label = name.format(alias)
             yield violation("DEVICE-ALIAS-RESERVED", line, label, alias=alias, cell=reserved[1])

@@ -1,0 +1,149 @@
+"""The device elements the parser reads quietly: PCI controllers, IOMMUs, the slots other
+devices take and the primary video. What they cannot read is libvirt's to judge, so they
+report nothing (an unreadable value is left out), unlike :mod:`gi_conform.document.parse`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lxml import etree
+
+from gi_conform.model import SMMUV3_DRIVER_OPTIONS, Iommu, PciAddress, PciController
+from gi_conform.units import c_uint
+
+__all__ = [
+    "PCI_LIMITS",
+    "first_children",
+    "has_video",
+    "iommus",
+    "pci_controllers",
+    "root_slots_taken",
+    "source_line",
+]
+
+PCI_LIMITS = {"domain": 0xFFFF, "bus": 0xFF, "slot": 0x1F, "function": 0x7}
+
+
+def pci_controllers(controllers: Sequence[etree._Element]) -> tuple[PciController, ...]:
+    """PCI controllers with a readable index (others are libvirt's to judge), by index as
+    libvirt keeps them (one index's duplicates in document order). Unreadable attributes
+    are left out (None): the reference then leaves that choice to libvirt.
+    ``controllers``: the ``<controller>`` elements in document order."""
+    found: list[PciController] = []
+    for element in controllers:
+        index = _small_uint(element.get("index"))
+        if element.get("type") != "pci" or index is None:
+            continue
+        kids = first_children(element)
+        target = kids.get("target")
+        address = kids.get("address")
+        node = target.find("node") if target is not None else None
+        found.append(
+            PciController(
+                index=index,
+                model=element.get("model"),
+                address=_quiet_pci_address(address) if address is not None else None,
+                bus_nr=_small_uint(target.get("busNr")) if target is not None else None,
+                node=_small_uint(node.text) if node is not None else None,
+                chassis=_small_uint(target.get("chassis")) if target is not None else None,
+                port=_small_uint(target.get("port")) if target is not None else None,
+                line=source_line(element),
+            )
+        )
+    return tuple(sorted(found, key=lambda controller: controller.index or 0))
+
+
+def iommus(iommus: Sequence[etree._Element]) -> tuple[Iommu, ...]:
+    """``<iommu>`` elements: the model, an smmuv3's ``pciBus`` and its passed-on options."""
+    found: list[Iommu] = []
+    for element in iommus:
+        driver = element.find("driver")
+        options = tuple(
+            (name, value)
+            for name in SMMUV3_DRIVER_OPTIONS
+            if driver is not None and (value := driver.get(name)) is not None
+        )
+        found.append(
+            Iommu(
+                model=element.get("model"),
+                pci_bus=_small_uint(driver.get("pciBus")) if driver is not None else None,
+                options=options,
+                line=source_line(element),
+            )
+        )
+    return tuple(found)
+
+
+_OWN_ADDRESS_DEVICES = frozenset({"hostdev", "controller", "acpi-generic-initiator"})
+
+
+def root_slots_taken(by_tag: dict[str, list[etree._Element]]) -> tuple[int, ...]:
+    """Slots of bus 0 other devices take by an explicit ``<address type='pci'>``."""
+    slots: set[int] = set()
+    for tag, elements in by_tag.items():
+        if tag in _OWN_ADDRESS_DEVICES:
+            continue
+        for element in elements:
+            address = element.find("address")
+            if address is None or address.get("type") != "pci":
+                continue
+            parsed = _quiet_pci_address(address)
+            if parsed is not None and parsed.bus == 0:
+                slots.add(parsed.slot)
+    return tuple(sorted(slots))
+
+
+def has_video(by_tag: dict[str, list[etree._Element]]) -> bool:
+    """libvirt gives a domain a primary video device for ``<video>`` (model not ``none``),
+    or for ``<graphics>`` without any ``<video>``."""
+    videos = by_tag.get("video")
+    if not videos:
+        return "graphics" in by_tag
+    model = videos[0].find("model")
+    return model is None or model.get("type") != "none"
+
+
+def _small_uint(raw: str | None) -> int | None:
+    """A decimal or C-style unsigned integer below 2**16, else None."""
+    if raw is None:
+        return None
+    try:
+        value = c_uint(raw.strip())
+    except ValueError:
+        return None
+    return value if value < 1 << 16 else None
+
+
+def _quiet_pci_address(element: etree._Element) -> PciAddress | None:
+    """A PCI address whose every field reads and is in range, else None (no report). An
+    absent field is 0, as libvirt reads a controller's or other device's partial address
+    (``<address type='pci' bus='0x01'/>``: slot 0 of bus 1)."""
+    values: dict[str, int] = {}
+    for name, limit in PCI_LIMITS.items():
+        raw = element.get(name)
+        try:
+            value = c_uint(raw) if raw is not None else 0
+        except ValueError:
+            return None
+        if value > limit:
+            return None
+        values[name] = value
+    return PciAddress(**values)
+
+
+def first_children(element: etree._Element) -> dict[str, etree._Element]:
+    """Each child tag's first element, as ``element.find(tag)`` gives it, from one walk
+    over the children instead of one search per lookup."""
+    found: dict[str, etree._Element] = {}
+    for child in element:
+        tag = child.tag
+        if isinstance(tag, str) and tag not in found:
+            found[tag] = child
+    return found
+
+
+def source_line(element: etree._Element) -> int:
+    """The element's line in the document, 0 when lxml does not know it."""
+    line = element.sourceline
+    return line if isinstance(line, int) else 0
