@@ -66,6 +66,10 @@ def to_bytes(value: str, unit: str | None, *, default_unit: str = "KiB") -> int:
     return kib * 1024
 
 
+_PLAIN_DECIMAL_DIGITS = 20
+"""Decimals of up to 19 digits are below 10**19 < 2**64: they always fit."""
+
+
 class NumberTooLarge(ValueError):
     """Raised by :func:`c_uint` for a well-formed number beyond 64 bits."""
 
@@ -77,6 +81,9 @@ def c_uint(text: str) -> int:
     after an optional ``0x``/``0``: no sign, no underscore, no inner space, which Python's
     int() would take. Raises ValueError (:class:`NumberTooLarge` beyond 64 bits).
     """
+    plain = text.isascii() and text.isdigit() and len(text) < _PLAIN_DECIMAL_DIGITS
+    if plain and (text[0] != "0" or len(text) == 1):  # the common spelling: no pattern
+        return int(text)
     match = _C_UINT.fullmatch(text.strip())
     digits = None if match is None else match["hex"] or match["oct"] or match["dec"]
     if match is None or digits is None or len(digits) > _C_UINT_MAX_DIGITS:

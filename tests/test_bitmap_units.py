@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import string
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gi_conform.bitmap import BitmapError, format_bitmap, parse_bitmap, ranges
-from gi_conform.units import UnitError, to_bytes
+from gi_conform.units import MAX_U64, NumberTooLarge, UnitError, c_uint, to_bytes
 
 
 @pytest.mark.parametrize(
@@ -88,3 +92,40 @@ def test_to_bytes(value: str, unit: str | None, expected: int) -> None:
 def test_to_bytes_rejects(value: str, unit: str, reason: str) -> None:
     with pytest.raises(UnitError, match=reason):
         to_bytes(value, unit)
+
+
+def _strtoull(text: str) -> int | str:
+    """C's strtoull(text, NULL, 0) for a whole string, written out plainly: the oracle
+    for c_uint's fast path (``"TL"``: beyond 64 bits, ``"VE"``: not a number)."""
+    body = text.strip(" \t\n\r\v\f")
+    if body[:2] in ("0x", "0X") and body[2:] and all(c in string.hexdigits for c in body[2:]):
+        digits, base = body[2:], 16
+    elif body and body.isascii() and body.isdigit():
+        octal = body[0] == "0" and len(body) > 1
+        digits, base = (body[1:], 8) if octal else (body, 10)
+        if base == 8 and any(c in "89" for c in digits):
+            return "VE"
+    else:
+        return "VE"
+    if len(digits) > 22:  # c_uint refuses more digits than an octal u64 needs, unread
+        return "VE"
+    value = int(digits, base)
+    return "TL" if value > MAX_U64 else value
+
+
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789xXabcdefABCDEF \t-+_", max_size=24),
+        st.integers(0, 2**70).map(str),
+        st.integers(0, 2**70).map(hex),
+        st.integers(0, 2**70).map(lambda n: f"0{n:o}"),
+    )
+)
+def test_c_uint_reads_as_strtoull(text: str) -> None:
+    try:
+        got: int | str = c_uint(text)
+    except NumberTooLarge:
+        got = "TL"
+    except ValueError:
+        got = "VE"
+    assert got == _strtoull(text)
