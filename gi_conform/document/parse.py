@@ -176,6 +176,11 @@ def smallest_free(prefix: str, used: set[str], start: int = 0) -> str:
     return f"{prefix}{number}"
 
 
+_EMPTY_ADDRESS = PciAddress(0, 0, 0, 0)
+"""A guest address of all zeros, written or by absent fields: libvirt reads it as no
+address at all and places the device (measured: 12.8 puts it behind a new root port)."""
+
+
 class _DomainReader:
     """One pass over a parsed tree; collects problems as it goes."""
 
@@ -468,6 +473,8 @@ class _DomainReader:
         if address is not None and address_type is None:
             guest = self._pci_address(address, label, "guest")
             multifunction = address.get("multifunction") == "on"
+            if guest == _EMPTY_ADDRESS:
+                guest = None  # libvirt's "no address": it places the device itself
         nodeset: tuple[int, ...] | None = None
         acpi = children.get("acpi")
         if acpi is not None and acpi.get("nodeset") is not None:
@@ -577,8 +584,8 @@ class _DomainReader:
         valid = True
         for name, limit in PCI_LIMITS.items():
             raw = element.get(name)
-            if raw is None and name == "domain":
-                values[name] = 0
+            if raw is None and (name == "domain" or which == "guest"):
+                values[name] = 0  # libvirt reads an absent field of a guest address as 0
                 continue
             value = self.numbers.get(raw) if raw is not None else None
             if value is None:

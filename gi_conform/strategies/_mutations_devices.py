@@ -43,7 +43,7 @@ def _m_address_syntax(draw: st.DrawFn, domain: Domain, root: etree._Element) -> 
             choices.append(("uuid", source_address))
         guest = element.find("address")
         if guest is not None:
-            choices.append(("pci", guest))
+            choices.append(("guest", guest))
         choices.append(("source", element))
     if not choices:
         element = _new_pci(_fresh_sources(domain, 1)[0])
@@ -64,7 +64,8 @@ def _m_address_syntax(draw: st.DrawFn, domain: Domain, root: etree._Element) -> 
         bad = draw(
             st.sampled_from((too_big[field], "zz", "", "-1", "0x", "09", "1e3", "1_0", "missing"))
         )
-        if bad == "missing" and field != "domain":
+        # an absent field is 0 in a guest address (libvirt's reading): missing only in a source
+        if bad == "missing" and field != "domain" and how == "pci":
             del element.attrib[field]
         else:
             element.set(field, too_big[field] if bad == "missing" else bad)
@@ -276,7 +277,8 @@ def _m_address_reserved(draw: st.DrawFn, domain: Domain, root: etree._Element) -
     machine = "q35" if domain.pci_root_bus == "pcie.0" else "pc"
     os_type.set("machine", machine)
     slot = draw(st.sampled_from((0, 0x1F) if machine == "q35" else (0, 1)))
-    guest = PciAddress(0, 0, slot, 0)
+    # 0000:00:00.0 itself is libvirt's "no address": slot 0 is taken at another function
+    guest = PciAddress(0, 0, slot, draw(st.integers(1 if slot == 0 else 0, 7)))
     _devices(root).append(_new_pci(_fresh_sources(domain, 1)[0], guest=guest))
 
 
