@@ -29,10 +29,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from gi_conform.model import Domain, PciAddress, PciController
+from gi_conform.semantics import added_bus_model
 
 __all__ = [
     "DEVICE_DRIVERS",
+    "EXPANDER_DRIVERS",
+    "EXPANDER_MODELS",
     "PlacedController",
+    "addr_text",
     "bus_id",
     "controller_props",
     "pci_path",
@@ -51,15 +55,20 @@ DEVICE_DRIVERS = {
     "pcie-to-pci-bridge": "pcie-pci-bridge",
 }
 """libvirt's controller model -> QEMU's device (the roots have none: they are the machine)."""
-_ROOT_PLACED = frozenset({"pcie-root-port", "pcie-expander-bus", "pci-expander-bus", "pci-bridge"})
-"""Models whose placement without ``<address>`` was measured: on bus 0."""
+EXPANDER_MODELS = frozenset({"pcie-expander-bus", "pci-expander-bus"})
+"""Expander buses: a root bus of their own, with a busNr and a NUMA node."""
+EXPANDER_DRIVERS = frozenset(DEVICE_DRIVERS[model] for model in EXPANDER_MODELS)
+"""Their QEMU devices (``pxb-pcie``, ``pxb``)."""
+_ROOT_PLACED = frozenset({"pcie-root-port", *EXPANDER_MODELS})
+"""Models whose placement without ``<address>`` was measured: on bus 0 (a ``pci-bridge``
+too, until bus 0 is full)."""
 _FUNCTIONS_PER_SLOT = 8
 _FIRST_BUS_NR = 256
 
 
 @dataclass(frozen=True)
 class PlacedController:
-    """A controller as QEMU gets it: declared, or added by libvirt (``declared`` False).
+    """A controller as QEMU gets it, declared or added by libvirt.
 
     ``bus``/``slot`` are None where the reference does not know libvirt's choice.
     """
@@ -74,7 +83,6 @@ class PlacedController:
     node: int | None = None
     chassis: int | None = None
     port: int | None = None
-    declared: bool = True
 
     @property
     def driver(self) -> str | None:
@@ -82,7 +90,7 @@ class PlacedController:
 
     @property
     def is_expander(self) -> bool:
-        return self.model in ("pcie-expander-bus", "pci-expander-bus")
+        return self.model in EXPANDER_MODELS
 
 
 def bus_id(domain: Domain, bus: int) -> str:
@@ -170,7 +178,7 @@ class _Placer:
 
     def bus_nr(self, controller: PciController, model: str) -> int | None:
         """An expander bus's busNr: given, else 2 below the lowest so far."""
-        if controller.bus_nr is not None or not _is_expander_model(model):
+        if controller.bus_nr is not None or model not in EXPANDER_MODELS:
             return controller.bus_nr
         self.lowest_bus_nr -= 2
         return self.lowest_bus_nr
@@ -188,13 +196,17 @@ def pci_topology(domain: Domain) -> dict[int, PlacedController]:
     """Every PCI controller but the root, by index, placed as libvirt 12.8 places it."""
     declared = _declared(domain)
     pcie = domain.pci_root_bus == "pcie.0"
-    added_model = "pcie-root-port" if pcie else "pci-bridge"
+    added_model = added_bus_model(domain)
     highest = max(_named_buses(domain, declared), default=0)
     placer = _Placer(
         pcie,
         _slots_taken(domain, declared),
         min(
-            (c.bus_nr for c in declared.values() if c.bus_nr is not None and _is_expander(c)),
+            (
+                c.bus_nr
+                for c in declared.values()
+                if c.bus_nr is not None and c.model in EXPANDER_MODELS
+            ),
             default=_FIRST_BUS_NR,
         ),
     )
@@ -221,7 +233,6 @@ def pci_topology(domain: Domain) -> dict[int, PlacedController]:
             port=controller.port
             if controller.port is not None
             else _default_port(model, slot, function),
-            declared=index in declared,
         )
         if placed[index].bus is None:
             continue
@@ -235,14 +246,6 @@ def pci_topology(domain: Domain) -> dict[int, PlacedController]:
                 head = placer.group[0]
                 placed[head] = replace(placed[head], multifunction=True)
     return placed
-
-
-def _is_expander_model(model: str) -> bool:
-    return model in ("pcie-expander-bus", "pci-expander-bus")
-
-
-def _is_expander(controller: PciController) -> bool:
-    return controller.model in ("pcie-expander-bus", "pci-expander-bus")
 
 
 def pci_path(
@@ -264,7 +267,8 @@ def pci_path(
     return tuple(reversed(path))
 
 
-def _addr(slot: int, function: int) -> str:
+def addr_text(slot: int, function: int) -> str:
+    """QEMU's ``addr`` as libvirt writes it: ``0x<slot>``, or ``0x<slot>.0x<function>``."""
     return f"{slot:#x}" + (f".{function:#x}" if function else "")
 
 
@@ -286,7 +290,7 @@ def controller_props(domain: Domain, controller: PlacedController) -> dict[str, 
         props["bus"] = bus_id(domain, controller.bus)
         if controller.multifunction:
             props["multifunction"] = True
-        props["addr"] = _addr(controller.slot, controller.function)
+        props["addr"] = addr_text(controller.slot, controller.function)
     return props
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "SINGLE_SLOT_MODELS",
     "UNREACHABLE",
     "InitiatorClaim",
+    "added_bus_model",
     "bus_model",
     "cpu_cells_seen",
     "cpu_cells_written",
@@ -260,13 +261,19 @@ BRIDGE_MODELS = ("pci-bridge", "pcie-to-pci-bridge")
 """PCI bridges: libvirt keeps their slot 0 (SHPC) and places devices at slots 1-31."""
 
 
+def added_bus_model(domain: Domain) -> str:
+    """The controller libvirt adds for a guest bus no controller declares: a
+    pcie-root-port on q35/virt, a pci-bridge on i440fx."""
+    return "pcie-root-port" if domain.pci_root_bus == "pcie.0" else "pci-bridge"
+
+
 def bus_model(domain: Domain, bus: int) -> str:
     """What guest bus ``bus`` > 0 is: its declared controller model, else the one libvirt
-    adds for it (a pcie-root-port on q35/virt, a pci-bridge on i440fx)."""
+    adds for it (:func:`added_bus_model`)."""
     for controller in domain.pci_controllers:
         if controller.index == bus and controller.model is not None:
             return controller.model
-    return "pcie-root-port" if domain.pci_root_bus == "pcie.0" else "pci-bridge"
+    return added_bus_model(domain)
 
 
 def source_key(source: Source | None) -> str | None:

@@ -35,7 +35,14 @@ from gi_conform.model import (
     MdevSource,
     MemoryBacking,
 )
-from gi_conform.pcitopology import bus_id, controller_props, pci_path, pci_topology, smmuv3_props
+from gi_conform.pcitopology import (
+    addr_text,
+    bus_id,
+    controller_props,
+    pci_path,
+    pci_topology,
+    smmuv3_props,
+)
 from gi_conform.semantics import (
     cpu_cells_seen,
     cpu_cells_written,
@@ -375,9 +382,7 @@ def _device_option(domain: Domain, hostdev: Hostdev, device_id: str) -> Option:
         props["bus"] = bus_id(domain, address.bus)
         if hostdev.multifunction:
             props["multifunction"] = True  # libvirt's place for it: before addr
-        props["addr"] = f"{address.slot:#x}" + (
-            f".{address.function:#x}" if address.function else ""
-        )
+        props["addr"] = addr_text(address.slot, address.function)
     return Option("-device", json_object(props))
 
 
@@ -480,18 +485,20 @@ def _path_options(
     primary bus is on such a path. A device without a guest address has no modelled path
     (libvirt places it)."""
     with_initiator = {initiator.device for initiator in initiators}
-    topology = pci_topology(domain)
-    on_path: dict[int, object] = {}
+    buses = [
+        hostdev.guest_address.bus
+        for hostdev in pci
+        if hostdev.guest_address is not None and names[hostdev.alias] in with_initiator
+    ]
+    # the placement is derived only when some such device sits below the root bus
+    topology = pci_topology(domain) if any(buses) else {}
+    on_path: set[int] = set()
     known = False
-    for hostdev in pci:
-        address = hostdev.guest_address
-        if address is None or names[hostdev.alias] not in with_initiator:
-            continue
-        path = pci_path(topology, address.bus)
-        if path is None:
-            continue
-        known = True
-        on_path.update((controller.index, controller) for controller in path)
+    for guest_bus in buses:
+        path = pci_path(topology, guest_bus)
+        if path is not None:
+            known = True
+            on_path.update(controller.index for controller in path)
     options = [
         Option("-device", json_object(controller_props(domain, topology[index])))
         for index in sorted(on_path)

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from gi_conform.argv.build import Profile, aligned_memory
+from gi_conform.argv.facts import ROOT_BUSES
 from gi_conform.argv.options import OptionValue
 from gi_conform.bitmap import format_bitmap
 from gi_conform.groundtruth import acpi
@@ -24,7 +25,7 @@ from gi_conform.groundtruth.qemu import PciPlacement, TableReadback
 from gi_conform.groundtruth.runnable import STAND_IN, STAND_IN_IDS
 from gi_conform.groundtruth.tables import Check, compare_table_contents, gi_cells
 from gi_conform.model import Domain, InterconnectType
-from gi_conform.pcitopology import pci_path, pci_topology
+from gi_conform.pcitopology import EXPANDER_DRIVERS, pci_path, pci_topology
 from gi_conform.semantics import (
     LOCAL_DISTANCE,
     REMOTE_DISTANCE,
@@ -432,9 +433,6 @@ _BRIDGES = frozenset(
     }
 )
 """QEMU devices that open a secondary bus named by their id."""
-_EXPANDERS = frozenset({"pxb-pcie", "pxb"})
-"""Expander host bridges: a root bus of their own, numbered by their ``bus_nr``."""
-_ROOT_BUSES = ("pcie.0", "pci.0")
 
 
 @dataclass(frozen=True)
@@ -499,10 +497,10 @@ def firmware_bus_numbers(argv: Sequence[str]) -> dict[str, int]:
                 free = below(child.ident, free, free + 1)
         return free
 
-    for root in _ROOT_BUSES:
+    for root in ROOT_BUSES:
         below(root, 0, 1)
-    for device in devices:
-        if device.driver in _EXPANDERS and device.bus_nr is not None:
+    for device in devices:  # an expander host bridge's root bus is numbered by its bus_nr
+        if device.driver in EXPANDER_DRIVERS and device.bus_nr is not None:
             below(device.ident, device.bus_nr, device.bus_nr + 1)
     return numbers
 
