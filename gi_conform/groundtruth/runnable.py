@@ -24,8 +24,8 @@ from gi_conform.argv.build import Profile, aligned_memory, build_argv, flatten
 from gi_conform.argv.options import OptionValue, join_keyval, parse_size, split_keyval
 from gi_conform.argv.read import read_argv
 from gi_conform.model import Domain
-from gi_conform.pcitopology import controller_props, pci_path, pci_topology
-from gi_conform.semantics import legacy_numa_mem
+from gi_conform.pcitopology import DEVICE_DRIVERS, controller_props, pci_path, pci_topology
+from gi_conform.semantics import BRIDGE_MODELS, legacy_numa_mem
 
 __all__ = [
     "MEM_PATH_STAND_IN",
@@ -44,7 +44,7 @@ __all__ = [
 
 _BUS_RE = re.compile(r"pci\.(\d+)\Z")
 _ROOT_BUS = "pcie.0"
-_BRIDGE_DRIVERS = {"pci-bridge": "pci-bridge", "pcie-to-pci-bridge": "pcie-pci-bridge"}
+_BRIDGE_DRIVERS = {model: DEVICE_DRIVERS[model] for model in BRIDGE_MODELS}
 """libvirt's bridge models and QEMU's devices for them."""
 _FREE_SLOTS = {
     "q35": range(0x01, 0x1F),  # 0x00 the host bridge, 0x1f the ICH9 LPC/SATA/SMBus
