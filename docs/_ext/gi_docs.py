@@ -12,12 +12,14 @@ out) so the tests call them without Sphinx.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import re
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from gi_conform.cli.main import COMMON_EXITS, MANNERS, build_parser, command_parsers
@@ -47,6 +49,20 @@ def version() -> str:
 def _escape(text: str) -> str:
     """Plain text as Markdown that shows it verbatim (inline HTML, emphasis, tables)."""
     return re.sub(r"([\\`*_\[\]<>|{}#])", r"\\\1", " ".join(str(text).split()))
+
+
+def _docstring(text: str) -> str:
+    """A docstring's reStructuredText code (````x````, ``:func:`x```) as Markdown code spans,
+    the rest verbatim."""
+    text = " ".join(text.split())
+    parts = re.split(r"(?::[a-z]+:`([^`]+)`|``(.+?)``)", text)
+    out = []
+    for i in range(0, len(parts), 3):
+        out.append(re.sub(r"([\\`*_\[\]<>|{}#])", r"\\\1", parts[i]))
+        if i + 2 < len(parts):
+            code = parts[i + 1] or parts[i + 2]
+            out.append(_code(code.lstrip("~")))
+    return "".join(out)
 
 
 def _code(text: str) -> str:
@@ -103,9 +119,17 @@ def counts() -> dict[str, int]:
         "invariants": len(invariants()),
         "libvirt_goldens": len({row["name"].split(".")[0] for row in goldens["file"]}),
         "protocol_schemas": len(list((REFERENCE / "protocol").glob("*.json"))),
+        "generated": _default("gi-conform check", "--generated"),
         "findings": len(ledger),
         "findings_implementations": len({f["implementation"] for f in ledger}),
     }
+
+
+def _default(prog: str, option: str) -> int:
+    """An option's default, read from the parser (``check``'s ``--generated``)."""
+    parser = dict(command_parsers(build_parser()))[prog]
+    action = next(a for a in parser._actions if option in a.option_strings)
+    return int(action.default)
 
 
 def substitutions() -> dict[str, str]:
@@ -297,6 +321,58 @@ def protocol_schemas() -> str:
     return "\n".join(schema_page(REFERENCE / "protocol" / f"{name}.json") for name in order)
 
 
+# -- the Python API ----------------------------------------------------------------------
+
+PUBLIC_MODULES = (
+    "gi_conform",
+    "gi_conform.model",
+    "gi_conform.semantics",
+    "gi_conform.strategies",
+    "gi_conform.argv.read",
+    "gi_conform.argv.options",
+    "gi_conform.argv.facts",
+    "gi_conform.argv.invariants",
+    "gi_conform.fuzz",
+    "gi_conform.oracle",
+    "gi_conform.oracle.roundtrip",
+    "gi_conform.oracle.page_model",
+    "gi_conform.oracle.page",
+    "gi_conform.groundtruth.qemu",
+    "gi_conform.groundtruth.runnable",
+    "gi_conform.groundtruth.tables",
+    "gi_conform.groundtruth.acpi",
+    "gi_conform.libvirt.install",
+    "gi_conform.libvirt.lifecycle",
+    "gi_conform.libvirt.convert",
+    "gi_conform.libvirt.proof",
+)
+"""The public surfaces: each module's ``__all__`` is exactly what is public."""
+
+
+def _first_line(obj: object) -> str:
+    doc = getattr(obj, "__doc__", None) or ""
+    if not isinstance(obj, type | ModuleType) and not callable(obj):
+        return ""
+    return doc.strip().split("\n\n")[0].replace("\n", " ") if doc else ""
+
+
+def python_api() -> str:
+    """Every public module with each name of its ``__all__`` and the first paragraph of
+    its docstring, imported from the code."""
+    out = []
+    for name in PUBLIC_MODULES:
+        module = importlib.import_module(name)
+        out.append(f"## `{name}`\n")
+        if module.__doc__:
+            out.append(_docstring(module.__doc__.strip().split("\n\n")[0]) + "\n")
+        rows = [
+            [_code(item), _docstring(_first_line(getattr(module, item, None)))]
+            for item in getattr(module, "__all__", [])
+        ]
+        out.append(_table(["name", "what"], rows))
+    return "\n".join(out)
+
+
 # -- the findings ledger -----------------------------------------------------------------
 
 
@@ -338,7 +414,18 @@ def findings_page() -> str:
     return "\n".join(out)
 
 
+def conformance_summary() -> str:
+    """The summary table of ``reference/implementations/conformance.md``, which
+    ``python -m gi_conform.cli.publish`` renders from the published reports."""
+    text = (REFERENCE / "implementations" / "conformance.md").read_text()
+    table = re.search(r"^\| implementation \|.*?(?=\n\n|\Z)", text, re.DOTALL | re.MULTILINE)
+    if table is None:
+        raise ValueError("reference/implementations/conformance.md has no summary table")
+    return table.group(0) + "\n"
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
+    "conformance-summary": conformance_summary,
     "cli": cli,
     "rules": rule_table,
     "invariants": invariant_table,
@@ -349,6 +436,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "report-schema": lambda: schema_page(REFERENCE / "report.schema.json"),
     "proofs-schema": lambda: schema_page(REFERENCE / "implementations" / "proofs.schema.json"),
     "findings": findings_page,
+    "python-api": python_api,
     "findings-schema": lambda: schema_page(REFERENCE / "findings.schema.json"),
 }
 
