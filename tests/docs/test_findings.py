@@ -98,17 +98,12 @@ def _marks(finding: dict[str, Any]) -> list[pytest.MarkDecorator]:
     return [*marks, pytest.mark.slow] if "guest" in finding["needs"] else marks
 
 
-@pytest.mark.parametrize(
-    "finding", [pytest.param(f, id=f["id"], marks=_marks(f)) for f in FINDINGS]
-)
-def test_the_finding_still_reproduces(finding: dict[str, Any], tmp_path: Path) -> None:
-    why = _unmet(finding["needs"])
-    if why:
-        pytest.skip(why)
+def _reproduce(finding: dict[str, Any], scratch: Path) -> tuple[bool, str]:
+    """Run the finding's command: whether it still reproduces, and a report saying why."""
     done = subprocess.run(
         ["bash", "-c", finding["reproduce"]],
         cwd=ROOT,
-        env=_shim(tmp_path),
+        env=_shim(scratch),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -118,10 +113,38 @@ def test_the_finding_still_reproduces(finding: dict[str, Any], tmp_path: Path) -
     output = done.stdout
     matched = re.search(finding["expect"], output, re.MULTILINE) is not None
     exit_ok = "exit" not in finding or done.returncode == finding["exit"]
-    reproduces = matched and exit_ok
-    assert reproduces, (
+    report = (
         f"finding {finding['id']} no longer reproduces ({finding['implementation']} "
         f"{finding['version']}):\n$ {finding['reproduce'].strip()}\n"
         f"exit {done.returncode} (expected {finding.get('exit', 'any')}); output "
         f"{'matches' if matched else 'does not match'} {finding['expect']!r}:\n{output[-3000:]}"
     )
+    return matched and exit_ok, report
+
+
+@pytest.mark.parametrize(
+    ("command", "expect", "exit", "reproduces"),
+    [
+        ("echo 'size=1K'", "size=1K$", 0, True),
+        ("echo 'size=1024K'", "size=1K$", 0, False),  # the implementation was fixed
+        ("echo 'size=1K'; exit 1", "size=1K$", 0, False),  # same words, another outcome
+        ("gi-conform --version", "^gi-conform ", 0, True),  # this checkout's gi-conform
+    ],
+)
+def test_the_re_check_tells_a_fixed_implementation(
+    command: str, expect: str, exit: int, reproduces: bool, tmp_path: Path
+) -> None:
+    fake = {"id": "fake", "implementation": "x", "version": "1", "reproduce": command}
+    ok, report = _reproduce({**fake, "expect": expect, "exit": exit}, tmp_path)
+    assert ok is reproduces, report
+
+
+@pytest.mark.parametrize(
+    "finding", [pytest.param(f, id=f["id"], marks=_marks(f)) for f in FINDINGS]
+)
+def test_the_finding_still_reproduces(finding: dict[str, Any], tmp_path: Path) -> None:
+    why = _unmet(finding["needs"])
+    if why:
+        pytest.skip(why)
+    reproduces, report = _reproduce(finding, tmp_path)
+    assert reproduces, report
