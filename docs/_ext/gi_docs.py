@@ -24,6 +24,7 @@ from typing import Any
 
 from gi_conform.cli.main import COMMON_EXITS, MANNERS, build_parser, command_parsers
 from gi_conform.cli.main import version as installed_version
+from gi_conform.findings import Finding, load_findings
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "cases"
@@ -96,9 +97,8 @@ def invariants() -> list[dict[str, Any]]:
     return found
 
 
-def findings() -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = _toml(REFERENCE / "findings.toml")["finding"]
-    return found
+def findings() -> tuple[Finding, ...]:
+    return load_findings(REFERENCE / "findings.toml")
 
 
 def counts() -> dict[str, int]:
@@ -121,7 +121,7 @@ def counts() -> dict[str, int]:
         "protocol_schemas": len(list((REFERENCE / "protocol").glob("*.json"))),
         "generated": _default("gi-conform check", "--generated"),
         "findings": len(ledger),
-        "findings_implementations": len({f["implementation"] for f in ledger}),
+        "findings_implementations": len({f.implementation for f in ledger}),
     }
 
 
@@ -378,10 +378,9 @@ def python_api() -> str:
 
 def findings_page() -> str:
     """The ledger, grouped by implementation, each finding with how to reproduce it."""
-    ledger = findings()
-    by_impl: dict[str, list[dict[str, Any]]] = {}
-    for finding in ledger:
-        by_impl.setdefault(finding["implementation"], []).append(finding)
+    by_impl: dict[str, list[Finding]] = {}
+    for finding in findings():
+        by_impl.setdefault(finding.implementation, []).append(finding)
     out = [
         _table(
             ["implementation", "findings"],
@@ -391,24 +390,26 @@ def findings_page() -> str:
     for impl, items in by_impl.items():
         out.append(f"## {_escape(impl)}\n")
         for finding in items:
-            out.append(f"### {_escape(finding['title'])}\n")
-            case = finding.get("case")
+            out.append(f"### {_escape(finding.title)}\n")
             facts = [
-                ("id", f"`{finding['id']}`"),
-                ("version", _escape(finding["version"])),
-                ("case", f"`{case}`" if case else "(none: see the command)"),
-                ("kind", finding["kind"]),
-                ("expected", _escape(finding["expected"])),
-                ("seen", _escape(finding["seen"])),
-                ("settled by", _escape(finding["truth"])),
-                ("upstream", _escape(finding["upstream"])),
+                ("id", f"`{finding.id}`"),
+                ("version", _escape(finding.version)),
+                ("case", f"`{finding.case}`" if finding.case else "(none: see the command)"),
+                (
+                    "kind",
+                    finding.kind
+                    + (" (the harness's, not the program's)" if finding.environmental else ""),
+                ),
+                ("expected", _escape(finding.expected)),
+                ("seen", _escape(finding.seen)),
+                ("settled by", _escape(finding.truth)),
+                ("upstream", _escape(finding.upstream)),
             ]
             out.append(_table(["", ""], ([f"**{k}**", v] for k, v in facts)))
+            needs = f"; needs {', '.join(finding.needs)}" if finding.needs else ""
             out.append(
-                "Reproduce (from the repository's root"
-                + (f"; needs {', '.join(finding['needs'])}" if finding.get("needs") else "")
-                + "):\n\n```sh\n"
-                + finding["reproduce"].strip()
+                f"Reproduce (from the repository's root{needs}):\n\n```sh\n"
+                + finding.reproduce.strip()
                 + "\n```\n"
             )
     return "\n".join(out)

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+import gi_conform
 from gi_conform.cli.main import MANNERS, build_parser, command_parsers, version
 from tests.helpers import ROOT, run_cli
 
@@ -21,6 +22,7 @@ def test_version_prints_the_distribution_version(capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert out == f"gi-conform {version()}\n"
     assert version() != "unknown"
+    assert version() == gi_conform.__version__, "pyproject's version and __version__ differ"
 
 
 def test_version_from_the_console_script() -> None:

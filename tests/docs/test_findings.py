@@ -22,6 +22,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from gi_conform.findings import KINDS, LedgerError, findings_by_case, load_findings
 from gi_conform.groundtruth.guest_setup import GuestUnavailable, locate_kit
 from gi_conform.groundtruth.qemu import QemuUnavailable, find_qemu
 from gi_conform.libvirt.install import LibvirtUnavailable, locate
@@ -30,6 +31,7 @@ from tests.helpers import ROOT
 
 LEDGER = ROOT / "reference" / "findings.toml"
 FINDINGS: list[dict[str, Any]] = tomllib.loads(LEDGER.read_text())["finding"]
+LOADED = load_findings()
 
 ISSUE_24 = {
     "libvirt-smmuv3-ssidsize-spelling": "libvirt drops KubeVirt's smmuv3 ssidSize",
@@ -45,6 +47,33 @@ ISSUE_24 = {
 def test_the_ledger_follows_its_schema() -> None:
     schema = json.loads((ROOT / "reference" / "findings.schema.json").read_text())
     jsonschema.validate(tomllib.loads(LEDGER.read_text()), schema)
+
+
+def test_the_loader_reads_every_finding() -> None:
+    assert [f.id for f in LOADED] == [f["id"] for f in FINDINGS]
+    assert {f.kind for f in LOADED} <= set(KINDS)
+    by_case = findings_by_case(LOADED)
+    assert [f.id for f in by_case["mdev-nodeset"]] == ["libvirt-mdev-nodeset-dropped"]
+    assert all(f.environmental == (f.kind == "environment") for f in LOADED)
+    assert any(f.environmental for f in LOADED)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace('kind = "bug"', 'kind = "oops"', 1), r"finding/0/kind"),
+        (lambda t: t.replace("reproduce = ", "reproduced = ", 1), r"finding/0"),
+        (lambda t: t + t[t.index("[[finding]]") :], r"duplicate finding id"),
+        (lambda t: t.replace("[[finding]]", "[[finding", 1), r"findings\.toml: "),
+    ],
+)
+def test_a_broken_ledger_is_refused_naming_the_field(
+    edit: Any, message: str, tmp_path: Path
+) -> None:
+    broken = tmp_path / "findings.toml"
+    broken.write_text(edit(LEDGER.read_text()))
+    with pytest.raises(LedgerError, match=message):
+        load_findings(broken)
 
 
 def test_ids_are_unique_and_cases_exist() -> None:
