@@ -332,6 +332,7 @@ PUBLIC_MODULES = (
     "gi_conform.argv.options",
     "gi_conform.argv.facts",
     "gi_conform.argv.invariants",
+    "gi_conform.findings",
     "gi_conform.fuzz",
     "gi_conform.oracle",
     "gi_conform.oracle.roundtrip",
