@@ -24,7 +24,7 @@ from typing import Any
 
 from gi_conform.cli.main import COMMON_EXITS, MANNERS, build_parser, command_parsers
 from gi_conform.cli.main import version as installed_version
-from gi_conform.findings import Finding, load_findings
+from gi_conform.findings import Finding, findings_by_case, load_findings
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "cases"
@@ -246,6 +246,8 @@ def invariant_table() -> str:
 
 
 def case_table() -> str:
+    """Every case, with the findings (ledger ids) it shows next to it."""
+    shown = findings_by_case(findings())
     rows = [
         [
             f"`{case['id']}`",
@@ -253,10 +255,11 @@ def case_table() -> str:
             case["expect"],
             ", ".join(f"`{r}`" for r in case["rules"]) or "",
             _escape(case["description"]),
+            ", ".join(f"`{f.id}`" for f in shown.get(case["id"], ())),
         ]
         for case in _index()
     ]
-    return _table(["id", "dialect", "expect", "rules", "description"], rows)
+    return _table(["id", "dialect", "expect", "rules", "description", "findings"], rows)
 
 
 def corpus_readme() -> str:

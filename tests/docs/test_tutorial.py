@@ -20,6 +20,12 @@ TUTORIAL = ROOT / "docs" / "tutorial" / "check-your-implementation.md"
 MARK = "<!-- the command below is run by tests/docs/test_tutorial.py, exactly as written -->"
 
 
+@pytest.fixture(autouse=True)
+def _from_the_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tutorial's commands run from the repository's root, as the page says."""
+    monkeypatch.chdir(ROOT)
+
+
 def _tutorial_run() -> tuple[list[str], str]:
     """The tutorial's tested command (its words after ``gi-conform``) and the summary line
     the page shows for it."""
