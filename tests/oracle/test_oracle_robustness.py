@@ -91,19 +91,27 @@ def test_misbehaving_jsonl_cases_error_and_the_run_completes(
 
 
 @pytest.mark.parametrize(
-    ("mode", "kind"),
+    ("mode", "kind", "says"),
     [
-        ("flood", ErrorKind.OUTPUT_LIMIT),
-        ("segv", ErrorKind.CRASH),
-        ("silent", ErrorKind.PROTOCOL),
-        ("garbage", ErrorKind.PROTOCOL),
+        ("flood", ErrorKind.OUTPUT_LIMIT, "stdout went past its limit"),
+        ("segv", ErrorKind.CRASH, "SIGSEGV"),
+        ("silent", ErrorKind.CRASH, "exit status 1 with nothing on stderr"),
+        ("garbage", ErrorKind.PROTOCOL, "not UTF-8"),
+        ("hello", ErrorKind.PROTOCOL, "no QEMU option in the output: 'hello world'"),
+        ("wordy", ErrorKind.CRASH, "no rejection line on stderr"),
+        ("exit2", ErrorKind.CRASH, "exit status 2: a rejection exits 1"),
+        ("raises", ErrorKind.CRASH, "Python traceback (exit 1), not a rejection: KeyError"),
+        ("hidden", ErrorKind.CRASH, "Python traceback on stderr (exit 0, nothing on stdout)"),
     ],
 )
-def test_misbehaving_commands_error(mode: str, kind: ErrorKind) -> None:
+def test_misbehaving_commands_error(mode: str, kind: ErrorKind, says: str) -> None:
+    """Each errors on every case, the valid and the invalid ones: none reads as a
+    rejection (``raises`` and ``exit2`` print an ``error:`` line first)."""
     script = shlex.quote(str(MUTANTS_DIR / "cmd_misbehaving.py"))
     run, elapsed = _run(f"cmd:{PYTHON} {script} {mode} {{}}")
     assert set(_errored(run).values()) == {kind}, summary(run)
     assert len(_errored(run)) == len(CASES)
+    assert all(says in result.reason for result in run.results), summary(run)
     assert elapsed < len(CASES) * TIMEOUT + SLACK
 
 
