@@ -9,10 +9,12 @@ stderr samples below are copied from their real output.
 
 from __future__ import annotations
 
+import json
 import shlex
 import subprocess
 import sys
 
+import jsonschema
 import pytest
 
 from gi_conform.oracle.contract import (
@@ -28,9 +30,9 @@ from gi_conform.oracle.contract import (
 from gi_conform.oracle.impls import parse_argv_output
 from gi_conform.oracle.model import ErrorKind, Mode, Outcome, Verdict
 from gi_conform.oracle.protocol import ProtocolError, decode_run_reply
-from gi_conform.oracle.report import summary
+from gi_conform.oracle.report import json_report, summary
 from gi_conform.oracle.runner import CheckOptions, run_check
-from gi_conform.resources import cases_dir
+from gi_conform.resources import cases_dir, reference_dir
 from tests.helpers import MUTANTS_DIR, run_cli
 
 PYTHON = shlex.quote(sys.executable)
@@ -401,6 +403,11 @@ def test_an_honest_command_passes_in_every_rejection_style(style: str, pattern: 
     assert run.ok, summary(run)
     assert any(r.answer.verdict is Verdict.REJECTED for r in run.results)
     assert all(r.outcome is Outcome.PASSED for r in run.results)
+    report = json_report(run)
+    assert report["options"].get("reject_pattern") == pattern
+    schema = json.loads((reference_dir() / "report.schema.json").read_text())
+    jsonschema.validate(report, schema)
+    assert (f"reject pattern {pattern!r}" in summary(run)) is (pattern is not None)
 
 
 def test_without_its_pattern_a_custom_rejection_is_no_rejection() -> None:
