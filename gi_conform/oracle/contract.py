@@ -58,23 +58,19 @@ class CrashSignature:
     pattern: re.Pattern[str]
 
 
-def _line(regex: str) -> re.Pattern[str]:
-    return re.compile(regex)
-
-
 CRASH_SIGNATURES: tuple[CrashSignature, ...] = (
-    CrashSignature("Python traceback", _line(r"Traceback \(most recent call last\):")),
-    CrashSignature("Python fatal error", _line(r"^Fatal Python error: ")),
-    CrashSignature("Node.js uncaught exception", _line(r"^Uncaught\b|\bnode:internal/")),
-    CrashSignature("Node.js uncaught exception", _line(r"^ {4}at .+:\d+:\d+\)?$")),
-    CrashSignature("Node.js uncaught exception", _line(r"^Node\.js v\d+\.")),
-    CrashSignature("Node.js unhandled rejection", _line(r"UnhandledPromiseRejection")),
-    CrashSignature("Go panic", _line(r"^panic: ")),
-    CrashSignature("Go runtime crash", _line(r"^goroutine \d+ \[[^\]]+\]:$")),
-    CrashSignature("Rust panic", _line(r"^thread '[^']*'(?: \(\d+\))? panicked at")),
-    CrashSignature("Java uncaught exception", _line(r"^Exception in thread \"")),
-    CrashSignature("Java uncaught exception", _line(r"^\tat [\w$.<>/]+\([^)]*\)$")),
-    CrashSignature("sanitizer report", _line(r"^==\d+==ERROR: \w*Sanitizer")),
+    CrashSignature("Python traceback", re.compile(r"Traceback \(most recent call last\):")),
+    CrashSignature("Python fatal error", re.compile(r"^Fatal Python error: ")),
+    CrashSignature("Node.js uncaught exception", re.compile(r"\bUncaught\b|\bnode:internal/")),
+    CrashSignature("Node.js uncaught exception", re.compile(r"^ {4}at .+:\d+:\d+\)?$")),
+    CrashSignature("Node.js uncaught exception", re.compile(r"^Node\.js v\d+\.")),
+    CrashSignature("Node.js unhandled rejection", re.compile(r"UnhandledPromiseRejection")),
+    CrashSignature("Go panic", re.compile(r"^panic: ")),
+    CrashSignature("Go runtime crash", re.compile(r"^goroutine \d+ \[[^\]]+\]:$")),
+    CrashSignature("Rust panic", re.compile(r"^thread '[^']*'(?: \(\d+\))? panicked at")),
+    CrashSignature("Java uncaught exception", re.compile(r"^Exception in thread \"")),
+    CrashSignature("Java uncaught exception", re.compile(r"^\tat [\w$.<>/]+\([^)]*\)$")),
+    CrashSignature("sanitizer report", re.compile(r"^==\d+==ERROR: \w*Sanitizer")),
 )
 """Uncaught failures of the common runtimes, by a line each prints (real output in
 ``tests/oracle/test_contract.py``). ``4 spaces + at ... :LINE:COL`` is a JavaScript stack

@@ -103,6 +103,17 @@ MORE_CRASHES = (
     '  + Exception Group Traceback (most recent call last):\n  |   File "x.py", line 1\n',
     # Java, a wrapped cause.
     "Caused by: java.lang.NullPointerException\n\tat Impl.cells(Impl.java:40)\n",
+    # Node 20, a promise rejected with a string: no frame of the program's own.
+    "node:internal/process/promises:389\n      new UnhandledPromiseRejection(reason);\n",
+    "UnhandledPromiseRejection: This error originated either by throwing inside of an async "
+    'function without a catch block. The promise rejected with the reason "x".\n',
+    # Node's REPL and Deno (which starts the line with error:).
+    "Uncaught Error: boom\n",
+    "error: Uncaught (in promise) Error: boom\n",
+    # Python 3.11 with faulthandler, a segfault in C code.
+    "Fatal Python error: Segmentation fault\n\nCurrent thread 0x00007f63ac61fb80:\n",
+    # Go, a deadlock: no panic line.
+    "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 [chan receive]:\n",
 )
 
 
@@ -176,6 +187,12 @@ def test_a_crash_signature_is_never_a_rejection(
 def test_other_shapes_of_the_same_crashes(stderr: str) -> None:
     assert crash_signature(stderr) is not None
     assert read_failed_exit(1, "error: x\n" + stderr, DEFAULT).verdict is Verdict.ERRORED
+
+
+def test_every_signature_is_seen_in_a_sample() -> None:
+    lines = [line for text in (*CRASHES.values(), *MORE_CRASHES) for line in text.splitlines()]
+    for signature in CRASH_SIGNATURES:
+        assert any(signature.pattern.search(line) for line in lines), signature
 
 
 def test_the_headline_is_what_went_wrong() -> None:
