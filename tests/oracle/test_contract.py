@@ -427,6 +427,22 @@ def test_an_honest_command_passes_in_every_rejection_style(style: str, pattern: 
     assert (f"reject pattern {pattern!r}" in summary(run)) is (pattern is not None)
 
 
+def test_the_reference_cli_as_a_command_passes() -> None:
+    """``gi-conform argv`` itself, the most honest ``cmd:`` implementation there is."""
+    command = f"{PYTHON} -m gi_conform.cli argv --profile {{profile}} {{}}"
+    options = CheckOptions(
+        impl=f"cmd:{command}",
+        generated=0,
+        patterns=("seed-example", "gi-node-*", "xml-malformed*", "no-numa-no-gi"),
+        strict=True,
+        messages=True,
+        jobs=2,
+    )
+    run = run_check(options)
+    assert run.ok, summary(run)
+    assert {r.answer.verdict for r in run.results} == {Verdict.ACCEPTED, Verdict.REJECTED}
+
+
 def test_without_its_pattern_a_custom_rejection_is_no_rejection() -> None:
     options = CheckOptions(
         impl=f"cmd:{PYTHON} {WRAPPER} --style=custom reference {{}}",
