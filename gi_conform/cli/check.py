@@ -23,7 +23,9 @@ SPEC is one of:
   reference               the built-in reference (the default)
   python:MODULE:FUNCTION  in-process; FUNCTION(case) returns a protocol run reply
   cmd:COMMAND             one process per case; {} is the XML path (appended if absent),
-                          {profile} the profile; exit 0 + argv on stdout = accepted
+                          {profile} the profile; exit 0 + argv on stdout = accepted,
+                          exit 1 + a stderr line matching --reject-pattern = rejected,
+                          anything else (a stack, another exit) = errored
   jsonl:COMMAND           one process speaking the line-delimited JSON protocol
   libvirt[:DIR]           real libvirt's virsh domxml-to-native (--mode argv)
   libvirt-xml[:DIR]       libvirt's parse + format: virsh define + dumpxml (--mode roundtrip)
@@ -92,6 +94,12 @@ def add_parser(commands: Any) -> None:
         metavar="SIZE",
         help="address space per implementation process, e.g. 4G, or none "
         f"(default {DEFAULT_MEMORY_LIMIT >> 30}G)",
+    )
+    check.add_argument(
+        "--reject-pattern",
+        metavar="REGEX",
+        help="cmd: a rejection exits 1 with a stderr line matching REGEX "
+        "(default '^error[: ]'); any other failure is a crash",
     )
     check.add_argument(
         "--failures-dir",

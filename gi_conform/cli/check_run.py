@@ -28,7 +28,7 @@ from gi_conform.cli.common import (
     EXIT_REJECTED,
     UsageError,
 )
-from gi_conform.oracle.impls import SpecError, parse_spec
+from gi_conform.oracle.impls import SpecError, check_reject_pattern, parse_spec
 from gi_conform.oracle.model import CaseResult, CheckCase, Mode, Outcome
 from gi_conform.oracle.report import summary, write_report
 from gi_conform.oracle.runner import (
@@ -56,7 +56,7 @@ def _status(enabled: bool, text: str) -> Iterator[None]:
 def run(args: argparse.Namespace) -> int:
     """The ``check`` command: parse what the parser could not, run, report."""
     try:
-        parse_spec(args.impl)
+        check_reject_pattern(parse_spec(args.impl), args.reject_pattern)
         known = load_known_deviations(args.known_deviations) if args.known_deviations else {}
     except (SpecError, KnownDeviationsError) as error:
         raise UsageError(str(error)) from None
@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         validate_protocol=args.validate_protocol,
         jobs=args.jobs if args.jobs is not None else default_jobs(args.impl),
         memory_limit=args.memory_limit,
+        reject_pattern=args.reject_pattern,
     )
     started = time.monotonic()
     interactive = sys.stderr.isatty() and not args.no_progress

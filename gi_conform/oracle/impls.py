@@ -35,6 +35,15 @@ from gi_conform.document.validate import validate
 from gi_conform.libvirt.convert import LibvirtError, LibvirtTimeout, convert
 from gi_conform.libvirt.install import LibvirtUnavailable, locate
 from gi_conform.libvirt.xmllayer import VIRTINST_PATH, virtinst_command
+from gi_conform.oracle.contract import (
+    RejectPatternError,
+    compile_reject_pattern,
+    crash_signature,
+    read_failed_exit,
+    stderr_tail,
+    unreadable_argv,
+    unreadable_xml,
+)
 from gi_conform.oracle.impls_xml import open_xml_layer
 from gi_conform.oracle.model import Answer, CheckCase, ErrorKind, ImplInfo, Mode, Verdict
 from gi_conform.oracle.protocol import (
@@ -54,6 +63,7 @@ __all__ = [
     "Implementation",
     "ImplementationSpec",
     "SpecError",
+    "check_reject_pattern",
     "load_function",
     "open_implementation",
     "parse_argv_output",
@@ -64,7 +74,6 @@ __all__ = [
 MAX_ARGV_CHARS = 16 << 20
 """The most argv text accepted from one answer; more is an ``output-limit`` error."""
 START_FAILURES_BEFORE_GIVING_UP = 3
-_TRACEBACK = "Traceback (most recent call last):"
 _STOP_GRACE = 2.0
 _NOT_TEXT = "the document is not UTF-8: the protocol carries documents as JSON text"
 
@@ -111,6 +120,23 @@ def parse_spec(text: str) -> ImplementationSpec:
     if kind == "python" and ":" not in target:
         raise SpecError(f"--impl {text!r}: expected python:MODULE:FUNCTION")
     return ImplementationSpec(kind, target)
+
+
+def check_reject_pattern(spec: ImplementationSpec, pattern: str | None) -> None:
+    """Raise :class:`SpecError` unless ``pattern`` (``--reject-pattern``) is None, or a
+    usable regular expression given for a ``cmd:`` implementation (the only kind whose
+    rejections are read from stderr)."""
+    if pattern is None:
+        return
+    if spec.kind != "cmd":
+        raise SpecError(
+            f"--reject-pattern applies to cmd: implementations only, not {spec.kind} "
+            "(the others say rejected in their replies)"
+        )
+    try:
+        compile_reject_pattern(pattern)
+    except RejectPatternError as error:
+        raise SpecError(str(error)) from None
 
 
 class Implementation(Protocol):
@@ -335,11 +361,19 @@ def parse_argv_output(text: str) -> list[str]:
 
 
 class _Command:
-    """``cmd:COMMAND``: one process per case; exit 0 and argv on stdout means accepted."""
+    """``cmd:COMMAND``: one process per case. Exit 0 and argv on stdout means accepted,
+    exit 1 and a rejection line on stderr rejected, anything else errored
+    (:mod:`gi_conform.oracle.contract`)."""
 
     def __init__(
-        self, command: str, *, memory_limit: int | None = None, mode: Mode = Mode.ARGV
+        self,
+        command: str,
+        *,
+        memory_limit: int | None = None,
+        mode: Mode = Mode.ARGV,
+        reject_pattern: str | None = None,
     ) -> None:
+        self._reject = compile_reject_pattern(reject_pattern)
         self._command = command
         self._mode = mode
         self._memory_limit = memory_limit
@@ -377,7 +411,7 @@ class _Command:
         )
         elapsed = result.elapsed
         stderr = result.stderr.decode("utf-8", "replace")
-        tail = _tail(stderr)
+        tail = stderr_tail(stderr)
         if result.timed_out:
             return _errored(ErrorKind.TIMEOUT, f"no answer within {timeout:g} s{tail}", elapsed)
         if result.overflow is not None:
@@ -397,26 +431,36 @@ class _Command:
                 ErrorKind.CRASH, f"exit status {code} ({name} in a shell){tail}", elapsed
             )
         if code != 0:
-            if _TRACEBACK in stderr:
-                last = stderr.strip().splitlines()[-1]
-                head = f"Python traceback (exit {code}): {last[:300]}"
-                return _errored(ErrorKind.CRASH, head + tail, elapsed)
-            if not stderr.strip():
-                context = f"exit status {code} with no message on stderr"
-                return _errored(ErrorKind.PROTOCOL, context, elapsed)
-            return Answer(
-                Verdict.REJECTED, message=stderr, rules=rule_ids_in(stderr), elapsed=elapsed
-            )
+            answer = read_failed_exit(code, stderr, self._reject, elapsed)
+            if answer.verdict is Verdict.REJECTED:
+                return replace(answer, rules=rule_ids_in(stderr))
+            return answer
+        return self._accepted(result.stdout, stderr, elapsed)
+
+    def _accepted(self, stdout: bytes, stderr: str, elapsed: float) -> Answer:
+        """Exit 0: what stdout holds, when it can be read as an answer at all."""
         try:
-            text = result.stdout.decode("utf-8")
+            text = stdout.decode("utf-8")
         except UnicodeDecodeError:
             return _errored(ErrorKind.PROTOCOL, "stdout is not UTF-8 text", elapsed)
         if "\x00" in text:
             return _errored(ErrorKind.PROTOCOL, "stdout holds NUL bytes, not an argv", elapsed)
+        runtime = crash_signature(stderr) if not text.strip() else None
+        if runtime is not None:
+            # Nothing printed and a stack on stderr: a wrapper that hid the exit status.
+            context = f"{runtime} on stderr (exit 0, nothing on stdout){stderr_tail(stderr)}"
+            return _errored(ErrorKind.CRASH, context, elapsed)
         if self._mode is Mode.ROUNDTRIP:
             # The document written back; nothing on stdout is a verdict-only answer.
+            problem = unreadable_xml(text)
+            if problem is not None:
+                return _errored(ErrorKind.PROTOCOL, problem + stderr_tail(stderr), elapsed)
             return Answer(Verdict.ACCEPTED, xml=text if text.strip() else None, elapsed=elapsed)
-        return Answer(Verdict.ACCEPTED, argv=tuple(parse_argv_output(text)), elapsed=elapsed)
+        argv = parse_argv_output(text)
+        problem = unreadable_argv(argv, text)
+        if problem is not None:
+            return _errored(ErrorKind.PROTOCOL, problem + stderr_tail(stderr), elapsed)
+        return Answer(Verdict.ACCEPTED, argv=tuple(argv), elapsed=elapsed)
 
     def close(self) -> None:
         self._tmp.cleanup()
@@ -427,15 +471,6 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
-
-
-def _tail(stderr: str, limit: int = 2000) -> str:
-    text = stderr.strip()
-    if not text:
-        return ""
-    if len(text) > limit:
-        text = "..." + text[-limit:]
-    return f"\n--- stderr ---\n{text}"
 
 
 class _Jsonl:
@@ -518,7 +553,7 @@ class _Jsonl:
         status = ""
         if code is not None:
             status = f" (exit {code})" if code >= 0 else f" (killed by {_signal_name(-code)})"
-        tail = _tail(self._stderr.text(wait=0.2)) if self._stderr is not None else ""
+        tail = stderr_tail(self._stderr.text(wait=0.2)) if self._stderr is not None else ""
         return status + tail
 
     def _kill(self) -> None:
@@ -659,16 +694,20 @@ def open_implementation(
     start_timeout: float = 10.0,
     memory_limit: int | None = None,
     mode: Mode = Mode.ARGV,
+    reject_pattern: str | None = None,
 ) -> Iterator[Implementation]:
     """The adapter for ``spec``, closed (processes stopped, files removed) on exit.
 
     ``memory_limit`` bounds the address space of every child process (``cmd:``,
     ``jsonl:``, ``libvirt``); in-process implementations share the harness's.
     ``mode`` is what every case asks for: an argv, or the document written back.
-    Raises :class:`SpecError` when a ``python:`` target cannot be imported, or the
-    implementation cannot answer in ``mode``.
+    ``reject_pattern`` is a ``cmd:`` implementation's rejection line (None: the default,
+    see :mod:`gi_conform.oracle.contract`). Raises :class:`SpecError` when a ``python:``
+    target cannot be imported, the implementation cannot answer in ``mode``, or the
+    reject pattern is unusable or given for another kind.
     """
     parsed = parse_spec(spec) if isinstance(spec, str) else spec
+    check_reject_pattern(parsed, reject_pattern)
     implementation: Implementation
     if parsed.kind == "reference":
         implementation = _InProcess(
@@ -686,7 +725,9 @@ def open_implementation(
             mode=mode,
         )
     elif parsed.kind == "cmd":
-        implementation = _Command(parsed.target, memory_limit=memory_limit, mode=mode)
+        implementation = _Command(
+            parsed.target, memory_limit=memory_limit, mode=mode, reject_pattern=reject_pattern
+        )
     elif parsed.kind == "libvirt":
         if mode is not Mode.ARGV:
             raise SpecError("--impl libvirt converts to an argv: use --mode argv")

@@ -208,3 +208,5 @@ class CheckOptions:
     """Cases run at once (``--jobs``); reports are the same for any value."""
     memory_limit: int | None = DEFAULT_MEMORY_LIMIT
     """Address-space bytes each child process of an implementation may take; None: no limit."""
+    reject_pattern: str | None = None
+    """A ``cmd:`` rejection's stderr line (``--reject-pattern``); None: ``^error[: ]``."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from gi_conform.oracle.contract import crash_signature, unreadable_argv, unreadable_xml
 from gi_conform.oracle.model import Answer, ErrorKind, ImplInfo, Verdict
 from gi_conform.resources import reference_dir
 from gi_conform.rules import catalogue
@@ -150,7 +151,10 @@ def decode_run_reply(
     ``seq`` None skips the sequence check (in-process replies need not carry one). In
     ``argv`` mode an accepted reply needs ``argv``; in ``roundtrip`` mode it carries the
     document written back in ``xml``, or nothing more (a verdict-only implementation).
-    Raises :class:`ProtocolError` when the reply has none of the four shapes.
+    Raises :class:`ProtocolError` when the reply has none of the four shapes, or an
+    accepted one cannot be read (an argv without a QEMU option, ``xml`` that is no XML).
+    A rejected reply whose message is a runtime's stack is an errored answer (``crash``):
+    a crash signature is never a rejection (:mod:`gi_conform.oracle.contract`).
     """
     if validate:
         payload = dict(data)
@@ -182,6 +186,11 @@ def decode_run_reply(
             not isinstance(rules, list) or not all(isinstance(r, str) for r in rules)
         ):
             raise ProtocolError("rejected reply's rules must be a list of strings")
+        runtime = crash_signature(message)
+        if runtime is not None:
+            # An implementation that catches everything and returns the stack has crashed.
+            context = f"{runtime} in a rejected reply's message, not a rejection:\n{message}"
+            return Answer(Verdict.ERRORED, context=context, error_kind=ErrorKind.CRASH)
         return Answer(
             Verdict.REJECTED,
             message=message,
@@ -201,10 +210,16 @@ def _accepted(data: Mapping[str, Any], mode: str) -> Answer:
             raise ProtocolError(
                 "accepted reply in roundtrip mode needs xml: the document, or null (a verdict)"
             )
+        problem = unreadable_xml(xml) if xml is not None else None
+        if problem is not None:
+            raise ProtocolError(f"the accepted reply's xml: {problem}")
         return Answer(Verdict.ACCEPTED, xml=xml)
     argv = data.get("argv")
     if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
         raise ProtocolError("accepted reply needs argv, a list of strings")
+    problem = unreadable_argv(argv, json.dumps(argv), "the accepted reply's argv")
+    if problem is not None:
+        raise ProtocolError(problem)
     return Answer(Verdict.ACCEPTED, argv=tuple(argv))
 
 

@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from gi_conform.argv.build import Profile
-from gi_conform.oracle.impls import Implementation, SpecError, parse_spec
+from gi_conform.oracle.impls import (
+    Implementation,
+    SpecError,
+    check_reject_pattern,
+    parse_spec,
+)
 from gi_conform.oracle.model import CaseResult, CheckCase, CheckOptions, Mode
 from gi_conform.oracle.runner import KnownDeviationsError, load_known_deviations, select_cases
 from gi_conform.oracle.workers import check_case, open_for
@@ -43,7 +48,8 @@ def check_options(config: pytest.Config) -> CheckOptions:
     spec = str(config.getoption("gi_impl"))
     deviations = config.getoption("gi_known_deviations")
     try:
-        parse_spec(spec)
+        reject_pattern = config.getoption("gi_reject_pattern")
+        check_reject_pattern(parse_spec(spec), reject_pattern)
         known = load_known_deviations(Path(deviations)) if deviations else {}
     except (SpecError, KnownDeviationsError) as error:
         raise pytest.UsageError(str(error)) from None
@@ -61,6 +67,7 @@ def check_options(config: pytest.Config) -> CheckOptions:
         timeout=float(config.getoption("gi_timeout")),
         known_deviations=known,
         validate_protocol=bool(config.getoption("gi_validate_protocol")),
+        reject_pattern=reject_pattern,
     )
 
 

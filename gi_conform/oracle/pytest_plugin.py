@@ -57,6 +57,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--gi-validate-protocol", action="store_true", help="check replies against the schemas"
     )
+    group.addoption(
+        "--gi-reject-pattern",
+        metavar="REGEX",
+        help="cmd: a rejection exits 1 with a stderr line matching REGEX (default '^error[: ]')",
+    )
 
 
 _CHECKER = pytest.StashKey["Checker"]()

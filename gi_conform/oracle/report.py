@@ -77,6 +77,8 @@ def summary(run: CheckRun, *, details: int = 3) -> str:
     flags.extend(
         name for name, on in (("strict", options.strict), ("messages", options.messages)) if on
     )
+    if options.reject_pattern is not None:
+        flags.append(f"reject pattern {options.reject_pattern!r}")
     out.append(f"({', '.join(flags)}; {run.duration:.1f} s)")
     keys = run.failure_keys()
     if keys:
@@ -149,6 +151,9 @@ def json_report(run: CheckRun) -> dict[str, Any]:
         implementation["version"] = info.version
     if info.dialects is not None:
         implementation["dialects"] = list(info.dialects)
+    chosen: dict[str, Any] = {}
+    if options.reject_pattern is not None:
+        chosen["reject_pattern"] = options.reject_pattern
     return {
         "format": REPORT_FORMAT,
         "version": REPORT_VERSION,
@@ -165,6 +170,7 @@ def json_report(run: CheckRun) -> dict[str, Any]:
             "messages": options.messages,
             "timeout_s": options.timeout,
             "validate_protocol": options.validate_protocol,
+            **chosen,
         },
         "started": run.started,
         "duration_s": round(run.duration, 3),

@@ -121,6 +121,7 @@ def open_for(options: CheckOptions) -> contextlib.AbstractContextManager[Impleme
         start_timeout=max(options.timeout, 5.0),
         memory_limit=options.memory_limit,
         mode=options.mode,
+        reject_pattern=options.reject_pattern,
     )
 
 

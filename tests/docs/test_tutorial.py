@@ -94,11 +94,6 @@ def test_a_crashing_example_fails_the_tutorial_command(
     assert re.search(r"\b0 passed\b", out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the tightened cmd: contract (a stack trace is errored, not a rejection) is on "
-    "another branch; remove this mark when it lands",
-)
 def test_a_crashing_example_is_errored_not_rejected(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

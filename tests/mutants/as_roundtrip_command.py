@@ -1,6 +1,7 @@
 """Run a round-trip mutant as a ``cmd:`` implementation: ``python as_roundtrip_command.py
 MUTANT XML``. Prints the document written back and exits 0 (nothing printed: a verdict
-only), or prints the message and exits 1."""
+only), or prints the message (lines starting ``error``, as the ``cmd:`` contract asks)
+and exits 1."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def main() -> int:
     if reply.get("accepted") is True:
         sys.stdout.write(str(reply.get("xml") or ""))
         return 0
-    sys.stderr.write(str(reply.get("message", "")) or "rejected")
+    sys.stderr.write(str(reply.get("message", "")) or "error: rejected\n")
     return 1
 
 

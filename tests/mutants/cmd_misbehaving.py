@@ -2,8 +2,14 @@
 
 flood     prints endless output (gigabytes if nobody stops it)
 segv      kills itself with SIGSEGV
-silent    exits 1 with no message at all (a rejection without words)
+silent    exits 1 with no message at all (no rejection line: a crash)
 garbage   exits 0 with binary garbage on stdout
+hello     exits 0 with ``hello world`` on stdout: text, but no command line
+wordy     exits 1 with a message that has no rejection line (``cannot convert``)
+exit2     prints an ``error:`` line and exits 2 (a rejection exits 1)
+raises    prints an ``error:`` line, then an exception escapes (exit 1, a traceback)
+hidden    an exception escapes behind ``|| true`` style masking: exit 0, nothing on
+          stdout, the traceback on stderr
 orphan    leaves a sleeping grandchild (marker in its argv) and hangs
 """
 
@@ -14,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 
 
 def main() -> int:
@@ -30,6 +37,25 @@ def main() -> int:
     if mode == "garbage":
         sys.stdout.buffer.write(bytes(range(256)) * 4)
         return 0
+    if mode == "hello":
+        print("hello world")
+        return 0
+    if mode == "wordy":
+        print("cannot convert this document", file=sys.stderr)
+        return 1
+    if mode == "exit2":
+        print("error: cannot convert this document", file=sys.stderr)
+        return 2
+    if mode in ("raises", "hidden"):
+        print("error: cannot convert this document", file=sys.stderr, flush=True)
+        cells: dict[str, int] = {}
+        try:
+            return cells["cells"]  # the careless lookup whose KeyError escapes
+        except KeyError:
+            if mode == "raises":
+                raise
+            traceback.print_exc()
+            return 0
     if mode == "orphan":
         subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", marker])
         time.sleep(300)

@@ -11,6 +11,9 @@ reference until its fault):
   bad-version   answers start with protocol version 99
   no-start      exits at once, before answering start
   orphan        starts a grandchild that sleeps (marker in its argv), then hangs
+  raises        an exception escapes on the second run: a traceback on stderr, exit 1
+  stack-reply   answers every run rejected, with its own traceback as the message
+  hello-argv    answers every run accepted, with an argv that holds no QEMU option
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import json
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -29,6 +34,25 @@ from tests.mutants.mutants import reference
 def send(payload: object) -> None:
     sys.stdout.write(json.dumps(payload) + "\n")
     sys.stdout.flush()
+
+
+def _reply(mode: str, runs: int, request: dict[str, Any]) -> dict[str, object]:
+    """The reply to a run: the reference's, or the mode's fault."""
+    seq, case = request["seq"], request["case"]
+    if mode == "raises" and runs == 2:
+        raise RuntimeError(f"cannot convert {case['id']}")
+    if mode == "stack-reply":
+        try:
+            raise KeyError("cells")
+        except KeyError:
+            return {"seq": seq, "accepted": False, "message": traceback.format_exc()}
+    if mode == "hello-argv":
+        return {"seq": seq, "accepted": True, "argv": ["hello", "world"]}
+    if mode == "bad-reply":
+        return {"seq": seq, "accepted": True, "argv": [1, 2], "extra": True}
+    if mode == "wrong-seq":
+        seq += 1000
+    return {"seq": seq, **reference(case)}
 
 
 def main() -> int:
@@ -51,7 +75,6 @@ def main() -> int:
         if request["cmd"] != "run":
             return 0
         runs += 1
-        seq = request["seq"]
         if mode == "dies" and runs == 3:
             return 0
         if mode == "garbage":
@@ -67,12 +90,7 @@ def main() -> int:
         if mode == "orphan":
             subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", marker])
             time.sleep(300)
-        if mode == "wrong-seq":
-            seq += 1000
-        reply = {"seq": seq, **reference(request["case"])}
-        if mode == "bad-reply":
-            reply = {"seq": seq, "accepted": True, "argv": [1, 2], "extra": True}
-        send(reply)
+        send(_reply(mode, runs, request))
     return 0
 
 

@@ -10,7 +10,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from xml.etree import ElementTree
 
-from tests.helpers import ROOT
+from tests.helpers import MUTANTS_DIR, ROOT
 
 PLUGIN = "gi_conform.oracle.pytest_plugin"
 
@@ -135,3 +135,19 @@ def test_plugin_checks_round_trips(tmp_path: Path) -> None:
     assert code == 1
     assert cases["check[seed-example]"] == ["failure"]
     assert "RT-SEED-DROPPED" in output
+
+
+def test_plugin_takes_a_reject_pattern(tmp_path: Path) -> None:
+    wrapper = MUTANTS_DIR / "as_command.py"
+    impl = f"cmd:{sys.executable} {wrapper} --style=custom reference {{}}"
+    args = ("--gi-impl", impl, "--gi-generated", "0", "--gi-case", "gi-node-unknown")
+    code, output, cases = _pytest(tmp_path, *args, "--gi-reject-pattern", "^REJECTED ")
+    assert code == 0, output
+    assert cases == {"check[gi-node-unknown]": []}
+    code, output, cases = _pytest(tmp_path, *args)
+    assert code != 0
+    assert cases["check[gi-node-unknown]"] == ["error"]
+    assert "no rejection line on stderr" in output
+    code, output, _ = _pytest(tmp_path, *args, "--gi-reject-pattern", "(")
+    assert code == 4  # pytest's usage error
+    assert "--reject-pattern '('" in output

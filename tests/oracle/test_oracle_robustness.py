@@ -58,20 +58,23 @@ def _errored(run: CheckRun) -> dict[str, ErrorKind | None]:
 
 
 @pytest.mark.parametrize(
-    ("mode", "kind", "every_case"),
+    ("mode", "kind", "every_case", "says"),
     [
-        ("dies", ErrorKind.CRASH, False),
-        ("garbage", ErrorKind.PROTOCOL, True),
-        ("silent", ErrorKind.TIMEOUT, True),
-        ("flood", ErrorKind.OUTPUT_LIMIT, False),
-        ("wrong-seq", ErrorKind.PROTOCOL, True),
-        ("bad-reply", ErrorKind.PROTOCOL, True),
-        ("bad-version", ErrorKind.START, True),
-        ("no-start", ErrorKind.START, True),
+        ("dies", ErrorKind.CRASH, False, "died mid-protocol"),
+        ("garbage", ErrorKind.PROTOCOL, True, "not JSON"),
+        ("silent", ErrorKind.TIMEOUT, True, "no answer"),
+        ("flood", ErrorKind.OUTPUT_LIMIT, False, ""),
+        ("wrong-seq", ErrorKind.PROTOCOL, True, "seq"),
+        ("bad-reply", ErrorKind.PROTOCOL, True, "schema"),
+        ("bad-version", ErrorKind.START, True, "version"),
+        ("no-start", ErrorKind.START, True, "start failed"),
+        ("raises", ErrorKind.CRASH, False, "RuntimeError: cannot convert"),
+        ("stack-reply", ErrorKind.CRASH, True, "Python traceback in a rejected reply"),
+        ("hello-argv", ErrorKind.PROTOCOL, True, "no QEMU option"),
     ],
 )
 def test_misbehaving_jsonl_cases_error_and_the_run_completes(
-    mode: str, kind: ErrorKind, every_case: bool
+    mode: str, kind: ErrorKind, every_case: bool, says: str
 ) -> None:
     marker = f"gi-conform-test-{uuid.uuid4().hex}"
     script = shlex.quote(str(MUTANTS_DIR / "jsonl_misbehaving.py"))
@@ -82,6 +85,8 @@ def test_misbehaving_jsonl_cases_error_and_the_run_completes(
     errored = _errored(run)
     assert errored, summary(run)
     assert set(errored.values()) == {kind}, summary(run)
+    reasons = [r.reason for r in run.results if r.case.id in errored]
+    assert all(says in reason for reason in reasons), summary(run)
     if every_case:
         assert len(errored) == len(cases)
     else:
@@ -91,19 +96,27 @@ def test_misbehaving_jsonl_cases_error_and_the_run_completes(
 
 
 @pytest.mark.parametrize(
-    ("mode", "kind"),
+    ("mode", "kind", "says"),
     [
-        ("flood", ErrorKind.OUTPUT_LIMIT),
-        ("segv", ErrorKind.CRASH),
-        ("silent", ErrorKind.PROTOCOL),
-        ("garbage", ErrorKind.PROTOCOL),
+        ("flood", ErrorKind.OUTPUT_LIMIT, "stdout went past its limit"),
+        ("segv", ErrorKind.CRASH, "SIGSEGV"),
+        ("silent", ErrorKind.CRASH, "exit status 1 with nothing on stderr"),
+        ("garbage", ErrorKind.PROTOCOL, "not UTF-8"),
+        ("hello", ErrorKind.PROTOCOL, "no QEMU option in the output: 'hello world'"),
+        ("wordy", ErrorKind.CRASH, "no rejection line on stderr"),
+        ("exit2", ErrorKind.CRASH, "exit status 2: a rejection exits 1"),
+        ("raises", ErrorKind.CRASH, "Python traceback (exit 1), not a rejection: KeyError"),
+        ("hidden", ErrorKind.CRASH, "Python traceback on stderr (exit 0, nothing on stdout)"),
     ],
 )
-def test_misbehaving_commands_error(mode: str, kind: ErrorKind) -> None:
+def test_misbehaving_commands_error(mode: str, kind: ErrorKind, says: str) -> None:
+    """Each errors on every case, the valid and the invalid ones: none reads as a
+    rejection (``raises`` and ``exit2`` print an ``error:`` line first)."""
     script = shlex.quote(str(MUTANTS_DIR / "cmd_misbehaving.py"))
     run, elapsed = _run(f"cmd:{PYTHON} {script} {mode} {{}}")
     assert set(_errored(run).values()) == {kind}, summary(run)
     assert len(_errored(run)) == len(CASES)
+    assert all(says in result.reason for result in run.results), summary(run)
     assert elapsed < len(CASES) * TIMEOUT + SLACK
 
 
