@@ -1,6 +1,7 @@
 """What a check tells people and tools: a summary, a JSON report, JUnit XML.
 
-The summary is for a person at a terminal: counts and conformance first, then failures
+The summary is for a person at a terminal: counts and conformance first (the balanced
+score of :mod:`gi_conform.oracle.score`, valid and invalid documents apart), then failures
 grouped by rule / invariant / fact, then the first few cases in detail with their argv
 diff. The JSON report follows ``reference/report.schema.json`` (versioned); JUnit XML is
 for CI dashboards.
@@ -16,8 +17,18 @@ from xml.etree import ElementTree
 
 from gi_conform.oracle.model import CaseResult, Outcome
 from gi_conform.oracle.runner import CheckRun
+from gi_conform.oracle.score import Group, Score
 
-__all__ = ["REPORT_FORMAT", "REPORT_VERSION", "json_report", "junit_xml", "summary", "write_report"]
+__all__ = [
+    "REPORT_FORMAT",
+    "REPORT_VERSION",
+    "json_report",
+    "junit_xml",
+    "percent",
+    "score_line",
+    "summary",
+    "write_report",
+]
 
 REPORT_FORMAT = "gi-conform-check-report"
 REPORT_VERSION = 1
@@ -33,6 +44,22 @@ def _plural(count: int, word: str) -> str:
 
 def _indent(text: str, prefix: str = "    ") -> str:
     return "".join(f"{prefix}{line}\n" for line in text.splitlines())
+
+
+def percent(value: float | None) -> str:
+    """A rate as the reports print it; ``n/a`` when no case ran."""
+    return "n/a" if value is None else f"{value:.1f}%"
+
+
+def score_line(figures: Score, mode: str = "argv") -> str:
+    """Valid and invalid documents apart, and how the headline is made of them."""
+    kept = "rejected or kept invalid" if mode == "roundtrip" else "rejected"
+    return (
+        f"(valid: {figures.valid.passed} of {figures.valid.ran} accepted and right, "
+        f"{percent(figures.valid.rate)}; invalid: {figures.invalid.passed} of "
+        f"{figures.invalid.ran} {kept}, {percent(figures.invalid.rate)}; "
+        "conformance = their mean)"
+    )
 
 
 def _detail(result: CaseResult) -> str:
@@ -68,8 +95,9 @@ def summary(run: CheckRun, *, details: int = 3) -> str:
     out.append(
         f"{_plural(total, 'case')}: {run.count(Outcome.PASSED)} passed, "
         f"{run.count(Outcome.FAILED)} failed, {run.count(Outcome.SKIPPED)} skipped, "
-        f"{run.count(Outcome.ERRORED)} errored; conformance {run.conformance:.1f}%"
+        f"{run.count(Outcome.ERRORED)} errored; conformance {percent(run.conformance)}"
     )
+    out.append(score_line(run.score, options.mode))
     flags = [f"corpus {corpus}", f"generated {total - corpus} (seed {options.seed})"]
     flags.append(f"profile {options.profile or 'auto'}")
     if options.mode != "argv":
@@ -140,6 +168,19 @@ def _case_json(result: CaseResult) -> dict[str, Any]:
     return entry
 
 
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _group_json(group: Group) -> dict[str, Any]:
+    return {
+        "cases": group.cases,
+        "ran": group.ran,
+        "passed": group.passed,
+        "rate": _round(group.rate),
+    }
+
+
 def json_report(run: CheckRun) -> dict[str, Any]:
     """The report as JSON data (``reference/report.schema.json``)."""
     info = run.info
@@ -174,7 +215,10 @@ def json_report(run: CheckRun) -> dict[str, Any]:
             "failed": run.count(Outcome.FAILED),
             "skipped": run.count(Outcome.SKIPPED),
             "errored": run.count(Outcome.ERRORED),
-            "conformance": round(run.conformance, 2),
+            "conformance": round(run.pass_rate, 2),
+            "balanced": _round(run.conformance),
+            "valid": _group_json(run.score.valid),
+            "invalid": _group_json(run.score.invalid),
         },
         "failures_by_key": [
             {"kind": kind, "key": key, "cases": count}
@@ -224,6 +268,20 @@ def junit_xml(run: CheckRun) -> bytes:
     properties = ElementTree.SubElement(suite, "properties")
     ElementTree.SubElement(properties, "property", name="mode", value=str(run.options.mode))
     ElementTree.SubElement(properties, "property", name="impl", value=_clean(run.impl))
+    figures = run.score
+    values = {
+        "conformance": _round(run.conformance),
+        "pass-rate": _round(run.pass_rate),
+        "valid-cases": figures.valid.ran,
+        "valid-passed": figures.valid.passed,
+        "valid-rate": _round(figures.valid.rate),
+        "invalid-cases": figures.invalid.ran,
+        "invalid-passed": figures.invalid.passed,
+        "invalid-rate": _round(figures.invalid.rate),
+    }
+    for name, value in values.items():
+        text = "n/a" if value is None else str(value)
+        ElementTree.SubElement(properties, "property", name=name, value=text)
     for result in run.results:
         testcase = ElementTree.SubElement(
             suite,

@@ -29,6 +29,7 @@ from gi_conform.oracle.model import (
     Outcome,
     Verdict,
 )
+from gi_conform.oracle.score import Score, ScoredCase, score
 from gi_conform.oracle.shrink import (
     GeneratedDocument,
     generate_documents,
@@ -82,10 +83,30 @@ class CheckRun:
         return sum(1 for r in self.results if r.outcome is outcome)
 
     @property
-    def conformance(self) -> float:
-        """Passed over the cases that ran to a verdict (skips excluded), in percent."""
+    def pass_rate(self) -> float:
+        """Passed over the cases that ran to a verdict (skips excluded), in percent.
+
+        The JSON report's ``summary.conformance`` (its meaning is fixed in version 1);
+        not the headline: rejecting everything scores the share of invalid cases here."""
         ran = len(self.results) - self.count(Outcome.SKIPPED)
         return 100.0 * self.count(Outcome.PASSED) / ran if ran else 100.0
+
+    @property
+    def score(self) -> Score:
+        """Valid and invalid documents apart (:mod:`gi_conform.oracle.score`)."""
+        return score(
+            ScoredCase(
+                "accept" if r.case.expectation.accepted else "reject",
+                str(r.outcome),
+                r.known_deviation,
+            )
+            for r in self.results
+        )
+
+    @property
+    def conformance(self) -> float | None:
+        """The headline: the balanced score in percent; ``None`` when no case ran."""
+        return self.score.balanced
 
     @property
     def ok(self) -> bool:

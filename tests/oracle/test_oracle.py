@@ -372,6 +372,9 @@ def test_check_writes_both_reports(capsys: pytest.CaptureFixture[str], tmp_path:
         "skipped": 0,
         "errored": 0,
         "conformance": 100.0,
+        "balanced": 100.0,
+        "valid": {"cases": 1, "ran": 1, "passed": 1, "rate": 100.0},
+        "invalid": {"cases": 1, "ran": 1, "passed": 1, "rate": 100.0},
     }
     assert ElementTree.parse(tmp_path / "r.xml").getroot().tag == "testsuites"
 
