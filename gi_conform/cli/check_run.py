@@ -28,14 +28,18 @@ from gi_conform.cli.common import (
     EXIT_REJECTED,
     UsageError,
 )
+from gi_conform.oracle.deviations import (
+    BaselineError,
+    KnownDeviationsError,
+    load_baseline,
+    load_known_deviations,
+)
 from gi_conform.oracle.impls import SpecError, parse_spec
 from gi_conform.oracle.model import CaseResult, CheckCase, Mode, Outcome
 from gi_conform.oracle.report import summary, write_report
 from gi_conform.oracle.runner import (
     CheckOptions,
     CheckRun,
-    KnownDeviationsError,
-    load_known_deviations,
     run_check,
     select_cases,
 )
@@ -58,8 +62,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         parse_spec(args.impl)
         known = load_known_deviations(args.known_deviations) if args.known_deviations else {}
-    except (SpecError, KnownDeviationsError) as error:
+        baseline = load_baseline(args.baseline) if args.baseline is not None else None
+    except (SpecError, KnownDeviationsError, BaselineError) as error:
         raise UsageError(str(error)) from None
+    if baseline is not None and baseline.mode != args.mode:
+        raise UsageError(
+            f"--baseline {args.baseline} is a {baseline.mode} report; this check is --mode "
+            f"{args.mode}"
+        )
     for kind, file in args.report:
         if kind not in ("json", "junit"):
             raise UsageError(f"--report {kind}: expected json or junit")
@@ -91,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         failures_dir=args.failures_dir,
         max_shrinks=args.max_shrinks,
         known_deviations=known,
+        baseline=baseline,
         validate_protocol=args.validate_protocol,
         jobs=args.jobs if args.jobs is not None else default_jobs(args.impl),
         memory_limit=args.memory_limit,

@@ -84,6 +84,59 @@ def _detail(result: CaseResult) -> str:
     return text
 
 
+def _pair(case_id: str, key: str | None) -> str:
+    return case_id if key is None else f"{case_id} {key}"
+
+
+def _listing(pairs: Sequence[tuple[str, str | None]], limit: int = 20) -> list[str]:
+    lines = [f"  {_pair(*pair)}" for pair in pairs[:limit]]
+    if len(pairs) > limit:
+        lines.append(f"  ... and {len(pairs) - limit} more")
+    return lines
+
+
+def _deviation_lines(run: CheckRun) -> list[str]:
+    if not run.options.known_deviations:
+        return []
+    review = run.deviation_review()
+    out = [""]
+    skipped = sum(1 for r in run.results if r.known_deviation)
+    out.append(f"{_plural(skipped, 'known deviation')} skipped")
+    if review.stale:
+        out.append("known deviations that no longer occur (remove them):")
+        out.extend(_listing(review.stale))
+    if review.not_in_run:
+        out.append(
+            "known deviations for cases not in this run (misspelled, or not selected): "
+            + ", ".join(review.not_in_run)
+        )
+    if review.any_key:
+        out.append(
+            "warning: known deviations that name no failure key cover any failure of the "
+            "case, a new one too (write 'CASE-ID KEY: reason'): " + ", ".join(review.any_key)
+        )
+    return out
+
+
+def _baseline_lines(run: CheckRun) -> list[str]:
+    baseline = run.options.baseline
+    if baseline is None:
+        return []
+    diff = run.baseline_diff()
+    out = ["", f"baseline {baseline.source}: {_plural(len(baseline.pairs), 'failure')}"]
+    if diff.new:
+        out.append(f"{_plural(len(diff.new), 'new failure')} (case, key) not in the baseline:")
+        out.extend(_listing(diff.new))
+    else:
+        out.append("no new failure")
+    if diff.gone:
+        out.append(f"{_plural(len(diff.gone), 'failure')} of the baseline gone (fixed?):")
+        out.extend(_listing(diff.gone))
+    if diff.not_run:
+        out.append(f"{_plural(len(diff.not_run), 'failure')} of the baseline in cases not run")
+    return out
+
+
 def summary(run: CheckRun, *, details: int = 3) -> str:
     """The text a person reads at a glance (no colour, so it suits logs too)."""
     info = run.info
@@ -126,16 +179,13 @@ def summary(run: CheckRun, *, details: int = 3) -> str:
             f"  {s.case_id} (from {s.original}, {s.key}): " + ", ".join(p.name for p in s.files)
             for s in run.shrunk
         )
-    deviations = [r for r in run.results if r.known_deviation]
-    passing = run.passing_deviations()
-    if deviations or passing:
-        out.append("")
-        if deviations:
-            out.append(f"{_plural(len(deviations), 'known deviation')} skipped")
-        if passing:
-            out.append("known deviations that now pass (remove them): " + ", ".join(passing))
+    out.extend(_deviation_lines(run))
+    out.extend(_baseline_lines(run))
     out.append("")
-    out.append("PASS" if run.ok else "FAIL")
+    if run.options.baseline is not None and run.ok:
+        out.append("PASS (no failure that the baseline does not have)")
+    else:
+        out.append("PASS" if run.ok else "FAIL")
     return "\n".join(out) + "\n"
 
 
@@ -179,6 +229,33 @@ def _group_json(group: Group) -> dict[str, Any]:
         "passed": group.passed,
         "rate": _round(group.rate),
     }
+
+
+def _pairs_json(pairs: Sequence[tuple[str, str | None]]) -> list[dict[str, str]]:
+    return [{"id": case_id, **({"key": key} if key else {})} for case_id, key in pairs]
+
+
+def _expected_json(run: CheckRun) -> dict[str, Any]:
+    """``known_deviations`` and ``baseline``, when the run had them (added in version 1)."""
+    found: dict[str, Any] = {}
+    if run.options.known_deviations:
+        review = run.deviation_review()
+        found["known_deviations"] = {
+            "stale": _pairs_json(review.stale),
+            "not_in_run": list(review.not_in_run),
+            "any_key": list(review.any_key),
+        }
+    baseline = run.options.baseline
+    if baseline is not None:
+        diff = run.baseline_diff()
+        found["baseline"] = {
+            "file": baseline.source,
+            "failures": len(baseline.pairs),
+            "new": _pairs_json(diff.new),
+            "gone": _pairs_json(diff.gone),
+            "not_run": len(diff.not_run),
+        }
+    return found
 
 
 def json_report(run: CheckRun) -> dict[str, Any]:
@@ -236,6 +313,7 @@ def json_report(run: CheckRun) -> dict[str, Any]:
             for s in run.shrunk
         ],
         "cases": [_case_json(r) for r in run.results],
+        **_expected_json(run),
     }
 
 

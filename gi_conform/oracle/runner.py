@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
-import json
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -19,6 +17,14 @@ from pathlib import Path
 
 from gi_conform.argv.build import Profile
 from gi_conform.oracle.cases import corpus_cases, document_case
+from gi_conform.oracle.deviations import (
+    BaselineDiff,
+    DeviationReview,
+    KnownDeviationsError,
+    compare_baseline,
+    load_known_deviations,
+    review_deviations,
+)
 from gi_conform.oracle.impls import Implementation
 from gi_conform.oracle.model import (
     CaseResult,
@@ -44,6 +50,7 @@ __all__ = [
     "KnownDeviationsError",
     "ShrunkCase",
     "check_case",  # owned by gi_conform.oracle.workers; kept here for existing imports
+    # KnownDeviationsError and load_known_deviations: owned by gi_conform.oracle.deviations
     "generated_cases",
     "load_known_deviations",
     "run_check",
@@ -51,10 +58,6 @@ __all__ = [
 ]
 
 Progress = Callable[[CaseResult], None]
-
-
-class KnownDeviationsError(ValueError):
-    """Raised when a known-deviations file cannot be read; the message says where."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,20 @@ class CheckRun:
 
     @property
     def ok(self) -> bool:
+        """Nothing failed or errored; with a baseline: nothing failed that it did not."""
+        if self.options.baseline is not None:
+            return not self.baseline_diff().new
         return not self.count(Outcome.FAILED) and not self.count(Outcome.ERRORED)
+
+    def baseline_diff(self) -> BaselineDiff:
+        """New and gone failures against ``--baseline`` (nothing new without one)."""
+        if self.options.baseline is None:
+            return BaselineDiff((), (), ())
+        return compare_baseline(self.options.baseline, self.results)
+
+    def deviation_review(self) -> DeviationReview:
+        """Known-deviation entries that are too broad, misspelled or stale."""
+        return review_deviations(self.options.known_deviations, self.results)
 
     def failure_keys(self) -> Counter[tuple[str, str]]:
         """(kind, key) -> how many failed or errored cases show it (known deviations aside)."""
@@ -123,45 +139,11 @@ class CheckRun:
         return counts
 
     def passing_deviations(self) -> list[str]:
-        """Known deviations that now pass: entries the implementer can delete."""
+        """Listed cases that now pass: their entries can go (see :meth:`deviation_review`)."""
         listed = self.options.known_deviations
         return [
             r.case.id for r in self.results if r.case.id in listed and r.outcome is Outcome.PASSED
         ]
-
-
-_LINE = re.compile(r"\s*([^\s:#]+)\s*(?::\s*|\s+)(.*)")
-
-
-def load_known_deviations(path: Path) -> dict[str, str]:
-    """Case id -> reason, from a JSON object or ``ID: reason`` lines (``#`` comments).
-
-    Raises :class:`KnownDeviationsError` for an unreadable or malformed file.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise KnownDeviationsError(f"cannot read {path}: {error}") from None
-    if text.lstrip().startswith("{"):
-        try:
-            data = json.loads(text)
-        except ValueError as error:
-            raise KnownDeviationsError(f"{path}: not valid JSON: {error}") from None
-        if not isinstance(data, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in data.items()
-        ):
-            raise KnownDeviationsError(f"{path}: expected an object of case id -> reason")
-        return dict(data)
-    found: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = _LINE.fullmatch(line)
-        if match is None or not match[2].strip():
-            raise KnownDeviationsError(f"{path}:{number}: expected 'CASE-ID: reason'")
-        found[match[1]] = match[2].strip()
-    return found
 
 
 def generated_cases(count: int, seed: int, profile: Profile | None = None) -> list[CheckCase]:
