@@ -48,6 +48,12 @@ def add_parser(commands: Any) -> None:
     )
     check.add_argument("--impl", default="reference", metavar="SPEC", help="what to check")
     check.add_argument(
+        "--label",
+        default="",
+        metavar="NAME",
+        help="the implementation's name in the summary and reports (default: its own)",
+    )
+    check.add_argument(
         "--mode",
         choices=["argv", "roundtrip"],
         default="argv",

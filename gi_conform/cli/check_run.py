@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         )
     options = CheckOptions(
         impl=args.impl,
+        label=args.label.strip(),
         mode=Mode(args.mode),
         dialects=tuple(dict.fromkeys(args.dialect)),
         patterns=tuple(args.case),

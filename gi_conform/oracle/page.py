@@ -79,10 +79,12 @@ def _group(group: Group) -> str:
 
 
 def _labels(reports: Sequence[PageReport]) -> list[str]:
-    """Column names: the implementation's name, its mode unless argv, made unique."""
+    """Column names: the run's ``--label``, else the implementation's name and its mode
+    unless argv; made unique."""
     labels: list[str] = []
     for report in reports:
         label = report.name if report.mode == "argv" else f"{report.name} ({report.mode})"
+        label = report.label or label
         unique, n = label, 2
         while unique in labels:
             unique, n = f"{label} #{n}", n + 1

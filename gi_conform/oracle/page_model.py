@@ -126,6 +126,8 @@ class PageReport:
     spec: str
     name: str
     version: str
+    label: str
+    """``check --label``: the column's name as given; empty: made from name and mode."""
     mode: str
     started: str
     duration_s: float
@@ -276,6 +278,7 @@ def read_report(data: object, source: str) -> PageReport:
         source=source,
         spec=shape.text(impl, "spec", "implementation."),
         name=shape.text(impl, "name", "implementation."),
+        label=shape.text(impl, "label", "implementation.", ""),
         version=shape.text(impl, "version", "implementation.", ""),
         mode=mode,
         started=shape.text(top, "started", "", ""),

@@ -144,7 +144,8 @@ def summary(run: CheckRun, *, details: int = 3) -> str:
     name = info.name + (f" {info.version}" if info.version else "")
     total = len(run.results)
     corpus = sum(1 for r in run.results if r.case.source == "corpus")
-    out = [f"gi-conform check: {name}" + (f" ({run.impl})" if run.impl not in name else "")]
+    head = f"{options.label} ({name})" if options.label else name
+    out = [f"gi-conform check: {head}" + (f" ({run.impl})" if run.impl not in name else "")]
     out.append(
         f"{_plural(total, 'case')}: {run.count(Outcome.PASSED)} passed, "
         f"{run.count(Outcome.FAILED)} failed, {run.count(Outcome.SKIPPED)} skipped, "
@@ -263,6 +264,8 @@ def json_report(run: CheckRun) -> dict[str, Any]:
     info = run.info
     options = run.options
     implementation: dict[str, Any] = {"spec": run.impl, "name": info.name}
+    if options.label:
+        implementation["label"] = options.label
     if info.version:
         implementation["version"] = info.version
     if info.dialects is not None:
@@ -334,7 +337,7 @@ def junit_xml(run: CheckRun) -> bytes:
     """One ``testsuite``; each case a ``testcase`` with failure, error or skipped."""
     suite = ElementTree.Element(
         "testsuite",
-        name=f"gi-conform check {run.impl}"
+        name=f"gi-conform check {run.options.label or run.impl}"
         + ("" if run.options.mode == "argv" else f" ({run.options.mode})"),
         tests=str(len(run.results)),
         failures=str(run.count(Outcome.FAILED)),

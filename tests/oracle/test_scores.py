@@ -4,6 +4,7 @@ in the summary, the JSON report, JUnit and the page alike (``gi_conform.oracle.s
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
@@ -14,6 +15,7 @@ from gi_conform.oracle.page_model import read_report, tally
 from gi_conform.oracle.report import json_report, junit_xml, summary
 from gi_conform.oracle.runner import CheckRun, run_check
 from gi_conform.oracle.score import ScoredCase, score
+from tests.helpers import run_cli
 from tests.mutants.gamers import REJECT_COMMAND
 
 GAMERS = "python:tests.mutants.gamers"
@@ -84,3 +86,23 @@ def test_known_deviations_count_as_failures_in_the_score() -> None:
     assert figures.balanced == 50.0
     assert score([ScoredCase("accept", "skipped")]).balanced is None
     assert score([ScoredCase("reject", "passed")]).balanced == 100.0
+
+
+def test_a_label_names_the_run_in_every_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two cmd: runs of one tool were ``cmd:... #2`` on the page; ``--label`` names them."""
+    reports = []
+    for label in ("my-tool 1.0", "my-tool 2.0-rc1"):
+        path = tmp_path / f"{len(reports)}.json"
+        arguments = ["--impl", REJECT_COMMAND, "--label", label, "--case", "seed-example"]
+        assert run_cli("check", *arguments, "--generated", "0", "--report", "json", str(path)) == 1
+        assert capsys.readouterr().out.startswith(f"gi-conform check: {label} (")
+        data = json.loads(path.read_text())
+        assert data["implementation"]["label"] == label
+        assert data["implementation"]["spec"] == REJECT_COMMAND
+        reports.append(read_report(data, str(path)))
+    markdown = render_markdown(reports)
+    assert "| my-tool 1.0 | cmd:" in markdown
+    assert "| my-tool 2.0-rc1 | cmd:" in markdown
+    assert "#2" not in markdown
