@@ -77,6 +77,13 @@ def add_parser(commands: Any) -> None:
         help="argv profile asked for (default: each document's own)",
     )
     add_document_sources(check)
+    check.add_argument(
+        "--generated-from",
+        type=Path,
+        metavar="DIR",
+        help="generated documents from a frozen set (gi-conform generate) instead of drawing "
+        "--generated N --seed S",
+    )
     check.add_argument("--strict", action="store_true", help="also compare the exact argv")
     check.add_argument(
         "--messages", action="store_true", help="also compare the rule ids of rejections"

@@ -28,12 +28,12 @@ from gi_conform.cli.common import (
     EXIT_REJECTED,
     UsageError,
 )
+from gi_conform.oracle.baseline import BaselineError, load_baseline
 from gi_conform.oracle.deviations import (
-    BaselineError,
     KnownDeviationsError,
-    load_baseline,
     load_known_deviations,
 )
+from gi_conform.oracle.frozen import GeneratedSet, GeneratedSetError, read_generated_set
 from gi_conform.oracle.impls import SpecError, parse_spec
 from gi_conform.oracle.model import CaseResult, CheckCase, Mode, Outcome
 from gi_conform.oracle.report import summary, write_report
@@ -77,11 +77,12 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--report {kind} {file}: no such directory")
     if args.corpus is not None and not (args.corpus / "index.json").is_file():
         raise UsageError(f"--corpus {args.corpus}: no index.json there")
+    frozen = _generated_set(args)
     if args.validate_protocol and importlib.util.find_spec("jsonschema") is None:
         raise UsageError(
             "--validate-protocol needs the jsonschema library (pip install jsonschema)"
         )
-    if args.generated and importlib.util.find_spec("hypothesis") is None:
+    if frozen is None and args.generated and importlib.util.find_spec("hypothesis") is None:
         raise UsageError(
             "generated documents need hypothesis (pip install hypothesis), or pass --generated 0"
         )
@@ -94,8 +95,9 @@ def run(args: argparse.Namespace) -> int:
         profile=None if args.profile == "auto" else Profile(args.profile),
         corpus=args.corpus,
         use_corpus=not args.no_corpus,
-        generated=args.generated,
-        seed=args.seed,
+        generated=args.generated if frozen is None else frozen.count,
+        seed=args.seed if frozen is None else frozen.seed,
+        generated_from=args.generated_from,
         strict=args.strict,
         messages=args.messages,
         timeout=args.timeout,
@@ -109,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     )
     started = time.monotonic()
     interactive = sys.stderr.isatty() and not args.no_progress
-    with _status(interactive and args.generated > 0, f"generating {args.generated} documents"):
+    drawing = frozen is None and args.generated > 0
+    with _status(interactive and drawing, f"generating {args.generated} documents"):
         cases = select_cases(options)
     if not cases:
         raise UsageError("no case matches the --dialect / --case selection")
@@ -125,6 +128,20 @@ def run(args: argparse.Namespace) -> int:
         except OSError as error:
             raise UsageError(f"cannot write {file}: {error.strerror or error}") from None
     return EXIT_ACCEPTED if run.ok else EXIT_REJECTED
+
+
+def _generated_set(args: argparse.Namespace) -> GeneratedSet | None:
+    """``--generated-from DIR``, read; it replaces ``--generated`` and ``--seed``."""
+    if args.generated_from is None:
+        return None
+    if args.generated != CheckOptions.generated or args.seed != CheckOptions.seed:
+        raise UsageError(
+            "--generated-from DIR replaces --generated and --seed: give one or the other"
+        )
+    try:
+        return read_generated_set(args.generated_from)
+    except GeneratedSetError as error:
+        raise UsageError(f"--generated-from: {error}") from None
 
 
 def _with_progress(options: CheckOptions, cases: list[CheckCase], interactive: bool) -> CheckRun:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from gi_conform.cli import check, document, guest, libvirt, qemu, report
+from gi_conform.cli import check, document, generate, guest, libvirt, qemu, report
 from gi_conform.cli.common import (
     EXIT_ACCEPTED,
     EXIT_INTERNAL,
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     guest.add_parser(commands)
     libvirt.add_parser(commands)
     check.add_parser(commands)
+    generate.add_parser(commands)
     report.add_parser(commands)
     return parser
 

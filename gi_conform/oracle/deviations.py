@@ -9,9 +9,10 @@ so that a new bug in a case that already fails some other way is still a failure
   when every key it fails with is listed for it. A bare ``case-id: reason`` still covers
   any key, with a warning; entries for cases the run does not hold, and entries whose
   failure no longer occurs, are reported.
-- ``--baseline REPORT.json``: a previous JSON report. Outcomes are unchanged (the score
-  stays honest); the run fails only on (case id, key) pairs the baseline did not have,
-  and names the pairs that disappeared.
+- ``--baseline REPORT.json``: a previous JSON report (read by
+  :mod:`gi_conform.oracle.baseline`). Outcomes are unchanged (the score stays honest);
+  the run fails only on (case id, key) pairs the baseline did not have, and names the
+  pairs that disappeared.
 """
 
 from __future__ import annotations
@@ -26,12 +27,10 @@ from gi_conform.oracle.model import Baseline, CaseResult, KnownDeviations, Outco
 
 __all__ = [
     "BaselineDiff",
-    "BaselineError",
     "DeviationReview",
     "KnownDeviationsError",
     "compare_baseline",
     "deviation_reason",
-    "load_baseline",
     "load_known_deviations",
     "result_keys",
     "review_deviations",
@@ -42,10 +41,6 @@ Pair = tuple[str, str]
 
 class KnownDeviationsError(ValueError):
     """Raised when a known-deviations file cannot be read; the message says where."""
-
-
-class BaselineError(ValueError):
-    """Raised when a baseline report cannot be read; the message names the file."""
 
 
 _LINE = re.compile(r"\s*([^\s:#]+)(?:\s+([^\s:#]+))?\s*:\s*(.*)")
@@ -188,38 +183,3 @@ def compare_baseline(baseline: Baseline, results: Sequence[CaseResult]) -> Basel
         gone=tuple(p for p in old if p[0] in ran and p not in seen),
         not_run=tuple(p for p in old if p[0] not in ran),
     )
-
-
-def baseline_of(data: object, source: str) -> Baseline:
-    """A report's JSON data as a baseline; raises :class:`BaselineError`."""
-    # The page's reader checks a report's shape and names what is wrong; it imports the
-    # report writer, which imports the runner, which imports this module: load it late.
-    from gi_conform.oracle.page_model import ReportError, read_report  # noqa: PLC0415
-
-    try:
-        report = read_report(data, source)
-    except ReportError as error:
-        raise BaselineError(f"--baseline {error}") from None
-    pairs: set[Pair] = set()
-    for case in report.cases:
-        if case.bad or case.known_deviation:
-            pairs.update((case.id, key) for key in case.keys)
-    return Baseline(
-        source=source,
-        pairs=frozenset(pairs),
-        cases=frozenset(case.id for case in report.cases),
-        mode=report.mode,
-    )
-
-
-def load_baseline(path: Path) -> Baseline:
-    """``--baseline REPORT.json``; raises :class:`BaselineError` naming the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise BaselineError(f"--baseline: cannot read {path}: {error}") from None
-    try:
-        data = json.loads(text)
-    except ValueError as error:
-        raise BaselineError(f"--baseline {path}: not JSON: {error}") from None
-    return baseline_of(data, str(path))

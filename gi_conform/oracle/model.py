@@ -218,6 +218,8 @@ class CheckOptions:
     use_corpus: bool = True
     generated: int = 200
     seed: int = 0
+    generated_from: Path | None = None
+    """A frozen set (``gi-conform generate``) used instead of drawing ``generated``."""
     strict: bool = False
     messages: bool = False
     timeout: float = 10.0

@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from gi_conform.argv.build import Profile
+from gi_conform.oracle.baseline import BaselineError, load_baseline
 from gi_conform.oracle.deviations import (
-    BaselineError,
     KnownDeviationsError,
-    load_baseline,
     load_known_deviations,
     result_keys,
 )

@@ -152,7 +152,12 @@ def summary(run: CheckRun, *, details: int = 3) -> str:
         f"{run.count(Outcome.ERRORED)} errored; conformance {percent(run.conformance)}"
     )
     out.append(score_line(run.score, options.mode))
-    flags = [f"corpus {corpus}", f"generated {total - corpus} (seed {options.seed})"]
+    drawn = f"seed {options.seed}"
+    if options.generated_from is not None:
+        drawn += f", frozen in {options.generated_from}"
+    elif options.generated and "hypothesis" in run.generator:
+        drawn += f", Hypothesis {run.generator['hypothesis']}"
+    flags = [f"corpus {corpus}", f"generated {total - corpus} ({drawn})"]
     flags.append(f"profile {options.profile or 'auto'}")
     if options.mode != "argv":
         flags.append(f"mode {options.mode}")
@@ -286,7 +291,13 @@ def json_report(run: CheckRun) -> dict[str, Any]:
             "messages": options.messages,
             "timeout_s": options.timeout,
             "validate_protocol": options.validate_protocol,
+            **(
+                {"generated_from": str(options.generated_from)}
+                if options.generated_from is not None
+                else {}
+            ),
         },
+        "generator": dict(run.generator),
         "started": run.started,
         "duration_s": round(run.duration, 3),
         "summary": {

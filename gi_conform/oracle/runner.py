@@ -11,8 +11,8 @@ import datetime
 import fnmatch
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gi_conform.argv.build import Profile
@@ -24,6 +24,13 @@ from gi_conform.oracle.deviations import (
     compare_baseline,
     load_known_deviations,
     review_deviations,
+)
+from gi_conform.oracle.frozen import (
+    generated_description,
+    generated_id,
+    generated_set_cases,
+    generator_versions,
+    read_generated_set,
 )
 from gi_conform.oracle.impls import Implementation
 from gi_conform.oracle.model import (
@@ -81,6 +88,8 @@ class CheckRun:
     started: str
     duration: float
     shrunk: tuple[ShrunkCase, ...] = ()
+    generator: Mapping[str, str] = field(default_factory=dict)
+    """The versions that drew the generated documents (a frozen set's, or this process')."""
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
@@ -148,22 +157,20 @@ class CheckRun:
 
 def generated_cases(count: int, seed: int, profile: Profile | None = None) -> list[CheckCase]:
     """``count`` generated documents as cases ``gen-SEED-NNNN``, each with its expectation."""
-    cases = []
-    for index, document in enumerate(generate_documents(count, seed)):
-        what = f"invalid ({document.rule})" if document.rule else "valid"
-        cases.append(
-            document_case(
-                f"gen-{seed}-{index:04d}",
-                document.xml,
-                profile=profile,
-                description=f"generated {what} document, seed {seed}",
-            )
+    return [
+        document_case(
+            generated_id(seed, index),
+            document.xml,
+            profile=profile,
+            description=generated_description(document, seed),
         )
-    return cases
+        for index, document in enumerate(generate_documents(count, seed))
+    ]
 
 
 def select_cases(options: CheckOptions) -> list[CheckCase]:
-    """The corpus (unless disabled) then the generated cases, filtered by the options."""
+    """The corpus (unless disabled) then the generated cases (drawn, or a frozen set's),
+    filtered by the options."""
     cases: list[CheckCase] = []
     if options.use_corpus:
         cases.extend(
@@ -174,6 +181,16 @@ def select_cases(options: CheckOptions) -> list[CheckCase]:
                 profile=options.profile,
             )
         )
+    if options.generated_from is not None:
+        cases.extend(
+            generated_set_cases(
+                options.generated_from,
+                dialects=options.dialects,
+                patterns=options.patterns,
+                profile=options.profile,
+            )
+        )
+        return cases
     for case in generated_cases(options.generated, options.seed, options.profile):
         if options.dialects and case.dialect not in options.dialects:
             continue
@@ -255,7 +272,12 @@ def run_check(
         if options.failures_dir is not None:
             shrunk = _shrink_failures(implementation, results, options, status)
         info = implementation.info
+    if options.generated_from is not None:
+        generator = dict(read_generated_set(options.generated_from).generator)
+    else:
+        generator = generator_versions()
     return CheckRun(
+        generator=generator,
         impl=options.impl,
         info=info,
         options=options,
