@@ -244,7 +244,8 @@ def _case(shape: _Shape, value: object, path: str) -> PageCase:
 
 def _options(options: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     shown: list[tuple[str, str]] = []
-    for key in ("profile", "corpus", "generated", "seed", "strict", "messages", "dialects"):
+    keys = ("profile", "corpus", "generated", "seed", "generated_from", "strict", "messages")
+    for key in (*keys, "dialects"):
         value = options.get(key)
         if isinstance(value, bool):
             shown.append((key, "yes" if value else "no"))
@@ -253,6 +254,14 @@ def _options(options: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
         elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
             shown.append((key, ", ".join(value)))
     return tuple(shown)
+
+
+def _generator(value: object) -> tuple[tuple[str, str], ...]:
+    """The versions that drew the generated documents, when the report names them."""
+    if not isinstance(value, dict):
+        return ()
+    named = [f"{k} {v}" for k, v in value.items() if isinstance(k, str) and isinstance(v, str)]
+    return (("generator", ", ".join(named)),) if named else ()
 
 
 def read_report(data: object, source: str) -> PageReport:
@@ -283,7 +292,7 @@ def read_report(data: object, source: str) -> PageReport:
         mode=mode,
         started=shape.text(top, "started", "", ""),
         duration_s=shape.number(top, "duration_s", ""),
-        options=_options(options),
+        options=_options(options) + _generator(top.get("generator")),
         cases=tuple(_case(shape, item, f"cases[{i}]") for i, item in enumerate(cases)),
     )
 

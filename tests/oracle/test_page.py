@@ -78,7 +78,8 @@ def test_every_cell_of_the_published_report_has_its_outcome_class() -> None:
     failing = {case["id"] for case in data["cases"] if case["outcome"] == "failed"}
     assert {row.get("data-case") for row in rows if row.get("data-bad") == "1"} == failing
     overview = page.get_element_by_id("overview").find("tbody").find("tr")
-    figures = [td.text_content() for td in overview.findall("td")]
+    cells = overview.findall("td")
+    figures = [td.text_content() for td in cells]
     summary = data["summary"]
     assert figures[2:7] == [
         str(summary[key]) for key in ("cases", "passed", "failed", "skipped", "errored")
@@ -93,7 +94,8 @@ def test_every_cell_of_the_published_report_has_its_outcome_class() -> None:
         ]
         passed = sum(1 for case in ran if case["outcome"] == "passed")
         rates.append(100.0 * passed / len(ran))
-        assert figures[column] == f"{passed}/{len(ran)} ({rates[-1]:.1f}%)"
+        assert figures[column] == f"{rates[-1]:.1f}%"
+        assert cells[column].get("title").startswith(f"{passed} of {len(ran)} ")
     assert figures[9] == f"{sum(rates) / 2:.1f}%"
     if "balanced" in summary:
         assert figures[9] == f"{summary['balanced']:.1f}%"
@@ -167,8 +169,8 @@ def test_summary_by_dialect_and_mode() -> None:
     }
     assert figures == {
         "seed": ["1", "0", "0", "1", "0", "-", "-", "n/a"],
-        "libvirt": ["2", "1", "1", "0", "0", "1/2 (50.0%)", "-", "50.0%"],
-        "all": ["3", "1", "1", "1", "0", "1/2 (50.0%)", "-", "50.0%"],
+        "libvirt": ["2", "1", "1", "0", "0", "50.0%", "-", "50.0%"],
+        "all": ["3", "1", "1", "1", "0", "50.0%", "-", "50.0%"],
     }
     modes = [tr.findall("td")[1].text for tr in page.get_element_by_id("overview").find("tbody")]
     assert modes == ["argv", "roundtrip"]
