@@ -19,6 +19,7 @@ from gi_conform.oracle.deviations import (
     load_known_deviations,
     result_keys,
 )
+from gi_conform.oracle.frozen import GeneratedSetError, read_generated_set
 from gi_conform.oracle.impls import Implementation, SpecError, parse_spec
 from gi_conform.oracle.model import CaseResult, CheckCase, CheckOptions, Mode, Outcome
 from gi_conform.oracle.runner import select_cases
@@ -67,6 +68,13 @@ def check_options(config: pytest.Config) -> CheckOptions:
         baseline = load_baseline(Path(baseline_file)) if baseline_file else None
     except (SpecError, KnownDeviationsError, BaselineError) as error:
         raise pytest.UsageError(str(error)) from None
+    frozen_dir = config.getoption("gi_generated_from")
+    frozen = None
+    if frozen_dir:
+        try:
+            frozen = read_generated_set(Path(frozen_dir))
+        except GeneratedSetError as error:
+            raise pytest.UsageError(f"--gi-generated-from: {error}") from None
     if baseline is not None and baseline.mode != mode:
         raise pytest.UsageError(
             f"--gi-baseline {baseline_file} is a {baseline.mode} report; this is --gi-mode {mode}"
@@ -78,8 +86,9 @@ def check_options(config: pytest.Config) -> CheckOptions:
         dialects=tuple(config.getoption("gi_dialect")),
         patterns=tuple(config.getoption("gi_case")),
         profile=None if profile == "auto" else Profile(profile),
-        generated=max(0, int(config.getoption("gi_generated"))),
-        seed=int(config.getoption("gi_seed")),
+        generated=frozen.count if frozen else max(0, int(config.getoption("gi_generated"))),
+        seed=frozen.seed if frozen else int(config.getoption("gi_seed")),
+        generated_from=frozen.folder if frozen else None,
         strict=bool(config.getoption("gi_strict")),
         messages=bool(config.getoption("gi_messages")),
         timeout=float(config.getoption("gi_timeout")),

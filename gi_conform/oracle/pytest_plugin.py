@@ -36,6 +36,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--gi-generated", type=int, default=200, metavar="N", help="generated (200)")
     group.addoption("--gi-seed", type=int, default=0, help="generation seed (0)")
+    group.addoption(
+        "--gi-generated-from",
+        metavar="DIR",
+        help="generated documents from a frozen set (gi-conform generate) instead of drawing",
+    )
     group.addoption("--gi-strict", action="store_true", help="compare the exact argv too")
     group.addoption("--gi-messages", action="store_true", help="compare rejection rule ids")
     group.addoption("--gi-timeout", type=float, default=10.0, metavar="S", help="per case (10)")

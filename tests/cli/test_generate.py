@@ -12,6 +12,7 @@ import pytest
 
 from gi_conform.oracle.shrink import generate_documents
 from tests.helpers import run_cli
+from tests.oracle.test_oracle_plugin import _pytest
 
 COUNT = 12
 MUTANT = "python:tests.mutants.mutants:drops_last_initiator"
@@ -121,3 +122,13 @@ def test_refresh_rewrites_goldens_and_keeps_documents(
     assert run_cli("generate", "--refresh", str(copy)) == 0
     assert "0 files of" in capsys.readouterr().out
     assert run_cli("generate", "--refresh", "--seed", "4", str(copy)) == 2
+
+
+def test_the_pytest_plugin_takes_a_set(frozen: Path, tmp_path: Path) -> None:
+    args = ("--gi-impl", "reference", "--gi-generated-from", str(frozen), "--gi-case", "gen-*")
+    code, output, cases = _pytest(tmp_path, *args)
+    assert code == 0, output
+    assert sorted(cases) == [f"check[gen-3-{i:04d}]" for i in range(COUNT)]
+    code, output, _ = _pytest(tmp_path, "--gi-impl", "reference", "--gi-generated-from", "none")
+    assert code != 0
+    assert "--gi-generated-from: none: no index.json" in output
