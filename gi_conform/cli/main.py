@@ -125,11 +125,26 @@ MANNERS: dict[str, Manners] = {
     ),
     "gi-conform check": Manners(
         (
-            (0, "every case passed (skips and known deviations allowed)"),
-            (1, "a case failed or errored"),
-            (2, "usage error: bad option or --impl, no case selected, report not writable"),
+            (
+                0,
+                "every case passed (skips and known deviations allowed; with --baseline: "
+                "no failure the baseline does not have)",
+            ),
+            (1, "a case failed or errored (with --baseline: a new (case, key) pair)"),
+            (
+                2,
+                "usage error: bad option or --impl, no case selected, report not writable, "
+                "unreadable known deviations, baseline or generated set",
+            ),
         ),
         "gi-conform check --impl 'cmd:./my-tool --profile {profile} {}' --report json my.json",
+    ),
+    "gi-conform generate": Manners(
+        (
+            (0, "written"),
+            (2, "usage error: DIR not empty (without --force), not a generated set, not writable"),
+        ),
+        "gi-conform generate --seed 0 -n 200 my-set/",
     ),
     "gi-conform report": Manners(
         (
