@@ -1,7 +1,8 @@
 """Published reports stay true: each report in ``reference/implementations/`` against a
-fresh run of the same implementation over the corpus (generated documents left out to
-keep this quick: about 112 cases per implementation, a few seconds each with real
-libvirt), and ``gi_conform.cli.publish`` renders the page with README's command.
+fresh run of the same implementation over the corpus, and for the implementations that
+need no libvirt also over the frozen set of generated documents the reports were made
+from (``gi_conform.cli.publish.GENERATED``; with real libvirt it would add about 45 s),
+and ``gi_conform.cli.publish`` renders the page with README's command.
 
 Real libvirt, libvirt-xml, libvirt-schema and virtinst need ``gi-conform libvirt setup``
 (CI has it) and are marked ``libvirt``; they skip, saying why, without it.
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from gi_conform.cli.publish import (
+    GENERATED,
     PUBLISHED,
     Published,
     check_arguments,
@@ -30,8 +32,10 @@ from gi_conform.oracle.workers import usable_cores
 from tests.helpers import ROOT
 
 
-def _verdicts(cases: list[dict[str, Any]]) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Case id -> (outcome, failure keys or error kind) of the corpus cases."""
+def _verdicts(
+    cases: list[dict[str, Any]], sources: tuple[str, ...]
+) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Case id -> (outcome, failure keys or error kind) of the cases of those sources."""
     return {
         case["id"]: (
             case["outcome"],
@@ -39,7 +43,7 @@ def _verdicts(cases: list[dict[str, Any]]) -> dict[str, tuple[str, tuple[str, ..
             + ((case["error_kind"],) if "error_kind" in case else ()),
         )
         for case in cases
-        if case["source"] == "corpus"
+        if case["source"] in sources
     }
 
 
@@ -59,15 +63,18 @@ def test_a_published_report_has_a_fresh_runs_verdicts(published: Published) -> N
     stored = json.loads(published.path.read_text(encoding="utf-8"))
     assert stored["implementation"]["spec"] == published.impl
     assert stored["options"].get("mode", "argv") == published.mode
+    assert stored["options"].get("generated_from") == GENERATED, "run gi_conform.cli.publish"
     options = CheckOptions(
         impl=published.impl,
         mode=Mode(published.mode),
         generated=0,
+        generated_from=None if published.libvirt else ROOT / GENERATED,
         jobs=min(4, usable_cores()),
         timeout=stored["options"]["timeout_s"],
     )
     fresh = run_check(options)
-    want = _verdicts(stored["cases"])
+    sources = ("corpus",) if published.libvirt else ("corpus", "generated")
+    want = _verdicts(stored["cases"], sources)
     got = _verdicts(
         [
             {
@@ -78,11 +85,12 @@ def test_a_published_report_has_a_fresh_runs_verdicts(published: Published) -> N
                 **({"error_kind": str(r.answer.error_kind)} if r.answer.error_kind else {}),
             }
             for r in fresh.results
-        ]
+        ],
+        sources,
     )
     changed = sorted(case for case in set(want) | set(got) if want.get(case) != got.get(case))
     assert not changed, (
-        f"{published.file} is stale for {len(changed)} corpus case(s), e.g. "
+        f"{published.file} is stale for {len(changed)} case(s), e.g. "
         + "; ".join(f"{c}: published {want.get(c)}, now {got.get(c)}" for c in changed[:5])
         + ": run python -m gi_conform.cli.publish"
     )
@@ -103,6 +111,7 @@ def test_publish_renders_the_page_with_readmes_command() -> None:
 def test_check_arguments_name_the_implementation_and_mode(tmp_path: Any) -> None:
     arguments = check_arguments(PUBLISHED[1], tmp_path / "r.json")
     assert arguments[:5] == ["check", "--impl", "reference", "--mode", "roundtrip"]
+    assert arguments[5:7] == ["--generated-from", GENERATED]
     assert arguments[-2:] == ["json", str(tmp_path / "r.json")]
 
 

@@ -1,9 +1,10 @@
 """``gi-conform check``: check an implementation against the reference.
 
-Exit status: 0 every case passed (skips allowed), 1 a case failed or errored, 2 usage
-error (bad option, unknown ``--impl``, unreadable known-deviations file, report not
-writable). The summary goes to standard output, the progress bar to standard error
-(on a terminal only).
+Exit status: 0 every case passed (skips allowed; with ``--baseline``: no failure the
+baseline does not have), 1 a case failed or errored (with ``--baseline``: a new one), 2
+usage error (bad option, unknown ``--impl``, unreadable known-deviations file or
+baseline, report not writable). The summary goes to standard output, the progress bar
+to standard error (on a terminal only).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ SPEC is one of:
   libvirt-schema[:DIR]    libvirt's RelaxNG schema, a verdict only (--mode roundtrip)
   virtinst[:DIR]          virt-install's library: Guest(parsexml).get_xml() (--mode roundtrip)
 In --mode roundtrip a cmd: prints the document written back (nothing: a verdict only).
-exit status: 0 all passed, 1 a case failed or errored, 2 usage error
+exit status: 0 all passed, 1 a case failed or errored (with --baseline: one the
+baseline does not have), 2 usage error
 """
 
 
@@ -47,6 +49,12 @@ def add_parser(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("--impl", default="reference", metavar="SPEC", help="what to check")
+    check.add_argument(
+        "--label",
+        default="",
+        metavar="NAME",
+        help="the implementation's name in the summary and reports (default: its own)",
+    )
     check.add_argument(
         "--mode",
         choices=["argv", "roundtrip"],
@@ -71,6 +79,13 @@ def add_parser(commands: Any) -> None:
         help="argv profile asked for (default: each document's own)",
     )
     add_document_sources(check)
+    check.add_argument(
+        "--generated-from",
+        type=Path,
+        metavar="DIR",
+        help="generated documents from a frozen set (gi-conform generate) instead of drawing "
+        "--generated N --seed S",
+    )
     check.add_argument("--strict", action="store_true", help="also compare the exact argv")
     check.add_argument(
         "--messages", action="store_true", help="also compare the rule ids of rejections"
@@ -119,7 +134,16 @@ def add_parser(commands: Any) -> None:
         help="write a report: KIND json or junit (repeatable)",
     )
     check.add_argument(
-        "--known-deviations", type=Path, metavar="FILE", help="case id -> reason: expected skips"
+        "--known-deviations",
+        type=Path,
+        metavar="FILE",
+        help="'CASE-ID KEY: reason' lines: failures reported as expected skips",
+    )
+    check.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="REPORT.json",
+        help="a previous --report json: fail only on (case, failure key) pairs it did not have",
     )
     check.add_argument(
         "--validate-protocol",

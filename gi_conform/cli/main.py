@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import NoReturn
 
-from gi_conform.cli import check, document, guest, libvirt, qemu, report
+from gi_conform.cli import check, document, generate, guest, libvirt, qemu, report
 from gi_conform.cli.common import (
     EXIT_ACCEPTED,
     EXIT_INTERNAL,
@@ -125,11 +125,26 @@ MANNERS: dict[str, Manners] = {
     ),
     "gi-conform check": Manners(
         (
-            (0, "every case passed (skips and known deviations allowed)"),
-            (1, "a case failed or errored"),
-            (2, "usage error: bad option or --impl, no case selected, report not writable"),
+            (
+                0,
+                "every case passed (skips and known deviations allowed; with --baseline: "
+                "no failure the baseline does not have)",
+            ),
+            (1, "a case failed or errored (with --baseline: a new (case, key) pair)"),
+            (
+                2,
+                "usage error: bad option or --impl, no case selected, report not writable, "
+                "unreadable known deviations, baseline or generated set",
+            ),
         ),
         "gi-conform check --impl 'cmd:./my-tool --profile {profile} {}' --report json my.json",
+    ),
+    "gi-conform generate": Manners(
+        (
+            (0, "written"),
+            (2, "usage error: DIR not empty (without --force), not a generated set, not writable"),
+        ),
+        "gi-conform generate --seed 0 -n 200 my-set/",
     ),
     "gi-conform report": Manners(
         (
@@ -205,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     guest.add_parser(commands)
     libvirt.add_parser(commands)
     check.add_parser(commands)
+    generate.add_parser(commands)
     report.add_parser(commands)
     for _, each in command_parsers(parser):
         _add_manners(each)

@@ -1,8 +1,10 @@
 """Regenerate every published report and the conformance page:
 ``python -m gi_conform.cli.publish``.
 
-Each report in :data:`PUBLISHED` is a ``gi-conform check --report json`` run (corpus +
-200 generated documents, seed 0) written to ``reference/implementations/``; then the
+Each report in :data:`PUBLISHED` is a ``gi-conform check --report json`` run (the corpus
+and the frozen set :data:`GENERATED`: 200 generated documents of seed 0, written once by
+``gi-conform generate``, so a re-run draws nothing and does not depend on the Hypothesis
+version) written to ``reference/implementations/``; then the
 page (``index.html``) and its markdown summary (``conformance.md``) are rendered from
 them with README's ``gi-conform report`` command (:func:`page_arguments`). Reports of
 real libvirt and virtinst need ``gi-conform libvirt setup`` first (as root).
@@ -33,6 +35,8 @@ ROOT = reference_dir().parent
 
 __all__ = [
     "FOLDER",
+    "GENERATE",
+    "GENERATED",
     "PROOFS",
     "PUBLISHED",
     "README_BEGIN",
@@ -49,6 +53,11 @@ README_BEGIN = "<!-- conformance summary: python -m gi_conform.cli.publish write
 README_END = "<!-- end of conformance summary -->"
 
 FOLDER = "reference/implementations"
+GENERATED = f"{FOLDER}/generated-seed0"
+"""The published runs' generated documents (relative to the root), made by
+:data:`GENERATE`; regenerate it only on purpose (it changes every published report)."""
+GENERATE = ["generate", "--seed", "0", "-n", "200", GENERATED]
+"""``gi-conform generate`` arguments that wrote :data:`GENERATED` (``--force`` to redo)."""
 PROOFS = "libvirt-12.8-proofs.json"
 """``gi-conform libvirt prove``'s published run (not a check report: not on the page)."""
 
@@ -79,18 +88,17 @@ PUBLISHED = (
 """Every published report, in the page's column order."""
 
 
-def check_arguments(published: Published, report: Path, *, generated: int = 200) -> list[str]:
-    """The ``gi-conform check`` arguments that write ``published``'s report to ``report``."""
+def check_arguments(published: Published, report: Path) -> list[str]:
+    """The ``gi-conform check`` arguments that write ``published``'s report to ``report``
+    (run from the root: the frozen set's path is relative to it)."""
     return [
         "check",
         "--impl",
         published.impl,
         "--mode",
         published.mode,
-        "--generated",
-        str(generated),
-        "--seed",
-        "0",
+        "--generated-from",
+        GENERATED,
         "--no-progress",
         "--details",
         "0",
@@ -148,6 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = set(args.only) - {p.file for p in PUBLISHED}
     if unknown:
         parser.error(f"--only: no published report {', '.join(sorted(unknown))}")
+    os.chdir(ROOT)  # the reports and the page name paths relative to the root
+    if not (ROOT / GENERATED / "index.json").is_file():
+        print(f"== {GENERATED}: gi-conform {' '.join(GENERATE)}")
+        if _run(GENERATE) != 0:
+            return 2
     for published in PUBLISHED:
         if (args.only and published.file not in args.only) or (
             args.no_libvirt and published.libvirt
@@ -169,7 +182,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         print(f"   {time.monotonic() - start:.1f} s")
     print("== the page")
-    os.chdir(ROOT)  # the page's paths are relative to the root
     status = _run(page_arguments())
     readme = ROOT / "README.md"
     if status == 0 and readme.is_file():  # a checkout: README's summary follows the page

@@ -20,13 +20,13 @@ table { border-collapse: collapse; margin: .5em 0; }
 th, td { border: 1px solid var(--line); padding: 2px 6px; text-align: left; vertical-align: top; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .meta { color: #555; font-size: .9em; }
-.impl { margin: .5em 0; max-width: 46em; } .impl p.meta { max-width: 36em; }
+.impl { margin: .5em 0; max-width: 47em; } .impl p.meta { max-width: 36em; }
 .impl h3, .impl p.meta, #overview tbody th, #matrix th.impl-col { overflow-wrap: anywhere; }
 details.keys > summary { cursor: pointer; }
 .bar { display: inline-block; height: .8em; background: var(--pass); vertical-align: middle; }
-.bar-wrap { display: inline-block; width: 6em; background: var(--fail-bg); margin-right: .4em;
+.bar-wrap { display: inline-block; width: 4em; background: var(--fail-bg); margin-right: .4em;
   text-align: left; }
-td.conformance { white-space: nowrap; }
+td.conformance, td.group { white-space: nowrap; }
 #impls { display: flex; flex-wrap: wrap; gap: 0 2.5em; }
 #filters { margin: .6em 0; padding: .4em .6em; background: #f4f4f4; border: 1px solid var(--line); }
 #filters label { margin-right: 1em; }

@@ -17,6 +17,7 @@ from gi_conform.process import DEFAULT_MEMORY_LIMIT
 
 __all__ = [
     "Answer",
+    "Baseline",
     "CaseResult",
     "CheckCase",
     "CheckOptions",
@@ -25,6 +26,7 @@ __all__ = [
     "Failure",
     "FailureKind",
     "ImplInfo",
+    "KnownDeviations",
     "Mode",
     "Outcome",
     "Verdict",
@@ -181,6 +183,25 @@ class CaseResult:
         return tuple(dict.fromkeys(f.key for f in self.failures))
 
 
+KnownDeviations = Mapping[str, "str | Mapping[str, str]"]
+"""Case id -> a reason (any failure of the case) or failure key -> reason
+(:mod:`gi_conform.oracle.deviations`)."""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A previous report's failures (``--baseline``): a run fails only on (case id, failure
+    key) pairs that are not in it (:mod:`gi_conform.oracle.deviations`)."""
+
+    source: str
+    """The report file, for messages."""
+    pairs: frozenset[tuple[str, str]]
+    """(case id, failure key or error kind) of every case that failed or errored in it."""
+    cases: frozenset[str] = frozenset()
+    """Every case id the report holds."""
+    mode: str = "argv"
+
+
 @dataclass(frozen=True)
 class CheckOptions:
     """Everything ``gi-conform check`` takes; the defaults are the command's."""
@@ -197,12 +218,19 @@ class CheckOptions:
     use_corpus: bool = True
     generated: int = 200
     seed: int = 0
+    generated_from: Path | None = None
+    """A frozen set (``gi-conform generate``) used instead of drawing ``generated``."""
     strict: bool = False
     messages: bool = False
     timeout: float = 10.0
     failures_dir: Path | None = None
     max_shrinks: int = 5
-    known_deviations: Mapping[str, str] = field(default_factory=dict)
+    known_deviations: KnownDeviations = field(default_factory=dict)
+    """Failures expected by the implementer: reported as skips (``--known-deviations``)."""
+    baseline: Baseline | None = None
+    """``--baseline``: only failures not in it fail the run; outcomes are unchanged."""
+    label: str = ""
+    """``--label``: the implementation's name in reports (default: its own)."""
     validate_protocol: bool = False
     jobs: int = 1
     """Cases run at once (``--jobs``); reports are the same for any value."""

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from gi_conform.oracle._page_assets import SCRIPT, STYLE
 from gi_conform.oracle.page_model import PageCase, PageReport, Tally, tally
+from gi_conform.oracle.score import Group
 
 __all__ = ["DEFAULT_CASES_URL", "DEFAULT_TITLE", "PageOptions", "render_html", "render_markdown"]
 
@@ -36,6 +37,10 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
 _DIFFERS = (
     "the reports hold different documents under this id (generated documents depend on "
     "the generator's version): each cell's details say what it expected"
+)
+_EXPLAINED = (
+    "Valid / invalid: the share of valid documents accepted and right / of invalid ones "
+    "rejected; conformance: their mean (at most 50% for accepting or rejecting everything)."
 )
 _LABELS = {"passed": "pass", "failed": "fail", "skipped": "skip", "errored": "error"}
 
@@ -60,16 +65,24 @@ def _h(text: str) -> str:
 
 
 def _percent(figures: Tally) -> str:
-    if figures.cases == figures.skipped:
-        return "n/a"
-    return f"{figures.conformance:.1f}%"
+    headline = figures.conformance
+    return "n/a" if headline is None else f"{headline:.1f}%"
+
+
+def _group(group: Group) -> str:
+    """``passed/ran (rate)``: a group's right answers over its cases that ran."""
+    if group.rate is None:
+        return "-"
+    return f"{group.passed}/{group.ran} ({group.rate:.1f}%)"
 
 
 def _labels(reports: Sequence[PageReport]) -> list[str]:
-    """Column names: the implementation's name, its mode unless argv, made unique."""
+    """Column names: the run's ``--label``, else the implementation's name and its mode
+    unless argv; made unique."""
     labels: list[str] = []
     for report in reports:
         label = report.name if report.mode == "argv" else f"{report.name} ({report.mode})"
+        label = report.label or label
         unique, n = label, 2
         while unique in labels:
             unique, n = f"{label} #{n}", n + 1
@@ -107,25 +120,38 @@ def _key_order(reports: Sequence[PageReport]) -> list[tuple[str, int]]:
 # --- HTML ---------------------------------------------------------------------------
 
 
+def _group_cell(group: Group, what: str) -> str:
+    """A group's rate; its counts on hover (the summary tables stay narrow)."""
+    if group.rate is None:
+        return '<td class="num group">-</td>'
+    return (
+        f'<td class="num group" title="{group.passed} of {group.ran} {what}">{group.rate:.1f}%</td>'
+    )
+
+
 def _counts_cells(figures: Tally) -> str:
-    ran = figures.cases - figures.skipped
-    width = f"{figures.passed / ran * 100:.1f}" if ran else "0"
+    headline = figures.conformance
     bar = (
-        f'<span class="bar-wrap"><span class="bar" style="width:{width}%"></span></span>'
-        if ran
+        f'<span class="bar-wrap"><span class="bar" style="width:{headline:.1f}%"></span></span>'
+        if headline is not None
         else ""
     )
     return (
         f'<td class="num">{figures.cases}</td><td class="num">{figures.passed}</td>'
         f'<td class="num">{figures.failed}</td><td class="num">{figures.skipped}</td>'
         f'<td class="num">{figures.errored}</td>'
+        f"{_group_cell(figures.valid, 'valid documents accepted and right')}"
+        f"{_group_cell(figures.invalid, 'invalid documents rejected')}"
         f'<td class="num conformance">{bar}{_percent(figures)}</td>'
     )
 
 
 _COUNT_HEADS = (
     '<th class="num">cases</th><th class="num">passed</th><th class="num">failed</th>'
-    '<th class="num">skipped</th><th class="num">errored</th><th class="num">conformance</th>'
+    '<th class="num">skipped</th><th class="num">errored</th>'
+    '<th class="num" title="valid documents accepted and right, of those run">valid</th>'
+    '<th class="num" title="invalid documents rejected, of those run">invalid</th>'
+    '<th class="num" title="the mean of the valid and the invalid rate">conformance</th>'
 )
 
 
@@ -331,8 +357,8 @@ def render_html(reports: Sequence[PageReport], options: PageOptions = PageOption
         '<meta name="generator" content="gi-conform report">\n'
         f"<title>{_h(options.title)}</title>\n<style>{STYLE}</style></head>\n"
         f"<body>\n<header><h1>{_h(options.title)}</h1>\n"
-        f'<p class="meta">{len(reports)} report(s): {_h(sources)}. Conformance is passed '
-        "over the cases run (skips excluded).</p></header>\n"
+        f'<p class="meta">{len(reports)} report(s): {_h(sources)}. {_EXPLAINED}</p>'
+        "</header>\n"
         f'<section id="summary"><h2>Summary</h2>\n{_overview(reports, labels)}'
         f'<div id="impls">\n{sections}</div></section>\n'
         f'<section id="cases"><h2>Cases</h2>\n{_matrix(reports, labels, options)}</section>\n'
@@ -352,12 +378,13 @@ def _md(text: str) -> str:
 def _md_counts(figures: Tally) -> str:
     return (
         f"{figures.cases} | {figures.passed} | {figures.failed} | {figures.skipped} | "
-        f"{figures.errored} | {_percent(figures)} |"
+        f"{figures.errored} | {_group(figures.valid)} | {_group(figures.invalid)} | "
+        f"{_percent(figures)} |"
     )
 
 
-_MD_COUNT_HEADS = "cases | passed | failed | skipped | errored | conformance |"
-_MD_COUNT_RULE = "---:|---:|---:|---:|---:|---:|"
+_MD_COUNT_HEADS = "cases | passed | failed | skipped | errored | valid | invalid | conformance |"
+_MD_COUNT_RULE = "---:|---:|---:|---:|---:|---:|---:|---:|"
 
 
 def render_markdown(reports: Sequence[PageReport], options: PageOptions = PageOptions()) -> str:
@@ -365,10 +392,7 @@ def render_markdown(reports: Sequence[PageReport], options: PageOptions = PageOp
     labels = _labels(reports)
     out = [f"## {_md(options.title)}", ""]
     sources = ", ".join(_md(PurePath(report.source).name) for report in reports)
-    out.append(
-        f"Rendered by `gi-conform report` from {sources}. Conformance is passed over the "
-        "cases run (skips excluded)."
-    )
+    out.append(f"Rendered by `gi-conform report` from {sources}. {_EXPLAINED}")
     out += ["", f"| implementation | spec | mode | {_MD_COUNT_HEADS}"]
     out.append(f"|---|---|---|{_MD_COUNT_RULE}")
     out.extend(

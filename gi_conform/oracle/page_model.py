@@ -4,8 +4,8 @@ A report (``reference/report.schema.json``, written by ``gi-conform check --repo
 json``) is untrusted input here: it may come from anyone's implementation run. Reading it
 checks the shape the page relies on and nothing more, names the first thing that is
 wrong (``cases[3].outcome: expected one of ...``) and never lets a ``KeyError`` escape.
-Figures (counts, conformance) are recomputed from the cases, so the summary, the
-per-dialect rows and the matrix always agree.
+Figures (counts, the valid / invalid groups, conformance) are recomputed from the cases,
+so the summary, the per-dialect rows and the matrix always agree.
 
 A report made before the round-trip mode existed carries no mode: it is an ``argv``
 report. The mode is read from ``options.mode`` or a top-level ``mode``.
@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gi_conform.oracle.report import REPORT_FORMAT, REPORT_VERSION
+from gi_conform.oracle.score import Group, Score, ScoredCase, score
 
 __all__ = [
     "DEFAULT_MODE",
@@ -87,19 +88,33 @@ class PageCase:
 
 @dataclass(frozen=True)
 class Tally:
-    """Counts over some cases; conformance as ``gi-conform check`` computes it."""
+    """Counts over some cases; the score as ``gi-conform check`` computes it."""
 
     cases: int
     passed: int
     failed: int
     skipped: int
     errored: int
+    valid: Group = field(default_factory=Group)
+    """The documents the reference accepts: passed = accepted and right."""
+    invalid: Group = field(default_factory=Group)
+    """The documents the reference rejects: passed = rejected (or kept invalid)."""
 
     @property
-    def conformance(self) -> float:
+    def pass_rate(self) -> float:
         """Passed over the cases that ran (skips excluded), in percent; 100 when none ran."""
         ran = self.cases - self.skipped
         return 100.0 * self.passed / ran if ran else 100.0
+
+    @property
+    def conformance(self) -> float | None:
+        """The headline: the balanced score (:mod:`gi_conform.oracle.score`); ``None``
+        when no case ran. A report whose cases carry no ``expect`` falls back to the pass
+        rate."""
+        balanced = Score(self.valid, self.invalid).balanced
+        if balanced is None and self.valid.cases + self.invalid.cases == 0:
+            return self.pass_rate if self.cases > self.skipped else None
+        return balanced
 
 
 @dataclass(frozen=True)
@@ -111,6 +126,8 @@ class PageReport:
     spec: str
     name: str
     version: str
+    label: str
+    """``check --label``: the column's name as given; empty: made from name and mode."""
     mode: str
     started: str
     duration_s: float
@@ -130,11 +147,19 @@ class PageReport:
 
 def tally(cases: Iterable[PageCase]) -> Tally:
     counts = dict.fromkeys(OUTCOMES, 0)
-    total = 0
-    for case in cases:
+    chosen = list(cases)
+    for case in chosen:
         counts[case.outcome] += 1
-        total += 1
-    return Tally(total, counts["passed"], counts["failed"], counts["skipped"], counts["errored"])
+    figures = score(ScoredCase(c.expect, c.outcome, c.known_deviation) for c in chosen)
+    return Tally(
+        len(chosen),
+        counts["passed"],
+        counts["failed"],
+        counts["skipped"],
+        counts["errored"],
+        figures.valid,
+        figures.invalid,
+    )
 
 
 class _Shape:
@@ -219,7 +244,8 @@ def _case(shape: _Shape, value: object, path: str) -> PageCase:
 
 def _options(options: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     shown: list[tuple[str, str]] = []
-    for key in ("profile", "corpus", "generated", "seed", "strict", "messages", "dialects"):
+    keys = ("profile", "corpus", "generated", "seed", "generated_from", "strict", "messages")
+    for key in (*keys, "dialects"):
         value = options.get(key)
         if isinstance(value, bool):
             shown.append((key, "yes" if value else "no"))
@@ -228,6 +254,14 @@ def _options(options: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
         elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
             shown.append((key, ", ".join(value)))
     return tuple(shown)
+
+
+def _generator(value: object) -> tuple[tuple[str, str], ...]:
+    """The versions that drew the generated documents, when the report names them."""
+    if not isinstance(value, dict):
+        return ()
+    named = [f"{k} {v}" for k, v in value.items() if isinstance(k, str) and isinstance(v, str)]
+    return (("generator", ", ".join(named)),) if named else ()
 
 
 def read_report(data: object, source: str) -> PageReport:
@@ -253,11 +287,12 @@ def read_report(data: object, source: str) -> PageReport:
         source=source,
         spec=shape.text(impl, "spec", "implementation."),
         name=shape.text(impl, "name", "implementation."),
+        label=shape.text(impl, "label", "implementation.", ""),
         version=shape.text(impl, "version", "implementation.", ""),
         mode=mode,
         started=shape.text(top, "started", "", ""),
         duration_s=shape.number(top, "duration_s", ""),
-        options=_options(options),
+        options=_options(options) + _generator(top.get("generator")),
         cases=tuple(_case(shape, item, f"cases[{i}]") for i, item in enumerate(cases)),
     )
 

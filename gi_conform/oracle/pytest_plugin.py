@@ -5,8 +5,9 @@ can run the suite under its own pytest/tox and get JUnit from ``--junitxml``. Wi
 ``--gi-impl`` the plugin only declares its options: nothing heavy is imported.
 
 Each case is one item, ``gi-conform::check[CASE-ID]``: passed, failed (the differences
-and the argv diff), skipped (by the implementation or a known deviation), or an error
-at setup when the implementation errored (hang, crash, broken protocol).
+and the argv diff), skipped (by the implementation or a known deviation), xfailed (with
+``--gi-baseline``: it fails only with keys the baseline has), or an error at setup when
+the implementation errored (hang, crash, broken protocol).
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--gi-generated", type=int, default=200, metavar="N", help="generated (200)")
     group.addoption("--gi-seed", type=int, default=0, help="generation seed (0)")
+    group.addoption(
+        "--gi-generated-from",
+        metavar="DIR",
+        help="generated documents from a frozen set (gi-conform generate) instead of drawing",
+    )
     group.addoption("--gi-strict", action="store_true", help="compare the exact argv too")
     group.addoption("--gi-messages", action="store_true", help="compare rejection rule ids")
     group.addoption("--gi-timeout", type=float, default=10.0, metavar="S", help="per case (10)")
@@ -53,7 +59,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="argv",
         help="compare the argv (default) or the document written back",
     )
-    group.addoption("--gi-known-deviations", metavar="FILE", help="case id -> reason: skips")
+    group.addoption(
+        "--gi-known-deviations", metavar="FILE", help="'CASE-ID KEY: reason' lines: skips"
+    )
+    group.addoption(
+        "--gi-baseline",
+        metavar="REPORT.json",
+        help="a previous check --report json: its failures are xfail, only new ones fail",
+    )
     group.addoption(
         "--gi-validate-protocol", action="store_true", help="check replies against the schemas"
     )
@@ -78,6 +91,9 @@ class ConformanceItem(pytest.Item):
 
     def setup(self) -> None:
         self.result = self.checker.check(self.case)
+        expected = self.checker.in_baseline(self.result)
+        if expected is not None:
+            pytest.xfail(expected)
         if self.result.outcome is Outcome.ERRORED:
             pytest.fail(f"implementation errored: {self.result.reason}", pytrace=False)
 

@@ -1,6 +1,7 @@
 """What a check tells people and tools: a summary, a JSON report, JUnit XML.
 
-The summary is for a person at a terminal: counts and conformance first, then failures
+The summary is for a person at a terminal: counts and conformance first (the balanced
+score of :mod:`gi_conform.oracle.score`, valid and invalid documents apart), then failures
 grouped by rule / invariant / fact, then the first few cases in detail with their argv
 diff. The JSON report follows ``reference/report.schema.json`` (versioned); JUnit XML is
 for CI dashboards.
@@ -16,8 +17,18 @@ from xml.etree import ElementTree
 
 from gi_conform.oracle.model import CaseResult, Outcome
 from gi_conform.oracle.runner import CheckRun
+from gi_conform.oracle.score import Group, Score
 
-__all__ = ["REPORT_FORMAT", "REPORT_VERSION", "json_report", "junit_xml", "summary", "write_report"]
+__all__ = [
+    "REPORT_FORMAT",
+    "REPORT_VERSION",
+    "json_report",
+    "junit_xml",
+    "percent",
+    "score_line",
+    "summary",
+    "write_report",
+]
 
 REPORT_FORMAT = "gi-conform-check-report"
 REPORT_VERSION = 1
@@ -33,6 +44,22 @@ def _plural(count: int, word: str) -> str:
 
 def _indent(text: str, prefix: str = "    ") -> str:
     return "".join(f"{prefix}{line}\n" for line in text.splitlines())
+
+
+def percent(value: float | None) -> str:
+    """A rate as the reports print it; ``n/a`` when no case ran."""
+    return "n/a" if value is None else f"{value:.1f}%"
+
+
+def score_line(figures: Score, mode: str = "argv") -> str:
+    """Valid and invalid documents apart, and how the headline is made of them."""
+    kept = "rejected or kept invalid" if mode == "roundtrip" else "rejected"
+    return (
+        f"(valid: {figures.valid.passed} of {figures.valid.ran} accepted and right, "
+        f"{percent(figures.valid.rate)}; invalid: {figures.invalid.passed} of "
+        f"{figures.invalid.ran} {kept}, {percent(figures.invalid.rate)}; "
+        "conformance = their mean)"
+    )
 
 
 def _detail(result: CaseResult) -> str:
@@ -57,6 +84,59 @@ def _detail(result: CaseResult) -> str:
     return text
 
 
+def _pair(case_id: str, key: str | None) -> str:
+    return case_id if key is None else f"{case_id} {key}"
+
+
+def _listing(pairs: Sequence[tuple[str, str | None]], limit: int = 20) -> list[str]:
+    lines = [f"  {_pair(*pair)}" for pair in pairs[:limit]]
+    if len(pairs) > limit:
+        lines.append(f"  ... and {len(pairs) - limit} more")
+    return lines
+
+
+def _deviation_lines(run: CheckRun) -> list[str]:
+    if not run.options.known_deviations:
+        return []
+    review = run.deviation_review()
+    out = [""]
+    skipped = sum(1 for r in run.results if r.known_deviation)
+    out.append(f"{_plural(skipped, 'known deviation')} skipped")
+    if review.stale:
+        out.append("known deviations that no longer occur (remove them):")
+        out.extend(_listing(review.stale))
+    if review.not_in_run:
+        out.append(
+            "known deviations for cases not in this run (misspelled, or not selected): "
+            + ", ".join(review.not_in_run)
+        )
+    if review.any_key:
+        out.append(
+            "warning: known deviations that name no failure key cover any failure of the "
+            "case, a new one too (write 'CASE-ID KEY: reason'): " + ", ".join(review.any_key)
+        )
+    return out
+
+
+def _baseline_lines(run: CheckRun) -> list[str]:
+    baseline = run.options.baseline
+    if baseline is None:
+        return []
+    diff = run.baseline_diff()
+    out = ["", f"baseline {baseline.source}: {_plural(len(baseline.pairs), 'failure')}"]
+    if diff.new:
+        out.append(f"{_plural(len(diff.new), 'new failure')} (case, key) not in the baseline:")
+        out.extend(_listing(diff.new))
+    else:
+        out.append("no new failure")
+    if diff.gone:
+        out.append(f"{_plural(len(diff.gone), 'failure')} of the baseline gone (fixed?):")
+        out.extend(_listing(diff.gone))
+    if diff.not_run:
+        out.append(f"{_plural(len(diff.not_run), 'failure')} of the baseline in cases not run")
+    return out
+
+
 def summary(run: CheckRun, *, details: int = 3) -> str:
     """The text a person reads at a glance (no colour, so it suits logs too)."""
     info = run.info
@@ -64,13 +144,20 @@ def summary(run: CheckRun, *, details: int = 3) -> str:
     name = info.name + (f" {info.version}" if info.version else "")
     total = len(run.results)
     corpus = sum(1 for r in run.results if r.case.source == "corpus")
-    out = [f"gi-conform check: {name}" + (f" ({run.impl})" if run.impl not in name else "")]
+    head = f"{options.label} ({name})" if options.label else name
+    out = [f"gi-conform check: {head}" + (f" ({run.impl})" if run.impl not in name else "")]
     out.append(
         f"{_plural(total, 'case')}: {run.count(Outcome.PASSED)} passed, "
         f"{run.count(Outcome.FAILED)} failed, {run.count(Outcome.SKIPPED)} skipped, "
-        f"{run.count(Outcome.ERRORED)} errored; conformance {run.conformance:.1f}%"
+        f"{run.count(Outcome.ERRORED)} errored; conformance {percent(run.conformance)}"
     )
-    flags = [f"corpus {corpus}", f"generated {total - corpus} (seed {options.seed})"]
+    out.append(score_line(run.score, options.mode))
+    drawn = f"seed {options.seed}"
+    if options.generated_from is not None:
+        drawn += f", frozen in {options.generated_from}"
+    elif options.generated and "hypothesis" in run.generator:
+        drawn += f", Hypothesis {run.generator['hypothesis']}"
+    flags = [f"corpus {corpus}", f"generated {total - corpus} ({drawn})"]
     flags.append(f"profile {options.profile or 'auto'}")
     if options.mode != "argv":
         flags.append(f"mode {options.mode}")
@@ -100,16 +187,13 @@ def summary(run: CheckRun, *, details: int = 3) -> str:
             f"  {s.case_id} (from {s.original}, {s.key}): " + ", ".join(p.name for p in s.files)
             for s in run.shrunk
         )
-    deviations = [r for r in run.results if r.known_deviation]
-    passing = run.passing_deviations()
-    if deviations or passing:
-        out.append("")
-        if deviations:
-            out.append(f"{_plural(len(deviations), 'known deviation')} skipped")
-        if passing:
-            out.append("known deviations that now pass (remove them): " + ", ".join(passing))
+    out.extend(_deviation_lines(run))
+    out.extend(_baseline_lines(run))
     out.append("")
-    out.append("PASS" if run.ok else "FAIL")
+    if run.options.baseline is not None and run.ok:
+        out.append("PASS (no failure that the baseline does not have)")
+    else:
+        out.append("PASS" if run.ok else "FAIL")
     return "\n".join(out) + "\n"
 
 
@@ -142,11 +226,53 @@ def _case_json(result: CaseResult) -> dict[str, Any]:
     return entry
 
 
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _group_json(group: Group) -> dict[str, Any]:
+    return {
+        "cases": group.cases,
+        "ran": group.ran,
+        "passed": group.passed,
+        "rate": _round(group.rate),
+    }
+
+
+def _pairs_json(pairs: Sequence[tuple[str, str | None]]) -> list[dict[str, str]]:
+    return [{"id": case_id, **({"key": key} if key else {})} for case_id, key in pairs]
+
+
+def _expected_json(run: CheckRun) -> dict[str, Any]:
+    """``known_deviations`` and ``baseline``, when the run had them (added in version 1)."""
+    found: dict[str, Any] = {}
+    if run.options.known_deviations:
+        review = run.deviation_review()
+        found["known_deviations"] = {
+            "stale": _pairs_json(review.stale),
+            "not_in_run": list(review.not_in_run),
+            "any_key": list(review.any_key),
+        }
+    baseline = run.options.baseline
+    if baseline is not None:
+        diff = run.baseline_diff()
+        found["baseline"] = {
+            "file": baseline.source,
+            "failures": len(baseline.pairs),
+            "new": _pairs_json(diff.new),
+            "gone": _pairs_json(diff.gone),
+            "not_run": len(diff.not_run),
+        }
+    return found
+
+
 def json_report(run: CheckRun) -> dict[str, Any]:
     """The report as JSON data (``reference/report.schema.json``)."""
     info = run.info
     options = run.options
     implementation: dict[str, Any] = {"spec": run.impl, "name": info.name}
+    if options.label:
+        implementation["label"] = options.label
     if info.version:
         implementation["version"] = info.version
     if info.dialects is not None:
@@ -171,7 +297,13 @@ def json_report(run: CheckRun) -> dict[str, Any]:
             "timeout_s": options.timeout,
             "validate_protocol": options.validate_protocol,
             **chosen,
+            **(
+                {"generated_from": str(options.generated_from)}
+                if options.generated_from is not None
+                else {}
+            ),
         },
+        "generator": dict(run.generator),
         "started": run.started,
         "duration_s": round(run.duration, 3),
         "summary": {
@@ -180,7 +312,10 @@ def json_report(run: CheckRun) -> dict[str, Any]:
             "failed": run.count(Outcome.FAILED),
             "skipped": run.count(Outcome.SKIPPED),
             "errored": run.count(Outcome.ERRORED),
-            "conformance": round(run.conformance, 2),
+            "conformance": round(run.pass_rate, 2),
+            "balanced": _round(run.conformance),
+            "valid": _group_json(run.score.valid),
+            "invalid": _group_json(run.score.invalid),
         },
         "failures_by_key": [
             {"kind": kind, "key": key, "cases": count}
@@ -198,6 +333,7 @@ def json_report(run: CheckRun) -> dict[str, Any]:
             for s in run.shrunk
         ],
         "cases": [_case_json(r) for r in run.results],
+        **_expected_json(run),
     }
 
 
@@ -218,7 +354,7 @@ def junit_xml(run: CheckRun) -> bytes:
     """One ``testsuite``; each case a ``testcase`` with failure, error or skipped."""
     suite = ElementTree.Element(
         "testsuite",
-        name=f"gi-conform check {run.impl}"
+        name=f"gi-conform check {run.options.label or run.impl}"
         + ("" if run.options.mode == "argv" else f" ({run.options.mode})"),
         tests=str(len(run.results)),
         failures=str(run.count(Outcome.FAILED)),
@@ -230,6 +366,20 @@ def junit_xml(run: CheckRun) -> bytes:
     properties = ElementTree.SubElement(suite, "properties")
     ElementTree.SubElement(properties, "property", name="mode", value=str(run.options.mode))
     ElementTree.SubElement(properties, "property", name="impl", value=_clean(run.impl))
+    figures = run.score
+    values = {
+        "conformance": _round(run.conformance),
+        "pass-rate": _round(run.pass_rate),
+        "valid-cases": figures.valid.ran,
+        "valid-passed": figures.valid.passed,
+        "valid-rate": _round(figures.valid.rate),
+        "invalid-cases": figures.invalid.ran,
+        "invalid-passed": figures.invalid.passed,
+        "invalid-rate": _round(figures.invalid.rate),
+    }
+    for name, value in values.items():
+        text = "n/a" if value is None else str(value)
+        ElementTree.SubElement(properties, "property", name=name, value=text)
     for result in run.results:
         testcase = ElementTree.SubElement(
             suite,

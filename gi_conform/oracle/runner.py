@@ -9,16 +9,29 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
-import json
-import re
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gi_conform.argv.build import Profile
 from gi_conform.oracle.cases import corpus_cases, document_case
+from gi_conform.oracle.deviations import (
+    BaselineDiff,
+    DeviationReview,
+    KnownDeviationsError,
+    compare_baseline,
+    load_known_deviations,
+    review_deviations,
+)
+from gi_conform.oracle.frozen import (
+    generated_description,
+    generated_id,
+    generated_set_cases,
+    generator_versions,
+    read_generated_set,
+)
 from gi_conform.oracle.impls import Implementation
 from gi_conform.oracle.model import (
     CaseResult,
@@ -29,6 +42,7 @@ from gi_conform.oracle.model import (
     Outcome,
     Verdict,
 )
+from gi_conform.oracle.score import Score, ScoredCase, score
 from gi_conform.oracle.shrink import (
     GeneratedDocument,
     generate_documents,
@@ -43,6 +57,7 @@ __all__ = [
     "KnownDeviationsError",
     "ShrunkCase",
     "check_case",  # owned by gi_conform.oracle.workers; kept here for existing imports
+    # KnownDeviationsError and load_known_deviations: owned by gi_conform.oracle.deviations
     "generated_cases",
     "load_known_deviations",
     "run_check",
@@ -50,10 +65,6 @@ __all__ = [
 ]
 
 Progress = Callable[[CaseResult], None]
-
-
-class KnownDeviationsError(ValueError):
-    """Raised when a known-deviations file cannot be read; the message says where."""
 
 
 @dataclass(frozen=True)
@@ -77,19 +88,54 @@ class CheckRun:
     started: str
     duration: float
     shrunk: tuple[ShrunkCase, ...] = ()
+    generator: Mapping[str, str] = field(default_factory=dict)
+    """The versions that drew the generated documents (a frozen set's, or this process')."""
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
 
     @property
-    def conformance(self) -> float:
-        """Passed over the cases that ran to a verdict (skips excluded), in percent."""
+    def pass_rate(self) -> float:
+        """Passed over the cases that ran to a verdict (skips excluded), in percent.
+
+        The JSON report's ``summary.conformance`` (its meaning is fixed in version 1);
+        not the headline: rejecting everything scores the share of invalid cases here."""
         ran = len(self.results) - self.count(Outcome.SKIPPED)
         return 100.0 * self.count(Outcome.PASSED) / ran if ran else 100.0
 
     @property
+    def score(self) -> Score:
+        """Valid and invalid documents apart (:mod:`gi_conform.oracle.score`)."""
+        return score(
+            ScoredCase(
+                "accept" if r.case.expectation.accepted else "reject",
+                str(r.outcome),
+                r.known_deviation,
+            )
+            for r in self.results
+        )
+
+    @property
+    def conformance(self) -> float | None:
+        """The headline: the balanced score in percent; ``None`` when no case ran."""
+        return self.score.balanced
+
+    @property
     def ok(self) -> bool:
+        """Nothing failed or errored; with a baseline: nothing failed that it did not."""
+        if self.options.baseline is not None:
+            return not self.baseline_diff().new
         return not self.count(Outcome.FAILED) and not self.count(Outcome.ERRORED)
+
+    def baseline_diff(self) -> BaselineDiff:
+        """New and gone failures against ``--baseline`` (nothing new without one)."""
+        if self.options.baseline is None:
+            return BaselineDiff((), (), ())
+        return compare_baseline(self.options.baseline, self.results)
+
+    def deviation_review(self) -> DeviationReview:
+        """Known-deviation entries that are too broad, misspelled or stale."""
+        return review_deviations(self.options.known_deviations, self.results)
 
     def failure_keys(self) -> Counter[tuple[str, str]]:
         """(kind, key) -> how many failed or errored cases show it (known deviations aside)."""
@@ -102,65 +148,29 @@ class CheckRun:
         return counts
 
     def passing_deviations(self) -> list[str]:
-        """Known deviations that now pass: entries the implementer can delete."""
+        """Listed cases that now pass: their entries can go (see :meth:`deviation_review`)."""
         listed = self.options.known_deviations
         return [
             r.case.id for r in self.results if r.case.id in listed and r.outcome is Outcome.PASSED
         ]
 
 
-_LINE = re.compile(r"\s*([^\s:#]+)\s*(?::\s*|\s+)(.*)")
-
-
-def load_known_deviations(path: Path) -> dict[str, str]:
-    """Case id -> reason, from a JSON object or ``ID: reason`` lines (``#`` comments).
-
-    Raises :class:`KnownDeviationsError` for an unreadable or malformed file.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise KnownDeviationsError(f"cannot read {path}: {error}") from None
-    if text.lstrip().startswith("{"):
-        try:
-            data = json.loads(text)
-        except ValueError as error:
-            raise KnownDeviationsError(f"{path}: not valid JSON: {error}") from None
-        if not isinstance(data, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in data.items()
-        ):
-            raise KnownDeviationsError(f"{path}: expected an object of case id -> reason")
-        return dict(data)
-    found: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = _LINE.fullmatch(line)
-        if match is None or not match[2].strip():
-            raise KnownDeviationsError(f"{path}:{number}: expected 'CASE-ID: reason'")
-        found[match[1]] = match[2].strip()
-    return found
-
-
 def generated_cases(count: int, seed: int, profile: Profile | None = None) -> list[CheckCase]:
     """``count`` generated documents as cases ``gen-SEED-NNNN``, each with its expectation."""
-    cases = []
-    for index, document in enumerate(generate_documents(count, seed)):
-        what = f"invalid ({document.rule})" if document.rule else "valid"
-        cases.append(
-            document_case(
-                f"gen-{seed}-{index:04d}",
-                document.xml,
-                profile=profile,
-                description=f"generated {what} document, seed {seed}",
-            )
+    return [
+        document_case(
+            generated_id(seed, index),
+            document.xml,
+            profile=profile,
+            description=generated_description(document, seed),
         )
-    return cases
+        for index, document in enumerate(generate_documents(count, seed))
+    ]
 
 
 def select_cases(options: CheckOptions) -> list[CheckCase]:
-    """The corpus (unless disabled) then the generated cases, filtered by the options."""
+    """The corpus (unless disabled) then the generated cases (drawn, or a frozen set's),
+    filtered by the options."""
     cases: list[CheckCase] = []
     if options.use_corpus:
         cases.extend(
@@ -171,6 +181,16 @@ def select_cases(options: CheckOptions) -> list[CheckCase]:
                 profile=options.profile,
             )
         )
+    if options.generated_from is not None:
+        cases.extend(
+            generated_set_cases(
+                options.generated_from,
+                dialects=options.dialects,
+                patterns=options.patterns,
+                profile=options.profile,
+            )
+        )
+        return cases
     for case in generated_cases(options.generated, options.seed, options.profile):
         if options.dialects and case.dialect not in options.dialects:
             continue
@@ -252,7 +272,12 @@ def run_check(
         if options.failures_dir is not None:
             shrunk = _shrink_failures(implementation, results, options, status)
         info = implementation.info
+    if options.generated_from is not None:
+        generator = dict(read_generated_set(options.generated_from).generator)
+    else:
+        generator = generator_versions()
     return CheckRun(
+        generator=generator,
         impl=options.impl,
         info=info,
         options=options,

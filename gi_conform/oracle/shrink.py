@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gi_conform.argv.build import Profile, build_argv, render_args
 from gi_conform.document.validate import validate
@@ -24,6 +25,7 @@ from gi_conform.semantics import document_dialect
 __all__ = [
     "GeneratedDocument",
     "ShrinkBudget",
+    "case_files",
     "generate_documents",
     "shrink_document",
     "write_case",
@@ -183,31 +185,23 @@ def shrink_document(
     return state.best or target
 
 
-def write_case(
-    folder: Path,
-    case_id: str,
-    xml: str,
-    *,
-    description: str,
-) -> list[Path]:
-    """Write a ready-to-add corpus case: ``ID.xml`` and the reference's goldens.
+def case_files(
+    case_id: str, xml: str, *, description: str
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """A corpus case's files (name -> text) and its ``index.json`` entry.
 
-    Accepted: ``ID.seed.args`` and ``ID.libvirt.args``; rejected: ``ID.err``. The index
-    entry goes to ``ID.index.json`` (paste it into ``cases/index.json``).
+    Accepted: ``ID.xml``, ``ID.seed.args`` and ``ID.libvirt.args``; rejected: ``ID.xml``
+    and ``ID.err``: the reference's goldens, as ``cases/`` holds them.
     """
-    folder.mkdir(parents=True, exist_ok=True)
     report = validate(xml)
-    written = [folder / f"{case_id}.xml"]
-    written[0].write_text(xml if xml.endswith("\n") else xml + "\n", encoding="utf-8")
+    files = {f"{case_id}.xml": xml if xml.endswith("\n") else xml + "\n"}
     if report.accepted and report.domain is not None:
         for profile in Profile:
-            path = folder / f"{case_id}.{profile.value}.args"
-            path.write_text(render_args(build_argv(report.domain, profile)), encoding="utf-8")
-            written.append(path)
+            files[f"{case_id}.{profile.value}.args"] = render_args(
+                build_argv(report.domain, profile)
+            )
     else:
-        path = folder / f"{case_id}.err"
-        path.write_text(report.text(), encoding="utf-8")
-        written.append(path)
+        files[f"{case_id}.err"] = report.text()
     entry = {
         "id": case_id,
         "description": description,
@@ -216,6 +210,26 @@ def write_case(
         "expect": "accept" if report.accepted else "reject",
         "rules": list(dict.fromkeys(v.rule for v in report.violations)),
     }
+    return files, entry
+
+
+def write_case(
+    folder: Path,
+    case_id: str,
+    xml: str,
+    *,
+    description: str,
+) -> list[Path]:
+    """Write a ready-to-add corpus case: ``ID.xml`` and the reference's goldens
+    (:func:`case_files`). The index entry goes to ``ID.index.json`` (paste it into
+    ``cases/index.json``).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    files, entry = case_files(case_id, xml, description=description)
+    written = []
+    for name, text in files.items():
+        written.append(folder / name)
+        written[-1].write_text(text, encoding="utf-8")
     index = folder / f"{case_id}.index.json"
     index.write_text(json.dumps(entry, indent=2) + "\n", encoding="utf-8")
     written.append(index)

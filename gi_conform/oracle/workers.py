@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
 from gi_conform.oracle.compare import compare
+from gi_conform.oracle.deviations import deviation_reason
 from gi_conform.oracle.impls import Implementation, open_implementation, parse_spec
 from gi_conform.oracle.model import (
     Answer,
@@ -75,7 +76,8 @@ def _skipped(case: CheckCase, reason: str) -> CaseResult:
 def check_case(
     implementation: Implementation, case: CheckCase, options: CheckOptions
 ) -> CaseResult:
-    """Run one case and compare; a listed known deviation turns a failure into a skip."""
+    """Run one case and compare; a failure whose every key is a listed known deviation
+    becomes a skip."""
     start = time.monotonic()
     if not _supported(implementation.info, case):
         return _skipped(case, f"the implementation does not handle the {case.dialect} dialect")
@@ -98,9 +100,11 @@ def check_case(
         failures = tuple(found)
         outcome = Outcome.FAILED if failures else Outcome.PASSED
     known = False
-    deviation = options.known_deviations.get(case.id)
-    if deviation is not None and outcome in (Outcome.FAILED, Outcome.ERRORED):
-        outcome, reason, known = Outcome.SKIPPED, f"known deviation: {deviation}", True
+    if options.known_deviations and outcome in (Outcome.FAILED, Outcome.ERRORED):
+        keys = [f.key for f in failures] or [str(answer.error_kind or "errored")]
+        deviation = deviation_reason(options.known_deviations, case.id, keys)
+        if deviation is not None:
+            outcome, reason, known = Outcome.SKIPPED, f"known deviation: {deviation}", True
     return CaseResult(
         case,
         outcome,

@@ -78,12 +78,27 @@ def test_every_cell_of_the_published_report_has_its_outcome_class() -> None:
     failing = {case["id"] for case in data["cases"] if case["outcome"] == "failed"}
     assert {row.get("data-case") for row in rows if row.get("data-bad") == "1"} == failing
     overview = page.get_element_by_id("overview").find("tbody").find("tr")
-    figures = [td.text_content() for td in overview.findall("td")]
+    cells = overview.findall("td")
+    figures = [td.text_content() for td in cells]
     summary = data["summary"]
     assert figures[2:7] == [
         str(summary[key]) for key in ("cases", "passed", "failed", "skipped", "errored")
     ]
-    assert figures[7] == f"{summary['conformance']:.1f}%"
+    rates = []
+    for column, expect in ((7, "accept"), (8, "reject")):
+        ran = [
+            case
+            for case in data["cases"]
+            if case["expect"] == expect
+            and (case["outcome"] != "skipped" or case.get("known_deviation"))
+        ]
+        passed = sum(1 for case in ran if case["outcome"] == "passed")
+        rates.append(100.0 * passed / len(ran))
+        assert figures[column] == f"{rates[-1]:.1f}%"
+        assert cells[column].get("title").startswith(f"{passed} of {len(ran)} ")
+    assert figures[9] == f"{sum(rates) / 2:.1f}%"
+    if "balanced" in summary:
+        assert figures[9] == f"{summary['balanced']:.1f}%"
 
 
 def test_a_failure_expands_to_its_differences_and_diff() -> None:
@@ -153,9 +168,9 @@ def test_summary_by_dialect_and_mode() -> None:
         for tr in table.find("tbody")
     }
     assert figures == {
-        "seed": ["1", "0", "0", "1", "0", "n/a"],
-        "libvirt": ["2", "1", "1", "0", "0", "50.0%"],
-        "all": ["3", "1", "1", "1", "0", "50.0%"],
+        "seed": ["1", "0", "0", "1", "0", "-", "-", "n/a"],
+        "libvirt": ["2", "1", "1", "0", "0", "50.0%", "-", "50.0%"],
+        "all": ["3", "1", "1", "1", "0", "50.0%", "-", "50.0%"],
     }
     modes = [tr.findall("td")[1].text for tr in page.get_element_by_id("overview").find("tbody")]
     assert modes == ["argv", "roundtrip"]
@@ -221,13 +236,13 @@ def test_markdown_tables_and_escaping() -> None:
     lines = text.splitlines()
     assert (
         "| my\\|impl &lt;b&gt;x&lt;/b&gt; | cmd:my\\|impl &lt;b&gt;x&lt;/b&gt; | argv | "
-        "2 | 1 | 1 | 0 | 0 | 50.0% |"
+        "2 | 1 | 1 | 0 | 0 | 1/2 (50.0%) | - | 50.0% |"
     ) in lines
-    assert "| seed | 1 | 1 | 0 | 0 | 0 | 100.0% |" in lines
-    assert "| libvirt | 1 | 0 | 1 | 0 | 0 | 0.0% |" in lines
-    assert "| all | 2 | 1 | 1 | 0 | 0 | 50.0% |" in lines
+    assert "| seed | 1 | 1 | 0 | 0 | 0 | 1/1 (100.0%) | - | 100.0% |" in lines
+    assert "| libvirt | 1 | 0 | 1 | 0 | 0 | 0/1 (0.0%) | - | 0.0% |" in lines
+    assert "| all | 2 | 1 | 1 | 0 | 0 | 1/2 (50.0%) | - | 50.0% |" in lines
     assert "<b>" not in text
-    assert all(line.count("|") - line.count("\\|") in (0, 8, 10) for line in lines)
+    assert all(line.count("|") - line.count("\\|") in (0, 10, 12) for line in lines)
 
 
 @pytest.mark.parametrize(

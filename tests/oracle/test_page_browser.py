@@ -32,7 +32,7 @@ pytestmark = pytest.mark.skipif(
 
 TITLE = "page under test"
 HOSTILE = "<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\">"
-WIDTH, HEIGHT = 1400, 1000
+WIDTH, HEIGHT = 1400, 1200
 # The page's own colours (gi_conform/oracle/_page_assets.py).
 PASS_BG, FAIL_BG, ERROR_BG = (0xD8, 0xF0, 0xD8), (0xF8, 0xD0, 0xD0), (0xFB, 0xE3, 0xB8)
 DIFF_ADD_BG, DIFF_DEL_BG = (0xE6, 0xF4, 0xE6), (0xFB, 0xE9, 0xE9)
