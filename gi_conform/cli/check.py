@@ -1,10 +1,10 @@
 """``gi-conform check``: check an implementation against the reference.
 
 Exit status: 0 every case passed (skips allowed; with ``--baseline``: no failure the
-baseline does not have), 1 a case failed or errored (with ``--baseline``: a new one), 2
-usage error (bad option, unknown ``--impl``, unreadable known-deviations file or
-baseline, report not writable). The summary goes to standard output, the progress bar
-to standard error (on a terminal only).
+baseline does not have), 1 a case failed or errored (with ``--baseline``: a new one) or
+every case was skipped, 2 usage error (bad option, unknown ``--impl``, unreadable
+known-deviations file or baseline, report not writable). The summary goes to standard
+output, the progress bar to standard error (on a terminal only).
 """
 
 from __future__ import annotations

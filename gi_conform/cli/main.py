@@ -130,7 +130,11 @@ MANNERS: dict[str, Manners] = {
                 "every case passed (skips and known deviations allowed; with --baseline: "
                 "no failure the baseline does not have)",
             ),
-            (1, "a case failed or errored (with --baseline: a new (case, key) pair)"),
+            (
+                1,
+                "a case failed or errored (with --baseline: a new (case, key) pair), or "
+                "the implementation skipped every case",
+            ),
             (
                 2,
                 "usage error: bad option or --impl, no case selected, report not writable, "

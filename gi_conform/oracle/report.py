@@ -190,7 +190,9 @@ def summary(run: CheckRun, *, details: int = 3) -> str:
     out.extend(_deviation_lines(run))
     out.extend(_baseline_lines(run))
     out.append("")
-    if run.options.baseline is not None and run.ok:
+    if run.nothing_ran:
+        out.append("FAIL (no case ran: the implementation skipped every case)")
+    elif run.options.baseline is not None and run.ok:
         out.append("PASS (no failure that the baseline does not have)")
     else:
         out.append("PASS" if run.ok else "FAIL")

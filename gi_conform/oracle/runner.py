@@ -121,8 +121,16 @@ class CheckRun:
         return self.score.balanced
 
     @property
+    def nothing_ran(self) -> bool:
+        """Every case was skipped by the implementation: nothing was checked, so no pass."""
+        return all(r.outcome is Outcome.SKIPPED and not r.known_deviation for r in self.results)
+
+    @property
     def ok(self) -> bool:
-        """Nothing failed or errored; with a baseline: nothing failed that it did not."""
+        """Nothing failed or errored, and something ran; with a baseline: nothing failed
+        that it did not."""
+        if self.nothing_ran:
+            return False
         if self.options.baseline is not None:
             return not self.baseline_diff().new
         return not self.count(Outcome.FAILED) and not self.count(Outcome.ERRORED)

@@ -106,3 +106,15 @@ def test_a_label_names_the_run_in_every_output(
     assert "| my-tool 1.0 | cmd:" in markdown
     assert "| my-tool 2.0-rc1 | cmd:" in markdown
     assert "#2" not in markdown
+
+
+def test_skipping_everything_is_no_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    run = _run(f"{GAMERS}:skip_everything", generated=5)
+    assert run.nothing_ran
+    assert not run.ok
+    assert run.conformance is None
+    assert (
+        summary(run).rstrip().endswith("FAIL (no case ran: the implementation skipped every case)")
+    )
+    assert run_cli("check", "--impl", f"{GAMERS}:skip_everything", "--generated", "0") == 1
+    assert "no case ran" in capsys.readouterr().out
