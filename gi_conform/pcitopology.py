@@ -39,6 +39,7 @@ __all__ = [
     "addr_text",
     "bus_id",
     "controller_props",
+    "device_addresses",
     "pci_path",
     "pci_topology",
     "smmuv3_props",
@@ -246,6 +247,17 @@ def pci_topology(domain: Domain) -> dict[int, PlacedController]:
                 head = placer.group[0]
                 placed[head] = replace(placed[head], multifunction=True)
     return placed
+
+
+def device_addresses(domain: Domain) -> dict[str, PciAddress]:
+    """Hostdev alias -> guest address, for each device QEMU gets whose place is modelled:
+    today those whose address the document fixes (libvirt places the others on a root
+    port of its own, not modelled yet; this is where that placement goes)."""
+    return {
+        hostdev.alias: hostdev.guest_address
+        for hostdev in domain.hostdevs
+        if hostdev.in_guest and hostdev.guest_address is not None
+    }
 
 
 def pci_path(

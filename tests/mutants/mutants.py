@@ -140,6 +140,35 @@ def crashes(case: Case) -> Reply:
     return reference_answer(case)
 
 
+def _moved(value: str, named: set[str]) -> str:
+    """A vfio-pci ``-device`` an initiator names, one slot further along its bus."""
+    device = re.search(r'"id":"([^"]+)"', value)
+    addr = re.search(r'"addr":"0x([0-9a-f]+)', value)
+    if '"driver":"vfio-pci"' not in value or device is None or device[1] not in named:
+        return value
+    if addr is None:
+        return value
+    slot = (int(addr[1], 16) + 1) % 32
+    return value[: addr.start(1)] + f"{slot:x}" + value[addr.end(1) :]
+
+
+def moves_gi_device(case: Case) -> Reply:
+    """Puts each initiator's device one slot further than its guest address says (the
+    SRAT entry then carries another PCI handle); buses, ids and initiators are kept."""
+
+    def change(options: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        named = {
+            m[1]
+            for flag, value in options
+            if _is_initiator((flag, value))
+            for m in [re.search(r'(?:pci-dev=|"pci-dev":")([^,"]+)', value)]
+            if m is not None
+        }
+        return [(f, _moved(v, named) if f == "-device" else v) for f, v in options]
+
+    return _mutate(case, change)
+
+
 HANG_CELLS = 100
 
 
@@ -160,6 +189,7 @@ MUTANTS: dict[str, Callable[[Case], Reply]] = {
     "cpus-unsplit": cpus_unsplit,
     "crashes": crashes,
     "hangs": hangs,
+    "moves-gi-device": moves_gi_device,
 }
 """Every mutant by its command-line name."""
 
@@ -172,5 +202,6 @@ EXPECTED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "cpus-unsplit": ("failed", "disjoint-cpus", ("INV-KEYVAL-REREAD", "INV-NUMA-CPUS")),
     "crashes": ("errored", "mdev-nodeset", ("crash",)),
     "hangs": ("errored", "cells-128", ("timeout",)),
+    "moves-gi-device": ("failed", "libvirt-11.8-example", ("FACT-DEVICE-PLACE",)),
 }
 """Mutant -> (outcome, a corpus case that shows it, keys or error kind it must show)."""
