@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import pytest
 
+from gi_conform import parse
 from gi_conform.argv.build import Profile
 from gi_conform.argv.facts import DevicePlace, semantic_facts
 from gi_conform.argv.read import read_argv
 from gi_conform.oracle.cases import corpus_cases
 from gi_conform.oracle.compare import compare
 from gi_conform.oracle.model import Answer, CheckCase, Verdict
+from gi_conform.pcitopology import controller_props, pci_topology
 
 
 def _case(case_id: str, profile: Profile | None = None) -> CheckCase:
@@ -131,3 +133,45 @@ def test_the_seed_profile_compares_the_bus_it_names() -> None:
     assert _keys(case, _replace(case.expectation.argv, '"bus":"pci.3"', '"bus":"pci.4"')) == [
         "FACT-DEVICE-PLACE"
     ]
+
+
+_PORT = "<controller type='pci' index='{}' model='pcie-root-port'>{}</controller>"
+_AT = "<address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='{}'{}/>"
+
+
+def _ports_domain(*ports: str) -> str:
+    controllers = "".join(_PORT.format(i + 1, port) for i, port in enumerate(ports))
+    return (
+        "<domain type='kvm'><name>mf</name><memory unit='KiB'>1048576</memory><vcpu>2</vcpu>"
+        "<os><type arch='x86_64' machine='q35'>hvm</type></os><cpu><numa>"
+        "<cell id='0' cpus='0-1' memory='1048576' unit='KiB'/>"
+        "<cell id='1' memory='0' unit='KiB'/></numa></cpu><devices>"
+        "<controller type='usb' model='none'/><memballoon model='none'/>"
+        f"<controller type='pci' index='0' model='pcie-root'/>{controllers}"
+        "<hostdev mode='subsystem' type='pci' managed='yes'><source>"
+        "<address domain='0x0000' bus='0x06' slot='0x12' function='0x1'/></source>"
+        "<acpi nodeset='1'/>"
+        "<address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>"
+        "</hostdev></devices></domain>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("ports", "first"),
+    [
+        ((_AT.format(0, ""), _AT.format(1, "")), True),
+        ((_AT.format(0, " multifunction='on'"),), True),
+        ((_AT.format(0, " multifunction='off'"), _AT.format(1, "")), False),
+        ((_AT.format(0, ""),), None),
+        ((_AT.format(0, ""), _AT.format(3, "")), True),
+        ((_AT.format(0, ""), ""), None),  # the second is placed on slot 1
+    ],
+)
+def test_multifunction_on_explicitly_addressed_root_ports(
+    ports: tuple[str, ...], first: bool | None
+) -> None:
+    """As libvirt 12.8 writes it (virsh domxml-to-native, 2026-12-07): what the address
+    says, else on function 0 of a slot other functions share."""
+    domain = parse(_ports_domain(*ports))
+    props = controller_props(domain, pci_topology(domain)[1])
+    assert props.get("multifunction") is first
