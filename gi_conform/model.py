@@ -335,6 +335,9 @@ class PciController:
     chassis: int | None = None
     port: int | None = None
     line: int = field(default=0, compare=False, repr=False)
+    multifunction: bool | None = None
+    """Its address's ``multifunction``: ``on`` True, ``off`` False, None when not written
+    (libvirt then sets it where other functions share the slot)."""
 
 
 SMMUV3_DRIVER_OPTIONS = ("accel", "ats", "ril", "ssidsize", "oas")

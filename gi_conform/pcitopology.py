@@ -13,9 +13,12 @@ domxml-to-native`` in the sid chroot; README, "PCI path"):
   (slot 0 is the host bridge; i440fx's slot 1 is PIIX3; an x86 primary video takes slot 1
   on q35, 2 on i440fx); a ``pci-bridge`` goes on the first earlier bridge with a free
   slot (1-31) once bus 0 is full. Root ports share a slot as its functions, eight to a
-  slot, the slot taken when the first of each eight is placed; ``multifunction`` on the
-  first when more than one share it; a switch's downstream ports fill its upstream
-  port's bus from slot 0, ``port`` = slot;
+  slot, the slot taken when the first of each eight is placed; a switch's downstream
+  ports fill its upstream port's bus from slot 0, ``port`` = slot;
+* ``multifunction``: as the address says (``off`` is written as ``false``); not said, on
+  function 0 of a slot whose other functions a controller or a hostdev uses, placed or
+  explicit (libvirt's ``virDomainPCIAddressSetAllMulti``; measured: explicit ports at
+  2.0 and 2.1 or 2.3, or one at 2.0 with ``multifunction='on'`` alone);
 * a root port's ``port`` is ``slot * 8 + function``, ``chassis`` its index; an expander
   bus without ``busNr`` takes 2 below the lowest one already given (254 first).
 
@@ -39,6 +42,7 @@ __all__ = [
     "addr_text",
     "bus_id",
     "controller_props",
+    "device_addresses",
     "pci_path",
     "pci_topology",
     "smmuv3_props",
@@ -78,7 +82,8 @@ class PlacedController:
     bus: int | None
     slot: int | None
     function: int = 0
-    multifunction: bool = False
+    multifunction: bool | None = None
+    """``"multifunction"`` as libvirt writes it (None: not written)."""
     bus_nr: int | None = None
     node: int | None = None
     chassis: int | None = None
@@ -227,6 +232,7 @@ def pci_topology(domain: Domain) -> dict[int, PlacedController]:
             bus=bus if slot is not None else None,
             slot=slot,
             function=function,
+            multifunction=controller.multifunction if address is not None else None,
             bus_nr=placer.bus_nr(controller, model),
             node=controller.node,
             chassis=controller.chassis if controller.chassis is not None else index,
@@ -242,10 +248,44 @@ def pci_topology(domain: Domain) -> dict[int, PlacedController]:
             placer.upstream.append(index)
         elif address is None and model == "pcie-root-port" and pcie:
             placer.group.append(index)
-            if len(placer.group) == 2:
-                head = placer.group[0]
-                placed[head] = replace(placed[head], multifunction=True)
-    return placed
+    return _with_multifunction(domain, placed)
+
+
+def _with_multifunction(
+    domain: Domain, placed: dict[int, PlacedController]
+) -> dict[int, PlacedController]:
+    """``multifunction`` on function 0 of every slot with company, where not said."""
+    functions: dict[tuple[int, int], set[int]] = {}
+    addresses = [(c.bus, c.slot, c.function) for c in placed.values()]
+    addresses += [
+        (h.guest_address.bus, h.guest_address.slot, h.guest_address.function)
+        for h in domain.hostdevs
+        if h.guest_address is not None
+    ]
+    for bus, slot, function in addresses:
+        if bus is not None and slot is not None:
+            functions.setdefault((bus, slot), set()).add(function)
+    return {
+        index: replace(controller, multifunction=True)
+        if controller.multifunction is None
+        and controller.function == 0
+        and controller.bus is not None
+        and controller.slot is not None
+        and len(functions[(controller.bus, controller.slot)]) > 1
+        else controller
+        for index, controller in placed.items()
+    }
+
+
+def device_addresses(domain: Domain) -> dict[str, PciAddress]:
+    """Hostdev alias -> guest address, for each device QEMU gets whose place is modelled:
+    today those whose address the document fixes (libvirt places the others on a root
+    port of its own, not modelled yet; this is where that placement goes)."""
+    return {
+        hostdev.alias: hostdev.guest_address
+        for hostdev in domain.hostdevs
+        if hostdev.in_guest and hostdev.guest_address is not None
+    }
 
 
 def pci_path(
@@ -288,8 +328,8 @@ def controller_props(domain: Domain, controller: PlacedController) -> dict[str, 
         props["numa_node"] = controller.node
     if controller.bus is not None and controller.slot is not None:
         props["bus"] = bus_id(domain, controller.bus)
-        if controller.multifunction:
-            props["multifunction"] = True
+        if controller.multifunction is not None:
+            props["multifunction"] = controller.multifunction
         props["addr"] = addr_text(controller.slot, controller.function)
     return props
 

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from gi_conform.argv.build import Profile, aligned_memory, default_profile, device_ids
 from gi_conform.argv.read import ArgvReading, Device, device_key, iommufd_key, read_argv
 from gi_conform.model import Domain, Hostdev
-from gi_conform.pcitopology import pci_path, pci_topology
+from gi_conform.pcitopology import (
+    EXPANDER_DRIVERS,
+    PlacedController,
+    bus_id,
+    device_addresses,
+    pci_path,
+    pci_topology,
+)
 from gi_conform.semantics import (
     LOCAL_DISTANCE,
     REMOTE_DISTANCE,
@@ -26,6 +33,7 @@ from gi_conform.semantics import (
 
 __all__ = [
     "ROOT_BUSES",
+    "DevicePlace",
     "NodeFacts",
     "SemanticFacts",
     "document_facts",
@@ -33,6 +41,7 @@ __all__ = [
     "expected_distances",
     "expected_pairs",
     "expected_paths",
+    "expected_places",
     "gi_device_paths",
     "hostdev_key",
     "path_positions",
@@ -57,6 +66,44 @@ def _node_order(node: NodeFacts) -> tuple[int, tuple[int, ...], bool, int]:
     return node.nodeid, tuple(sorted(node.cpus)), node.memory is None, node.memory or 0
 
 
+@dataclass(frozen=True, order=True)
+class DevicePlace:
+    """Where a device sits in the guest's PCI hierarchy, which its SRAT Generic Initiator
+    entry's PCI handle (segment, bus, devfn) follows from.
+
+    ``path`` is the root bus, then each controller down to the device with its ``addr``
+    (an expander bus with its ``bus_nr``, which numbers the buses below it): None when
+    the chain is not written (the seed profile writes no controllers). ``bus`` is the id
+    of the bus the device names, as written; ``devfn`` its ``slot << 3 | function``
+    (None: no readable ``addr``). A place is compared on ``path`` when the expected one
+    has a path, else on ``bus`` (see :meth:`matches`).
+    """
+
+    bus: str | None
+    path: str | None
+    devfn: int | None
+
+    def matches(self, actual: DevicePlace) -> bool:
+        """Whether ``actual`` is this (expected) place."""
+        if self.path is not None:
+            return (self.path, self.devfn) == (actual.path, actual.devfn)
+        return (self.bus, self.devfn) == (actual.bus, actual.devfn)
+
+    def describe(self, traced: bool) -> str:
+        """``PATH > SS.F`` (``traced``) or ``bus BUS > SS.F``: the compared part."""
+        where = self.path if traced else f"bus {self.bus or '(none)'}"
+        return f"{where or '(not traceable to a root bus)'} > {_devfn_text(self.devfn)}"
+
+
+def _devfn_text(devfn: int | None) -> str:
+    return "no addr" if devfn is None else f"{devfn >> 3:02x}.{devfn & 7:x}"
+
+
+def _place_hop(driver: str | None, devfn: int | None, bus_nr: int | None) -> str:
+    hop = f"{driver}@{_devfn_text(devfn)}"
+    return hop if bus_nr is None else f"{hop} (bus_nr {bus_nr})"
+
+
 @dataclass(frozen=True)
 class SemanticFacts:
     """What an argv means for generic initiators, independent of spelling and ids.
@@ -74,6 +121,9 @@ class SemanticFacts:
     paths: frozenset[tuple[str, str]] = frozenset()
     """(host device, PCI path) of each device with an initiator whose path is known: the
     root bus, then each controller's driver (an expander bus with its NUMA node)."""
+    places: frozenset[tuple[str, DevicePlace]] = frozenset()
+    """(host device, its place) of each device with an initiator and a ``bus`` or an
+    ``addr`` (in a document: a guest address whose place is modelled)."""
 
 
 ROOT_BUSES = ("pcie.0", "pci.0")
@@ -135,6 +185,26 @@ def _argv_paths(reading: ArgvReading) -> frozenset[tuple[str, str]]:
     return frozenset(found)
 
 
+def _argv_places(reading: ArgvReading) -> frozenset[tuple[str, DevicePlace]]:
+    paths = gi_device_paths(reading)
+    found: set[tuple[str, DevicePlace]] = set()
+    for initiator in reading.initiators:
+        device = reading.device(initiator.pci_dev) if initiator.pci_dev is not None else None
+        key = device_key(device) if device is not None else None
+        if device is None or key is None or (device.bus is None and device.addr is None):
+            continue
+        chain = paths.get(initiator.pci_dev or "")
+        path = None
+        if chain is not None:
+            hops = [
+                _place_hop(d.driver, d.devfn, d.bus_nr if d.driver in EXPANDER_DRIVERS else None)
+                for d in chain
+            ]
+            path = " > ".join([(chain[0].bus if chain else device.bus) or "", *hops])
+        found.add((key, DevicePlace(device.bus, path, device.devfn)))
+    return frozenset(found)
+
+
 def resolved_distances(reading: ArgvReading) -> tuple[tuple[int, int, int], ...]:
     """The distance matrix QEMU builds: a missing reverse distance mirrors the given one,
     an unset local distance is 10; ``()`` when nothing differs from the defaults."""
@@ -186,6 +256,7 @@ def semantic_facts(argv: Sequence[str] | ArgvReading) -> SemanticFacts:
         ),
         distances=resolved_distances(reading),
         paths=_argv_paths(reading),
+        places=_argv_places(reading),
     )
 
 
@@ -256,6 +327,7 @@ def document_facts(domain: Domain, profile: Profile | None = None) -> SemanticFa
         device_ids=frozenset(names[hostdev.alias] for hostdev, _ in pci_hostdevs(domain, profile)),
         distances=expected_distances(domain),
         paths=expected_paths(domain, profile),
+        places=expected_places(domain, profile),
     )
 
 
@@ -267,15 +339,46 @@ def expected_paths(domain: Domain, profile: Profile | None = None) -> frozenset[
     seed = (profile if profile is not None else default_profile(domain)) is Profile.SEED
     with_initiator = {key for key, _ in expected_pairs(domain, profile)}
     topology = pci_topology(domain)
+    addresses = device_addresses(domain)
     found: set[tuple[str, str]] = set()
     for hostdev, key in pci_hostdevs(domain, profile):
-        address = hostdev.guest_address
+        address = addresses.get(hostdev.alias)
         if key not in with_initiator or address is None:
             continue
         path = pci_path(topology, address.bus)
         if path is not None and not (seed and path):
             hops = [(c.driver or c.model, c.node if c.is_expander else None) for c in path]
             found.add((key, _path_text(domain.pci_root_bus, hops)))
+    return frozenset(found)
+
+
+def _placed_hop(controller: PlacedController) -> str:
+    devfn = None if controller.slot is None else controller.slot << 3 | controller.function
+    bus_nr = controller.bus_nr if controller.is_expander else None
+    return _place_hop(controller.driver, devfn, bus_nr)
+
+
+def expected_places(
+    domain: Domain, profile: Profile | None = None
+) -> frozenset[tuple[str, DevicePlace]]:
+    """(host device, place) for each device with an initiator whose guest address is
+    modelled (:func:`gi_conform.pcitopology.device_addresses`), its path written out as
+    in :func:`expected_paths` (None where the argv has no path to it)."""
+    seed = (profile if profile is not None else default_profile(domain)) is Profile.SEED
+    with_initiator = {key for key, _ in expected_pairs(domain, profile)}
+    addresses = device_addresses(domain)
+    topology = pci_topology(domain) if any(a.bus for a in addresses.values()) else {}
+    found: set[tuple[str, DevicePlace]] = set()
+    for hostdev, key in pci_hostdevs(domain, profile):
+        address = addresses.get(hostdev.alias)
+        if key not in with_initiator or address is None:
+            continue
+        chain = pci_path(topology, address.bus)
+        path = None
+        if chain is not None and not (seed and chain):
+            path = " > ".join([domain.pci_root_bus, *(_placed_hop(c) for c in chain)])
+        devfn = address.slot << 3 | address.function
+        found.add((key, DevicePlace(bus_id(domain, address.bus), path, devfn)))
     return frozenset(found)
 
 

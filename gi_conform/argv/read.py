@@ -51,6 +51,8 @@ _READ_FLAGS = frozenset({"-object", "-device", "-numa", "-machine"})
 _HOST = re.compile(
     r"(?:([0-9a-f]{1,4}):)?([0-9a-f]{1,2}):([0-9a-f]{1,2})\.([0-7])\Z", re.IGNORECASE
 )
+_ADDR_PART = r"\s*\+?(?:0[xX])?([0-9a-fA-F]+)"
+_ADDR = re.compile(rf"{_ADDR_PART}(?:\.{_ADDR_PART})?\Z")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z", re.I)
 
 
@@ -150,6 +152,12 @@ class Device:
     """An expander bus's (``pxb``, ``pxb-pcie``) NUMA node."""
     primary_bus: str | None = None
     """An ``arm-smmuv3``'s ``primary-bus``."""
+    devfn: int | None = None
+    """Where ``addr`` puts it on its bus, ``slot << 3 | function`` as QEMU reads it (a
+    JSON integer is the devfn itself, text is hex ``SLOT[.FUNCTION]``); None when absent
+    or not an address."""
+    bus_nr: int | None = None
+    """An expander bus's ``bus_nr`` (the guest's number for its root bus), if readable."""
 
 
 @dataclass(frozen=True)
@@ -369,6 +377,28 @@ def _text(props: _Props, key: str) -> str | None:
     return str(value)
 
 
+def _devfn(props: _Props) -> int | None:
+    """``addr`` as QEMU 10's ``set_pci_devfn`` reads it: a JSON integer 0-255 is the
+    devfn, a string ``SLOT[.FUNCTION]`` in hex (``sscanf %x``: blanks, ``+``, ``0x``);
+    slot 0-31, function 0-7."""
+    value = props.values.get("addr")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 <= value <= 0xFF else None
+    match = _ADDR.match(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    slot, function = int(match[1], 16), int(match[2] or "0", 16)
+    return slot << 3 | function if slot <= 0x1F and function <= 7 else None
+
+
+def _lenient_uint(props: _Props, key: str) -> int | None:
+    """An unsigned property, None when absent or unreadable (not an error of the argv)."""
+    try:
+        return _uint(props, key)
+    except _Unreadable:
+        return None
+
+
 def _cpu_range(text: str) -> range:
     first, dash, last = text.partition("-")
     low = _c_uint(first)
@@ -479,6 +509,8 @@ class _Reader:
                 bus=_text(props, "bus"),
                 addr=_text(props, "addr"),
                 form=props.form,
+                devfn=_devfn(props),
+                bus_nr=_lenient_uint(props, "bus_nr"),
             )
         )
 

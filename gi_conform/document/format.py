@@ -208,7 +208,16 @@ def _controller(devices: _Node, controller: PciController) -> None:
         if controller.node is not None:
             target.add("node", text=str(controller.node))
     if controller.address is not None:
-        node.add("address", ("type", "pci"), *_pci_attrs(controller.address))
+        multifunction = controller.multifunction
+        node.add(
+            "address",
+            ("type", "pci"),
+            *_pci_attrs(controller.address),
+            (
+                "multifunction",
+                None if multifunction is None else ("on" if multifunction else "off"),
+            ),
+        )
 
 
 def _iommu(devices: _Node, iommu: Iommu) -> None:

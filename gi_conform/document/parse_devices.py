@@ -49,9 +49,17 @@ def pci_controllers(controllers: Sequence[etree._Element]) -> tuple[PciControlle
                 chassis=_small_uint(target.get("chassis")) if target is not None else None,
                 port=_small_uint(target.get("port")) if target is not None else None,
                 line=source_line(element),
+                multifunction=_on_off(
+                    address.get("multifunction") if address is not None else None
+                ),
             )
         )
     return tuple(sorted(found, key=lambda controller: controller.index or 0))
+
+
+def _on_off(value: str | None) -> bool | None:
+    """libvirt's virTristateSwitch: ``on``/``off``, anything else not given."""
+    return {"on": True, "off": False}.get(value or "")
 
 
 def iommus(iommus: Sequence[etree._Element]) -> tuple[Iommu, ...]:

@@ -1,8 +1,9 @@
 """Compare one answer with the reference's expectation: a pure function, no I/O.
 
 What counts (issue 4): the verdict; for accepted documents the semantic facts (NUMA
-nodes, initiator pairs, ids) and every invariant of :mod:`gi_conform.argv.invariants`; with
-``strict`` the exact GI subset of the argv; with ``messages`` the rule ids of a rejection.
+nodes, initiator pairs, ids, the initiator devices' PCI paths and places) and every
+invariant of :mod:`gi_conform.argv.invariants`; with ``strict`` the exact GI subset of the
+argv; with ``messages`` the rule ids of a rejection.
 Foreign implementations spell options differently, so everything but ``strict`` compares
 meaning through :mod:`gi_conform.argv.read`.
 """
@@ -12,7 +13,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 
-from gi_conform.argv.facts import NodeFacts, document_facts, path_positions, semantic_facts
+from gi_conform.argv.facts import (
+    DevicePlace,
+    NodeFacts,
+    SemanticFacts,
+    document_facts,
+    path_positions,
+    semantic_facts,
+)
 from gi_conform.argv.invariants import check_invariants
 from gi_conform.argv.options import shell_quote
 from gi_conform.argv.read import ArgvReading, device_key, read_argv
@@ -33,6 +41,7 @@ FACT_IDS = (
     "FACT-DEVICE-IDS",
     "FACT-GI-IDS",
     "FACT-PCI-PATH",
+    "FACT-DEVICE-PLACE",
 )
 """The semantic facts compared for accepted documents, as failure keys."""
 VERDICT_REJECTS_VALID = "VERDICT-REJECTS-VALID"
@@ -129,7 +138,7 @@ def _initiator_ids(reading: ArgvReading) -> dict[str, str]:
 def _facts(case: CheckCase, reading: ArgvReading) -> list[Failure]:
     domain = case.expectation.domain
     assert domain is not None
-    want = document_facts(domain)
+    want = document_facts(domain, case.profile)
     got = semantic_facts(reading)
     expected_reading = read_argv(case.expectation.argv)
     failures = [
@@ -154,16 +163,41 @@ def _facts(case: CheckCase, reading: ArgvReading) -> list[Failure]:
         failures.append(Failure(FailureKind.FACT, "FACT-GI-IDS", problem))
     actual_paths = dict(got.paths)
     named = {device for device, _ in got.initiators}  # else FACT-GI-PAIRS says it all
+    wrong_path: set[str] = set()
     for device, path in sorted(want.paths):
         if device not in named:
             continue
         actual = actual_paths.get(device, "not traceable to a root bus in the argv")
         if actual != path:
+            wrong_path.add(device)
             failures.append(
                 Failure(
                     FailureKind.FACT,
                     "FACT-PCI-PATH",
                     f"PCI path of {device} is {actual}, expected {path}",
+                )
+            )
+    failures.extend(_places(want, got, named - wrong_path))
+    return failures
+
+
+def _places(want: SemanticFacts, got: SemanticFacts, devices: set[str]) -> list[Failure]:
+    """FACT-DEVICE-PLACE: each of ``devices`` whose place the document fixes sits there
+    (the controllers' and its own slot and function, an expander's ``bus_nr``), so its
+    SRAT entry carries the right PCI handle. A wrong path is FACT-PCI-PATH's already."""
+    actual_places = dict(got.places)
+    failures = []
+    for device, place in sorted(want.places):
+        if device not in devices:
+            continue
+        actual = actual_places.get(device, DevicePlace(None, None, None))
+        if not place.matches(actual):
+            traced = place.path is not None
+            failures.append(
+                Failure(
+                    FailureKind.FACT,
+                    "FACT-DEVICE-PLACE",
+                    f"{device} is at {actual.describe(traced)}, expected {place.describe(traced)}",
                 )
             )
     return failures

@@ -115,7 +115,9 @@ def test_devices_in_both_forms() -> None:
         ]
     )
     assert reading.devices == (
-        Device(0, "hostdev0", "vfio-pci", "0000:06:12.1", None, "pcie.0", "0x2", Form.JSON),
+        Device(
+            0, "hostdev0", "vfio-pci", "0000:06:12.1", None, "pcie.0", "0x2", Form.JSON, devfn=16
+        ),
         Device(2, "m0", "vfio-pci", None, "/sys/bus/mdev/devices/AB", None, None, Form.KEYVAL),
         Device(4, None, "pcie-root-port", None, None, None, None, Form.KEYVAL),
     )

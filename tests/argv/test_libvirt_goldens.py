@@ -4,23 +4,37 @@ Each upstream test input, re-stated as the reference reads it (``NAME.xml``, wri
 gi-conform's formatter), runs through the reference; its GI-relevant lines are compared,
 feature by feature, with libvirt's expected output (``NAME.<arch>-latest.args``: only the
 GI-relevant options, in libvirt's order and values) or its expected error (``NAME.err``).
-The upstream file each re-states and the commit it was read at are in ``MANIFEST.toml``.
+The upstream file each re-states and the commit it was read at are in ``MANIFEST.toml``,
+with, for each input, the upstream file's git blob id (``git rev-parse COMMIT:PATH``
+checks it) and the SHA-256 of its GI-relevant content (:func:`gi_extract`): a re-stated
+input that lost something the upstream file says (the reference read less of it when it
+was re-stated) fails ``test_each_input_says_what_its_upstream_file_says``. ``python
+tests/argv/test_libvirt_goldens.py restate DIR`` re-states every input again from the
+upstream files in DIR (read at the recorded commits) and records both digests.
 
 A feature the README says is not modelled is *out of scope*: its comparison still runs and
 must still disagree (``xfail(strict=True)``, with the reason), so a fix shows up here and
 nothing is skipped silently. ``python tests/argv/test_libvirt_goldens.py`` prints the
 agreement per feature (the README's figures).
 
-Normalisations, each a documented convention of the reference rather than a difference in
-meaning: a hostdev without a guest address gets no ``bus``/``addr`` from the reference (libvirt
-assigns one; guest PCI placement is not modelled), and libvirt's ``.err`` prefixes (``XML
-error: ``, ``unsupported configuration: ``) are dropped before looking for the message in the
-reference's diagnostics.
+Every feature fails on a line either side lacks. The lines compared are the GI-relevant
+ones, chosen from the *document*, never from the reference's answer (so a line the
+reference fails to write cannot drop out of the comparison): for the PCI controllers, the
+buses the document declares or names (``pci.N`` for each such index, libvirt's ids) and an
+``arm-smmuv3`` for each ``<iommu model='smmuv3'>`` with a ``pciBus``; root ports libvirt
+adds for its own default devices (q35's USB controller, the balloon) take higher indices
+and are not compared. Normalisations, each a documented convention of the reference rather
+than a difference in meaning: a hostdev without a guest address gets no ``bus``/``addr``
+from the reference (libvirt assigns one; guest PCI placement is not modelled), and
+libvirt's ``.err`` prefixes (``XML error: ``, ``unsupported configuration: ``) are dropped
+before looking for the message in the reference's diagnostics.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import shlex
 import sys
 import tomllib
@@ -29,9 +43,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
-from gi_conform.argv.build import Option, Profile, build_argv, flatten
+from gi_conform.argv.build import Option, Profile, build_argv, device_ids, flatten
 from gi_conform.argv.options import json_object
+from gi_conform.document.format import format_xml
 from gi_conform.document.validate import validate
 from gi_conform.model import Domain
 from gi_conform.pcitopology import DEVICE_DRIVERS, controller_props, pci_topology, smmuv3_props
@@ -139,24 +155,38 @@ def _topology_lines(domain: Domain) -> list[str]:
     return feature_lines(flatten(options), "pci-controllers")
 
 
-def _known_ids(lines: list[str], reference: list[str]) -> list[str]:
-    """libvirt's controller lines for the buses the reference knows: libvirt also adds root
-    ports for its own default devices (q35's USB controller), which the reference leaves
-    to libvirt."""
-    ids = {json.loads(line.split(" ", 1)[1]).get("id") for line in reference}
+def document_ids(domain: Domain) -> set[str]:
+    """The ids of the PCI controllers and smmuv3s the document declares or names, as libvirt
+    spells them: what the PCI feature compares, on both sides. libvirt also adds root ports
+    for its own default devices (q35's USB controller, the balloon) at higher indices,
+    which the reference leaves to libvirt."""
+    indices = {c.index for c in domain.pci_controllers if c.index is not None and c.index > 0}
+    named = [h.guest_address.bus for h in domain.hostdevs if h.guest_address is not None]
+    named += [c.address.bus for c in domain.pci_controllers if c.address is not None]
+    indices |= set(range(1, max(named, default=0) + 1))
+    smmus = {
+        f"iommu{number}"
+        for number, iommu in enumerate(domain.iommus)
+        if iommu.model == "smmuv3" and iommu.pci_bus is not None
+    }
+    return {f"pci.{index}" for index in indices} | smmus
+
+
+def _with_ids(lines: list[str], ids: set[str]) -> list[str]:
     return [line for line in lines if json.loads(line.split(" ", 1)[1]).get("id") in ids]
 
 
-def _without_placement(lines: list[str], reference: list[str]) -> list[str]:
-    """libvirt's vfio-pci lines without bus/addr where the reference has none (a hostdev
-    without a guest address: libvirt places it, the reference does not model placement)."""
-    devices = [json.loads(line.split(" ", 1)[1]) for line in reference]
-    placed = {props.get("id"): "bus" in props for props in devices}
+def _without_placement(lines: list[str], domain: Domain) -> list[str]:
+    """vfio-pci lines without bus/addr for each hostdev the document gives no guest address
+    (libvirt places it, the reference does not model placement): chosen from the document,
+    so a reference that drops a given address still differs."""
+    names = device_ids(domain, Profile.LIBVIRT)
+    unplaced = {names[h.alias] for h in domain.hostdevs if h.guest_address is None}
     out: list[str] = []
     for line in lines:
         flag, value = line.split(" ", 1)
         props = json.loads(value)
-        if not placed.get(props.get("id"), True):
+        if props.get("id") in unplaced:
             props.pop("bus", None)
             props.pop("addr", None)
         out.append(f"{flag} {json.dumps(props, separators=(',', ':'))}")
@@ -192,14 +222,16 @@ def compare(golden: Golden, feature: str) -> tuple[bool, str] | None:
     if not report.accepted:
         return (False, f"the reference rejects it: {report.text()}")
     assert report.domain is not None
+    theirs = feature_lines(_libvirt_argv(golden.expected), feature)
     if feature == "pci-controllers":
-        ours = _topology_lines(report.domain)
-        theirs = _known_ids(feature_lines(_libvirt_argv(golden.expected), feature), ours)
+        ids = document_ids(report.domain)
+        ours = _with_ids(_topology_lines(report.domain), ids)
+        theirs = _with_ids(theirs, ids)
     else:
         ours = feature_lines(flatten(build_argv(report.domain, Profile.LIBVIRT)), feature)
-        theirs = feature_lines(_libvirt_argv(golden.expected), feature)
     if feature == "vfio-pci":
-        theirs = _without_placement(theirs, ours)
+        ours = _without_placement(ours, report.domain)
+        theirs = _without_placement(theirs, report.domain)
     if not ours and not theirs:
         return None
     return (ours == theirs, "\n".join(["libvirt:", *theirs, "reference:", *ours]))
@@ -257,7 +289,228 @@ def agreement() -> dict[str, tuple[int, int, int]]:
     return table
 
 
+# ------------------------------------------------------------ re-stated inputs vs upstream
+
+GI_PATHS = (
+    "os/type",
+    "vcpu",
+    "memory",
+    "cpu/numa",
+    "numatune",
+    "memoryBacking",
+    "devices/controller[@type='pci']",
+    "devices/hostdev",
+    "devices/iommu",
+)
+"""The GI-relevant elements of a domain (with everything inside them)."""
+_NOT_COMPARED = {("controller", "model")}
+"""A controller's ``<model name>``: QEMU's device for its model (the goldens give the default)."""
+_NUMBER = re.compile(r"(0x[0-9a-fA-F]+|[0-9]+)\Z")
+_UNITS = {"b": 1, "bytes": 1, "kb": 1000, "k": 1024, "kib": 1024, "mb": 10**6, "m": 1 << 20}
+_UNITS |= {"mib": 1 << 20, "gb": 10**9, "g": 1 << 30, "gib": 1 << 30}
+
+
+def _value(text: str) -> str:
+    text = text.strip()
+    if _NUMBER.match(text):
+        return str(int(text, 16) if text.lower().startswith("0x") else int(text))
+    return text
+
+
+def _attributes(element: etree._Element, position: int) -> dict[str, str]:
+    values = {str(k): _value(str(v)) for k, v in element.attrib.items()}
+    if element.tag in ("cell", "page", "memory"):
+        scale = _UNITS.get(values.pop("unit", "KiB").lower(), 1024)
+        for key in ("memory", "size"):
+            if values.get(key, "").isdigit():
+                values[key] = str(int(values[key]) * scale)
+    if element.tag == "cell":
+        values.setdefault("id", str(position))
+    if element.tag == "address" and values.get("type") == "pci":
+        for name in ("domain", "bus", "slot", "function"):
+            values.setdefault(name, "0")
+    elif element.tag == "address":
+        values = {"type": values.get("type", "")}  # a drive address's fields are not read
+    return values
+
+
+def _lines(element: etree._Element, depth: int, position: int, out: list[str]) -> None:
+    text = _value(element.text or "")
+    if element.tag == "memory" and depth == 0 and text.isdigit():
+        text = str(int(text) * _UNITS.get(str(element.get("unit", "KiB")).lower(), 1024))
+    attributes = " ".join(f"{k}={v}" for k, v in sorted(_attributes(element, position).items()))
+    out.append(f"{'  ' * depth}{element.tag} {attributes} {text}".rstrip())
+    kids = [
+        k for k in element if isinstance(k.tag, str) and (element.tag, k.tag) not in _NOT_COMPARED
+    ]
+    for index, kid in enumerate(kids):
+        _lines(kid, depth + 1, index, out)
+
+
+def gi_extract(data: bytes) -> str:
+    """What a domain document says about GI, independent of the reference's parser: every
+    attribute and text of :data:`GI_PATHS`, with libvirt's spelling equivalences made one
+    (numbers in any base, sizes in bytes, an absent cell id is its position, an absent PCI
+    address field 0, ``<vcpu placement='auto'>`` as numatune's placement, numatune's mode
+    ``strict`` by default). A re-statement must say all of it."""
+    root = etree.fromstring(data)
+    vcpu = root.find("vcpu")
+    auto = vcpu is not None and vcpu.get("placement") == "auto"
+    if vcpu is not None and "placement" in vcpu.attrib:
+        del vcpu.attrib["placement"]
+    memory = root.find("numatune/memory")
+    if memory is not None:
+        if auto and memory.get("placement") is None:
+            memory.set("placement", "auto")
+        if memory.get("mode") is None:
+            memory.set("mode", "strict")
+    out: list[str] = []
+    for path in GI_PATHS:
+        for element in root.xpath(path):
+            _lines(element, 0, 0, out)
+    return "\n".join(out) + "\n"
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _git_blob(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def restate(upstream: bytes) -> str:
+    """An upstream input as the reference reads it, written back by its formatter."""
+    domain = validate(upstream).domain
+    assert domain is not None
+    return format_xml(domain)
+
+
+def _manifest() -> list[dict[str, str]]:
+    files: list[dict[str, str]] = tomllib.loads((GOLDENS / "MANIFEST.toml").read_text())["file"]
+    return files
+
+
+def test_each_input_says_what_its_upstream_file_says() -> None:
+    """Each NAME.xml is the re-statement of its upstream file: it says everything GI-relevant
+    the upstream file says (the digest recorded from it), and is written as the formatter
+    writes what the reference reads of it."""
+    inputs = [entry for entry in _manifest() if entry["name"].endswith(".xml")]
+    assert len(inputs) == len(goldens())
+    for entry in inputs:
+        data = (GOLDENS / entry["name"]).read_bytes()
+        assert len(entry["upstream_blob"]) == 40, entry["name"]
+        assert _sha256(gi_extract(data)) == entry["gi_sha256"], (
+            f"{entry['name']} no longer says what {entry['upstream']} at {entry['commit']} "
+            f"says; re-state it: python {Path(__file__).name} restate DIR\n{gi_extract(data)}"
+        )
+        assert restate(data) == data.decode(), entry["name"]
+
+
+def test_a_stale_restatement_is_caught() -> None:
+    """The input before it was re-stated again lost its root ports' addresses."""
+    entry = next(e for e in _manifest() if e["name"] == "acpi-generic-initiator.xml")
+    text = (GOLDENS / entry["name"]).read_text()
+    stale = re.sub(
+        r"<controller type='pci' index='(\d)' model='pcie-root-port'>.*?</controller>",
+        r"<controller type='pci' index='\1' model='pcie-root-port'/>",
+        text,
+        flags=re.DOTALL,
+    )
+    assert stale != text
+    assert _sha256(gi_extract(stale.encode())) != entry["gi_sha256"]
+
+
+def _write_manifest(entries: list[dict[str, str]]) -> None:
+    path = GOLDENS / "MANIFEST.toml"
+    header = path.read_text().split("[[file]]", 1)[0]
+    blocks = [
+        "[[file]]\n" + "".join(f'{key} = "{value}"\n' for key, value in entry.items())
+        for entry in entries
+    ]
+    path.write_text(header + "\n".join(blocks))
+
+
+def restate_all(upstream_dir: Path) -> None:  # pragma: no cover - run by hand
+    """Re-state every input from ``upstream_dir/<upstream file name>`` (the file at the
+    recorded commit) and record its blob id and GI digest in the manifest."""
+    entries = _manifest()
+    for entry in entries:
+        if not entry["name"].endswith(".xml"):
+            continue
+        data = (upstream_dir / Path(entry["upstream"]).name).read_bytes()
+        blob = _git_blob(data)
+        if entry.get("upstream_blob", blob) != blob:
+            raise SystemExit(f"{entry['name']}: upstream blob {blob}, manifest says otherwise")
+        (GOLDENS / entry["name"]).write_text(restate(data))
+        entry["upstream_blob"] = blob
+        entry["gi_sha256"] = _sha256(gi_extract(data))
+        print(f"{entry['name']}: blob {blob}")
+    _write_manifest(entries)
+
+
 if __name__ == "__main__":  # pragma: no cover - the README's figures
+    if sys.argv[1:2] == ["restate"]:
+        restate_all(Path(sys.argv[2]))
+        sys.exit(0)
     for name, (agree, compared, out) in agreement().items():
         print(f"{name:16} {agree}/{compared}" + (f" ({out} out of scope)" if out else ""))
     sys.exit(0)
+
+
+def _agrees(golden: Golden, feature: str) -> bool:
+    result = compare(golden, feature)
+    return result is not None and result[0]
+
+
+def _golden(name: str) -> Golden:
+    return next(golden for golden in goldens() if golden.name == name)
+
+
+@pytest.mark.parametrize("name", ["acpi-generic-initiator", "pcie-expander-bus"])
+def test_a_controller_the_reference_drops_fails(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways: the lines compared come from the document, not from the reference."""
+    golden = _golden(name)
+    assert _agrees(golden, "pci-controllers")
+    lines = _topology_lines
+    monkeypatch.setattr(sys.modules[__name__], "_topology_lines", lambda d: lines(d)[:-1])
+    result = compare(golden, "pci-controllers")
+    assert result is not None
+    assert not result[0]
+
+
+@pytest.mark.parametrize("name", ["acpi-generic-initiator", "pcie-expander-bus"])
+def test_a_controller_libvirt_lacks_fails(name: str, tmp_path: Path) -> None:
+    golden = _golden(name)
+    argv = golden.expected.read_text().split(" \\\n")
+    dropped = [line for line in argv if "pcie-root-port" not in line or "pci.2" not in line]
+    assert len(dropped) == len(argv) - 1
+    expected = tmp_path / golden.expected.name
+    expected.write_text(" \\\n".join(dropped))
+    result = compare(Golden(name, golden.xml, expected), "pci-controllers")
+    assert result is not None
+    assert not result[0]
+
+
+def test_an_address_the_reference_drops_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The vfio-pci normalisation (no bus/addr) applies only where the document gives none."""
+    golden = _golden("acpi-generic-initiator")
+    lines = feature_lines
+
+    def unplaced(argv: list[str], feature: str) -> list[str]:
+        return [line.replace(',"bus":"pcie.0","addr":"0x2"', "") for line in lines(argv, feature)]
+
+    monkeypatch.setattr(sys.modules[__name__], "feature_lines", unplaced)
+    assert _agrees(golden, "vfio-pci")  # stripped on both sides: the same
+    monkeypatch.setattr(sys.modules[__name__], "feature_lines", lines)
+    ours = build_argv
+    monkeypatch.setattr(
+        sys.modules[__name__],
+        "build_argv",
+        lambda d, p: tuple(
+            Option(o.flag, o.value.replace(',"bus":"pcie.0","addr":"0x2"', "")) for o in ours(d, p)
+        ),
+    )
+    result = compare(golden, "vfio-pci")
+    assert result is not None
+    assert not result[0]

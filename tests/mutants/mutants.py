@@ -140,6 +140,65 @@ def crashes(case: Case) -> Reply:
     return reference_answer(case)
 
 
+def _moved(value: str, named: set[str]) -> str:
+    """A vfio-pci ``-device`` an initiator names, one slot further along its bus."""
+    device = re.search(r'"id":"([^"]+)"', value)
+    addr = re.search(r'"addr":"0x([0-9a-f]+)', value)
+    if '"driver":"vfio-pci"' not in value or device is None or device[1] not in named:
+        return value
+    if addr is None:
+        return value
+    slot = (int(addr[1], 16) + 1) % 32
+    return value[: addr.start(1)] + f"{slot:x}" + value[addr.end(1) :]
+
+
+def moves_gi_device(case: Case) -> Reply:
+    """Puts each initiator's device one slot further than its guest address says (the
+    SRAT entry then carries another PCI handle); buses, ids and initiators are kept."""
+
+    def change(options: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        named = {
+            m[1]
+            for flag, value in options
+            if _is_initiator((flag, value))
+            for m in [re.search(r'(?:pci-dev=|"pci-dev":")([^,"]+)', value)]
+            if m is not None
+        }
+        return [(f, _moved(v, named) if f == "-device" else v) for f, v in options]
+
+    return _mutate(case, change)
+
+
+_NODE = re.compile(r'(node=|"node":)([0-9]+)')
+_PCI_DEV = re.compile(r'(?:pci-dev=|"pci-dev":")([^,"]+)')
+_GI_ID = re.compile(r'(?:id=|"id":")([^,"]+)')
+
+
+def string_sorted_nodesets(case: Case) -> Reply:
+    """Expands an ``<acpi nodeset>`` in string order: ``8-11`` gives nodes 10, 11, 8, 9,
+    so the generated ids (``gi0``...) name other nodes than the reference's."""
+    report = validate(str(case["xml"]))
+    given = {initiator.id for initiator in report.domain.initiators} if report.domain else set()
+
+    def change(options: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        runs: dict[str, list[int]] = {}
+        for index, (flag, value) in enumerate(options):
+            device, ident = _PCI_DEV.search(value), _GI_ID.search(value)
+            if _is_initiator((flag, value)) and device and ident and ident[1] not in given:
+                runs.setdefault(device[1], []).append(index)
+        out = list(options)
+        for indexes in runs.values():
+            nodes = [int(m[2]) for i in indexes if (m := _NODE.search(options[i][1]))]
+            if len(nodes) != len(indexes):
+                continue
+            for index, node in zip(indexes, sorted(nodes, key=str), strict=True):
+                flag, value = options[index]
+                out[index] = (flag, _NODE.sub(lambda m, n=node: f"{m[1]}{n}", value))
+        return out
+
+    return _mutate(case, change)
+
+
 HANG_CELLS = 100
 
 
@@ -160,6 +219,8 @@ MUTANTS: dict[str, Callable[[Case], Reply]] = {
     "cpus-unsplit": cpus_unsplit,
     "crashes": crashes,
     "hangs": hangs,
+    "moves-gi-device": moves_gi_device,
+    "string-sorted-nodesets": string_sorted_nodesets,
 }
 """Every mutant by its command-line name."""
 
@@ -172,5 +233,7 @@ EXPECTED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "cpus-unsplit": ("failed", "disjoint-cpus", ("INV-KEYVAL-REREAD", "INV-NUMA-CPUS")),
     "crashes": ("errored", "mdev-nodeset", ("crash",)),
     "hangs": ("errored", "cells-128", ("timeout",)),
+    "moves-gi-device": ("failed", "libvirt-11.8-example", ("FACT-DEVICE-PLACE",)),
+    "string-sorted-nodesets": ("failed", "digits-second-gpu-9-16", ("FACT-GI-IDS",)),
 }
 """Mutant -> (outcome, a corpus case that shows it, keys or error kind it must show)."""

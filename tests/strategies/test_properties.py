@@ -163,12 +163,19 @@ def test_both_profiles_mean_the_same(domain: Domain) -> None:
         device_ids=frozenset(),
         initiators=_by_alias(domain, Profile.LIBVIRT, facts[Profile.LIBVIRT].initiators),
         paths=facts[Profile.SEED].paths,
+        places=facts[Profile.SEED].places,
     )
     seed_paths, libvirt_paths = (
         {(_alias_of(domain, p, key), path) for key, path in facts[p].paths}
         for p in (Profile.SEED, Profile.LIBVIRT)
     )
     assert seed_paths <= libvirt_paths
+    # the same bus and slot in both, though the seed profile writes no path to the bus
+    seed_places, libvirt_places = (
+        {(_alias_of(domain, p, key), place.bus, place.devfn) for key, place in facts[p].places}
+        for p in (Profile.SEED, Profile.LIBVIRT)
+    )
+    assert seed_places == libvirt_places
 
 
 def _alias_of(domain: Domain, profile: Profile, key: str) -> str:
