@@ -496,11 +496,30 @@ def prove(
     asked = asked_initiators(model)
     located_by = _GUEST_PCI if aarch64 else "query-pci"
     missing, seen = missing_initiators(asked, libvirt_argv, readback, located_by=located_by)
-    gis = len(readback.generic_initiators)
+    return finish(*_judged(asked, missing, seen, len(readback.generic_initiators), acpi_note))
+
+
+def _judged(
+    asked: Sequence[AskedInitiator],
+    missing: Sequence[str],
+    seen: Sequence[str],
+    gis: int,
+    acpi_note: str | None,
+) -> tuple[ProofVerdict, str, Sequence[str]]:
+    """The verdict on what the guest's SRAT holds. libvirt's own ``acpi=off``
+    (``acpi_note``: the readback alone had ACPI on) loses every asked-for initiator,
+    whatever the readback saw: no guest gets an SRAT from QEMU then (GI-ACPI-DISABLED)."""
     summary = f"the guest's SRAT has {len(seen)} of {len(asked)} asked-for initiators"
+    if acpi_note is not None and asked:
+        return (
+            ProofVerdict.SRAT_MISSING,
+            f"libvirt writes acpi=off: QEMU builds no SRAT, the guest gets 0 of {len(asked)} "
+            f"asked-for initiators (with ACPI on for the readback only, {len(seen)} of them)",
+            [f"{pair.text()}: lost, libvirt wrote acpi=off" for pair in asked],
+        )
     if missing:
-        return finish(ProofVerdict.SRAT_MISSING, f"{summary} ({gis} GI entries)", missing)
-    return finish(ProofVerdict.NO_VISIBLE_DIFFERENCE, f"QEMU runs it; {summary}", seen)
+        return ProofVerdict.SRAT_MISSING, f"{summary} ({gis} GI entries)", missing
+    return ProofVerdict.NO_VISIBLE_DIFFERENCE, f"QEMU runs it; {summary}", seen
 
 
 # ------------------------------------------------------------------ a campaign
