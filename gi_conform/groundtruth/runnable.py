@@ -446,7 +446,7 @@ def acpi_check(domain: Domain, *, forced: bool) -> Check | None:
     seen = (
         f"forced on for this run (--force-acpi); libvirt writes acpi=off: {lost}"
         if forced
-        else f"off, as libvirt writes it (no <features><acpi/>): {lost}"
+        else f"acpi=off, as libvirt writes it (no <features><acpi/>): {lost}"
     )
     return Check("ACPI", f"on ({count} generic initiator(s) asked for)", seen, False)
 
