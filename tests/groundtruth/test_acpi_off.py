@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from gi_conform import Profile, validate
+from gi_conform.groundtruth.qemu import QemuBinary, run_argv_check
 from gi_conform.groundtruth.runnable import (
     acpi_check,
     acpi_words,
@@ -207,3 +208,15 @@ def test_prove_shows_the_gap_on_libvirts_own_golden_input() -> None:
     assert proof.proves_gap
     assert "libvirt writes acpi=off" in proof.message
     assert len(proof.details) == 8
+
+
+@pytest.mark.qemu
+def test_qemu_accepts_initiators_with_acpi_off_and_says_nothing(qemu_binary: QemuBinary) -> None:
+    """rules.toml's ``qemu = "accepts"`` for GI-ACPI-DISABLED, on the argv as libvirt runs
+    it: exit 0 and an empty stderr, on q35 and pc."""
+    for machine in ("q35", "pc"):
+        domain = _domain(NO_FEATURES[machine])
+        command = document_command(domain, Profile.LIBVIRT, qemu_binary.path, acpi=False)
+        assert "acpi=off" in _machine(command)
+        status, stderr = run_argv_check(command)
+        assert (status, stderr.strip()) == (0, ""), machine
