@@ -245,11 +245,14 @@ def missing_initiators(
     """``(missing, seen)``: asked-for initiators absent from the guest's SRAT, and found.
 
     A device is found in libvirt's argv by its host address (or mdev path), else by its
-    position among the PCI hostdevs; the guest placement of that id (``readback.pci``,
+    position among the PCI hostdevs (also when that one is an iommufd device, which has
+    no host address in the argv); the guest placement of that id (``readback.pci``,
     from ``located_by``: ``query-pci``, or the guest's own PCI scan) with the node must
     be an enabled type-5 entry.
     """
     by_host, ordered = _device_ids(libvirt_argv)
+    # an iommufd vfio-pci has no "host" in the argv (its fd is passed at start): by position
+    hostless = {device_id for key, device_id in by_host.items() if key.startswith("id:")}
     entries = {
         (gi.proximity_domain, gi.pci_segment or 0, gi.pci_bus, gi.pci_devfn)
         for gi in readback.generic_initiators
@@ -262,8 +265,9 @@ def missing_initiators(
             missing.append(f"{pair.text()}: not a PCI device, no SRAT entry can name it")
             continue
         device_id = by_host.get(pair.host) if pair.host is not None else None
-        if device_id is None and pair.host is None and pair.index < len(ordered):
-            device_id = ordered[pair.index]
+        by_position = ordered[pair.index] if pair.index < len(ordered) else None
+        if device_id is None and (pair.host is None or by_position in hostless):
+            device_id = by_position
         if device_id is None:
             missing.append(f"{pair.text()}: the device is not in libvirt's argv")
             continue
