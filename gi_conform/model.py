@@ -380,6 +380,9 @@ class Domain:
     """Bytes, from ``<memory>``; libvirt replaces it with the cells' sum when NUMA is used."""
     acpi: bool | None = None
     """True: ``<features><acpi/>``; False: ``<features>`` without it; None: no ``<features>``."""
+    uefi: bool = False
+    """UEFI firmware: ``<os firmware='efi'>`` or ``<os><loader type='pflash'>`` (libvirt's
+    test before it allows ACPI on aarch64; a loader of another type is not UEFI to it)."""
     numa: bool = False
     """Whether a ``<numa>`` element is present at all (it may still hold no cell)."""
     cells: tuple[Cell, ...] = ()

@@ -1,6 +1,11 @@
 """``gi-conform guest``: boot a real Linux guest on a document and check what its kernel
 built; ``gi-conform guest setup|status|teardown [DIR]`` manage the kernels and firmware.
 
+The guest runs as libvirt would run it: without ``<features><acpi/>`` libvirt writes
+``acpi=off``, the guest gets no SRAT from QEMU and a document asking for initiators fails
+(its only error being GI-ACPI-DISABLED, it is booted to show that); ``--force-acpi`` boots
+it with ACPI on to inspect the tables, and the output says so.
+
 Exit status: 0 every check passed; 1 a check failed, or the document is rejected; 2 usage
 error, unreadable file, or no guest kit set up (the message says how); 3 QEMU refused the
 command line or the guest did not report within ``--timeout``. With several files, the
@@ -73,6 +78,11 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
         "--keep-logs",
         metavar="DIR",
         help="keep console, command and initrd (in DIR/<file stem> for several files)",
+    )
+    parser.add_argument(
+        "--force-acpi",
+        action="store_true",
+        help="ACPI on even where libvirt writes acpi=off (no <acpi/>), to inspect the tables",
     )
     parser.add_argument("--refresh", action="store_true", help="setup: fetch every package again")
     parser.set_defaults(handler=_run)

@@ -24,7 +24,7 @@ from gi_conform.groundtruth.guest import (
     ARCHITECTURES,
     GuestReportError,
     GuestView,
-    boot_guest,
+    boot_command,
     guest_arch,
     read_guest_view,
 )
@@ -39,6 +39,13 @@ from gi_conform.groundtruth.guest_setup import (
     teardown,
 )
 from gi_conform.groundtruth.qemu import QemuRefused, QemuTimeout
+from gi_conform.groundtruth.runnable import (
+    acpi_check,
+    acpi_words,
+    document_command,
+    libvirt_acpi,
+    runnable_report,
+)
 
 __all__ = ["run", "run_action"]
 
@@ -134,13 +141,14 @@ def run(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace, name: str, document: bytes) -> FileOutcome:
     """One document: validate, boot its guest, read what the kernel built, compare."""
     report = validate(document)
-    if not report.accepted or report.domain is None:
+    if not runnable_report(report) or report.domain is None:
         return FileOutcome(EXIT_REJECTED, stderr=report.text())
     domain = report.domain
     arch = guest_arch(domain) if args.arch == "auto" else args.arch
     if arch not in ARCHITECTURES:
         raise UsageError(f"{name}: no guest for architecture {arch!r} ({', '.join(ARCHITECTURES)})")
     profile = Profile(args.profile) if args.profile else default_profile(domain)
+    acpi = libvirt_acpi(domain) or args.force_acpi
     try:
         kit = locate_kit(
             arch,
@@ -150,9 +158,8 @@ def _check(args: argparse.Namespace, name: str, document: bytes) -> FileOutcome:
     except GuestUnavailable as error:
         return FileOutcome(EXIT_USAGE, stderr=report.text() + said("guest", f"error: {error}"))
     try:
-        boot = boot_guest(
-            domain,
-            profile,
+        boot = boot_command(
+            document_command(domain, profile, kit.qemu, arch=kit.arch, acpi=acpi),
             kit,
             timeout=args.timeout,
             keep_logs=logs_dir(args.keep_logs, args.files, name),
@@ -165,15 +172,19 @@ def _check(args: argparse.Namespace, name: str, document: bytes) -> FileOutcome:
         return FileOutcome(
             EXIT_GUEST_FAILED, stderr=report.text() + said("guest", f"error: {error}")
         )
-    checks = compare_guest(domain, profile, view)
+    lost = acpi_check(domain, forced=args.force_acpi)
+    checks = [*([lost] if lost is not None else []), *compare_guest(domain, profile, view)]
     passed, text = checks_summary(
         checks,
-        f"{arch}, kernel {view.kernel}, profile {profile.value}, booted in {boot.seconds:.1f} s",
+        f"{arch}, kernel {view.kernel}, profile {profile.value}{acpi_words(domain, acpi)}, "
+        f"booted in {boot.seconds:.1f} s",
     )
     payload = {
         "file": name,
         "arch": arch,
         "profile": profile.value,
+        "acpi": "on" if acpi else "off",
+        "acpi_forced": acpi and not libvirt_acpi(domain),
         "seconds": round(boot.seconds, 2),
         "passed": passed,
         "checks": [check.as_json() for check in checks],

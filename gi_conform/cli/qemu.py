@@ -1,5 +1,10 @@
 """``gi-conform qemu``: run a document's reference argv in real QEMU and check the SRAT.
 
+The document runs as libvirt would run it: without ``<features><acpi/>`` libvirt writes
+``acpi=off``, so QEMU builds no SRAT and a document asking for initiators fails (its only
+error being GI-ACPI-DISABLED, it is run to show that); ``--force-acpi`` turns ACPI on to
+inspect the tables, and the output says so.
+
 Exit status: 0 every check passed; 1 a check failed, or the document is rejected;
 2 usage error, unreadable file, or no QEMU >= 9.2 (the message says how to install it);
 3 QEMU refused the command line or did not publish its tables in time (its stderr shown).
@@ -42,5 +47,10 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument(
         "--timeout", type=float, default=20.0, help="seconds to wait for QEMU (default 20)"
+    )
+    parser.add_argument(
+        "--force-acpi",
+        action="store_true",
+        help="ACPI on even where libvirt writes acpi=off (no <acpi/>), to inspect the tables",
     )
     parser.set_defaults(handler=_run)

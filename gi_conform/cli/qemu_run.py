@@ -23,8 +23,14 @@ from gi_conform.groundtruth.qemu import (
     find_qemu,
     read_tables,
 )
-from gi_conform.groundtruth.runnable import document_command
-from gi_conform.groundtruth.tables import compare_tables
+from gi_conform.groundtruth.runnable import (
+    acpi_check,
+    acpi_words,
+    document_command,
+    libvirt_acpi,
+    runnable_report,
+)
+from gi_conform.groundtruth.tables import Check, compare_tables
 
 __all__ = ["run"]
 
@@ -47,11 +53,12 @@ def run(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace, name: str, document: bytes, binary: QemuBinary) -> FileOutcome:
     """One document: validate, run the reference argv in QEMU, compare."""
     report = validate(document)
-    if not report.accepted or report.domain is None:
+    if not runnable_report(report) or report.domain is None:
         return FileOutcome(EXIT_REJECTED, stderr=report.text())
     domain = report.domain
     profile = Profile(args.profile) if args.profile else default_profile(domain)
-    command = document_command(domain, profile, binary.path)
+    acpi = libvirt_acpi(domain) or args.force_acpi
+    command = document_command(domain, profile, binary.path, acpi=acpi)
     logs = logs_dir(args.keep_logs, args.files, name)
     if logs is not None:
         logs.mkdir(parents=True, exist_ok=True)
@@ -67,18 +74,33 @@ def _check(args: argparse.Namespace, name: str, document: bytes, binary: QemuBin
             stderr=report.text() + f"gi-conform: QEMU refused the command line:\n{error.stderr}",
         )
     except QemuTimeout as error:
-        return FileOutcome(EXIT_QEMU_FAILED, stderr=report.text() + f"gi-conform: {error}\n")
-    checks = compare_tables(domain, profile, readback)
+        if acpi:
+            return FileOutcome(EXIT_QEMU_FAILED, stderr=report.text() + f"gi-conform: {error}\n")
+        readback = None  # acpi=off: SeaBIOS publishes tables on q35, none on i440fx
+        missing = str(error).split(";", 1)[0]
+    lost = acpi_check(domain, forced=args.force_acpi)
+    checks = [
+        *([lost] if lost is not None else []),
+        *(
+            compare_tables(domain, profile, readback)
+            if readback is not None
+            else [Check("guest's ACPI tables", "none (acpi=off)", missing, True)]
+        ),
+    ]
     if logs is not None:
         (logs / "checks.json").write_text(
             json.dumps([c.as_json() for c in checks], indent=1) + "\n"
         )
     version = ".".join(map(str, binary.version))
-    passed, text = checks_summary(checks, f"QEMU {version}, profile {profile.value}")
+    passed, text = checks_summary(
+        checks, f"QEMU {version}, profile {profile.value}{acpi_words(domain, acpi)}"
+    )
     payload = {
         "file": name,
         "profile": profile.value,
         "qemu": version,
+        "acpi": "on" if acpi else "off",
+        "acpi_forced": acpi and not libvirt_acpi(domain),
         "passed": passed,
         "checks": [check.as_json() for check in checks],
     }

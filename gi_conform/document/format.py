@@ -293,6 +293,11 @@ def _initiator(devices: _Node, initiator: Initiator) -> None:
         node.add("numa-node", text=str(initiator.node))
 
 
+_UEFI_CODE = {"aarch64": "/usr/share/AAVMF/AAVMF_CODE.fd"}
+"""The UEFI code image a ``pflash`` loader names (Debian's paths, as KubeVirt writes them);
+OVMF's for every other architecture."""
+
+
 def format_xml(domain: Domain) -> str:
     """The canonical libvirt-style text of a domain model."""
     root = _Node("domain", [("type", domain.domain_type)])
@@ -306,6 +311,13 @@ def format_xml(domain: Domain) -> str:
     _numatune(root, domain.numatune)
     os = root.add("os")
     os.add("type", ("arch", domain.arch), ("machine", domain.machine), text="hvm")
+    if domain.uefi:
+        os.add(
+            "loader",
+            ("readonly", "yes"),
+            ("type", "pflash"),
+            text=_UEFI_CODE.get(domain.arch, "/usr/share/OVMF/OVMF_CODE.fd"),
+        )
     if domain.acpi is not None:
         features = root.add("features")
         if domain.acpi:

@@ -226,6 +226,7 @@ class _DomainReader:
             vcpus=self._vcpus(top.get("vcpu")),
             memory=self._domain_memory(top.get("memory")),
             acpi=None if features is None else _find_path(features, "acpi") is not None,
+            uefi=_uefi(top.get("os")),
             numa=numa is not None,
             cells=self._cells(numa) if numa is not None else (),
             hostdevs=hostdevs,
@@ -660,6 +661,18 @@ class _DomainReader:
             alias_given=alias_given,
             line=element.sourceline or 0,
         )
+
+
+def _uefi(os_element: etree._Element | None) -> bool:
+    """Whether libvirt counts the firmware as UEFI (measured on 12.8: ``firmware='efi'``
+    or a ``pflash`` loader passes its aarch64 ACPI check; a ``rom`` or untyped loader
+    does not)."""
+    if os_element is None:
+        return False
+    if os_element.get("firmware") == "efi":
+        return True
+    loader = next(os_element.iterchildren("loader"), None)
+    return loader is not None and loader.get("type") == "pflash"
 
 
 def _find_path(element: etree._Element, *tags: str) -> etree._Element | None:

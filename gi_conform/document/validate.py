@@ -97,6 +97,7 @@ def check_domain(domain: Domain) -> list[Violation]:
         *_device_rules(domain),
         *pci_rules(domain),
         *_initiator_rules(domain, facts),
+        *_acpi_rules(domain, facts),
     ]
 
 
@@ -428,8 +429,25 @@ def _initiator_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
                     device=claim.device,
                     node=claim.node,
                 )
-    if domain.acpi is False and facts.pairs:
-        yield violation("GI-ACPI-DISABLED", domain.features_line, "<features>")
+
+
+def _acpi_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
+    """ACPI as libvirt 12.8 runs it: ``acpi=on`` only for ``<features><acpi/>`` (no
+    ``<features>`` at all, or one without ``<acpi/>``, gives ``acpi=off`` on q35, pc and
+    virt alike, and every initiator object is still written), and on aarch64 only with
+    UEFI firmware (else it refuses the document)."""
+    if domain.acpi and domain.arch == "aarch64" and not domain.uefi:
+        yield violation("DOMAIN-ACPI-UEFI", domain.features_line, "<features><acpi/>")
+    elif not domain.acpi and facts.pairs:
+        where = "<features>" if domain.acpi is False else "<domain>"
+        missing = "no <acpi/>" if domain.acpi is False else "no <features><acpi/>"
+        yield violation(
+            "GI-ACPI-DISABLED",
+            domain.features_line if domain.acpi is False else domain.line,
+            where,
+            missing=missing,
+            count=len(set(facts.pairs)),
+        )
 
 
 def _claim_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:

@@ -29,7 +29,7 @@ from gi_conform.groundtruth import acpi
 from gi_conform.groundtruth.initramfs import build_initramfs
 from gi_conform.groundtruth.qemu import QemuRefused, QemuTimeout
 from gi_conform.groundtruth.runnable import document_command
-from gi_conform.groundtruth.serial import SerialReport, read_frames
+from gi_conform.groundtruth.serial import DONE_MARKER, SerialReport, read_frames
 from gi_conform.model import Domain
 
 __all__ = [
@@ -55,6 +55,8 @@ __all__ = [
 ARCHITECTURES = ("x86_64", "aarch64")
 _CONSOLE = {"x86_64": "ttyS0", "aarch64": "ttyAMA0"}
 _POLL = 0.05
+_GRACE = 3.0
+"""Seconds a guest that reported has to power off before it is stopped."""
 _ACCEL = "tcg,thread=single"
 """One TCG thread for all vCPUs: QEMU 10.0.2's multi-threaded TCG aborted a 16-vCPU,
 128-node boot (``iotlb_to_section: Assertion ... failed``) once under load."""
@@ -312,7 +314,8 @@ def booting_command(command: Sequence[str], kit: GuestKit, initrd: Path, serial:
     console = _CONSOLE[kit.arch]
     append = f"console={console} quiet panic=-1"
     if kit.arch == "aarch64":
-        append += " acpi=force"
+        if not any("acpi=off" in token for token in booting):  # libvirt's acpi=off: the DT
+            append += " acpi=force"
         booting += ["-cpu", "max"]
         if kit.firmware is not None:
             booting += ["-drive", f"if=pflash,format=raw,readonly=on,file={kit.firmware}"]
@@ -378,7 +381,7 @@ def boot_command(
                 start_new_session=True,
             )
             try:
-                status = _wait(process, start + timeout)
+                status = _wait(process, start + timeout, serial)
             finally:
                 _stop(process)
         seconds = time.monotonic() - start
@@ -398,11 +401,19 @@ def boot_command(
         return GuestRun(tuple(booting), console, seconds, report)
 
 
-def _wait(process: subprocess.Popen[bytes], deadline: float) -> int | None:
-    """QEMU's exit status, or None at the deadline (a guest that powers off exits QEMU)."""
+def _wait(process: subprocess.Popen[bytes], deadline: float, serial: Path) -> int | None:
+    """QEMU's exit status, or None at the deadline (a guest that powers off exits QEMU),
+    or None a few seconds after the guest said it is done: a guest without ACPI on
+    i440fx (libvirt's ``acpi=off``) cannot power off."""
+    checked = 0.0
     while time.monotonic() < deadline:
         status = process.poll()
         if status is not None:
             return status
+        now = time.monotonic()
+        if now - checked > 1.0:
+            checked = now
+            if serial.exists() and DONE_MARKER.encode() in serial.read_bytes()[-4096:]:
+                deadline = min(deadline, now + _GRACE)
         time.sleep(_POLL)
     return None

@@ -23,9 +23,11 @@ from typing import Any
 from gi_conform.argv.build import Profile, aligned_memory, build_argv, flatten
 from gi_conform.argv.options import OptionValue, join_keyval, parse_size, split_keyval
 from gi_conform.argv.read import read_argv
+from gi_conform.document.validate import Report
+from gi_conform.groundtruth.tables import Check
 from gi_conform.model import Domain
 from gi_conform.pcitopology import DEVICE_DRIVERS, controller_props, pci_path, pci_topology
-from gi_conform.semantics import BRIDGE_MODELS, legacy_numa_mem
+from gi_conform.semantics import BRIDGE_MODELS, initiator_pairs, legacy_numa_mem
 
 __all__ = [
     "MEM_PATH_STAND_IN",
@@ -33,11 +35,15 @@ __all__ = [
     "STAND_IN",
     "STAND_IN_IDS",
     "RunnableArgv",
+    "acpi_check",
+    "acpi_words",
     "document_command",
+    "libvirt_acpi",
     "machine_types",
     "memory_size",
     "runnable_argv",
     "runnable_libvirt_argv",
+    "runnable_report",
     "with_acpi",
     "with_readback_memory",
 ]
@@ -383,9 +389,9 @@ def with_acpi(argv: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
     """``argv`` with ACPI on, for reading tables back (``None``: it was on already).
 
     A document without ``<acpi/>`` makes libvirt write ``acpi=off``: then no initiator
-    reaches any guest whatever libvirt emits (the reference only warns,
-    GI-ACPI-DISABLED). The readback turns ACPI on, as ``gi-conform qemu`` does, to see
-    whether libvirt's argv carries the initiators; the verdict run keeps libvirt's.
+    reaches any guest whatever libvirt emits (GI-ACPI-DISABLED; the proof's verdict says
+    so itself). The readback turns ACPI on, as ``gi-conform qemu --force-acpi`` does, to
+    see whether libvirt's argv carries the initiators; the verdict run keeps libvirt's.
     """
     out = list(argv)
     note: str | None = None
@@ -422,17 +428,57 @@ def _machine_kind(machine: str) -> str:
     return "q35"
 
 
+def libvirt_acpi(domain: Domain) -> bool:
+    """Whether libvirt runs the document with ACPI on: only with ``<features><acpi/>``
+    (libvirt 12.8, measured on q35, pc and virt: no ``<features>``, or one without
+    ``<acpi/>``, gives ``-machine ...,acpi=off``, and every initiator object still)."""
+    return domain.acpi is True
+
+
+def acpi_check(domain: Domain, *, forced: bool) -> Check | None:
+    """The failed check of a document whose initiators libvirt's ``acpi=off`` loses
+    (GI-ACPI-DISABLED); None when ACPI is on as libvirt runs it, or nothing is asked.
+    ``forced``: the run had ACPI turned on anyway, to show the tables."""
+    count = len(set(initiator_pairs(domain)))
+    if libvirt_acpi(domain) or not count:
+        return None
+    lost = "QEMU builds no SRAT, the guest gets none of the initiators"
+    seen = (
+        f"forced on for this run (--force-acpi); libvirt writes acpi=off: {lost}"
+        if forced
+        else f"acpi=off, as libvirt writes it (no <features><acpi/>): {lost}"
+    )
+    return Check("ACPI", f"on ({count} generic initiator(s) asked for)", seen, False)
+
+
+def runnable_report(report: Report) -> bool:
+    """Whether a validated document still runs: accepted, or rejected only because
+    libvirt would run it with ACPI off (GI-ACPI-DISABLED), which the run is to show."""
+    return report.accepted or {v.rule for v in report.errors} == {"GI-ACPI-DISABLED"}
+
+
+def acpi_words(domain: Domain, acpi: bool) -> str:
+    """How ACPI was set for a run, for its summary line: nothing when on as libvirt runs it."""
+    if acpi and not libvirt_acpi(domain):
+        return ", ACPI forced on (--force-acpi; libvirt writes acpi=off)"
+    return "" if acpi else ", ACPI off as libvirt runs it (no <features><acpi/>)"
+
+
 def document_command(
-    domain: Domain, profile: Profile, binary: str, *, arch: str = "x86_64"
+    domain: Domain, profile: Profile, binary: str, *, arch: str = "x86_64", acpi: bool = True
 ) -> list[str]:
     """The runnable command for a valid document: its reference argv, wrapped for QEMU
-    (aarch64: the ``virt`` machine with ACPI and a GICv3, which takes more than 8 vCPUs)."""
+    (aarch64: the ``virt`` machine with ACPI and a GICv3, which takes more than 8 vCPUs).
+    ``acpi=False``: ``acpi=off`` on the machine, as libvirt runs a document without
+    ``<acpi/>`` (:func:`libvirt_acpi`)."""
     if arch == "aarch64":
-        machine = "virt,acpi=on,gic-version=max"
+        machine = f"virt,acpi={'on' if acpi else 'off'},gic-version=max"
     else:
         machine = "pc" if domain.pci_root_bus == "pci.0" else "q35"
     if domain.machine is not None and legacy_numa_mem(domain):
         machine = domain.machine  # only a machine type up to 5.0 takes the legacy mem=
+    if not acpi and arch != "aarch64":
+        machine += ",acpi=off"
     bridges = {
         c.index: c.model
         for c in domain.pci_controllers

@@ -78,7 +78,8 @@ def read_frames(text: str) -> SerialReport:
         if line == DONE_MARKER:
             done = True
             continue
-        start = _START.match(line)
+        # search: without ACPI, EDK2's terminal escapes precede the first marker on its line
+        start = _START.search(line)
         if start is not None:
             if current is not None:
                 problems.append(f"frame {current[0]}: cut off by the next frame")

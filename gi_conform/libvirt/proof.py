@@ -245,11 +245,14 @@ def missing_initiators(
     """``(missing, seen)``: asked-for initiators absent from the guest's SRAT, and found.
 
     A device is found in libvirt's argv by its host address (or mdev path), else by its
-    position among the PCI hostdevs; the guest placement of that id (``readback.pci``,
+    position among the PCI hostdevs (also when that one is an iommufd device, which has
+    no host address in the argv); the guest placement of that id (``readback.pci``,
     from ``located_by``: ``query-pci``, or the guest's own PCI scan) with the node must
     be an enabled type-5 entry.
     """
     by_host, ordered = _device_ids(libvirt_argv)
+    # an iommufd vfio-pci has no "host" in the argv (its fd is passed at start): by position
+    hostless = {device_id for key, device_id in by_host.items() if key.startswith("id:")}
     entries = {
         (gi.proximity_domain, gi.pci_segment or 0, gi.pci_bus, gi.pci_devfn)
         for gi in readback.generic_initiators
@@ -262,8 +265,9 @@ def missing_initiators(
             missing.append(f"{pair.text()}: not a PCI device, no SRAT entry can name it")
             continue
         device_id = by_host.get(pair.host) if pair.host is not None else None
-        if device_id is None and pair.host is None and pair.index < len(ordered):
-            device_id = ordered[pair.index]
+        by_position = ordered[pair.index] if pair.index < len(ordered) else None
+        if device_id is None and (pair.host is None or by_position in hostless):
+            device_id = by_position
         if device_id is None:
             missing.append(f"{pair.text()}: the device is not in libvirt's argv")
             continue
@@ -496,11 +500,30 @@ def prove(
     asked = asked_initiators(model)
     located_by = _GUEST_PCI if aarch64 else "query-pci"
     missing, seen = missing_initiators(asked, libvirt_argv, readback, located_by=located_by)
-    gis = len(readback.generic_initiators)
+    return finish(*_judged(asked, missing, seen, len(readback.generic_initiators), acpi_note))
+
+
+def _judged(
+    asked: Sequence[AskedInitiator],
+    missing: Sequence[str],
+    seen: Sequence[str],
+    gis: int,
+    acpi_note: str | None,
+) -> tuple[ProofVerdict, str, Sequence[str]]:
+    """The verdict on what the guest's SRAT holds. libvirt's own ``acpi=off``
+    (``acpi_note``: the readback alone had ACPI on) loses every asked-for initiator,
+    whatever the readback saw: no guest gets an SRAT from QEMU then (GI-ACPI-DISABLED)."""
     summary = f"the guest's SRAT has {len(seen)} of {len(asked)} asked-for initiators"
+    if acpi_note is not None and asked:
+        return (
+            ProofVerdict.SRAT_MISSING,
+            f"libvirt writes acpi=off: QEMU builds no SRAT, the guest gets 0 of {len(asked)} "
+            f"asked-for initiators (with ACPI on for the readback only, {len(seen)} of them)",
+            [f"{pair.text()}: lost, libvirt wrote acpi=off" for pair in asked],
+        )
     if missing:
-        return finish(ProofVerdict.SRAT_MISSING, f"{summary} ({gis} GI entries)", missing)
-    return finish(ProofVerdict.NO_VISIBLE_DIFFERENCE, f"QEMU runs it; {summary}", seen)
+        return ProofVerdict.SRAT_MISSING, f"{summary} ({gis} GI entries)", missing
+    return ProofVerdict.NO_VISIBLE_DIFFERENCE, f"QEMU runs it; {summary}", seen
 
 
 # ------------------------------------------------------------------ a campaign

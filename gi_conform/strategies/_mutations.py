@@ -46,6 +46,8 @@ from gi_conform.strategies._mutations_domain import (
     _m_distance_sibling_unknown,
     _m_distance_syntax,
     _m_distance_value,
+    _m_domain_acpi_uefi,
+    _m_gi_acpi_disabled,
     _m_hmat_cache_levels,
     _m_hmat_cache_unknown,
     _m_hmat_cache_without_lb,
@@ -80,7 +82,7 @@ from gi_conform.strategies._mutations_pci import (
     _m_iommu_smmuv3_accel,
 )
 from gi_conform.strategies._renderings import _render, _tree, _variations
-from gi_conform.strategies._topologies import _topologies
+from gi_conform.strategies._topologies import _topologies, with_libvirt_acpi
 
 _MUTATIONS: dict[str, _Mutation] = {
     "XML-MALFORMED": _m_xml_malformed,
@@ -142,7 +144,11 @@ _MUTATIONS: dict[str, _Mutation] = {
     "HMAT-CACHE-WITHOUT-LB": _m_hmat_cache_without_lb,
     "HMAT-VALUE": _m_hmat_value,
     "HMAT-CACHE-LEVELS": _m_hmat_cache_levels,
+    "GI-ACPI-DISABLED": _m_gi_acpi_disabled,
+    "DOMAIN-ACPI-UEFI": _m_domain_acpi_uefi,
 }
+_ACPI_RULES = frozenset({"GI-ACPI-DISABLED", "DOMAIN-ACPI-UEFI"})
+"""The mutations that take ACPI (or its UEFI) away themselves."""
 
 MUTATED_RULES: frozenset[str] = frozenset(_MUTATIONS)
 """Every rule :func:`invalid_documents` can break (the test suite holds it equal to the
@@ -172,6 +178,9 @@ def _invalid_documents(draw: st.DrawFn, rule: object) -> tuple[str, str]:
             extras=False,
         )
     )
+    if chosen not in _ACPI_RULES:
+        # a mutation that adds an initiator must not also switch ACPI off
+        domain = with_libvirt_acpi(domain)
     root = _tree(domain)
     post = _MUTATIONS[chosen](draw, domain, root)
     text = _render(root, draw(_variations(values_allowed=False)))

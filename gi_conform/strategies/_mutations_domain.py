@@ -15,8 +15,24 @@ from gi_conform.bitmap import format_bitmap, parse_bitmap
 from gi_conform.document.parse import MAX_DOCUMENT_BYTES, MAX_VCPUS
 from gi_conform.document.validate import MAX_CELLS
 from gi_conform.model import Domain, NumatuneMode
-from gi_conform.semantics import LOCAL_DISTANCE, UNREACHABLE, cpu_cells_written, unassigned_vcpus
-from gi_conform.strategies._mutation_helpers import _append_cell, _cell_ids, _numa, _Post, _targets
+from gi_conform.semantics import (
+    LOCAL_DISTANCE,
+    UNREACHABLE,
+    cpu_cells_written,
+    initiator_pairs,
+    unassigned_vcpus,
+)
+from gi_conform.strategies._mutation_helpers import (
+    _append_cell,
+    _cell_ids,
+    _devices,
+    _fresh_sources,
+    _hostdev_elements,
+    _new_pci,
+    _numa,
+    _Post,
+    _targets,
+)
 
 
 def _m_xml_malformed(draw: st.DrawFn, domain: Domain, root: etree._Element) -> _Post:
@@ -404,3 +420,61 @@ def _m_hugepages_nodeset(draw: st.DrawFn, domain: Domain, root: etree._Element) 
         cell = str(draw(st.sampled_from(cells)))
         etree.SubElement(pages, "page", size="1048576", unit="KiB", nodeset=cell)
         etree.SubElement(pages, "page", size="2048", unit="KiB", nodeset=cell)
+
+
+def _ensure_initiator(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """A fresh PCI GPU with a nodeset of existing cells when the domain asks for none."""
+    if initiator_pairs(domain):
+        return
+    cells = _cell_ids(domain)
+    nodes = draw(st.lists(st.sampled_from(cells), min_size=1, max_size=3, unique=True))
+    _devices(root).append(_new_pci(_fresh_sources(domain, 1)[0], nodeset=tuple(sorted(nodes))))
+
+
+def _m_gi_acpi_disabled(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """Initiators without ``<features><acpi/>``: no ``<features>`` at all, or one without
+    ``<acpi/>`` (libvirt writes ``acpi=off`` for both, on every machine type)."""
+    _ensure_initiator(draw, domain, root)
+    features = root.find("features")
+    if features is not None:
+        root.remove(features)
+    os = root.find("os")
+    if os is not None and draw(st.booleans()):
+        kept = etree.Element("features")
+        for name in draw(st.lists(st.sampled_from(("apic", "pae")), unique=True)):
+            etree.SubElement(kept, name)
+        os.addnext(kept)
+
+
+def _m_domain_acpi_uefi(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """aarch64 with ``<acpi/>`` and no UEFI: no loader, a ``rom`` one, or one without a
+    type (libvirt 12.8 passes only ``type='pflash'`` or ``<os firmware='efi'>``)."""
+    os = root.find("os")
+    assert os is not None, "format_xml always writes <os>"
+    if domain.arch != "aarch64":
+        os_type = os.find("type")
+        assert os_type is not None
+        os_type.set("arch", "aarch64")
+        os_type.set("machine", draw(st.sampled_from(("virt", "virt-9.2"))))
+        if domain.pci_root_bus == "pci.0":
+            # i440fx bridges take slots 1-31, virt's root ports slot 0 only: let libvirt place
+            for hostdev in _hostdev_elements(root):
+                guest = hostdev.find("address")
+                if guest is not None and int(guest.get("bus", "0"), 0) != 0:
+                    hostdev.remove(guest)
+    for loader in os.findall("loader"):
+        os.remove(loader)
+    if "firmware" in os.attrib:
+        del os.attrib["firmware"]
+    kind = draw(st.sampled_from(("none", "rom", "untyped")))
+    if kind != "none":
+        loader = etree.SubElement(os, "loader", readonly="yes")
+        if kind == "rom":
+            loader.set("type", "rom")
+        loader.text = "/usr/share/AAVMF/AAVMF_CODE.fd"
+    features = root.find("features")
+    if features is None:
+        features = etree.Element("features")
+        os.addnext(features)
+    if features.find("acpi") is None:
+        etree.SubElement(features, "acpi")

@@ -401,7 +401,22 @@ def _topologies(
     )
     if extras:
         domain = _draw_pci_paths(draw, domain, allowed, cells_high)
+    domain = _with_acpi(draw, domain)
     return _draw_numa_features(draw, domain) if cells and extras else domain
+
+
+def with_libvirt_acpi(domain: Domain) -> Domain:
+    """The domain with ``<features><acpi/>``, and on aarch64 the UEFI libvirt requires for
+    it: what a document asking for initiators needs (GI-ACPI-DISABLED, DOMAIN-ACPI-UEFI)."""
+    return replace(domain, acpi=True, uefi=domain.arch == "aarch64" or domain.uefi)
+
+
+def _with_acpi(draw: st.DrawFn, domain: Domain) -> Domain:
+    """ACPI on where initiators are asked for; elsewhere any of on, ``<features>`` without
+    ``<acpi/>``, or no ``<features>`` (libvirt writes ``acpi=off`` for both)."""
+    if initiator_pairs(domain) or domain.acpi:
+        return with_libvirt_acpi(domain)
+    return replace(domain, uefi=domain.arch == "aarch64" and draw(st.booleans()))
 
 
 _EXPANDER_MAX_INDEX = 16

@@ -50,7 +50,7 @@ def test_unrelated_elements_are_ignored() -> None:
 def test_every_violation_is_collected_in_line_order() -> None:
     text = "\n".join(
         [
-            "<domain><name>t</name><vcpu>2</vcpu><cpu><numa>",
+            "<domain><name>t</name><vcpu>2</vcpu><features><acpi/></features><cpu><numa>",
             "<cell id='0' cpus='0-2' memory='1'/>",
             "<cell id='1' cpus='1' memory='0'/>",
             "</numa></cpu><devices>",
@@ -240,3 +240,72 @@ def test_review_findings_on_hmat_limits_and_distances() -> None:
         "</distances></cell>"
     )
     assert distance_matrix(parse(document(cells=cells))) == {}
+
+
+_GPU_ON_NODE_1 = (
+    "<hostdev mode='subsystem' type='pci'><source><address domain='0' bus='6' slot='0x12'"
+    " function='1'/></source><acpi nodeset='1'/></hostdev>"
+)
+
+
+def _acpi_document(arch: str, os_extra: str = "", features: str | None = None) -> str:
+    machine = "virt" if arch == "aarch64" else "q35"
+    return (
+        f"<domain><name>t</name><vcpu>2</vcpu><os><type arch='{arch}' machine='{machine}'>hvm"
+        f"</type>{os_extra}</os>{features or ''}<cpu><numa><cell id='0' cpus='0-1' memory='1'/>"
+        f"<cell id='1' memory='0'/></numa></cpu><devices>{_GPU_ON_NODE_1}</devices></domain>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("arch", "os_extra", "features", "expected"),
+    [
+        # libvirt 12.8 writes acpi=off unless <features><acpi/>: q35, pc and virt alike
+        ("x86_64", "", None, ["GI-ACPI-DISABLED"]),
+        ("x86_64", "", "<features/>", ["GI-ACPI-DISABLED"]),
+        ("x86_64", "", "<features><apic/></features>", ["GI-ACPI-DISABLED"]),
+        ("x86_64", "", "<features><acpi/></features>", []),
+        ("aarch64", "<loader type='pflash'>c.fd</loader>", None, ["GI-ACPI-DISABLED"]),
+        ("aarch64", "<loader type='pflash'>c.fd</loader>", "<features><acpi/></features>", []),
+        # aarch64: ACPI only with UEFI, which libvirt sees as pflash or firmware='efi'
+        ("aarch64", "", "<features><acpi/></features>", ["DOMAIN-ACPI-UEFI"]),
+        (
+            "aarch64",
+            "<loader type='rom'>c.fd</loader>",
+            "<features><acpi/></features>",
+            ["DOMAIN-ACPI-UEFI"],
+        ),
+        ("aarch64", "<loader>c.fd</loader>", "<features><acpi/></features>", ["DOMAIN-ACPI-UEFI"]),
+    ],
+)
+def test_acpi_as_libvirt_runs_it(
+    arch: str, os_extra: str, features: str | None, expected: list[str]
+) -> None:
+    report = validate(_acpi_document(arch, os_extra, features))
+    assert [v.rule for v in report.violations] == expected, report.text()
+
+
+def test_firmware_efi_is_uefi_and_acpi_off_needs_initiators_to_matter() -> None:
+    text = _acpi_document("aarch64", features="<features><acpi/></features>")
+    assert validate(text.replace("<os>", "<os firmware='efi'>")).accepted
+    no_gi = _acpi_document("x86_64").replace("<acpi nodeset='1'/>", "")
+    assert validate(no_gi).errors == ()
+    message = validate(_acpi_document("x86_64")).errors[0].text()
+    assert "acpi=off" in message
+    assert "its 1 generic initiator" in message
+
+
+def test_uefi_round_trips_through_the_formatter() -> None:
+    from gi_conform.document.format import format_xml  # noqa: PLC0415
+
+    domain = validate(
+        _acpi_document(
+            "aarch64", "<loader type='pflash'>c.fd</loader>", "<features><acpi/></features>"
+        )
+    ).domain
+    assert domain is not None
+    assert domain.uefi
+    again = validate(format_xml(domain))
+    assert again.domain is not None
+    assert again.accepted
+    assert again.domain.uefi

@@ -353,6 +353,21 @@ def test_missing_initiators_compares_the_guest_placement_and_node() -> None:
     assert all("not in libvirt's argv" in m for m in without_device)
 
 
+def test_an_iommufd_device_is_found_by_its_position() -> None:
+    """libvirt writes no ``host`` for an iommufd vfio-pci (the fd comes at start): the
+    asked pair is matched by position, not reported missing from libvirt's argv."""
+    domain = validate(case_xml("gi-node-unknown-nodeset")).domain
+    assert domain is not None
+    asked = asked_initiators(domain)
+    hostless = [
+        token.replace('"host":"0000:06:12.1",', '"iommufd":"iommufd0",') for token in LIBVIRT_ARGV
+    ]
+    assert hostless != LIBVIRT_ARGV
+    missing, seen = missing_initiators(asked, hostless, readback([(1, 0, 0x10)]))
+    assert len(seen) == 1
+    assert not any("not in libvirt's argv" in m for m in missing)
+
+
 def test_selection_reference_rejects_or_initiators_differ_only() -> None:
     gi = '{"qom-type":"acpi-generic-initiator","id":"gi0","pci-dev":"d","node":1}'
     dev = '{"driver":"vfio-pci","host":"0000:06:12.1","id":"d"}'

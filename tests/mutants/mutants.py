@@ -85,6 +85,18 @@ def accepts_unknown_node(case: Case) -> Reply:
     return reference_answer(case)
 
 
+def acpi_off_needs_features(case: Case) -> Reply:
+    """The old GI-ACPI-DISABLED: a document without any ``<features>`` (libvirt's own GI
+    golden, which libvirt runs with ``acpi=off``) is accepted."""
+    report = validate(str(case["xml"]))
+    domain = report.domain
+    only_acpi = bool(report.errors) and all(v.rule == "GI-ACPI-DISABLED" for v in report.errors)
+    if domain is not None and domain.acpi is None and only_acpi:
+        argv = flatten(build_argv(domain, Profile(str(case["profile"]))))
+        return {"accepted": True, "argv": argv}
+    return reference_answer(case)
+
+
 def memoryless_backend(case: Case) -> Reply:
     """Gives every cell a memory backend, memoryless ones a zero-sized one."""
 
@@ -214,6 +226,7 @@ MUTANTS: dict[str, Callable[[Case], Reply]] = {
     "drops-last-initiator": drops_last_initiator,
     "ids-from-one": ids_from_one,
     "accepts-unknown-node": accepts_unknown_node,
+    "acpi-off-needs-features": acpi_off_needs_features,
     "memoryless-backend": memoryless_backend,
     "reorders": reorders,
     "cpus-unsplit": cpus_unsplit,
@@ -228,6 +241,11 @@ EXPECTED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "drops-last-initiator": ("failed", "two-gpus-nodeset", ("FACT-GI-PAIRS", "INV-GI-PAIRS")),
     "ids-from-one": ("failed", "two-gpus-nodeset", ("FACT-GI-IDS", "FACT-DEVICE-IDS")),
     "accepts-unknown-node": ("failed", "gi-node-unknown", ("GI-NODE-UNKNOWN",)),
+    "acpi-off-needs-features": (
+        "failed",
+        "gi-acpi-disabled-libvirt-golden",
+        ("GI-ACPI-DISABLED",),
+    ),
     "memoryless-backend": ("failed", "libvirt-11.8-example", ("INV-NUMA-MEMORYLESS",)),
     "reorders": ("failed", "two-gpus-nodeset", ("INV-ORDER-LIBVIRT",)),
     "cpus-unsplit": ("failed", "disjoint-cpus", ("INV-KEYVAL-REREAD", "INV-NUMA-CPUS")),
