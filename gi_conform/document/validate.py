@@ -262,6 +262,9 @@ def _device_rules(domain: Domain) -> Iterator[Violation]:
     yield from _hostdev_duplicate_rules(domain, guests)
     yield from _guest_slot_rules(domain, guests)
     yield from _address_type_rules(domain)
+    if domain.iommufd is False and domain.iommufd_fdgroup is not None:
+        # libvirt 12.8 refuses it even when a hostdev turns iommufd on itself
+        yield violation("HOSTDEV-IOMMUFD-FDGROUP", domain.line, "<iommufd>")
 
 
 def _address_type_rules(domain: Domain) -> Iterator[Violation]:

@@ -319,3 +319,30 @@ def _m_iommufd_syntax(draw: st.DrawFn, domain: Domain, root: etree._Element) -> 
             del iommufd.attrib["enabled"]
     else:
         iommufd.set("enabled", bad)
+
+
+def _m_iommufd_fdgroup(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """``<iommufd enabled='no'>`` with an ``fdgroup`` (libvirt 12.8 refuses it, whatever
+    the hostdevs' own ``<driver iommufd>`` say)."""
+    iommufd = root.find("iommufd")
+    if iommufd is None:
+        iommufd = etree.Element("iommufd")
+        _devices(root).addprevious(iommufd)
+    iommufd.set("enabled", "no")
+    iommufd.set("fdgroup", draw(st.sampled_from(("iommu", "", "group-1"))))
+
+
+def _m_hugepages_anonymous(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """``<hugepages>`` (any page, or none: the host's default) with an anonymous source.
+
+    A memory rule, kept here beside the other libvirt rules found by issue 26."""
+    backing = root.find("memoryBacking")
+    if backing is None:
+        backing = etree.SubElement(root, "memoryBacking")
+    for old in (*backing.findall("hugepages"), *backing.findall("source")):
+        backing.remove(old)
+    pages = etree.SubElement(backing, "hugepages")
+    size = draw(st.sampled_from((None, "2048", "1048576", "4")))
+    if size is not None:
+        etree.SubElement(pages, "page", size=size, unit="KiB")
+    etree.SubElement(backing, "source", type="anonymous")

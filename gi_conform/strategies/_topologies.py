@@ -378,7 +378,8 @@ def _topologies(
         hostdevs=hostdevs,
         initiators=tuple(initiators),
         iommufd=iommufd,
-        iommufd_fdgroup=draw(st.sampled_from((None, "iommu"))) if iommufd is not None else None,
+        # libvirt refuses an fdgroup for a disabled iommufd (HOSTDEV-IOMMUFD-FDGROUP)
+        iommufd_fdgroup=draw(st.sampled_from((None, "iommu"))) if iommufd else None,
     )
     if extras:
         domain = _draw_pci_paths(draw, domain, allowed, cells_high)
@@ -495,7 +496,8 @@ def _draw_numa_features(draw: st.DrawFn, domain: Domain) -> Domain:
             allocation_immediate=draw(st.booleans()),
             allocation_threads=draw(st.sampled_from((None, None, 2, 8))),
         )
-        if bool(with_memory) and draw(st.booleans()):
+        # libvirt refuses hugepages with an anonymous source (MEMORY-HUGEPAGES-ANONYMOUS)
+        if bool(with_memory) and backing.source != "anonymous" and draw(st.booleans()):
             backing = replace(backing, hugepages=True, pages=_draw_pages(draw, with_memory))
     tune = None
     if with_memory and draw(st.integers(0, 4)) == 0:

@@ -20,9 +20,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from gi_conform.argv.build import Profile, device_ids, is_user_alias
 from gi_conform.argv.options import read_args_text
 from gi_conform.cli import main as cli
 from gi_conform.cli.main import main
+from gi_conform.document.validate import parse
 from gi_conform.libvirt.convert import (
     STABLE_UUID,
     LibvirtTimeout,
@@ -174,6 +176,44 @@ def test_hugetlbfs_mount_points_are_where_the_reference_expects_them() -> None:
     assert hugetlbfs_mount_points() == (("/dev/hugepages2M", "2M"), ("/dev/hugepages1G", "1G"))
     expected = read_args_text((cases_dir() / "memory-hugepages.libvirt.args").read_text())
     assert '"mem-path":"/dev/hugepages2M/libvirt/qemu/-1-huge"' in expected[1]
+
+
+@pytest.mark.parametrize(
+    ("alias", "kept"),
+    [
+        ("ua-gpu_1", True),
+        ("ua-", True),
+        ("ua-0", True),
+        ("ua-a_b-C9", True),
+        # each measured on libvirt 12.8: dropped silently, the device becomes hostdevN
+        ("ua-gpu.x", False),
+        ("ua-a:b", False),
+        ("ua-a+b", False),
+        ("ua-a/b", False),
+        ("ua-\u00e9", False),
+        ("UA-x", False),
+        ("gpu0", False),
+    ],
+)
+def test_user_alias_is_kept_exactly_as_libvirt_keeps_it(alias: str, kept: bool) -> None:
+    assert is_user_alias(alias) is kept
+
+
+def test_a_dropped_user_alias_shifts_every_later_hostdev() -> None:
+    """Issue 26: ``ua-gpu.x`` is dropped -> ``hostdev0``, the later ones shift."""
+    domain = parse((cases_dir() / "libvirt-user-alias-dropped.xml").read_bytes())
+    assert list(device_ids(domain, Profile.LIBVIRT).values()) == [
+        "hostdev0",
+        "ua-gpu_1",
+        "hostdev1",
+        "hostdev2",
+    ]
+    # the seed profile keeps every alias: the seed's <pci-dev> names them
+    assert list(device_ids(domain, Profile.SEED).values())[:3] == [
+        "ua-gpu.x",
+        "ua-gpu_1",
+        "ua-gpu.2.b",
+    ]
 
 
 @as_root
@@ -352,6 +392,14 @@ def test_check_impl_libvirt_over_the_corpus(real_libvirt: Libvirt) -> None:
     assert results["seed-example"].outcome is Outcome.SKIPPED
     # hugetlbfs is mounted for libvirt: hugepage documents measure libvirt (issue 21) ...
     assert results["memory-hugepages"].outcome is Outcome.PASSED
+    # libvirt's rules of issue 26, with its messages, and its user-alias naming
+    assert results["libvirt-user-alias-dropped"].outcome is Outcome.PASSED
+    for case, message in (
+        ("memory-hugepages-anonymous", "hugepages are not allowed with anonymous memory source"),
+        ("iommufd-fdgroup-disabled", "Setting 'fdgroup' when 'iommufd' is disabled"),
+    ):
+        assert results[case].outcome is Outcome.PASSED
+        assert message in results[case].answer.message
     # ... and what fails only for the chroot's sake is a skip that says so.
     numad = results["numatune-placement-auto"]
     assert numad.outcome is Outcome.SKIPPED
