@@ -14,7 +14,7 @@ from lxml import etree
 
 from gi_conform.bitmap import format_bitmap
 from gi_conform.document.parse import MAX_NODE
-from gi_conform.model import Domain, Hostdev, HostdevKind, PciAddress, UsbSource
+from gi_conform.model import Domain, Hostdev, HostdevKind, PciAddress, ScsiSource, UsbSource
 from gi_conform.semantics import initiator_pairs
 from gi_conform.strategies._mutation_helpers import (
     _cell_ids,
@@ -219,6 +219,10 @@ def _usb(product: int) -> UsbSource:
     return UsbSource(vendor="0xffff", product=f"0x{product:04x}")
 
 
+def _scsi(unit: int) -> ScsiSource:
+    return ScsiSource("scsi_host0", "0", "0", str(unit))
+
+
 def _m_gi_not_pci(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
     node = draw(st.sampled_from(_cell_ids(domain)))
     others = [i for i, h in enumerate(domain.hostdevs) if not h.kind.is_pci]
@@ -226,6 +230,14 @@ def _m_gi_not_pci(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None
     if others:
         index = draw(st.sampled_from(others))
         alias, element = domain.hostdevs[index].alias, elements[index]
+    elif domain.arch == "aarch64":
+        # libvirt 12.8 gives an aarch64 guest no USB controller: a USB hostdev there is
+        # refused for that ("USB is disabled for this domain"), so a SCSI one
+        alias = _fresh_name(domain, "ua-scsi")
+        taken = {h.source for h in domain.hostdevs}
+        unit = next(u for u in range(256) if _scsi(u) not in taken)
+        element = _hostdev_element(Hostdev(HostdevKind.SCSI, alias, True, _scsi(unit)))
+        _devices(root).append(element)
     else:
         alias = _fresh_name(domain, "ua-usb")
         taken = {h.source for h in domain.hostdevs}

@@ -330,6 +330,10 @@ def _topologies(
     aliases, initiators = _draw_names(draw, devices, seed_pairs)
 
     arch, machine = draw(st.sampled_from(_MACHINES))
+    if arch == "aarch64" and any(d.kind is HostdevKind.USB for d in devices):
+        # libvirt 12.8 gives an aarch64 guest no USB controller, so it refuses any USB
+        # device there ("USB is disabled for this domain"): not a GI rule, not drawn
+        arch, machine = draw(st.sampled_from([m for m in _MACHINES if m[0] != "aarch64"]))
     if Domain(name="", arch=arch, machine=machine).pci_root_bus != "pcie.0":
         devices = [
             replace(d, guest=replace(d.guest, slot=1))
