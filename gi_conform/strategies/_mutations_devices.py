@@ -288,9 +288,9 @@ def _m_address_reserved(draw: st.DrawFn, domain: Domain, root: etree._Element) -
     # the same bus family as before, so buses > 0 keep their kind (HOSTDEV-BUS-SLOT)
     machine = "q35" if domain.pci_root_bus == "pcie.0" else "pc"
     os_type.set("machine", machine)
-    slot = draw(st.sampled_from((0, 0x1F) if machine == "q35" else (0, 1)))
-    # 0000:00:00.0 itself is libvirt's "no address": slot 0 is taken at another function
-    guest = PciAddress(0, 0, slot, draw(st.integers(1 if slot == 0 else 0, 7)))
+    # slot 0 of bus 0 is libvirt's "no address" at any function: the other kept slot
+    slot = 0x1F if machine == "q35" else 1
+    guest = PciAddress(0, 0, slot, draw(st.integers(0, 7)))
     _devices(root).append(_new_pci(_fresh_sources(domain, 1)[0], guest=guest))
 
 
