@@ -290,7 +290,9 @@ def _m_address_reserved(draw: st.DrawFn, domain: Domain, root: etree._Element) -
     os_type.set("machine", machine)
     # slot 0 of bus 0 is libvirt's "no address" at any function: the other kept slot
     slot = 0x1F if machine == "q35" else 1
-    guest = PciAddress(0, 0, slot, draw(st.integers(0, 7)))
+    # q35 keeps functions 0, 2 and 3 of slot 0x1f; pc the whole of slot 1
+    function = draw(st.sampled_from((0, 2, 3)) if machine == "q35" else st.integers(0, 7))
+    guest = PciAddress(0, 0, slot, function)
     _devices(root).append(_new_pci(_fresh_sources(domain, 1)[0], guest=guest))
 
 

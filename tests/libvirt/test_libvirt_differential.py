@@ -70,9 +70,8 @@ STRICTER_BY_DESIGN = frozenset(
     }
 )
 """libvirt laxer, QEMU runs its argv and the guest sees every initiator asked for
-(``prove``: no-visible-difference): the reference stricter by design (README), except
-HOSTDEV-ADDRESS-RESERVED on q35 slot 0x1f functions 1 and 4-7, which QEMU leaves free
-(listed, not fixed: the rule reserves the whole slot)."""
+(``prove``: no-visible-difference): the reference stricter by design (README);
+HOSTDEV-ADDRESS-RESERVED where libvirt moves the device itself."""
 
 LIBVIRT_STRICTER = {
     "ACPI requires UEFI on this architecture": "aarch64 without UEFI (issue 25)",
