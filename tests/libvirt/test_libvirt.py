@@ -37,7 +37,7 @@ from gi_conform.libvirt.convert import (
     reduce,
 )
 from gi_conform.libvirt.install import Libvirt
-from gi_conform.libvirt.lifecycle import LibvirtSetupError, setup, teardown
+from gi_conform.libvirt.lifecycle import LibvirtSetupError, _stub_host, setup, teardown
 from gi_conform.oracle.model import Outcome
 from gi_conform.oracle.runner import CheckOptions, run_check
 from gi_conform.resources import cases_dir, reference_dir
@@ -214,6 +214,14 @@ def test_a_dropped_user_alias_shifts_every_later_hostdev() -> None:
         "ua-gpu_1",
         "ua-gpu.2.b",
     ]
+
+
+def test_host_stand_ins_include_the_hugetlbfs_mount_points_idempotently(tmp_path: Path) -> None:
+    for _ in range(2):  # setup runs it on every call, also on a chroot made before
+        _stub_host(tmp_path)
+    for path, _size in hugetlbfs_mount_points():
+        assert (tmp_path / path.lstrip("/")).is_dir()
+    assert (tmp_path / "dev/vfio/vfio").is_file()
 
 
 @as_root
