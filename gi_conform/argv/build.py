@@ -58,6 +58,8 @@ __all__ = [
     "IOMMUFD_OPTION",
     "MEMORY_ALIGNMENT",
     "MEMORY_BACKING_DIR",
+    "USER_ALIAS_CHARACTERS",
+    "USER_ALIAS_PREFIX",
     "Option",
     "Profile",
     "aligned_memory",
@@ -67,6 +69,7 @@ __all__ = [
     "emitted_initiators",
     "flatten",
     "hugetlbfs_mount",
+    "is_user_alias",
     "render_args",
 ]
 
@@ -328,6 +331,17 @@ def _cells_by_id(domain: Domain) -> tuple[Cell, ...]:
 USER_ALIAS_PREFIX = "ua-"
 """libvirt keeps only user aliases with this prefix; any other ``<alias name>`` is dropped
 when the XML is parsed (virDomainDeviceInfoParseXML)."""
+USER_ALIAS_CHARACTERS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+)
+"""The only characters libvirt 12.8 keeps a user alias with (``.``, ``:``, ``+``, ``/``,
+non-ASCII: dropped silently, measured on every hostdev kind; ``ua-`` alone is kept)."""
+
+
+def is_user_alias(alias: str) -> bool:
+    """Whether libvirt keeps ``alias`` as the device's id: ``ua-`` (case-sensitive)
+    followed by ``[A-Za-z0-9_-]`` only; any other alias is ignored as if not written."""
+    return alias.startswith(USER_ALIAS_PREFIX) and set(alias) <= USER_ALIAS_CHARACTERS
 
 
 def device_ids(domain: Domain, profile: Profile) -> dict[str, str]:
@@ -335,15 +349,14 @@ def device_ids(domain: Domain, profile: Profile) -> dict[str, str]:
 
     The seed profile keeps every alias: the seed's ``<pci-dev>`` refers to them. The
     libvirt profile names devices as libvirt 12.8 does (qemuAssignDeviceHostdevAlias):
-    a ``ua-`` alias is kept, every other hostdev (any kind) takes ``hostdev<N>`` from
-    one counter in document order. A name some seed element already uses is skipped,
-    which libvirt never meets (it has no seed elements).
+    a user alias (:func:`is_user_alias`: ``ua-`` and ``[A-Za-z0-9_-]``) is kept, every
+    other hostdev (any kind; ``ua-gpu.x`` too) takes ``hostdev<N>`` from one counter in
+    document order, so every later ``hostdev<N>`` shifts. A name some seed element
+    already uses is skipped, which libvirt never meets (it has no seed elements).
     """
     if profile is Profile.SEED:
         return {hostdev.alias: hostdev.alias for hostdev in domain.hostdevs}
-    kept = {
-        h.alias for h in domain.hostdevs if h.alias_given and h.alias.startswith(USER_ALIAS_PREFIX)
-    }
+    kept = {h.alias for h in domain.hostdevs if h.alias_given and is_user_alias(h.alias)}
     taken = kept | {initiator.id for initiator in domain.initiators}
     ids: dict[str, str] = {}
     counter = 0

@@ -176,9 +176,12 @@ def smallest_free(prefix: str, used: set[str], start: int = 0) -> str:
     return f"{prefix}{number}"
 
 
-_EMPTY_ADDRESS = PciAddress(0, 0, 0, 0)
-"""A guest address of all zeros, written or by absent fields: libvirt reads it as no
-address at all and places the device (measured: 12.8 puts it behind a new root port)."""
+def _is_empty_address(address: PciAddress) -> bool:
+    """libvirt's "no address" (virPCIDeviceAddressIsEmpty): domain, bus and slot all 0,
+    written or by absent fields, whatever the function (measured on 12.8: 0000:00:00.0
+    and 0000:00:00.2-7, multifunction or not, are placed by libvirt itself, on q35 behind a
+    new root port)."""
+    return (address.domain, address.bus, address.slot) == (0, 0, 0)
 
 
 class _DomainReader:
@@ -474,8 +477,9 @@ class _DomainReader:
         if address is not None and address_type is None:
             guest = self._pci_address(address, label, "guest")
             multifunction = address.get("multifunction") == "on"
-            if guest == _EMPTY_ADDRESS:
+            if guest is not None and _is_empty_address(guest):
                 guest = None  # libvirt's "no address": it places the device itself
+                multifunction = False
         nodeset: tuple[int, ...] | None = None
         acpi = children.get("acpi")
         if acpi is not None and acpi.get("nodeset") is not None:

@@ -263,6 +263,9 @@ def _device_rules(domain: Domain) -> Iterator[Violation]:
     yield from _hostdev_duplicate_rules(domain, guests)
     yield from _guest_slot_rules(domain, guests)
     yield from _address_type_rules(domain)
+    if domain.iommufd is False and domain.iommufd_fdgroup is not None:
+        # libvirt 12.8 refuses it even when a hostdev turns iommufd on itself
+        yield violation("HOSTDEV-IOMMUFD-FDGROUP", domain.line, "<iommufd>")
 
 
 def _address_type_rules(domain: Domain) -> Iterator[Violation]:
@@ -349,7 +352,7 @@ def _guest_slot_rules(domain: Domain, guests: dict[PciAddress, Hostdev]) -> Iter
     machine_slots = _reserved_slots(domain)
     for address, hostdev in guests.items():
         problem = _bus_slot_problem(domain, address)
-        if address.bus == 0 and address.slot in machine_slots:
+        if address.bus == 0 and address.slot in machine_slots and _taken(domain, address):
             yield violation(
                 "HOSTDEV-ADDRESS-RESERVED",
                 hostdev.line,
@@ -388,6 +391,18 @@ def _reserved_slots(domain: Domain) -> dict[int, str]:
     if domain.pci_root_bus == "pcie.0":
         return {0: "host bridge (mch)", 0x1F: "ICH9 LPC/SATA/SMBus"}
     return {0: "host bridge (i440FX)", 1: "PIIX3 ISA/IDE/USB"}
+
+
+_Q35_LPC_FUNCTIONS = frozenset({0, 2, 3})
+"""Functions of q35's slot 0x1f QEMU fills (LPC, AHCI, SMBus); 1 and 4-7 are free
+(measured in QEMU 10.0 with -nodefaults; libvirt 12.8 places a device at 00:1f.1)."""
+
+
+def _taken(domain: Domain, address: PciAddress) -> bool:
+    """Whether the machine's own device holds ``address`` of a reserved bus-0 slot."""
+    if domain.pci_root_bus == "pcie.0" and address.slot == 0x1F:
+        return address.function in _Q35_LPC_FUNCTIONS
+    return True
 
 
 def _bus_slot_problem(domain: Domain, address: PciAddress) -> tuple[str, str] | None:

@@ -51,7 +51,10 @@ def _memory_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
     backing = domain.memory_backing
     if backing is not None:
         yield from _page_rules(facts, backing.pages)
-    if backing is not None and backing.hugepages and not domain.cells:
+    if backing is not None and backing.hugepages and backing.source == "anonymous":
+        # libvirt 12.8 (qemu validation), any arch, with or without cells, any page size
+        yield violation("MEMORY-HUGEPAGES-ANONYMOUS", backing.line, "<memoryBacking>")
+    elif backing is not None and backing.hugepages and not domain.cells:
         yield violation("MEMORY-HUGEPAGES-NOT-MODELLED", backing.line, "<memoryBacking>")
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from gi_conform.argv.build import HUGETLBFS_PREFIX, hugetlbfs_mount
 from gi_conform.argv.facts import path_positions
 from gi_conform.argv.options import read_args_text
 from gi_conform.argv.read import read_argv
@@ -43,11 +44,14 @@ from gi_conform.libvirt.install import Libvirt, locate
 from gi_conform.process import run_bounded
 
 __all__ = [
+    "HUGETLBFS_PAGE_SIZES",
     "STABLE_UUID",
     "LibvirtError",
     "LibvirtResult",
     "LibvirtTimeout",
     "convert",
+    "environment_reason",
+    "hugetlbfs_mount_points",
     "leftover_processes",
     "parse_virsh_output",
     "prepare_document",
@@ -73,13 +77,37 @@ _USB_HOSTDEV = re.compile(
 _SOURCE = re.compile(rb"<source(?=[\s>])[^>]*>.*?</source>", re.DOTALL)
 _UUID_TAG = re.compile(rb"<uuid(?=[\s/>])")
 _NAME_END = re.compile(rb"</name>")
+HUGETLBFS_PAGE_SIZES = (2 << 20, 1 << 30)
+"""The x86 hugepage sizes a hugetlbfs is mounted for in the chroot, each where the
+reference assumes the host mounts it (:func:`gi_conform.argv.build.hugetlbfs_mount`)."""
+
+
+def hugetlbfs_mount_points() -> tuple[tuple[str, str], ...]:
+    """``(path inside the chroot, pagesize option)`` per hugepage size: ``/dev/hugepages2M``."""
+    return tuple(
+        (path, path.removeprefix(HUGETLBFS_PREFIX))
+        for path in map(hugetlbfs_mount, HUGETLBFS_PAGE_SIZES)
+    )
+
+
+# Inside the chroot (never for the host's libvirt, whose mounts are the host's), a
+# hugetlbfs per page size on the directory ``setup`` made for it, in the private mount
+# namespace: libvirt finds hugetlbfs in /proc/mounts (no qemu.conf change); a mount that
+# fails (no such page size in this kernel) leaves libvirt's own message, read as the
+# environment's by ``environment_reason``.
+_HUGETLBFS_MOUNTS = "".join(
+    f'[ -d "$1{path}" ] && mount -t hugetlbfs -o pagesize={size} hugetlbfs "$1{path}" 2>/dev/null; '
+    for path, size in hugetlbfs_mount_points()
+)
 # One conversion: mount /proc privately, then run virsh in the chroot ($1, "" for the
 # host) with a clean environment. Arguments: $1 root, $2 document, $3 connection URI.
 # The shell stays PID 1 of the namespace (no exec) so that it reaps the QEMU probe
 # libvirt daemonizes: as PID 1 virsh would leave it a zombie and then wait 40 s for
 # its SIGKILL to "take" (virProcessKillPainfully).
 _CONVERT_SCRIPT = (
-    'mount -t proc proc "$1/proc" || exit 125; chroot "${1:-/}" env -i '
+    'mount -t proc proc "$1/proc" || exit 125; if [ -n "$1" ]; then '
+    + _HUGETLBFS_MOUNTS
+    + 'fi; chroot "${1:-/}" env -i '
     + _PATH
     + ' LC_ALL=C virsh -q -c "$3" domxml-to-native qemu-argv --xml "$2"; exit $?'
 )
@@ -188,6 +216,42 @@ def prepare_document(xml: bytes) -> tuple[bytes, tuple[str, ...]]:
         document = document[: name.end()] + uuid + document[name.end() :]
         changes.append(f"uuid {STABLE_UUID} added (stable -uuid)")
     return document, tuple(changes)
+
+
+_ENVIRONMENT = (
+    (
+        "hugetlbfs filesystem is not mounted",
+        "no hugetlbfs mounted in the chroot (run gi-conform libvirt setup again)",
+    ),
+    (
+        "Unable to find any usable hugetlbfs mount",
+        "the host has no hugetlbfs of that page size (x86 has 2 MiB and 1 GiB)",
+    ),
+    (
+        "Advice from numad is needed",
+        "placement auto needs numad, which domxml-to-native does not run",
+    ),
+    ("/dev/net/tun", "the chroot has no /dev/net/tun"),
+    (
+        "does not support machine type",
+        "the chroot's QEMU has no such machine type",
+    ),
+    (
+        "VFIO PCI device assignment is not supported by the host",
+        "the chroot lacks the VFIO stand-ins (run gi-conform libvirt setup again)",
+    ),
+)
+"""libvirt messages that are facts of the harness's chroot, never of the document or of
+libvirt's rules: a document refused only for one of them measures nothing."""
+
+
+def environment_reason(message: str) -> str | None:
+    """``environment: <why>`` when libvirt's rejection comes from the harness's
+    environment (see ``_ENVIRONMENT``), else None: a verdict on the document."""
+    for needle, why in _ENVIRONMENT:
+        if needle in message:
+            return f"environment: {why}"
+    return None
 
 
 def parse_virsh_output(text: str) -> tuple[list[str], list[str]]:

@@ -38,6 +38,7 @@ from gi_conform.libvirt.convert import (
     _PATH,
     STABLE_UUID,
     convert,
+    hugetlbfs_mount_points,
     leftover_processes,
 )
 from gi_conform.libvirt.install import (
@@ -292,7 +293,9 @@ def _stub_host(root: Path) -> None:
     0:0:0:0-255 (the generator's range) let it format a SCSI hostdev (it reads the name
     from sysfs). Two empty ``node0``/``node1`` directories make it see a two-node host, so
     ``<numatune>`` bindings to host nodes 0-1 convert (measured: nothing more is read).
-    No source device must exist.
+    No source device must exist. ``/dev/hugepages2M`` and ``/dev/hugepages1G`` are where
+    every conversion mounts a hugetlbfs, in its private namespace (see
+    :mod:`gi_conform.libvirt.convert`): libvirt refuses hugepage documents without one.
     """
     vfio = root / "dev/vfio/vfio"
     vfio.parent.mkdir(parents=True, exist_ok=True)
@@ -313,6 +316,8 @@ def _stub_host(root: Path) -> None:
         number += 1
     for node in range(HOST_NUMA_NODES):
         (root / f"sys/devices/system/node/node{node}").mkdir(parents=True, exist_ok=True)
+    for path, _size in hugetlbfs_mount_points():
+        (root / path.lstrip("/")).mkdir(parents=True, exist_ok=True)
 
 
 def _warm(libvirt: Libvirt, progress: Progress) -> tuple[float, float]:
@@ -480,8 +485,8 @@ def _build(target: Path, mirror: str, drivers: int, progress: Progress) -> Setup
         timings,
         "stubs",
         progress,
-        "[3/4] creating /dev/vfio/vfio, /sys/kernel/iommu_groups/0/ and SCSI sysfs "
-        "stand-ins inside the chroot",
+        "[3/4] creating /dev/vfio/vfio, /sys/kernel/iommu_groups/0/, SCSI sysfs "
+        "stand-ins and hugetlbfs mount points inside the chroot",
         lambda: _stub_host(root),
     )
     libvirt_version = _package_version(root, "libvirt-daemon")

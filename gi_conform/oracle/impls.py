@@ -32,7 +32,12 @@ from gi_conform.argv.build import Profile, build_argv, flatten
 from gi_conform.argv.options import read_args_text
 from gi_conform.document.format import format_xml
 from gi_conform.document.validate import validate
-from gi_conform.libvirt.convert import LibvirtError, LibvirtTimeout, convert
+from gi_conform.libvirt.convert import (
+    LibvirtError,
+    LibvirtTimeout,
+    convert,
+    environment_reason,
+)
 from gi_conform.libvirt.install import LibvirtUnavailable, locate
 from gi_conform.libvirt.xmllayer import VIRTINST_PATH, virtinst_command
 from gi_conform.oracle.contract import (
@@ -647,6 +652,14 @@ class _RealLibvirt:
             return _errored(ErrorKind.CRASH, _describe(error), time.monotonic() - start)
         if result.accepted:
             return Answer(Verdict.ACCEPTED, argv=result.argv, elapsed=result.seconds)
+        environment = environment_reason(result.message)
+        if environment is not None:  # the chroot's fact, not libvirt's verdict
+            return Answer(
+                Verdict.SKIPPED,
+                message=result.message.strip(),
+                reason=f"{environment} ({result.message.strip()})",
+                elapsed=result.seconds,
+            )
         return Answer(Verdict.REJECTED, message=result.message.strip(), elapsed=result.seconds)
 
     def close(self) -> None:

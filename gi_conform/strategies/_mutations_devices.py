@@ -14,7 +14,7 @@ from lxml import etree
 
 from gi_conform.bitmap import format_bitmap
 from gi_conform.document.parse import MAX_NODE
-from gi_conform.model import Domain, Hostdev, HostdevKind, PciAddress, UsbSource
+from gi_conform.model import Domain, Hostdev, HostdevKind, PciAddress, ScsiSource, UsbSource
 from gi_conform.semantics import initiator_pairs
 from gi_conform.strategies._mutation_helpers import (
     _cell_ids,
@@ -219,6 +219,10 @@ def _usb(product: int) -> UsbSource:
     return UsbSource(vendor="0xffff", product=f"0x{product:04x}")
 
 
+def _scsi(unit: int) -> ScsiSource:
+    return ScsiSource("scsi_host0", "0", "0", str(unit))
+
+
 def _m_gi_not_pci(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
     node = draw(st.sampled_from(_cell_ids(domain)))
     others = [i for i, h in enumerate(domain.hostdevs) if not h.kind.is_pci]
@@ -226,6 +230,14 @@ def _m_gi_not_pci(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None
     if others:
         index = draw(st.sampled_from(others))
         alias, element = domain.hostdevs[index].alias, elements[index]
+    elif domain.arch == "aarch64":
+        # libvirt 12.8 gives an aarch64 guest no USB controller: a USB hostdev there is
+        # refused for that ("USB is disabled for this domain"), so a SCSI one
+        alias = _fresh_name(domain, "ua-scsi")
+        taken = {h.source for h in domain.hostdevs}
+        unit = next(u for u in range(256) if _scsi(u) not in taken)
+        element = _hostdev_element(Hostdev(HostdevKind.SCSI, alias, True, _scsi(unit)))
+        _devices(root).append(element)
     else:
         alias = _fresh_name(domain, "ua-usb")
         taken = {h.source for h in domain.hostdevs}
@@ -276,9 +288,11 @@ def _m_address_reserved(draw: st.DrawFn, domain: Domain, root: etree._Element) -
     # the same bus family as before, so buses > 0 keep their kind (HOSTDEV-BUS-SLOT)
     machine = "q35" if domain.pci_root_bus == "pcie.0" else "pc"
     os_type.set("machine", machine)
-    slot = draw(st.sampled_from((0, 0x1F) if machine == "q35" else (0, 1)))
-    # 0000:00:00.0 itself is libvirt's "no address": slot 0 is taken at another function
-    guest = PciAddress(0, 0, slot, draw(st.integers(1 if slot == 0 else 0, 7)))
+    # slot 0 of bus 0 is libvirt's "no address" at any function: the other kept slot
+    slot = 0x1F if machine == "q35" else 1
+    # q35 keeps functions 0, 2 and 3 of slot 0x1f; pc the whole of slot 1
+    function = draw(st.sampled_from((0, 2, 3)) if machine == "q35" else st.integers(0, 7))
+    guest = PciAddress(0, 0, slot, function)
     _devices(root).append(_new_pci(_fresh_sources(domain, 1)[0], guest=guest))
 
 
@@ -319,3 +333,30 @@ def _m_iommufd_syntax(draw: st.DrawFn, domain: Domain, root: etree._Element) -> 
             del iommufd.attrib["enabled"]
     else:
         iommufd.set("enabled", bad)
+
+
+def _m_iommufd_fdgroup(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """``<iommufd enabled='no'>`` with an ``fdgroup`` (libvirt 12.8 refuses it, whatever
+    the hostdevs' own ``<driver iommufd>`` say)."""
+    iommufd = root.find("iommufd")
+    if iommufd is None:
+        iommufd = etree.Element("iommufd")
+        _devices(root).addprevious(iommufd)
+    iommufd.set("enabled", "no")
+    iommufd.set("fdgroup", draw(st.sampled_from(("iommu", "", "group-1"))))
+
+
+def _m_hugepages_anonymous(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """``<hugepages>`` (any page, or none: the host's default) with an anonymous source.
+
+    A memory rule, kept here beside the other libvirt rules found by issue 26."""
+    backing = root.find("memoryBacking")
+    if backing is None:
+        backing = etree.SubElement(root, "memoryBacking")
+    for old in (*backing.findall("hugepages"), *backing.findall("source")):
+        backing.remove(old)
+    pages = etree.SubElement(backing, "hugepages")
+    size = draw(st.sampled_from((None, "2048", "1048576", "4")))
+    if size is not None:
+        etree.SubElement(pages, "page", size=size, unit="KiB")
+    etree.SubElement(backing, "source", type="anonymous")

@@ -143,7 +143,8 @@ def _ports_domain(*ports: str) -> str:
     controllers = "".join(_PORT.format(i + 1, port) for i, port in enumerate(ports))
     return (
         "<domain type='kvm'><name>mf</name><memory unit='KiB'>1048576</memory><vcpu>2</vcpu>"
-        "<os><type arch='x86_64' machine='q35'>hvm</type></os><features><acpi/></features><cpu><numa>"
+        "<os><type arch='x86_64' machine='q35'>hvm</type></os><features><acpi/></features>"
+        "<cpu><numa>"
         "<cell id='0' cpus='0-1' memory='1048576' unit='KiB'/>"
         "<cell id='1' memory='0' unit='KiB'/></numa></cpu><devices>"
         "<controller type='usb' model='none'/><memballoon model='none'/>"
