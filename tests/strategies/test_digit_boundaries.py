@@ -7,9 +7,15 @@ topology below ten cells; the strategies draw cell counts across 9/10 often and 
 
 from __future__ import annotations
 
+import pytest
+from hypothesis import Phase, find, settings
+from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
+
 from gi_conform import validate
 from gi_conform.model import Domain
 from gi_conform.oracle.shrink import generate_documents
+from gi_conform.strategies._topologies import _cell_bounds
 
 COUNT = 200
 
@@ -32,7 +38,19 @@ def test_node_ids_cross_nine_and_ten_often() -> None:
     assert len(nodesets) >= 5
 
 
+@st.composite
+def _bounds(draw: st.DrawFn, low: int, high: int) -> tuple[int, int]:
+    return _cell_bounds(draw, low, high)
+
+
 def test_node_ids_cross_ninety_nine_and_a_hundred() -> None:
-    """Rarer (large documents): none in the first 200 draws of seed 0, 18 in 400."""
-    large = [d for d in generate_documents(2 * COUNT, 0) if d.xml.count("<cell ") > 100]
-    assert len(large) >= 2
+    """Rarer (large documents): one draw in 32 narrows the cell count to 101-110 where the
+    bounds allow it. How many a given seed's first draws hold depends on where Hypothesis
+    spends its early examples (measured 2026-12-07 over 400 draws: seeds 0 and 1 none,
+    seed 2 29, seed 3 12), so the mechanism is checked here, not one seed's luck; the
+    corpus holds the large cases (``digits-cells-104``, ``cells-128``)."""
+    quiet = settings(database=None, max_examples=1000, phases=[Phase.generate, Phase.shrink])
+    assert find(_bounds(1, 128), lambda b: b[0] > 100, settings=quiet) == (101, 110)
+    assert find(_bounds(1, 128), lambda b: 10 < b[0] < 100, settings=quiet) == (11, 20)
+    with pytest.raises(NoSuchExample):
+        find(_bounds(1, 100), lambda b: b[1] > 100, settings=quiet)
