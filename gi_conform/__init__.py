@@ -1,9 +1,10 @@
 """gi-conform: reference implementation and conformance harness for ACPI Generic Initiators.
 
 This module is the pipeline's API (``__all__``). Other public surfaces are the modules
-README's "Python API" table names, each public through its own ``__all__``: the model,
-``semantics``, ``strategies``, ``argv.read``/``options``/``facts``/``invariants``,
-``fuzz``, ``oracle`` and the ground-truth and libvirt modules. Names outside an
+the Python API reference names (``docs/reference/python-api.md``), each public through
+its own ``__all__``: the model, ``semantics``, ``strategies``,
+``argv.read``/``options``/``facts``/``invariants``, ``fuzz``, ``oracle`` and the
+ground-truth and libvirt modules. Names outside an
 ``__all__``, and modules whose name starts with ``_``, are private and may change.
 """
 

@@ -62,6 +62,6 @@ def test_unknown_rule_id_is_refused() -> None:
 def test_readme_documents_every_rule_and_command() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     undocumented = [rule for rule in catalogue() if f"`{rule}`" not in readme]
-    assert not undocumented, f"rules missing from README's table: {undocumented}"
+    assert not undocumented, f"rules missing from README's rule list: {undocumented}"
     for command in ("gi-conform argv", "gi-conform validate", "gi-conform fmt"):
         assert command in readme

@@ -47,7 +47,7 @@ RT_KEYS = {
     "RT-NUMATUNE-CHANGED": "<numatune> (memory or memnode mode and nodeset) changed",
     "RT-HMAT-CHANGED": "HMAT (interconnect latencies/bandwidths, cell caches) changed",
 }
-"""Every round-trip failure key and what it means (README, "Round-trip conformance")."""
+"""Every round-trip failure key and what it means (``docs/howto/roundtrip.md``)."""
 
 _REJECTS_VALID = "VERDICT-REJECTS-VALID"
 

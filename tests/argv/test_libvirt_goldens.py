@@ -12,10 +12,10 @@ was re-stated) fails ``test_each_input_says_what_its_upstream_file_says``. ``pyt
 tests/argv/test_libvirt_goldens.py restate DIR`` re-states every input again from the
 upstream files in DIR (read at the recorded commits) and records both digests.
 
-A feature the README says is not modelled is *out of scope*: its comparison still runs and
+A feature the reference does not model is *out of scope*: its comparison still runs and
 must still disagree (``xfail(strict=True)``, with the reason), so a fix shows up here and
 nothing is skipped silently. ``python tests/argv/test_libvirt_goldens.py`` prints the
-agreement per feature (the README's figures).
+agreement per feature (``docs/explanation/oracle.md``, "libvirt's own goldens").
 
 Every feature fails on a line either side lacks. The lines compared are the GI-relevant
 ones, chosen from the *document*, never from the reference's answer (so a line the
@@ -470,7 +470,7 @@ def restate_all(upstream_dir: Path) -> None:  # pragma: no cover - run by hand
     _write_manifest(entries)
 
 
-if __name__ == "__main__":  # pragma: no cover - the README's figures
+if __name__ == "__main__":  # pragma: no cover - the agreement per feature
     if sys.argv[1:2] == ["restate"]:
         restate_all(Path(sys.argv[2]))
         sys.exit(0)

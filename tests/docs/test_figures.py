@@ -1,7 +1,8 @@
 """Figures that cannot go stale. The docs take every count the repository determines from
 a substitution written at build time (``docs/_ext/gi_docs.py``); this test holds those
 substitutions to the code's own catalogues and the corpus's files, refuses a count typed
-by hand in the docs' prose, and checks the README's counts where it states them."""
+by hand in the docs' prose, and checks the README's counts where it states them (the
+long README and the short one that points into the docs state different ones)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from gi_conform.argv.invariants import invariant_catalogue
+from gi_conform.cli.main import build_parser, command_parsers
 from gi_conform.corpus import load_cases
 from gi_conform.rules import Severity, catalogue
 from tests.docs.gi_docs import gi_docs
@@ -41,7 +43,14 @@ def _fresh() -> dict[str, int]:
         "invariants": len(invariant_catalogue()),
         "libvirt_goldens": len({p.name.split(".")[0] for p in _goldens()}),
         "corpus_files": len(list((ROOT / "cases").glob("*.xml"))),
+        "generated": _check_default("--generated"),
     }
+
+
+def _check_default(option: str) -> int:
+    """``gi-conform check``'s default for an option, from its own parser."""
+    parser = dict(command_parsers(build_parser()))["gi-conform check"]
+    return int(next(a.default for a in parser._actions if option in a.option_strings))
 
 
 def _goldens() -> list[Path]:
@@ -86,11 +95,11 @@ README_CLAIMS: list[tuple[str, tuple[str, ...]]] = [
         r"\b(\d+) rules \((\d+) errors?, (\d+) warnings?\)",
         ("rules", "rules_error", "rules_warning"),
     ),
+    (r"\b(\d+) generated documents \(`--generated`", ("generated",)),
 ]
 
 
-def test_the_readme_s_counts_are_fresh() -> None:
-    readme = (ROOT / "README.md").read_text()
+def _stale_claims(readme: str) -> list[str]:
     fresh = _fresh()
     stale = []
     for pattern, names in README_CLAIMS:
@@ -99,4 +108,15 @@ def test_the_readme_s_counts_are_fresh() -> None:
             true = [fresh[name] for name in names]
             if said != true:
                 stale.append(f"{match.group(0)!r}: now {dict(zip(names, true, strict=True))}")
+    return stale
+
+
+def test_the_readme_s_counts_are_fresh() -> None:
+    stale = _stale_claims((ROOT / "README.md").read_text())
     assert not stale, "README states stale counts:\n" + "\n".join(stale)
+
+
+def test_the_readme_claims_can_fail() -> None:
+    said = "the corpus (`cases/index.json`) and 7 generated documents (`--generated`, seed 0)"
+    assert _stale_claims(said)
+    assert _stale_claims("holds 3 cases (1 accepted, 2 rejected)")

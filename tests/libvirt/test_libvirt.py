@@ -412,7 +412,8 @@ def test_check_impl_libvirt_over_the_corpus(real_libvirt: Libvirt) -> None:
     numad = results["numatune-placement-auto"]
     assert numad.outcome is Outcome.SKIPPED
     assert numad.reason.startswith("environment: ")
-    # Gaps proven by real QEMU (see README): libvirt accepts what QEMU refuses ...
+    # Gaps proven by real QEMU (docs/howto/real-libvirt.md, the findings ledger):
+    # libvirt accepts what QEMU refuses ...
     assert "GI-NODE-UNKNOWN" in results["gi-node-unknown-nodeset"].keys
     assert "NUMA-NO-MEMORY" in results["numa-no-memory"].keys
     # ... and drops an mdev device's initiators.

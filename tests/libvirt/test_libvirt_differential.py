@@ -1,11 +1,11 @@
 """The differential run against real libvirt, smaller (issue 26): every failure classified.
 
 ``gi-conform check --impl libvirt --no-corpus --generated 1000 --seed 99`` is the full
-run (README, "Real libvirt under test"); this runs ``_DOCUMENTS`` generated documents
-with the same seed (another set: the count is part of the generation) and holds every
-failure to a class with a reason: a libvirt gap proven in QEMU by ``gi-conform libvirt
-prove``, libvirt laxer with no visible difference, or a listed libvirt rule the
-reference does not adopt. A failure outside these classes is a
+run (``docs/howto/real-libvirt.md``, "The differential run"); this runs ``_DOCUMENTS``
+generated documents with the same seed (another set: the count is part of the
+generation) and holds every failure to a class with a reason: a libvirt gap proven in
+QEMU by ``gi-conform libvirt prove``, libvirt laxer with no visible difference, or a
+listed libvirt rule the reference does not adopt. A failure outside these classes is a
 rule the reference has not modelled (or a new libvirt bug): the test names it.
 """
 
@@ -70,8 +70,8 @@ STRICTER_BY_DESIGN = frozenset(
     }
 )
 """libvirt laxer, QEMU runs its argv and the guest sees every initiator asked for
-(``prove``: no-visible-difference): the reference stricter by design (README);
-HOSTDEV-ADDRESS-RESERVED where libvirt moves the device itself."""
+(``prove``: no-visible-difference): the reference stricter by design
+(``docs/howto/real-libvirt.md``); HOSTDEV-ADDRESS-RESERVED where libvirt moves the device itself."""
 
 LIBVIRT_STRICTER = {
     "ACPI requires UEFI on this architecture": "aarch64 without UEFI (issue 25)",
