@@ -1,0 +1,120 @@
+"""Kills mutmut's surviving mutants of :mod:`gi_conform.oracle.compare` (README "Mutation
+testing"): one wrong answer per fact, the failure's text pinned, since the text is what an
+implementer reads - a missing node named as missing, an unreadable memdev as ``unknown``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from gi_conform.oracle.cases import corpus_cases
+from gi_conform.oracle.compare import compare
+from gi_conform.oracle.model import Answer, CheckCase, Failure, FailureKind, Verdict
+from gi_conform.rules import Severity, catalogue
+
+HOST = "0009:01:00.0"
+
+
+def _case(case_id: str) -> CheckCase:
+    (found,) = corpus_cases(patterns=[case_id])
+    return found
+
+
+def _accepted(case: CheckCase, edit: Callable[[list[str]], list[str]]) -> list[Failure]:
+    argv = edit(list(case.expectation.argv))
+    assert argv != list(case.expectation.argv)
+    failures, _ = compare(case, Answer(Verdict.ACCEPTED, argv=tuple(argv)))
+    return failures
+
+
+def _messages(failures: list[Failure], key: str) -> list[str]:
+    assert all(f.kind is FailureKind.FACT for f in failures if f.key.startswith("FACT-"))
+    return [f.message for f in failures if f.key == key]
+
+
+def _without_option(argv: list[str], value: str) -> list[str]:
+    i = argv.index(value)
+    return argv[: i - 1] + argv[i + 1 :]
+
+
+def test_a_missing_node_is_named_with_what_it_should_hold() -> None:
+    failures = _accepted(_case("seed-example"), lambda a: _without_option(a, "node,nodeid=8"))
+    assert _messages(failures, "FACT-NUMA-NODES") == ["node 8 missing (cpus none, memory 0)"]
+    # an invariant without a place has no argv[] prefix; one with a place has it
+    assert "no -numa node for cell(s) 8" in _messages(failures, "INV-NUMA-NODES")
+    assert any(m.startswith("argv[") for m in _messages(failures, "INV-GI-NODE"))
+
+
+def test_an_extra_node_is_named_as_no_cell() -> None:
+    failures = _accepted(_case("seed-example"), lambda a: [*a, "-numa", "node,nodeid=9"])
+    assert _messages(failures, "FACT-NUMA-NODES") == ["node 9 is not a cell (cpus none, memory 0)"]
+
+
+def test_a_node_whose_memdev_is_missing_has_unknown_memory() -> None:
+    def drop_backend(argv: list[str]) -> list[str]:
+        (backend,) = [a for a in argv if '"id":"ram-node0"' in a]
+        return _without_option(argv, backend)
+
+    failures = _accepted(_case("seed-example"), drop_backend)
+    assert _messages(failures, "FACT-NUMA-NODES") == [
+        "node 0: cpus 0-15, memory unknown, expected cpus 0-15, memory 8589934592"
+    ]
+
+
+def test_another_host_device_under_the_same_ids_is_named_per_id() -> None:
+    failures = _accepted(
+        _case("seed-example"), lambda a: [t.replace(HOST, "0009:01:00.1") for t in a]
+    )
+    assert _messages(failures, "FACT-DEVICE-IDS") == [
+        f"device id 'hostdev0' is 0009:01:00.1, expected {HOST}"
+    ]
+    assert _messages(failures, "FACT-GI-IDS") == [
+        f"initiator id 'gi{n}' is (0009:01:00.1, node {n}), expected ({HOST}, node {n})"
+        for n in range(1, 9)
+    ]
+
+
+def test_a_renamed_device_is_missing_under_one_id_and_unexpected_under_the_other() -> None:
+    failures = _accepted(
+        _case("seed-example"), lambda a: [t.replace("hostdev0", "hostdevX") for t in a]
+    )
+    assert _messages(failures, "FACT-DEVICE-IDS") == [
+        f"device id 'hostdev0' missing (expected {HOST})",
+        f"unexpected device id 'hostdevX' ({HOST})",
+    ]
+
+
+def test_a_device_without_id_is_missing_and_its_initiators_name_the_id() -> None:
+    failures = _accepted(
+        _case("seed-example"), lambda a: [t.replace(',"id":"hostdev0"', "") for t in a]
+    )
+    assert _messages(failures, "FACT-DEVICE-IDS") == [
+        f"device id 'hostdev0' missing (expected {HOST})"
+    ]
+    assert _messages(failures, "FACT-GI-IDS")[0] == (
+        f"initiator id 'gi1' is (id:hostdev0, node 1), expected ({HOST}, node 1)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        ("  first line\nsecond line\n", "first line"),
+        ("", "(no message)"),
+        (" \n ", "(no message)"),
+        ("x" * 300, "x" * 200),
+    ],
+)
+def test_a_wrong_rejection_quotes_the_first_line_of_its_message(message: str, shown: str) -> None:
+    failures, diff = compare(_case("seed-example"), Answer(Verdict.REJECTED, message=message))
+    assert [(f.kind, f.message) for f in failures] == [
+        (FailureKind.VERDICT, f"rejected a document the reference accepts: {shown}")
+    ]
+    assert diff == ""
+
+
+def test_unknown_and_warning_rule_ids_are_not_reported_rules() -> None:
+    warning = next(r for r, rule in catalogue().items() if rule.severity is not Severity.ERROR)
+    answer = Answer(Verdict.REJECTED, message="x", rules=("GI-NODE-UNKNOWN", "NOT-A-RULE", warning))
+    assert compare(_case("gi-node-unknown"), answer, messages=True) == ([], "")
