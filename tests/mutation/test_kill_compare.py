@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from gi_conform.oracle.cases import corpus_cases
-from gi_conform.oracle.compare import compare
+from gi_conform.oracle.compare import compare, gi_subset
 from gi_conform.oracle.model import Answer, CheckCase, Failure, FailureKind, Verdict
 from gi_conform.rules import Severity, catalogue
 
@@ -118,3 +118,79 @@ def test_unknown_and_warning_rule_ids_are_not_reported_rules() -> None:
     warning = next(r for r, rule in catalogue().items() if rule.severity is not Severity.ERROR)
     answer = Answer(Verdict.REJECTED, message="x", rules=("GI-NODE-UNKNOWN", "NOT-A-RULE", warning))
     assert compare(_case("gi-node-unknown"), answer, messages=True) == ([], "")
+
+
+def test_another_host_device_leaves_pairs_missing_and_extra() -> None:
+    failures = _accepted(
+        _case("seed-example"), lambda a: [t.replace(HOST, "0009:01:00.1") for t in a]
+    )
+    assert _messages(failures, "FACT-GI-PAIRS") == [
+        *(f"no initiator for ({HOST}, node {n})" for n in range(1, 9)),
+        *(f"extra initiator (0009:01:00.1, node {n})" for n in range(1, 9)),
+    ]
+
+
+ON_ROOT = '"bus":"pcie.0","addr":"0x2"'
+
+
+def test_a_device_on_a_bus_the_argv_does_not_build_is_not_traceable() -> None:
+    failures = _accepted(
+        _case("disjoint-cpus"),
+        lambda a: [t.replace(ON_ROOT, '"bus":"pci.1","addr":"0x0"') for t in a],
+    )
+    assert _messages(failures, "FACT-PCI-PATH") == [
+        "PCI path of 0000:06:12.1 is not traceable to a root bus in the argv, expected pcie.0"
+    ]
+
+
+def test_a_device_moved_behind_a_root_port_names_both_paths() -> None:
+    port = (
+        '{"driver":"pcie-root-port","port":8,"chassis":1,"id":"pci.1","bus":"pcie.0","addr":"0x1"}'
+    )
+
+    def move(argv: list[str]) -> list[str]:
+        moved = [t.replace(ON_ROOT, '"bus":"pci.1","addr":"0x0"') for t in argv]
+        return ["-device", port, *moved]
+
+    failures = _accepted(_case("disjoint-cpus"), move)
+    assert _messages(failures, "FACT-PCI-PATH") == [
+        "PCI path of 0000:06:12.1 is pcie.0 > pcie-root-port, expected pcie.0"
+    ]
+
+
+def test_a_device_without_initiators_does_not_stop_the_path_check_of_the_next() -> None:
+    def drop_first_and_move_second(argv: list[str]) -> list[str]:
+        pairs = [(argv[i], argv[i + 1]) for i in range(0, len(argv), 2)]
+        kept = [(flag, value) for flag, value in pairs if '"pci-dev":"hostdev0"' not in value]
+        moved = '"bus":"pci.1","addr":"0x0"'
+        return [t.replace('"bus":"pcie.0","addr":"0x3"', moved) for pair in kept for t in pair]
+
+    failures = _accepted(_case("two-gpus-nodeset"), drop_first_and_move_second)
+    assert _messages(failures, "FACT-PCI-PATH") == [
+        "PCI path of 0000:42:00.0 is not traceable to a root bus in the argv, expected pcie.0"
+    ]
+
+
+def test_gi_subset_keeps_host_devices_and_iommufd_and_leaves_other_options_out() -> None:
+    iommufd = '{"qom-type":"iommufd","id":"iommufd0"}'
+    host = '{"driver":"vfio-pci","host":"0000:01:00.0","id":"hostdev0"}'
+    argv = [
+        "qemu",
+        "-object",
+        iommufd,
+        "-object",
+        '{"qom-type":"secret","id":"s0","data":"x"}',
+        "-device",
+        '{"driver":"virtio-net-pci","id":"net0"}',
+        "-device",
+        host,
+        "-m",
+        "1G",
+    ]
+    assert gi_subset(argv) == [("-object", iommufd), ("-device", host)]
+
+
+@pytest.mark.parametrize("flag", ["-numa", "--numa"])
+def test_gi_subset_keeps_every_numa_option_the_reader_has_no_node_for(flag: str) -> None:
+    argv = ["qemu", flag, "dist,src=0,dst=1,val=20", flag, "bogus"]
+    assert gi_subset(argv) == [(flag, "dist,src=0,dst=1,val=20"), (flag, "bogus")]
