@@ -4,6 +4,7 @@ implementer reads - a missing node named as missing, an unreadable memdev as ``u
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import pytest
@@ -194,3 +195,102 @@ def test_gi_subset_keeps_host_devices_and_iommufd_and_leaves_other_options_out()
 def test_gi_subset_keeps_every_numa_option_the_reader_has_no_node_for(flag: str) -> None:
     argv = ["qemu", flag, "dist,src=0,dst=1,val=20", flag, "bogus"]
     assert gi_subset(argv) == [(flag, "dist,src=0,dst=1,val=20"), (flag, "bogus")]
+
+
+SWAPPED = ("cpus=0-3,cpus=8-11", "cpus=8-11,cpus=0-3")
+DIFF = """\
+--- expected ({source})
++++ actual
+@@ -1,4 +1,4 @@
+ -object '{{"qom-type":"memory-backend-ram","id":"ram-node0","size":4294967296}}'
+--numa node,nodeid=0,cpus=0-3,cpus=8-11,memdev=ram-node0
++-numa node,nodeid=0,cpus=8-11,cpus=0-3,memdev=ram-node0
+ -object '{{"qom-type":"memory-backend-ram","id":"ram-node1","size":4294967296}}'
+ -numa node,nodeid=1,cpus=4-7,cpus=12-15,memdev=ram-node1
+"""
+
+
+def _swapped(case: CheckCase) -> Answer:
+    return Answer(Verdict.ACCEPTED, argv=tuple(a.replace(*SWAPPED) for a in case.expectation.argv))
+
+
+@pytest.mark.parametrize(
+    ("golden_name", "source", "diff_source"),
+    [
+        ("disjoint-cpus.libvirt.args", "disjoint-cpus.libvirt.args", "disjoint-cpus.libvirt.args"),
+        ("", "the reference argv", "reference"),
+    ],
+)
+def test_a_strict_difference_counts_its_lines_and_shows_a_unified_diff(
+    golden_name: str, source: str, diff_source: str
+) -> None:
+    case = dataclasses.replace(_case("disjoint-cpus"), golden_name=golden_name)
+    failures, diff = compare(case, _swapped(case), strict=True)
+    assert [(f.kind, f.key, f.message) for f in failures] == [
+        (
+            FailureKind.STRICT,
+            "STRICT-ARGV",
+            f"argv differs from {source} (2 line(s) added or removed)",
+        )
+    ]
+    assert diff == DIFF.format(source=diff_source)
+
+
+def test_a_spelling_difference_alone_is_no_failure_and_no_diff() -> None:
+    case = _case("disjoint-cpus")
+    assert compare(case, _swapped(case)) == ([], "")
+
+
+def test_strict_compares_with_the_golden_file_not_the_reference_argv() -> None:
+    case = _case("disjoint-cpus")
+    golden = tuple(a.replace(*SWAPPED) for a in case.expectation.argv)
+    case = dataclasses.replace(case, golden=golden, golden_name="other.args")
+    answer = Answer(Verdict.ACCEPTED, argv=case.expectation.argv)
+    failures, _ = compare(case, answer, strict=True)
+    assert [f.message for f in failures] == [
+        "argv differs from other.args (2 line(s) added or removed)"
+    ]
+
+
+def test_verdict_and_message_failures_say_which_rule() -> None:
+    case = _case("gi-node-unknown")
+    assert compare(case, Answer(Verdict.ACCEPTED)) == (
+        [
+            Failure(
+                FailureKind.VERDICT,
+                "GI-NODE-UNKNOWN",
+                "accepted a document the reference rejects with GI-NODE-UNKNOWN",
+            )
+        ],
+        "",
+    )
+    other = next(
+        r
+        for r, rule in catalogue().items()
+        if rule.severity is Severity.ERROR and r != "GI-NODE-UNKNOWN"
+    )
+    answer = Answer(Verdict.REJECTED, rules=(other,))
+    assert compare(case, answer, messages=True) == (
+        [
+            Failure(FailureKind.MESSAGES, "GI-NODE-UNKNOWN", "did not report GI-NODE-UNKNOWN"),
+            Failure(FailureKind.MESSAGES, other, f"reported {other}, which the reference does not"),
+        ],
+        "",
+    )
+
+
+def test_an_errored_answer_is_not_compared() -> None:
+    with pytest.raises(ValueError, match=r"^cannot compare a errored answer$"):
+        compare(_case("gi-node-unknown"), Answer(Verdict.ERRORED))
+
+
+def test_gi_subset_gives_a_trailing_option_an_empty_value() -> None:
+    assert gi_subset(["qemu", "-numa"]) == [("-numa", "")]
+
+
+def test_the_case_profile_adds_its_order_invariant() -> None:
+    def node_last(argv: list[str]) -> list[str]:
+        return [*_without_option(argv, "node,nodeid=1"), "-numa", "node,nodeid=1"]
+
+    failures = _accepted(_case("seed-example"), node_last)
+    assert "INV-ORDER-SEED" in {f.key for f in failures}
