@@ -26,6 +26,7 @@ from pathlib import Path
 from gi_conform.argv.build import Profile
 from gi_conform.bitmap import BitmapError, parse_bitmap
 from gi_conform.groundtruth import acpi
+from gi_conform.groundtruth.guest_kernels import GuestKernel
 from gi_conform.groundtruth.initramfs import build_initramfs
 from gi_conform.groundtruth.qemu import QemuRefused, QemuTimeout
 from gi_conform.groundtruth.runnable import document_command
@@ -33,7 +34,6 @@ from gi_conform.groundtruth.serial import SerialReport, read_frames
 from gi_conform.model import Domain
 
 __all__ = [
-    "AARCH64_MAX_NODES",
     "ARCHITECTURES",
     "AccessClass",
     "GuestKit",
@@ -76,6 +76,8 @@ class GuestKit:
     busybox: Path
     firmware: Path | None = None
     firmware_vars: Path | None = None
+    about: GuestKernel | None = None
+    """The kernel's name, release and node limit (None: a bare image, nothing known)."""
 
 
 @dataclass(frozen=True)
@@ -271,16 +273,13 @@ def pxm_to_node(entries: Sequence[acpi.SratEntry]) -> dict[int, int]:
 # ------------------------------------------------------------------ booting
 
 
-AARCH64_MAX_NODES = 16
-"""Debian's arm64 cloud kernel is built with ``CONFIG_NODES_SHIFT=4`` (x86: 10)."""
-
-
-def not_applicable(domain: Domain, arch: str) -> str | None:
-    """Why a guest of ``arch`` cannot show this document, or None when it can."""
+def not_applicable(domain: Domain, arch: str, kernel: GuestKernel | None = None) -> str | None:
+    """Why a guest of ``arch`` (booting ``kernel``) cannot show this document, or None."""
     if arch == "aarch64" and domain.pci_root_bus == "pci.0":
         return "an i440fx machine is x86 only"
-    if arch == "aarch64" and len(domain.cells) > AARCH64_MAX_NODES:
-        return f"Debian's arm64 kernel has {AARCH64_MAX_NODES} NUMA nodes at most"
+    limit = None if kernel is None else kernel.node_limit
+    if limit is not None and len(domain.cells) > limit:
+        return f"kernel {kernel.name if kernel else ''} holds {limit} NUMA nodes at most"
     return None
 
 

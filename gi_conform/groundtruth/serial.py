@@ -78,7 +78,7 @@ def read_frames(text: str) -> SerialReport:
         if line == DONE_MARKER:
             done = True
             continue
-        start = _START.match(line)
+        start = _START.search(line)  # UEFI's screen escapes may share the first marker's line
         if start is not None:
             if current is not None:
                 problems.append(f"frame {current[0]}: cut off by the next frame")
