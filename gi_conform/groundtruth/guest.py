@@ -30,7 +30,7 @@ from gi_conform.groundtruth.guest_kernels import GuestKernel
 from gi_conform.groundtruth.initramfs import build_initramfs
 from gi_conform.groundtruth.qemu import QemuRefused, QemuTimeout
 from gi_conform.groundtruth.runnable import document_command
-from gi_conform.groundtruth.serial import SerialReport, read_frames
+from gi_conform.groundtruth.serial import DONE_MARKER, SerialReport, read_frames
 from gi_conform.model import Domain
 
 __all__ = [
@@ -377,7 +377,7 @@ def boot_command(
                 start_new_session=True,
             )
             try:
-                status = _wait(process, start + timeout)
+                status = _wait(process, start + timeout, serial)
             finally:
                 _stop(process)
         seconds = time.monotonic() - start
@@ -397,11 +397,27 @@ def boot_command(
         return GuestRun(tuple(booting), console, seconds, report)
 
 
-def _wait(process: subprocess.Popen[bytes], deadline: float) -> int | None:
-    """QEMU's exit status, or None at the deadline (a guest that powers off exits QEMU)."""
+def _wait(process: subprocess.Popen[bytes], deadline: float, serial: Path) -> int | None:
+    """QEMU's exit status, 0 as soon as the console holds the done marker (the report is
+    complete; powering off takes a TCG guest another second or more), or None at the
+    deadline."""
     while time.monotonic() < deadline:
         status = process.poll()
         if status is not None:
             return status
+        if _reported(serial):
+            return 0
         time.sleep(_POLL)
     return None
+
+
+def _reported(serial: Path) -> bool:
+    """Whether the console's last bytes hold the done marker on a line of its own."""
+    try:
+        with serial.open("rb") as console:
+            console.seek(0, os.SEEK_END)
+            console.seek(max(0, console.tell() - 256))
+            tail = console.read()
+    except OSError:
+        return False
+    return any(line.strip() == DONE_MARKER.encode() for line in tail.splitlines())

@@ -307,8 +307,8 @@ def setup(
     state = {"recipe": _RECIPE, "packages": have, "kernels": kernels_have}
     _write_state(target, state)
     shutil.rmtree(target / "apt" / "cache", ignore_errors=True)
-    progress(f"[3/3] building the guest kernel for {len(stale)} architecture(s)")
     if stale:
+        progress(f"[3/3] building the guest kernel ({', '.join(stale)}; minutes on 2 cores)")
         kernels_have.update(_build_all(target, stale, progress))
         _write_state(target, state)
     progress(f"guest kits ready in {target}: {_mib(_size(target / 'root'))} unpacked")

@@ -22,6 +22,7 @@ from gi_conform.groundtruth.guest_kernels import (
     kernel_at,
     nodes_shift,
 )
+from gi_conform.groundtruth.guest_matrix import differences, render
 from gi_conform.groundtruth.guest_setup import KernelNotFound, kernels, locate_kit
 from gi_conform.groundtruth.serial import read_frames, write_frame
 from gi_conform.groundtruth.tables import Check
@@ -236,3 +237,21 @@ def test_a_frame_marker_after_firmware_escapes_is_read() -> None:
     frame = write_frame("table-SRAT", b"SRAT bytes")
     console = "\x1b[2J\x1b[01;01H\x1b[=3h\x1b[2J\x1b[01;01H" + frame
     assert read_frames(console).frames == {"table-SRAT": b"SRAT bytes"}
+
+
+# ------------------------------------------------------------------ the kernel matrix
+
+
+def test_the_matrix_keeps_only_facts_where_kernels_differ() -> None:
+    seen = {
+        "gi-6.12": {"verdict": "pass", "online": "0-17", "PCI numa_node": "ff:00.0=0"},
+        "debian-6.1": {"verdict": "not booted: 16 nodes"},
+        "debian-7.2": {"verdict": "pass", "online": "0-17", "PCI numa_node": "ff:00.0=0"},
+    }
+    rows = differences("kubevirt-grace", "aarch64", seen)
+    assert [row.fact for row in rows] == ["PCI numa_node", "online", "verdict"]
+    assert dict(rows[2].values)["debian-6.1"] == "not booted: 16 nodes"
+    assert differences("c", "x86_64", {"a": {"online": "0-1"}, "b": {"online": "0-1"}}) == []
+    table = render(rows, ["gi-6.12", "debian-6.1", "debian-7.2"], 3)
+    assert "| kubevirt-grace | aarch64 | online | 0-17 | - | 0-17 |" in table
+    assert table.startswith("Kernel matrix: 3 boots, 3 differences")
