@@ -12,7 +12,9 @@ already unpacked is not fetched again. Which releases, and why:
   firmware a test must catch;
 * ``qemu-system-aarch64`` from bookworm-backports (10.0.2, the same build as the x86 QEMU
   ``.ci/setup`` installs, so it runs on the host's libraries);
-* Debian's cloud kernels 6.12 (bookworm-backports) and sid's, to compare kernels;
+* Debian's cloud kernels 6.12 (bookworm-backports), to compare kernels (sid's 7.2 ships
+  its image in ``linux-binary-R`` and its config in ``linux-base-R``, under
+  ``usr/lib/modules/R``: not fetched yet);
 * the guest kernel gi-conform boots by default, built here from ``linux-source-6.12``
   (:mod:`gi_conform.groundtruth.guest_kernels`: Debian's arm64 kernels hold 16 NUMA nodes).
 """
@@ -114,10 +116,6 @@ PACKAGES = (
         "bookworm-backports",
         meta=True,
         keep=("boot",),
-    ),
-    KitPackage("kernel-x86_64-sid", "linux-image-cloud-amd64", "sid", meta=True, keep=("boot",)),
-    KitPackage(
-        "kernel-aarch64-sid", "linux-image-cloud-arm64:arm64", "sid", meta=True, keep=("boot",)
     ),
     KitPackage("busybox-x86_64", "busybox-static", "bookworm", keep=("bin",)),
     KitPackage("busybox-aarch64", "busybox-static:arm64", "bookworm", keep=("bin",)),

@@ -135,7 +135,7 @@ def _fake_kit(root: Path) -> Path:
         suffix = "amd64" if arch == "x86_64" else "arm64"
         for key, release, text in (
             (f"kernel-{arch}", f"6.1.0-50-cloud-{suffix}", config),
-            (f"kernel-{arch}-sid", f"7.2.13+deb14-cloud-{suffix}", config),
+            (f"kernel-{arch}-backports", f"6.12.95+deb12-cloud-{suffix}", config),
             (f"built-{arch}", "6.12.95-gi", DEBIAN_AMD64),
         ):
             boot = root / "root" / key / "boot"
@@ -157,11 +157,11 @@ def test_the_built_kernel_comes_first_then_debians_by_release(tmp_path: Path) ->
     assert [(k.name, k.node_limit) for k in found] == [
         ("gi-6.12", 1024),
         ("debian-6.1", 16),
-        ("debian-7.2", 16),
+        ("debian-6.12", 16),
     ]
     assert locate_kit("aarch64", kit).about == found[0]
     assert locate_kit("aarch64", kit, kernel="debian-6.1").about == found[1]
-    with pytest.raises(KernelNotFound, match=r"debian-9\.9.*gi-6\.12, debian-6\.1, debian-7\.2"):
+    with pytest.raises(KernelNotFound, match=r"debian-9\.9.*gi-6\.12, debian-6\.1, debian-6\.12"):
         locate_kit("aarch64", kit, kernel="debian-9.9")
 
 
@@ -192,7 +192,7 @@ def test_an_unknown_kernel_name_is_a_usage_error(
     monkeypatch.setenv("GI_CONFORM_GUEST_DIR", str(_fake_kit(tmp_path)))
     document = str(cases_dir() / f"{GB200}.xml")
     assert run_cli("guest", document, "--kernel", "linux-9") == 2
-    assert "gi-6.12, debian-6.1, debian-7.2" in capsys.readouterr().err
+    assert "gi-6.12, debian-6.1, debian-6.12" in capsys.readouterr().err
 
 
 def test_status_lists_kernels_with_their_node_limits(
@@ -205,10 +205,10 @@ def test_status_lists_kernels_with_their_node_limits(
     assert [(w[0], w[1], w[4]) for w in lines] == [
         ("x86_64", "gi-6.12", "1024"),
         ("x86_64", "debian-6.1", "1024"),
-        ("x86_64", "debian-7.2", "1024"),
+        ("x86_64", "debian-6.12", "1024"),
         ("aarch64", "gi-6.12", "1024"),
         ("aarch64", "debian-6.1", "16"),
-        ("aarch64", "debian-7.2", "16"),
+        ("aarch64", "debian-6.12", "16"),
     ]
 
 
@@ -246,12 +246,12 @@ def test_the_matrix_keeps_only_facts_where_kernels_differ() -> None:
     seen = {
         "gi-6.12": {"verdict": "pass", "online": "0-17", "PCI numa_node": "ff:00.0=0"},
         "debian-6.1": {"verdict": "not booted: 16 nodes"},
-        "debian-7.2": {"verdict": "pass", "online": "0-17", "PCI numa_node": "ff:00.0=0"},
+        "debian-6.12": {"verdict": "pass", "online": "0-17", "PCI numa_node": "ff:00.0=0"},
     }
     rows = differences("kubevirt-grace", "aarch64", seen)
     assert [row.fact for row in rows] == ["PCI numa_node", "online", "verdict"]
     assert dict(rows[2].values)["debian-6.1"] == "not booted: 16 nodes"
     assert differences("c", "x86_64", {"a": {"online": "0-1"}, "b": {"online": "0-1"}}) == []
-    table = render(rows, ["gi-6.12", "debian-6.1", "debian-7.2"], 3)
+    table = render(rows, ["gi-6.12", "debian-6.1", "debian-6.12"], 3)
     assert "| kubevirt-grace | aarch64 | online | 0-17 | - | 0-17 |" in table
     assert table.startswith("Kernel matrix: 3 boots, 3 differences")
