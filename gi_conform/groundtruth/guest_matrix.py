@@ -70,12 +70,13 @@ def view_facts(view: GuestView) -> dict[str, str]:
 
 
 def differences(case: str, arch: str, seen: Mapping[str, Mapping[str, str]]) -> list[Difference]:
-    """The facts of ``seen`` (kernel -> fact -> value) whose values differ."""
+    """The facts of ``seen`` (kernel -> fact -> value) whose values differ among the
+    kernels that report them (a kernel not booted differs in its verdict only)."""
     names = sorted({fact for facts in seen.values() for fact in facts})
     out = []
     for fact in names:
-        values = tuple((kernel, facts.get(fact, "-")) for kernel, facts in seen.items())
-        if len({value for _, value in values}) > 1:
+        if len({facts[fact] for facts in seen.values() if fact in facts}) > 1:
+            values = tuple((kernel, facts.get(fact, "-")) for kernel, facts in seen.items())
             out.append(Difference(case, arch, fact, values))
     return out
 
