@@ -33,6 +33,7 @@ __all__ = [
     "EXIT_QEMU_FAILED",
     "EXIT_REJECTED",
     "EXIT_USAGE",
+    "TABLE_WIDTH",
     "UsageError",
     "add_document_sources",
     "check_table",

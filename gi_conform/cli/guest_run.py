@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from gi_conform.cli.common import (
     EXIT_GUEST_FAILED,
     EXIT_REJECTED,
     EXIT_USAGE,
+    TABLE_WIDTH,
     UsageError,
     said,
     say,
@@ -167,13 +169,15 @@ def _check(args: argparse.Namespace, name: str, document: bytes) -> FileOutcome:
     kernel = kit.about.as_json() if kit.about is not None else {"image": str(kit.kernel)}
     finding = node_capacity(domain, profile, kit.about) if kit.about is not None else None
     if finding is not None:
-        text = (
-            f"FAIL {finding.entry}={finding.seen}; the document needs {finding.expected}.\n"
-            "     Such a guest drops the rest (ACPI: SRAT: Too many proximity domains.), so it\n"
-            "     was not booted: use the built kernel (the default) or another --kernel from\n"
-            "     'gi-conform guest status'.\n"
-            f"0/1 checks passed ({arch}, not booted)\n"
+        sentence = (
+            f"FAIL {finding.entry}={finding.seen}; the document needs {finding.expected}. "
+            "Such a guest drops the rest (ACPI: SRAT: Too many proximity domains.), so it "
+            "was not booted: use the built kernel (the default) or another --kernel from "
+            "'gi-conform guest status'."
         )
+        text = textwrap.fill(
+            sentence, TABLE_WIDTH, subsequent_indent="     ", break_on_hyphens=False
+        ) + (f"\n0/1 checks passed ({arch}, not booted)\n")
         payload_ = {
             "file": name,
             "arch": arch,
