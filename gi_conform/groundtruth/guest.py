@@ -34,6 +34,7 @@ from gi_conform.groundtruth.serial import DONE_MARKER, SerialReport, read_frames
 from gi_conform.model import Domain
 
 __all__ = [
+    "AARCH64_MIN_MEMORY",
     "ARCHITECTURES",
     "AccessClass",
     "GuestKit",
@@ -273,10 +274,16 @@ def pxm_to_node(entries: Sequence[acpi.SratEntry]) -> dict[int, int]:
 # ------------------------------------------------------------------ booting
 
 
+AARCH64_MIN_MEMORY = 128 << 20
+"""sid's EDK2 stops with "Synchronous Exception" in a 64 MiB aarch64 guest (measured)."""
+
+
 def not_applicable(domain: Domain, arch: str, kernel: GuestKernel | None = None) -> str | None:
     """Why a guest of ``arch`` (booting ``kernel``) cannot show this document, or None."""
     if arch == "aarch64" and domain.pci_root_bus == "pci.0":
         return "an i440fx machine is x86 only"
+    if arch == "aarch64" and 0 < domain.memory < AARCH64_MIN_MEMORY:
+        return f"UEFI needs more than {domain.memory >> 20} MiB (its firmware stops)"
     limit = None if kernel is None else kernel.node_limit
     if limit is not None and len(domain.cells) > limit:
         return f"kernel {kernel.name if kernel else ''} holds {limit} NUMA nodes at most"
