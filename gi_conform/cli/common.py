@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +33,7 @@ __all__ = [
     "EXIT_QEMU_FAILED",
     "EXIT_REJECTED",
     "EXIT_USAGE",
+    "TABLE_WIDTH",
     "UsageError",
     "add_document_sources",
     "check_table",
@@ -148,13 +150,46 @@ def say(command: str, message: str) -> None:
     sys.stderr.flush()
 
 
-def check_table(checks: Sequence[Check]) -> str:
-    """Ground-truth checks as an aligned text table: entry, expected, seen, PASS/FAIL."""
+TABLE_WIDTH = 100
+"""The ground-truth tables fit a 100-column terminal; ``--json`` keeps every value whole."""
+_ENTRY_WIDTH = 34
+_CELL_LINES = 3
+
+
+def _cell(text: str, width: int) -> list[str]:
+    """``text`` wrapped to ``width`` columns, at most three lines; the rest elided with
+    its length (a 34-node distance matrix is 3,500 characters)."""
+    lines = textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
+    if len(lines) <= _CELL_LINES:
+        return lines
+    tail = f"... ({len(text)} chars)"
+    kept = lines[: _CELL_LINES - 1]
+    return [*kept, lines[_CELL_LINES - 1][: max(0, width - len(tail) - 1)] + " " + tail]
+
+
+def check_table(checks: Sequence[Check], width: int = TABLE_WIDTH) -> str:
+    """Ground-truth checks as an aligned text table: entry, expected, seen, PASS/FAIL;
+    failures first, every line at most ``width`` columns (long values wrapped, then
+    elided: ``--json`` has them whole)."""
+    ordered = [c for c in checks if not c.ok] + [c for c in checks if c.ok]
     rows = [("entry", "expected", "seen", "result")] + [
-        (c.entry, c.expected, c.seen, "PASS" if c.ok else "FAIL") for c in checks
+        (c.entry, c.expected, c.seen, "PASS" if c.ok else "FAIL") for c in ordered
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return "".join(
-        f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}\n"
-        for row in rows
-    )
+    natural = [max(len(row[i]) for row in rows) for i in range(3)]
+    room = width - 3 * 2 - len("result")
+    if sum(natural) <= room:
+        widths = natural
+    else:
+        entry = min(natural[0], _ENTRY_WIDTH)
+        rest = room - entry
+        expected = min(natural[1], max(rest // 2, rest - natural[2]))
+        widths = [entry, expected, min(natural[2], rest - expected)]
+    out: list[str] = []
+    for row in rows:
+        cells = [_cell(row[i], widths[i]) for i in range(3)]
+        for n in range(max(len(c) for c in cells)):
+            parts = [c[n] if n < len(c) else "" for c in cells]
+            result = row[3] if n == 0 else ""
+            line = f"{parts[0]:<{widths[0]}}  {parts[1]:<{widths[1]}}  {parts[2]:<{widths[2]}}"
+            out.append(f"{line}  {result}".rstrip() + "\n")
+    return "".join(out)

@@ -67,7 +67,11 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("--profile", choices=[p.value for p in Profile])
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("--kernel", metavar="PATH", help="boot this kernel instead of Debian's")
+    parser.add_argument(
+        "--kernel",
+        metavar="NAME|PATH",
+        help="a kit kernel (guest status lists them; default: the one built) or an image file",
+    )
     parser.add_argument(
         "--firmware", metavar="PATH", help="aarch64 UEFI code image instead of sid's EDK2"
     )

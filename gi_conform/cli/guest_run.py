@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from gi_conform.cli.common import (
     EXIT_GUEST_FAILED,
     EXIT_REJECTED,
     EXIT_USAGE,
+    TABLE_WIDTH,
     UsageError,
     said,
     say,
@@ -28,11 +30,13 @@ from gi_conform.groundtruth.guest import (
     guest_arch,
     read_guest_view,
 )
-from gi_conform.groundtruth.guest_checks import compare_guest
+from gi_conform.groundtruth.guest_checks import compare_guest, node_capacity
 from gi_conform.groundtruth.guest_setup import (
     GuestSetupError,
     GuestUnavailable,
+    KernelNotFound,
     default_dir,
+    kernels,
     locate_kit,
     setup,
     status,
@@ -69,8 +73,12 @@ def run_action(args: argparse.Namespace) -> int:
         _progress(f"removed {directory}" if removed else f"nothing to remove at {directory}")
         return 0
     state = status(directory)
+    held = {arch: kernels(arch, directory) for arch in ARCHITECTURES}
     if args.json:
-        sys.stdout.write(json.dumps({"dir": str(directory), **state}, indent=2) + "\n")
+        listed = {arch: [k.as_json() for k in found] for arch, found in held.items()}
+        sys.stdout.write(
+            json.dumps({"dir": str(directory), **state, "kernel_list": listed}, indent=2) + "\n"
+        )
     elif not state:
         sys.stdout.write(f"no guest kits in {directory}: run 'gi-conform guest setup'\n")
     else:
@@ -83,6 +91,14 @@ def run_action(args: argparse.Namespace) -> int:
                         f"  {key}: {record.get('package')} {record.get('version')} "
                         f"({record.get('suite')})\n"
                     )
+        sys.stdout.write("kernels (--kernel NAME; the first of each arch is the default):\n")
+        for arch, found in held.items():
+            for kernel in found:
+                limit = "unknown" if kernel.node_limit is None else str(kernel.node_limit)
+                sys.stdout.write(
+                    f"  {arch:<8} {kernel.name:<12} {kernel.release:<28} "
+                    f"nodes {limit:>5} (CONFIG_NODES_SHIFT={kernel.shift})  {kernel.origin}\n"
+                )
     return 0 if state else EXIT_USAGE
 
 
@@ -127,9 +143,8 @@ def _view_json(view: GuestView) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """The ``guest`` command: every FILE booted (``--jobs`` at once) and checked."""
-    for path in (args.kernel, args.firmware):
-        if path is not None and not Path(path).is_file():
-            raise UsageError(f"{path}: no such file")
+    if args.firmware is not None and not Path(args.firmware).is_file():
+        raise UsageError(f"{args.firmware}: no such file")
     return run_files(
         args.files,
         lambda name, document: _check(args, name, document),
@@ -152,11 +167,37 @@ def _check(args: argparse.Namespace, name: str, document: bytes) -> FileOutcome:
     try:
         kit = locate_kit(
             arch,
-            kernel=Path(args.kernel) if args.kernel else None,
+            kernel=args.kernel,
             firmware=Path(args.firmware) if args.firmware else None,
         )
+    except KernelNotFound as error:
+        raise UsageError(str(error)) from None
     except GuestUnavailable as error:
         return FileOutcome(EXIT_USAGE, stderr=report.text() + said("guest", f"error: {error}"))
+    kernel = kit.about.as_json() if kit.about is not None else {"image": str(kit.kernel)}
+    finding = node_capacity(domain, profile, kit.about) if kit.about is not None else None
+    if finding is not None:
+        sentence = (
+            f"FAIL {finding.entry}={finding.seen}; the document needs {finding.expected}. "
+            "Such a guest drops the rest (ACPI: SRAT: Too many proximity domains.), so it "
+            "was not booted: use the built kernel (the default) or another --kernel from "
+            "'gi-conform guest status'."
+        )
+        text = textwrap.fill(
+            sentence, TABLE_WIDTH, subsequent_indent="     ", break_on_hyphens=False
+        ) + (f"\n0/1 checks passed ({arch}, not booted)\n")
+        payload_ = {
+            "file": name,
+            "arch": arch,
+            "profile": profile.value,
+            "kernel": kernel,
+            "booted": False,
+            "passed": False,
+            "checks": [finding.as_json()],
+        }
+        return FileOutcome(
+            1, stdout="" if args.json else text, stderr=report.text(), payload=payload_
+        )
     try:
         boot = boot_command(
             document_command(domain, profile, kit.qemu, arch=kit.arch, acpi=acpi),
@@ -176,8 +217,8 @@ def _check(args: argparse.Namespace, name: str, document: bytes) -> FileOutcome:
     checks = [*([lost] if lost is not None else []), *compare_guest(domain, profile, view)]
     passed, text = checks_summary(
         checks,
-        f"{arch}, kernel {view.kernel}, profile {profile.value}{acpi_words(domain, acpi)}, "
-        f"booted in {boot.seconds:.1f} s",
+        f"{arch}, kernel {kit.about.name if kit.about else kit.kernel} ({view.kernel}), "
+        f"profile {profile.value}{acpi_words(domain, acpi)}, booted in {boot.seconds:.1f} s",
     )
     payload = {
         "file": name,
@@ -185,6 +226,8 @@ def _check(args: argparse.Namespace, name: str, document: bytes) -> FileOutcome:
         "profile": profile.value,
         "acpi": "on" if acpi else "off",
         "acpi_forced": acpi and not libvirt_acpi(domain),
+        "kernel": kernel,
+        "booted": True,
         "seconds": round(boot.seconds, 2),
         "passed": passed,
         "checks": [check.as_json() for check in checks],

@@ -21,6 +21,7 @@ from gi_conform.argv.options import OptionValue
 from gi_conform.bitmap import format_bitmap
 from gi_conform.groundtruth import acpi
 from gi_conform.groundtruth.guest import AccessClass, GuestView, pxm_to_node
+from gi_conform.groundtruth.guest_kernels import GuestKernel
 from gi_conform.groundtruth.qemu import PciPlacement, TableReadback
 from gi_conform.groundtruth.runnable import STAND_IN, STAND_IN_IDS
 from gi_conform.groundtruth.tables import Check, compare_table_contents, gi_cells
@@ -45,6 +46,7 @@ __all__ = [
     "guest_placements",
     "guest_tables",
     "memory_initiators",
+    "node_capacity",
     "visible_cells",
 ]
 
@@ -69,6 +71,23 @@ def visible_cells(domain: Domain, profile: Profile) -> set[int]:
     """Cells the guest should have online: with CPUs, memory, or a Generic Initiator."""
     memory = {c.id for c in domain.cells if c.id is not None and c.memory}
     return cpu_cells_seen(domain) | memory | gi_cells(domain, profile)
+
+
+def node_capacity(domain: Domain, profile: Profile, kernel: GuestKernel) -> Check | None:
+    """The one finding when the document needs more NUMA nodes than ``kernel`` holds
+    (``MAX_NUMNODES = 1 << CONFIG_NODES_SHIFT``): such a guest drops the rest ("ACPI:
+    SRAT: Too many proximity domains.") and every later check fails for that one cause.
+    None when it fits or the kernel's config is unknown."""
+    limit = kernel.node_limit
+    needed = len(visible_cells(domain, profile))
+    if limit is None or needed <= limit:
+        return None
+    return Check(
+        "CONFIG_NODES_SHIFT",
+        f"{needed} NUMA nodes (CONFIG_NODES_SHIFT >= {(needed - 1).bit_length()})",
+        f"{kernel.shift}: kernel {kernel.name} ({kernel.release}) holds {limit} nodes",
+        False,
+    )
 
 
 def _nodes(cells: set[int], mapping: dict[int, int]) -> str:

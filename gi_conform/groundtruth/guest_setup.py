@@ -11,7 +11,12 @@ already unpacked is not fetched again. Which releases, and why:
   guest kernel discard NUMA ("NUMA: Faking a node"), so it is kept too, as the known-bad
   firmware a test must catch;
 * ``qemu-system-aarch64`` from bookworm-backports (10.0.2, the same build as the x86 QEMU
-  ``.ci/setup`` installs, so it runs on the host's libraries).
+  ``.ci/setup`` installs, so it runs on the host's libraries);
+* Debian's cloud kernels 6.12 (bookworm-backports), to compare kernels (sid's 7.2 ships
+  its image in ``linux-binary-R`` and its config in ``linux-base-R``, under
+  ``usr/lib/modules/R``: not fetched yet);
+* the guest kernel gi-conform boots by default, built here from ``linux-source-6.12``
+  (:mod:`gi_conform.groundtruth.guest_kernels`: Debian's arm64 kernels hold 16 NUMA nodes).
 """
 
 from __future__ import annotations
@@ -25,7 +30,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gi_conform.groundtruth.guest import GuestKit
+from gi_conform.groundtruth.guest import ARCHITECTURES, GuestKit
+from gi_conform.groundtruth.guest_kernels import (
+    BUILT_PREFIX,
+    SOURCE_PACKAGE,
+    SOURCE_SUITE,
+    BuildError,
+    GuestKernel,
+    build_kernel,
+    fragment_hash,
+    kernel_at,
+    missing_tools,
+)
 
 __all__ = [
     "DEFAULT_DIR",
@@ -33,8 +49,10 @@ __all__ = [
     "PACKAGES",
     "GuestSetupError",
     "GuestUnavailable",
+    "KernelNotFound",
     "KitPackage",
     "default_dir",
+    "kernels",
     "locate_kit",
     "setup",
     "status",
@@ -55,6 +73,10 @@ Progress = Callable[[str], None]
 
 class GuestUnavailable(RuntimeError):
     """No guest kit is set up (or a part of it is missing); the message says how to get it."""
+
+
+class KernelNotFound(ValueError):
+    """``--kernel`` names no kernel of the kit and no file; the message lists the names."""
 
 
 class GuestSetupError(RuntimeError):
@@ -80,6 +102,20 @@ PACKAGES = (
     KitPackage("kernel-x86_64", "linux-image-cloud-amd64", "bookworm", meta=True, keep=("boot",)),
     KitPackage(
         "kernel-aarch64", "linux-image-cloud-arm64:arm64", "bookworm", meta=True, keep=("boot",)
+    ),
+    KitPackage(
+        "kernel-x86_64-backports",
+        "linux-image-cloud-amd64",
+        "bookworm-backports",
+        meta=True,
+        keep=("boot",),
+    ),
+    KitPackage(
+        "kernel-aarch64-backports",
+        "linux-image-cloud-arm64:arm64",
+        "bookworm-backports",
+        meta=True,
+        keep=("boot",),
     ),
     KitPackage("busybox-x86_64", "busybox-static", "bookworm", keep=("bin",)),
     KitPackage("busybox-aarch64", "busybox-static:arm64", "bookworm", keep=("bin",)),
@@ -235,7 +271,8 @@ def _read_state(directory: Path) -> dict[str, object]:
 def setup(
     directory: Path | None = None, *, progress: Progress = _quiet, refresh: bool = False
 ) -> dict[str, object]:
-    """Fetch every kit package not yet unpacked (all of them with ``refresh``); the state."""
+    """Fetch every kit package not yet unpacked (all of them with ``refresh``), then build
+    the guest kernels whose fragments changed; the state."""
     target = directory or default_dir()
     target.mkdir(parents=True, exist_ok=True)
     state = _read_state(target)
@@ -248,22 +285,108 @@ def setup(
         for p in PACKAGES
         if refresh or p.key not in have or not (target / "root" / p.key).is_dir()
     ]
-    if not missing:
-        progress(f"guest kits in {target}: all {len(PACKAGES)} packages present")
+    built = state.get("kernels")
+    kernels_have: dict[str, object] = dict(built) if isinstance(built, dict) else {}
+    stale = [arch for arch in ARCHITECTURES if refresh or not _built_ok(target, kernels_have, arch)]
+    if not missing and not stale:
+        progress(
+            f"guest kits in {target}: all {len(PACKAGES)} packages present, "
+            f"kernels built ({', '.join(_built_names(kernels_have))})"
+        )
         return state
     _prepare_apt(target)
     start = time.monotonic()
-    progress(f"[1/2] apt-get update (private lists in {target / 'apt'}; {', '.join(_SUITES)})")
+    progress(f"[1/3] apt-get update (private lists in {target / 'apt'}; {', '.join(_SUITES)})")
     _run(["apt-get", *_apt_options(target), "update", "-q"], "apt-get update")
     progress(f"  done in {time.monotonic() - start:.1f} s")
-    progress(f"[2/2] downloading and unpacking {len(missing)} packages")
+    progress(f"[2/3] downloading and unpacking {len(missing)} packages")
     for package in missing:
         have[package.key] = _fetch(target, package, progress)
-    state = {"recipe": _RECIPE, "packages": have}
-    (target / _STATE).write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+    state = {"recipe": _RECIPE, "packages": have, "kernels": kernels_have}
+    _write_state(target, state)
     shutil.rmtree(target / "apt" / "cache", ignore_errors=True)
+    if stale:
+        progress(f"[3/3] building the guest kernel ({', '.join(stale)}; minutes on 2 cores)")
+        kernels_have.update(_build_all(target, stale, progress))
+        _write_state(target, state)
     progress(f"guest kits ready in {target}: {_mib(_size(target / 'root'))} unpacked")
     return state
+
+
+def _write_state(target: Path, state: dict[str, object]) -> None:
+    (target / _STATE).write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+
+
+def _built_ok(target: Path, records: dict[str, object], arch: str) -> bool:
+    """The built kernel for ``arch`` is there and was built from today's fragments."""
+    record = records.get(arch)
+    return (
+        isinstance(record, dict)
+        and record.get("key") == fragment_hash(arch)
+        and any((target / "root" / f"built-{arch}" / "boot").glob("vmlinuz-*"))
+    )
+
+
+def _built_names(records: dict[str, object]) -> list[str]:
+    return [
+        f"{arch} {record.get('release')}"
+        for arch, record in sorted(records.items())
+        if isinstance(record, dict)
+    ]
+
+
+def _build_all(target: Path, archs: list[str], progress: Progress) -> dict[str, object]:
+    """Fetch and unpack Debian's kernel source once, build each architecture's kernel."""
+    lacking = missing_tools()
+    if lacking:
+        raise GuestSetupError(
+            "building the guest kernel needs Debian packages this host lacks: "
+            f"apt-get install {' '.join(lacking)} (bash .ci/setup installs them)"
+        )
+    work = target / "build"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    start = time.monotonic()
+    _run(
+        ["apt-get", *_apt_options(target), "download", f"{SOURCE_PACKAGE}/{SOURCE_SUITE}"],
+        f"apt-get download {SOURCE_PACKAGE}/{SOURCE_SUITE}",
+        cwd=work,
+    )
+    (deb,) = work.glob("*.deb")
+    version = _run(["dpkg-deb", "-f", str(deb), "Version"], "dpkg-deb -f").strip()
+    _run(["dpkg-deb", "-x", str(deb), str(work / "deb")], f"dpkg-deb -x {deb.name}")
+    deb.unlink()
+    (tarball,) = (work / "deb" / "usr" / "src").glob("linux-source-*.tar.*")
+    _run(["tar", "-C", str(work), "-xf", str(tarball)], f"tar -xf {tarball.name}")
+    shutil.rmtree(work / "deb")
+    (source,) = (p for p in work.iterdir() if p.is_dir() and p.name.startswith("linux-source"))
+    progress(
+        f"  {SOURCE_PACKAGE} {version} ({SOURCE_SUITE}) fetched and unpacked "
+        f"in {time.monotonic() - start:.1f} s"
+    )
+    records: dict[str, object] = {}
+    try:
+        for arch in archs:
+            began = time.monotonic()
+            kernel = build_kernel(source, arch, target / "root" / f"built-{arch}", work=work / arch)
+            seconds = time.monotonic() - began
+            progress(
+                f"  {arch}: {kernel.name} ({kernel.release}, CONFIG_NODES_SHIFT={kernel.shift}, "
+                f"{_mib(kernel.image.stat().st_size)}) built in {seconds:.0f} s"
+            )
+            records[arch] = {
+                "key": fragment_hash(arch),
+                "release": kernel.release,
+                "source": SOURCE_PACKAGE,
+                "version": version,
+                "seconds": round(seconds, 1),
+            }
+    except BuildError as error:
+        raise GuestSetupError(str(error)) from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return records
 
 
 def status(directory: Path | None = None) -> dict[str, object]:
@@ -287,15 +410,68 @@ def _one(root: Path, pattern: str, what: str) -> Path:
     return found[-1]
 
 
+def _debian_name(release: str) -> str:
+    """``debian-6.1`` for ``6.1.0-50-cloud-amd64``."""
+    return "debian-" + ".".join(release.split(".")[:2])
+
+
+def kernels(arch: str, directory: Path | None = None) -> tuple[GuestKernel, ...]:
+    """The kit's kernels for ``arch``: the built one first (the default), then Debian's
+    by release."""
+    root = (directory or default_dir()) / "root"
+    found: list[GuestKernel] = []
+    for image in sorted((root / f"built-{arch}" / "boot").glob("vmlinuz-*")):
+        release = image.name.removeprefix("vmlinuz-")
+        name = BUILT_PREFIX + ".".join(release.split(".")[:2])
+        found.append(kernel_at(image, arch, name, f"built from {SOURCE_PACKAGE}"))
+    debian: list[GuestKernel] = []
+    for package in PACKAGES:
+        if package.key.startswith(f"kernel-{arch}"):
+            for image in sorted((root / package.key / "boot").glob("vmlinuz-*")):
+                release = image.name.removeprefix("vmlinuz-")
+                debian.append(
+                    kernel_at(image, arch, _debian_name(release), f"Debian {package.suite}")
+                )
+    return (*found, *sorted(debian, key=lambda k: _release_key(k.release)))
+
+
+def _release_key(release: str) -> tuple[int, ...]:
+    numbers = release.split("-", maxsplit=1)[0].split(".")
+    return tuple(int(n) for n in numbers if n.isdigit())
+
+
+def _choose_kernel(arch: str, directory: Path, kernel: str | Path | None) -> GuestKernel:
+    """The kernel ``--kernel`` names: None the built one, a kit name, or a file."""
+    held = kernels(arch, directory)
+    if kernel is None:
+        if held and held[0].name.startswith(BUILT_PREFIX):
+            return held[0]
+        raise GuestUnavailable(
+            f"no built {arch} guest kernel in {directory}: run 'gi-conform guest setup'"
+        )
+    if isinstance(kernel, str):
+        for candidate in held:
+            if candidate.name == kernel:
+                return candidate
+        if not Path(kernel).is_file():
+            names = ", ".join(k.name for k in held) or "none set up"
+            raise KernelNotFound(
+                f"--kernel {kernel}: no such kernel for {arch} ({names}) and no such file"
+            )
+    return kernel_at(Path(kernel), arch)
+
+
 def locate_kit(
     arch: str,
     directory: Path | None = None,
     *,
-    kernel: Path | None = None,
+    kernel: str | Path | None = None,
     firmware: Path | None = None,
 ) -> GuestKit:
-    """The kit for ``arch`` (``x86_64`` or ``aarch64``); ``kernel``/``firmware`` replace
-    the set-up ones (a user checking their own). GuestUnavailable when not set up."""
+    """The kit for ``arch`` (``x86_64`` or ``aarch64``) booting ``kernel`` (None: the
+    built one; a name from :func:`kernels`; or a path); ``firmware`` replaces the set-up
+    UEFI image (a user checking their own). GuestUnavailable when not set up,
+    KernelNotFound for a name that is neither a kernel nor a file."""
     target = directory or default_dir()
     root = target / "root"
     if not (target / _STATE).exists():
@@ -304,15 +480,15 @@ def locate_kit(
             f"(or set {DIR_ENV} to where they are)"
         )
     busybox = _one(root / f"busybox-{arch}", "bin/busybox", f"busybox for {arch}")
-    chosen_kernel = kernel or _one(root / f"kernel-{arch}", "boot/vmlinuz-*", f"{arch} kernel")
+    chosen = _choose_kernel(arch, target, kernel)
     if arch == "x86_64":
         qemu = shutil.which("qemu-system-x86_64")
         if qemu is None:
             raise GuestUnavailable("qemu-system-x86_64 is not installed: run 'bash .ci/setup'")
-        return GuestKit(arch, qemu, chosen_kernel, busybox)
+        return GuestKit(arch, qemu, chosen.image, busybox, about=chosen)
     qemu_path = _one(root / "qemu-aarch64", "usr/bin/qemu-system-aarch64", "qemu-system-aarch64")
     code = firmware or _one(root / "firmware-aarch64", "usr/share/AAVMF/AAVMF_CODE.fd", "firmware")
     variables = code.with_name("AAVMF_VARS.fd")
     if not variables.exists():
         variables = _one(root / "firmware-aarch64", "usr/share/AAVMF/AAVMF_VARS.fd", "firmware")
-    return GuestKit(arch, str(qemu_path), chosen_kernel, busybox, code, variables)
+    return GuestKit(arch, str(qemu_path), chosen.image, busybox, code, variables, about=chosen)
