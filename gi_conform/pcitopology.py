@@ -64,6 +64,7 @@ EXPANDER_MODELS = frozenset({"pcie-expander-bus", "pci-expander-bus"})
 EXPANDER_DRIVERS = frozenset(DEVICE_DRIVERS[model] for model in EXPANDER_MODELS)
 """Their QEMU devices (``pxb-pcie``, ``pxb``)."""
 _FUNCTIONS_PER_SLOT = 8
+_SCSI_UNITS = 7
 _FIRST_BUS_NR = 256
 
 
@@ -241,15 +242,15 @@ def _other_endpoints(domain: Domain) -> tuple[list[str], list[str]] | None:
     before += step
     usb = [t for t in tokens if t.startswith("usb:")]
     usb_controller = x86 if not usb else "usb:none" not in usb
-    scsi = any(t.startswith("scsi:") for t in tokens)
-    for hostdev in domain.hostdevs:
-        if hostdev.kind is HostdevKind.USB and not usb_controller:
-            return None  # libvirt adds a USB controller for it
-        if hostdev.kind is HostdevKind.SCSI and not scsi:
-            if not x86:
-                return None
-            scsi = True
-            before.append("pci")  # the LSI controller libvirt adds, PCI only
+    if any(h.kind is HostdevKind.USB for h in domain.hostdevs) and not usb_controller:
+        return None  # libvirt adds a USB controller for it
+    scsi = [h for h in domain.hostdevs if h.kind is HostdevKind.SCSI]
+    if scsi:
+        if any(t.startswith("scsi:") for t in tokens) or any(h.guest_address_type for h in scsi):
+            return None  # which controller each uses: not modelled
+        # libvirt adds a SCSI controller per seven hostdevs (units 0-6 of each): LSI on
+        # x86, PCI only; virtio-scsi on aarch64 (measured)
+        before += ["pci" if x86 else kind] * -(-len(scsi) // _SCSI_UNITS)
     if not usb and q35:
         before.append(kind)  # the default qemu-xhci, added after the implicit ones
     before += [kind for t in tokens if t == "disk:virtio"]
