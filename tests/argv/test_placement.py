@@ -1,0 +1,141 @@
+"""Where libvirt 12.8 puts a device without a guest address (issue 23).
+
+Each expected place below was measured with real libvirt 12.8 (``domxml-to-native`` in
+the sid chroot; the corpus cases ``placement-*`` hold the documents and their argv), and
+``tests/libvirt/test_placement_witness.py`` checks the same through ``define``/``dumpxml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from gi_conform.argv.build import Profile
+from gi_conform.argv.facts import DevicePlace, semantic_facts
+from gi_conform.model import PciAddress
+from gi_conform.oracle.cases import corpus_cases
+from gi_conform.oracle.compare import compare
+from gi_conform.oracle.model import Answer, CheckCase, Verdict
+from gi_conform.pcitopology import device_addresses, pci_topology
+
+
+def _case(case_id: str, profile: Profile | None = None) -> CheckCase:
+    (found,) = corpus_cases(patterns=[case_id], profile=profile)
+    return found
+
+
+def _keys(case: CheckCase, argv: list[str]) -> list[str]:
+    failures, _ = compare(case, Answer(Verdict.ACCEPTED, argv=tuple(argv)))
+    return [failure.key for failure in failures]
+
+
+def _placed(case_id: str) -> list[tuple[int, int, int]]:
+    domain = _case(case_id).expectation.domain
+    assert domain is not None
+    addresses = device_addresses(domain)
+    return [
+        (a.bus, a.slot, a.function)
+        for h in domain.hostdevs
+        if h.in_guest and (a := addresses.get(h.alias)) is not None
+    ]
+
+
+@pytest.mark.parametrize(
+    ("case_id", "places"),
+    [
+        # q35: the USB controller's port first, then one each, balloon after
+        ("placement-q35-three-gpus", [(2, 0, 0), (3, 0, 0), (4, 0, 0)]),
+        # i440fx: slots of pci.0 after PIIX3 (slot 1)
+        ("placement-pc-two-gpus", [(0, 2, 0), (0, 3, 0)]),
+        # aarch64 virt: no default USB controller, so the first root port
+        ("placement-virt-two-gpus", [(1, 0, 0), (2, 0, 0)]),
+        # the pcie-to-pci-bridge's root port is pci.1: every endpoint one port on
+        ("placement-q35-pci-only-devices", [(4, 0, 0), (5, 0, 0)]),
+        ("placement-q35-declared-port", [(2, 0, 0), (3, 0, 0)]),
+        ("placement-q35-scsi-hostdevs", [(4, 0, 0)]),
+        ("no-guest-address", [(2, 0, 0)]),
+        ("i440fx-no-guest-address", [(0, 2, 0)]),
+    ],
+)
+def test_libvirts_place_for_devices_without_an_address(
+    case_id: str, places: list[tuple[int, int, int]]
+) -> None:
+    assert _placed(case_id) == places
+
+
+def test_the_root_ports_libvirt_adds() -> None:
+    """Six ports as functions of slot 1 (multifunction on 1.0), port 8.., chassis 1..;
+    the sixth is the spare libvirt leaves for hotplug."""
+    domain = _case("placement-q35-three-gpus").expectation.domain
+    assert domain is not None
+    topology = pci_topology(domain)
+    assert sorted(topology) == [1, 2, 3, 4, 5, 6]
+    assert [(c.slot, c.function, c.port, c.chassis) for c in topology.values()] == [
+        (1, f, 8 + f, f + 1) for f in range(6)
+    ]
+    assert [c.multifunction for c in topology.values()] == [True, *[None] * 5]
+
+
+def test_a_pci_only_device_brings_a_bridge() -> None:
+    domain = _case("placement-q35-pci-only-devices").expectation.domain
+    assert domain is not None
+    bridge = pci_topology(domain)[8]  # its own root port is 7
+    assert (bridge.model, bridge.bus, bridge.slot) == ("pcie-to-pci-bridge", 1, 0)
+
+
+def test_an_unmodelled_device_leaves_the_place_to_libvirt() -> None:
+    """A NIC's place is not modelled, so neither is the GPU's after it."""
+    domain = _case("placement-q35-three-gpus").expectation.domain
+    assert domain is not None
+    unknown = replace(domain, other_pci=None)
+    assert device_addresses(unknown) == {}
+    assert device_addresses(domain, placed=False) == {}
+
+
+def test_placed_devices_are_facts_without_strict() -> None:
+    case = _case("placement-q35-three-gpus", Profile.LIBVIRT)
+    places = dict(semantic_facts(case.expectation.argv).places)
+    assert places["0000:41:00.0"] == DevicePlace("pci.2", "pcie.0 > pcie-root-port@01.1", 0)
+    assert _keys(case, list(case.expectation.argv)) == []
+
+
+def test_an_implementation_that_leaves_placement_to_qemu_fails() -> None:
+    """The old reference's answer (no bus/addr, no root ports) is now a wrong place."""
+    case = _case("placement-q35-three-gpus", Profile.LIBVIRT)
+    argv = case.expectation.argv
+    unplaced: list[str] = []
+    without_ports: list[str] = []
+    for flag, value in zip(argv[::2], argv[1::2], strict=True):
+        option = [flag, value.split(',"bus"')[0] + "}" if "vfio-pci" in value else value]
+        unplaced += option
+        without_ports += option if "pcie-root-port" not in value else []
+    # each GPU's path is then the root bus: a wrong path, reported once (not also as a
+    # wrong place), with or without the ports
+    assert _keys(case, unplaced) == ["FACT-PCI-PATH"] * 3
+    assert _keys(case, without_ports) == ["FACT-PCI-PATH"] * 3
+
+
+def test_swapped_placed_gpus_fail() -> None:
+    case = _case("placement-q35-three-gpus", Profile.LIBVIRT)
+    swapped = [
+        a.replace('"bus":"pci.2"', '"bus":"pci.X"')
+        .replace('"bus":"pci.3"', '"bus":"pci.2"')
+        .replace('"bus":"pci.X"', '"bus":"pci.3"')
+        for a in case.expectation.argv
+    ]
+    assert _keys(case, swapped).count("FACT-DEVICE-PLACE") == 2
+
+
+def test_the_seed_profile_leaves_the_place_to_qemu() -> None:
+    case = _case("placement-q35-three-gpus", Profile.SEED)
+    assert not semantic_facts(case.expectation.argv).places or all(
+        place.bus != "pci.2" for _, place in semantic_facts(case.expectation.argv).places
+    )
+    assert _keys(case, list(case.expectation.argv)) == []
+
+
+def test_pci_address_zero_is_the_host_bridge_never_a_place() -> None:
+    domain = _case("placement-pc-two-gpus").expectation.domain
+    assert domain is not None
+    assert PciAddress(0, 0, 0, 0) not in device_addresses(domain).values()
