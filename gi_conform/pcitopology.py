@@ -241,15 +241,9 @@ def _other_endpoints(domain: Domain) -> tuple[list[str], list[str]] | None:
     before: list[str] = []
     after: list[str] = []
     step = _controller_step(tokens, kind, x86=x86, q35=q35)
-    if step is None or any(t.startswith("watchdog:") and t != "watchdog:i6300esb" for t in tokens):
+    if step is None or _unmodelled(domain, tokens, x86=x86, q35=q35):
         return None
-    if x86 and domain.video and (1 if q35 else 2) in domain.root_slots_taken:
-        return None  # the primary video's slot is taken: libvirt places it elsewhere
     before += step
-    usb = [t for t in tokens if t.startswith("usb:")]
-    usb_controller = x86 if not usb else "usb:none" not in usb
-    if any(h.kind is HostdevKind.USB for h in domain.hostdevs) and not usb_controller:
-        return None  # libvirt adds a USB controller for it
     scsi = [h for h in domain.hostdevs if h.kind is HostdevKind.SCSI]
     if scsi:
         if any(t.startswith("scsi:") for t in tokens) or any(h.guest_address_type for h in scsi):
@@ -257,7 +251,7 @@ def _other_endpoints(domain: Domain) -> tuple[list[str], list[str]] | None:
         # libvirt adds a SCSI controller per seven hostdevs (units 0-6 of each): LSI on
         # x86, PCI only; virtio-scsi on aarch64 (measured)
         before += ["pci" if x86 else kind] * -(-len(scsi) // _SCSI_UNITS)
-    if not usb and q35:
+    if q35 and not any(t.startswith("usb:") for t in tokens):
         before.append(kind)  # the default qemu-xhci, added after the implicit ones
     before += [kind for t in tokens if t == "disk:virtio"]
     balloon = [t for t in tokens if t.startswith("memballoon:")]
@@ -269,6 +263,23 @@ def _other_endpoints(domain: Domain) -> tuple[list[str], list[str]] | None:
         after.append(kind)  # virtio-gpu; x86's primary video has a chipset slot
     after += [kind for t in tokens if t == "input:virtio"]
     return before, after
+
+
+def _unmodelled(domain: Domain, tokens: tuple[str, ...], *, x86: bool, q35: bool) -> bool:
+    """Whether libvirt adds or moves a device the reference does not model: a controller
+    for a disk or USB device (an AHCI for SATA on i440fx, a USB controller where there is
+    none), a watchdog other than i6300esb, a primary video whose chipset slot is taken."""
+    usb = [t for t in tokens if t.startswith("usb:")]
+    usb_controller = x86 if not usb else "usb:none" not in usb
+    disks = {t for t in tokens if t.startswith("disk:")} - {"disk:virtio"}
+    built_in = {"disk:sata", "disk:usb"} if q35 else {"disk:ide", "disk:usb"} if x86 else set()
+    needs_usb = "disk:usb" in disks or any(h.kind is HostdevKind.USB for h in domain.hostdevs)
+    return (
+        bool(disks - built_in)
+        or (needs_usb and not usb_controller)
+        or any(t.startswith("watchdog:") and t != "watchdog:i6300esb" for t in tokens)
+        or (x86 and domain.video and (1 if q35 else 2) in domain.root_slots_taken)
+    )
 
 
 def _controller_step(

@@ -342,7 +342,8 @@ def _other_pci(devices: _Node, tokens: tuple[str, ...] | None) -> None:
         elif kind == "disk":
             disk = devices.add("disk", ("type", "file"), ("device", "disk"))
             disk.add("source", ("file", "/var/lib/libvirt/images/guest.qcow2"))
-            disk.add("target", ("dev", "vda"), ("bus", "virtio"))
+            name = {"virtio": "vda", "ide": "hda", "usb": "sdb"}.get(model, "sda")
+            disk.add("target", ("dev", name), ("bus", model))
         elif kind in ("memballoon", "watchdog"):
             devices.add(kind, ("model", model or None))
         elif kind == "rng":

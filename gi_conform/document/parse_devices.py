@@ -13,6 +13,7 @@ from gi_conform.model import SMMUV3_DRIVER_OPTIONS, Iommu, PciAddress, PciContro
 from gi_conform.units import c_uint
 
 __all__ = [
+    "OTHER_PCI_RANK",
     "PCI_LIMITS",
     "first_children",
     "has_video",
@@ -128,7 +129,7 @@ _NO_SLOT_TAGS = frozenset(
 """Device elements that take no PCI slot libvirt chooses (a hostdev's is modelled from
 the hostdev itself, an x86 primary video's from :attr:`Domain.video`)."""
 _NO_SLOT_CONTROLLERS = frozenset({"pci", "fdc", "ccid", "xenbus", "isa"})
-_NO_SLOT_DISK_BUSES = frozenset({"sata", "ide", "usb", "sd", "fdc"})
+_NO_SLOT_DISK_BUSES = frozenset({"sd", "fdc"})
 _NO_SLOT_WATCHDOGS = frozenset({"itco", "ib700", "diag288"})
 
 
@@ -148,8 +149,8 @@ def _other_pci_token(tag: str, element: etree._Element) -> str | None:
     if tag == "disk":
         target = kids.get("target")
         bus = target.get("bus") if target is not None else None
-        if bus == "virtio":
-            return "disk:virtio"
+        if bus in ("virtio", "sata", "ide", "usb"):
+            return f"disk:{bus}"  # the last three need a controller, built in or not
         return "" if bus in _NO_SLOT_DISK_BUSES else None
     if tag == "memballoon":
         return f"memballoon:{element.get('model') or ''}"
@@ -164,6 +165,10 @@ def _other_pci_token(tag: str, element: etree._Element) -> str | None:
         target = kids.get("target")
         return "" if target is None or target.get("type") in (None, "isa-serial") else None
     return None
+
+
+OTHER_PCI_RANK = {"disk": 1, "memballoon": 2, "rng": 3, "watchdog": 4, "input": 5}
+"""Each token kind's step in libvirt's placement order (controllers are 0)."""
 
 
 def other_pci_devices(by_tag: dict[str, list[etree._Element]]) -> tuple[str, ...] | None:
@@ -191,7 +196,9 @@ def other_pci_devices(by_tag: dict[str, list[etree._Element]]) -> tuple[str, ...
                 return None
             if token:
                 tokens.append(token)
-    return tuple(tokens)
+    # libvirt's order between kinds (controllers, disks, balloon, RNGs, watchdogs,
+    # inputs) is its own; only document order inside a kind counts
+    return tuple(sorted(tokens, key=lambda t: OTHER_PCI_RANK.get(t.partition(":")[0], 0)))
 
 
 def has_video(by_tag: dict[str, list[etree._Element]]) -> bool:

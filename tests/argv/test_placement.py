@@ -13,11 +13,13 @@ import pytest
 
 from gi_conform.argv.build import Profile
 from gi_conform.argv.facts import DevicePlace, semantic_facts
+from gi_conform.groundtruth.guest_checks import firmware_bus_numbers
+from gi_conform.groundtruth.runnable import document_command
 from gi_conform.model import PciAddress
 from gi_conform.oracle.cases import corpus_cases
 from gi_conform.oracle.compare import compare
 from gi_conform.oracle.model import Answer, CheckCase, Verdict
-from gi_conform.pcitopology import device_addresses, pci_topology
+from gi_conform.pcitopology import bus_id, device_addresses, pci_topology
 
 
 def _case(case_id: str, profile: Profile | None = None) -> CheckCase:
@@ -47,9 +49,9 @@ def _placed(case_id: str) -> list[tuple[int, int, int]]:
         # q35: the USB controller's port first, then one each, balloon after
         ("placement-q35-three-gpus", [(2, 0, 0), (3, 0, 0), (4, 0, 0)]),
         # i440fx: slots of pci.0 after PIIX3 (slot 1)
-        ("placement-pc-two-gpus", [(0, 2, 0), (0, 3, 0)]),
+        ("placement-pc-gpu-pair", [(0, 2, 0), (0, 3, 0)]),
         # aarch64 virt: no default USB controller, so the first root port
-        ("placement-virt-two-gpus", [(1, 0, 0), (2, 0, 0)]),
+        ("placement-virt-gpu-pair", [(1, 0, 0), (2, 0, 0)]),
         # the pcie-to-pci-bridge's root port is pci.1: every endpoint one port on
         ("placement-q35-pci-only-devices", [(4, 0, 0), (5, 0, 0)]),
         ("placement-q35-declared-port", [(2, 0, 0), (3, 0, 0)]),
@@ -136,6 +138,34 @@ def test_the_seed_profile_leaves_the_place_to_qemu() -> None:
 
 
 def test_pci_address_zero_is_the_host_bridge_never_a_place() -> None:
-    domain = _case("placement-pc-two-gpus").expectation.domain
+    domain = _case("placement-pc-gpu-pair").expectation.domain
     assert domain is not None
     assert PciAddress(0, 0, 0, 0) not in device_addresses(domain).values()
+
+
+@pytest.mark.parametrize(
+    ("case_id", "buses"),
+    [
+        ("placement-q35-three-gpus", [2, 3, 4]),
+        # pci.1's pcie-to-pci-bridge takes bus 2 before pci.2..pci.4 are numbered
+        ("placement-q35-pci-only-devices", [5, 6]),
+        ("placement-q35-scsi-hostdevs", [4]),
+        ("placement-virt-gpu-pair", [1, 2]),
+        ("placement-pc-gpu-pair", [0, 0]),
+    ],
+)
+def test_the_guest_bus_numbers_are_those_of_libvirts_guest(case_id: str, buses: list[int]) -> None:
+    """The runnable command holds every controller libvirt writes, so the firmware numbers
+    buses as in libvirt's guest. Measured: libvirt 12.8's own argv run in QEMU 10.0.2
+    (``gi_conform.libvirt.proof.prove``): the SRAT names 0000:05:00.0 for the pci-only
+    case's GPU (04:00.0 before every controller was put back), 02-04 for the three GPUs,
+    04 with the SCSI controllers' bridge."""
+    case = _case(case_id, Profile.LIBVIRT)
+    domain = case.expectation.domain
+    assert domain is not None
+    arch = "aarch64" if domain.arch == "aarch64" else "x86_64"
+    command = document_command(domain, Profile.LIBVIRT, "qemu", arch=arch)
+    numbers = firmware_bus_numbers(command)
+    addresses = device_addresses(domain)
+    found = [numbers[bus_id(domain, addresses[h.alias].bus)] for h in domain.hostdevs if h.in_guest]
+    assert found == buses
