@@ -169,6 +169,36 @@ def moves_gi_device(case: Case) -> Reply:
     return _mutate(case, change)
 
 
+_NODE = re.compile(r'(node=|"node":)([0-9]+)')
+_PCI_DEV = re.compile(r'(?:pci-dev=|"pci-dev":")([^,"]+)')
+_GI_ID = re.compile(r'(?:id=|"id":")([^,"]+)')
+
+
+def string_sorted_nodesets(case: Case) -> Reply:
+    """Expands an ``<acpi nodeset>`` in string order: ``8-11`` gives nodes 10, 11, 8, 9,
+    so the generated ids (``gi0``...) name other nodes than the reference's."""
+    report = validate(str(case["xml"]))
+    given = {initiator.id for initiator in report.domain.initiators} if report.domain else set()
+
+    def change(options: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        runs: dict[str, list[int]] = {}
+        for index, (flag, value) in enumerate(options):
+            device, ident = _PCI_DEV.search(value), _GI_ID.search(value)
+            if _is_initiator((flag, value)) and device and ident and ident[1] not in given:
+                runs.setdefault(device[1], []).append(index)
+        out = list(options)
+        for indexes in runs.values():
+            nodes = [int(m[2]) for i in indexes if (m := _NODE.search(options[i][1]))]
+            if len(nodes) != len(indexes):
+                continue
+            for index, node in zip(indexes, sorted(nodes, key=str), strict=True):
+                flag, value = options[index]
+                out[index] = (flag, _NODE.sub(lambda m, n=node: f"{m[1]}{n}", value))
+        return out
+
+    return _mutate(case, change)
+
+
 HANG_CELLS = 100
 
 
@@ -190,6 +220,7 @@ MUTANTS: dict[str, Callable[[Case], Reply]] = {
     "crashes": crashes,
     "hangs": hangs,
     "moves-gi-device": moves_gi_device,
+    "string-sorted-nodesets": string_sorted_nodesets,
 }
 """Every mutant by its command-line name."""
 
@@ -203,5 +234,6 @@ EXPECTED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "crashes": ("errored", "mdev-nodeset", ("crash",)),
     "hangs": ("errored", "cells-128", ("timeout",)),
     "moves-gi-device": ("failed", "libvirt-11.8-example", ("FACT-DEVICE-PLACE",)),
+    "string-sorted-nodesets": ("failed", "digits-second-gpu-9-16", ("FACT-GI-IDS",)),
 }
 """Mutant -> (outcome, a corpus case that shows it, keys or error kind it must show)."""
