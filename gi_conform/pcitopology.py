@@ -307,26 +307,29 @@ def _controller_step(
     return found
 
 
-def _reserved(domain: Domain, declared: dict[int, PciController]) -> list[tuple[int, int, int]]:
-    """(bus, slot, function) taken before libvirt places anything: the chipset's own
-    (qemuDomainValidateDevicePCISlotsQ35/PIIX3) and every explicit address."""
+def _reserved(
+    domain: Domain, declared: dict[int, PciController], models: dict[int, str]
+) -> list[tuple[int, int, int, bool]]:
+    """(bus, slot, function, aggregate) taken before libvirt places anything: the chipset's
+    own (qemuDomainValidateDevicePCISlotsQ35/PIIX3), then every explicit address, hostdevs
+    before controllers as libvirt collects them; a slot whose first function an explicit
+    root port takes is one other root ports may share (measured: ports without address
+    join an explicit one's slot 1 at 1.1, 1.2)."""
     x86 = domain.arch in ("x86_64", "i686")
     pcie = domain.pci_root_bus == "pcie.0"
-    found = [(0, slot, 0) for slot in domain.root_slots_taken]
+    found = [(0, slot, 0, False) for slot in domain.root_slots_taken]
     if x86 and pcie:
-        found += [(0, 0x1F, 0), (0, 0x1F, 2), (0, 0x1F, 3)]  # ICH9: LPC, SATA, SMBus
+        found += [(0, 0x1F, f, False) for f in (0, 2, 3)]  # ICH9: LPC, SATA, SMBus
     if x86 and not pcie:
-        found += [(0, 1, function) for function in range(4)]  # PIIX3: ISA, IDE, USB, PM
+        found += [(0, 1, f, False) for f in range(4)]  # PIIX3: ISA, IDE, USB, PM
     if x86 and domain.video:
-        found.append((0, 1 if pcie else 2, 0))
-    for controller in declared.values():
-        if controller.address is not None:
-            a = controller.address
-            found.append((a.bus, a.slot, a.function))
+        found.append((0, 1 if pcie else 2, 0, False))
     for hostdev in domain.hostdevs:
-        if hostdev.in_guest and hostdev.guest_address is not None:
-            a = hostdev.guest_address
-            found.append((a.bus, a.slot, a.function))
+        if hostdev.in_guest and (a := hostdev.guest_address) is not None:
+            found.append((a.bus, a.slot, a.function, False))
+    for index, controller in sorted(declared.items()):
+        if (a := controller.address) is not None:
+            found.append((a.bus, a.slot, a.function, models.get(index) == "pcie-root-port"))
     return found
 
 
@@ -388,8 +391,8 @@ def _pass(
     if any(i not in models for i in range(1, top + 1)):
         return None
     addrs = _AddressSet(buses, grow)
-    for bus, slot, function in _reserved(domain, declared):
-        addrs.reserve(bus, slot, function)
+    for bus, slot, function, aggregate in _reserved(domain, declared, models):
+        addrs.reserve(bus, slot, function, aggregate=aggregate)
     places = _place_controllers(domain, addrs, models, declared)
     hostdevs: dict[str, PciAddress] = {}
     if endpoints is None:

@@ -169,3 +169,15 @@ def test_the_guest_bus_numbers_are_those_of_libvirts_guest(case_id: str, buses: 
     addresses = device_addresses(domain)
     found = [numbers[bus_id(domain, addresses[h.alias].bus)] for h in domain.hostdevs if h.in_guest]
     assert found == buses
+
+
+def test_ports_without_address_join_an_explicit_ports_slot() -> None:
+    """Measured (libvirt 12.8, ``digits-second-gpu-9-16``): root ports 3 and 4 without an
+    address take 1.2 and 1.3 beside the explicit ports at 1.0 and 1.1, not a new slot."""
+    domain = _case("digits-second-gpu-9-16").expectation.domain
+    assert domain is not None
+    topology = pci_topology(domain)
+    assert [(topology[i].slot, topology[i].function, topology[i].port) for i in (3, 4)] == [
+        (1, 2, 10),
+        (1, 3, 11),
+    ]
