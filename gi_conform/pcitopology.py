@@ -241,9 +241,10 @@ def _other_endpoints(domain: Domain) -> tuple[list[str], list[str]] | None:
     before: list[str] = []
     after: list[str] = []
     step = _controller_step(tokens, kind, x86=x86, q35=q35)
-    if step is None or _unmodelled(domain, tokens, x86=x86, q35=q35):
+    nets = _nic_kinds(tokens, kind, x86=x86)
+    if step is None or nets is None or _unmodelled(domain, tokens, x86=x86, q35=q35):
         return None
-    before += step
+    before += nets + step
     scsi = [h for h in domain.hostdevs if h.kind is HostdevKind.SCSI]
     if scsi:
         if any(t.startswith("scsi:") for t in tokens) or any(h.guest_address_type for h in scsi):
@@ -280,6 +281,26 @@ def _unmodelled(domain: Domain, tokens: tuple[str, ...], *, x86: bool, q35: bool
         or any(t.startswith("watchdog:") and t != "watchdog:i6300esb" for t in tokens)
         or (x86 and domain.video and (1 if q35 else 2) in domain.root_slots_taken)
     )
+
+
+_PCIE_NICS = frozenset({"virtio", "e1000e"})
+_PCI_NICS = frozenset({"e1000", "rtl8139"})
+
+
+def _nic_kinds(tokens: tuple[str, ...], kind: str, *, x86: bool) -> list[str] | None:
+    """The NICs, placed before every controller (measured: a q35 NIC without a model is
+    libvirt's ``rtl8139``, PCI only, behind a pcie-to-pci-bridge; aarch64's is virtio;
+    ``virtio``/``e1000e`` take a root port); None for another model."""
+    found: list[str] = []
+    for token in tokens:
+        name, _, model = token.partition(":")
+        if name != "interface":
+            continue
+        model = model or ("rtl8139" if x86 else "virtio")
+        if model not in _PCIE_NICS | _PCI_NICS:
+            return None
+        found.append(kind if model in _PCIE_NICS else "pci")
+    return found
 
 
 def _controller_step(

@@ -350,6 +350,10 @@ def _other_pci(devices: _Node, tokens: tuple[str, ...] | None) -> None:
             devices.add("rng", ("model", "virtio")).add(
                 "backend", ("model", "random"), text="/dev/urandom"
             )
+        elif kind == "interface":
+            nic = devices.add("interface", ("type", "user"))
+            if model:
+                nic.add("model", ("type", model))
         elif kind == "input":
             devices.add("input", ("type", "tablet"), ("bus", "virtio"))
 

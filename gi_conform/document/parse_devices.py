@@ -136,9 +136,28 @@ _NO_SLOT_WATCHDOGS = frozenset({"itco", "ib700", "diag288"})
 def _other_pci_token(tag: str, element: etree._Element) -> str | None:
     """The placement token of one device element without a PCI address ("" for none
     needed), or None when the reference does not model where libvirt puts it."""
-    kids = first_children(element)
     if tag in _NO_SLOT_TAGS:
         return ""
+    if tag in ("controller", "disk", "interface"):
+        return _connected_token(tag, element)
+    if tag == "memballoon":
+        return f"memballoon:{element.get('model') or ''}"
+    if tag == "rng":
+        return "rng" if element.get("model") == "virtio" else None
+    if tag == "watchdog":
+        watchdog = element.get("model") or ""
+        return "" if watchdog in _NO_SLOT_WATCHDOGS else f"watchdog:{watchdog}"
+    if tag == "input":
+        return "input:virtio" if element.get("bus") == "virtio" else ""
+    if tag == "serial":
+        target = element.find("target")
+        return "" if target is None or target.get("type") in (None, "isa-serial") else None
+    return None
+
+
+def _connected_token(tag: str, element: etree._Element) -> str | None:
+    """A controller's, disk's or NIC's token (see :func:`_other_pci_token`)."""
+    kids = first_children(element)
     if tag == "controller":
         kind = element.get("type") or ""
         if kind in _NO_SLOT_CONTROLLERS:
@@ -152,32 +171,23 @@ def _other_pci_token(tag: str, element: etree._Element) -> str | None:
         if bus in ("virtio", "sata", "ide", "usb"):
             return f"disk:{bus}"  # the last three need a controller, built in or not
         return "" if bus in _NO_SLOT_DISK_BUSES else None
-    if tag == "memballoon":
-        return f"memballoon:{element.get('model') or ''}"
-    if tag == "rng":
-        return "rng" if element.get("model") == "virtio" else None
-    if tag == "watchdog":
-        model = element.get("model") or ""
-        return "" if model in _NO_SLOT_WATCHDOGS else f"watchdog:{model}"
-    if tag == "input":
-        return "input:virtio" if element.get("bus") == "virtio" else ""
-    if tag == "serial":
-        target = kids.get("target")
-        return "" if target is None or target.get("type") in (None, "isa-serial") else None
-    return None
+    if element.get("type") == "hostdev":
+        return None  # libvirt makes the NIC a hostdev the reference does not read
+    model = kids.get("model")
+    return f"interface:{(model.get('type') or '') if model is not None else ''}"
 
 
-OTHER_PCI_RANK = {"disk": 1, "memballoon": 2, "rng": 3, "watchdog": 4, "input": 5}
+OTHER_PCI_RANK = {"interface": -1, "disk": 1, "memballoon": 2, "rng": 3, "watchdog": 4, "input": 5}
 """Each token kind's step in libvirt's placement order (controllers are 0)."""
 
 
 def other_pci_devices(by_tag: dict[str, list[etree._Element]]) -> tuple[str, ...] | None:
     """The devices other than hostdevs and PCI controllers that libvirt places on PCI
     itself (no ``<address>``), as tokens in document order per element
-    (``usb:MODEL``, ``scsi:MODEL``, ``ide:``, ``sata:``, ``virtio-serial``,
+    (``interface:MODEL``, ``usb:MODEL``, ``scsi:MODEL``, ``ide:``, ``sata:``, ``virtio-serial``,
     ``disk:virtio``, ``memballoon:MODEL``, ``rng``, ``watchdog:MODEL``,
     ``input:virtio``); None when one of them is a device whose placement the reference
-    does not model (a NIC, a sound card, ...) or sits by address on a bus other than 0:
+    does not model (a sound card, a hostdev NIC, ...) or sits by address on a bus other than 0:
     then libvirt's placement of every addressless device is left unmodelled."""
     tokens: list[str] = []
     for tag, elements in by_tag.items():

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import pytest
 
+from gi_conform import parse
 from gi_conform.argv.build import Profile
 from gi_conform.argv.facts import DevicePlace, semantic_facts
 from gi_conform.groundtruth.guest_checks import firmware_bus_numbers
@@ -181,3 +182,37 @@ def test_ports_without_address_join_an_explicit_ports_slot() -> None:
         (1, 2, 10),
         (1, 3, 11),
     ]
+
+
+@pytest.mark.parametrize(
+    ("machine", "model", "gpu", "bridge"),
+    [
+        # measured with libvirt 12.8's define + dumpxml (domxml-to-native needs /dev/net/tun)
+        ("q35", "", (4, 0, 0), True),  # rtl8139, PCI only: a pcie-to-pci-bridge on pci.1
+        ("q35", "e1000", (4, 0, 0), True),
+        ("q35", "virtio", (3, 0, 0), False),  # the NIC's port first, then USB's
+        ("q35", "e1000e", (3, 0, 0), False),
+        ("pc", "", (0, 3, 0), False),  # rtl8139 at slot 2
+        ("virt", "", (2, 0, 0), False),  # aarch64's default NIC is virtio
+    ],
+)
+def test_a_nic_is_placed_before_the_controllers(
+    machine: str, model: str, gpu: tuple[int, int, int], bridge: bool
+) -> None:
+    os = {
+        "q35": "<type arch='x86_64' machine='q35'>hvm</type>",
+        "pc": "<type arch='x86_64' machine='pc'>hvm</type>",
+        "virt": "<type arch='aarch64' machine='virt'>hvm</type>",
+    }[machine]
+    nic = f"<model type='{model}'/>" if model else ""
+    document = (
+        f"<domain type='kvm'><name>n</name><memory unit='KiB'>1048576</memory><os>{os}</os>"
+        "<devices><interface type='user'>" + nic + "</interface>"
+        "<hostdev mode='subsystem' type='pci'><source><address domain='0' bus='6' slot='0' "
+        "function='0'/></source></hostdev></devices></domain>"
+    )
+    domain = parse(document)
+    (address,) = device_addresses(domain).values()
+    assert (address.bus, address.slot, address.function) == gpu
+    models = {c.model for c in pci_topology(domain).values()}
+    assert ("pcie-to-pci-bridge" in models) is bridge
