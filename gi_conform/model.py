@@ -397,6 +397,10 @@ class Domain:
     iommus: tuple[Iommu, ...] = ()
     root_slots_taken: tuple[int, ...] = ()
     """Slots of bus 0 that other devices (disks, NICs, ...) take by explicit address."""
+    other_pci: tuple[str, ...] | None = ()
+    """The other devices libvirt places on PCI itself, as placement tokens
+    (:func:`gi_conform.document.parse_devices.other_pci_devices`); None when one of them
+    is not modelled, so libvirt's placement of addressless devices is not either."""
     video: bool = False
     """A primary video device (``<video>`` not ``none``, or ``<graphics>`` that libvirt
     gives one): on x86 it takes a slot of bus 0 before libvirt places controllers."""

@@ -9,29 +9,35 @@ domxml-to-native`` in the sid chroot; README, "PCI path"):
 * a bus a guest address names without a declared controller gets one from libvirt, for
   every missing index up to the highest named: ``pcie-root-port`` on q35/virt,
   ``pci-bridge`` on i440fx;
-* controllers without ``<address>`` are placed in index order on bus 0's first free slot
-  (slot 0 is the host bridge; i440fx's slot 1 is PIIX3; an x86 primary video takes slot 1
-  on q35, 2 on i440fx); a ``pci-bridge`` goes on the first earlier bridge with a free
-  slot (1-31) once bus 0 is full. Root ports share a slot as its functions, eight to a
-  slot, the slot taken when the first of each eight is placed; a switch's downstream
-  ports fill its upstream port's bus from slot 0, ``port`` = slot;
+* placement follows libvirt 12.8's ``qemuDomainAssignPCIAddresses``
+  (``src/qemu/qemu_domain_address.c``; bus rules from ``virDomainPCIAddressBusSetModel``,
+  search from ``virDomainPCIAddressGetNextAddr`` in ``src/conf/domain_addr.c``): the
+  chipset's slots and every explicit address are taken first; a first pass places every
+  device, adding the bus one that finds no slot needs (a root port per PCIe device, a
+  pcie-to-pci-bridge behind a root port of its own for a PCI-only one, a pci-bridge on
+  i440fx) and one spare root port when the document declares no PCI controller; the
+  second pass places the controllers without address in index order (root ports as
+  functions of a shared slot, eight to a slot), then the devices in libvirt's order, each
+  on the first hotpluggable bus (by index) that takes it, first free slot;
 * ``multifunction``: as the address says (``off`` is written as ``false``); not said, on
   function 0 of a slot whose other functions a controller or a hostdev uses, placed or
   explicit (libvirt's ``virDomainPCIAddressSetAllMulti``; measured: explicit ports at
   2.0 and 2.1 or 2.3, or one at 2.0 with ``multifunction='on'`` alone);
-* a root port's ``port`` is ``slot * 8 + function``, ``chassis`` its index; an expander
-  bus without ``busNr`` takes 2 below the lowest one already given (254 first).
+* a root port's ``port`` is ``slot * 8 + function``, ``chassis`` its index; a switch's
+  downstream port's ``port`` is its slot; an expander bus without ``busNr`` takes 2
+  below the lowest one already given (254 first).
 
-Controllers libvirt adds for its own default devices (q35's USB controller and balloon)
-take higher indices: they never sit on an earlier controller's path, but may join the
-last root-port slot (and so set ``multifunction``), which the reference does not model.
+Every rule was measured with real libvirt 12.8 (README, "Placement"). The devices other
+than hostdevs come from the document's placement tokens (:attr:`Domain.other_pci`); when
+one is not modelled, the controllers libvirt adds and the place of every device without
+a guest address are left out (not guessed).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from gi_conform.model import Domain, PciAddress, PciController
+from gi_conform.model import Domain, HostdevKind, PciAddress, PciController
 from gi_conform.semantics import added_bus_model
 
 __all__ = [
@@ -63,10 +69,8 @@ EXPANDER_MODELS = frozenset({"pcie-expander-bus", "pci-expander-bus"})
 """Expander buses: a root bus of their own, with a busNr and a NUMA node."""
 EXPANDER_DRIVERS = frozenset(DEVICE_DRIVERS[model] for model in EXPANDER_MODELS)
 """Their QEMU devices (``pxb-pcie``, ``pxb``)."""
-_ROOT_PLACED = frozenset({"pcie-root-port", *EXPANDER_MODELS})
-"""Models whose placement without ``<address>`` was measured: on bus 0 (a ``pci-bridge``
-too, until bus 0 is full)."""
 _FUNCTIONS_PER_SLOT = 8
+_SCSI_UNITS = 7
 _FIRST_BUS_NR = 256
 
 
@@ -119,74 +123,351 @@ def _named_buses(domain: Domain, declared: dict[int, PciController]) -> set[int]
     return buses
 
 
-def _slots_taken(domain: Domain, declared: dict[int, PciController]) -> dict[int, set[int]]:
-    """Per bus, the slots taken before libvirt places controllers: the machine's own on
-    bus 0, and every explicit address."""
-    x86 = domain.arch in ("x86_64", "i686")
-    pcie = domain.pci_root_bus == "pcie.0"
-    root = {0, *domain.root_slots_taken}
-    if x86 and pcie:
-        root.add(0x1F)  # ICH9
-    if x86 and not pcie:
-        root.add(1)  # PIIX3
-    if x86 and domain.video:
-        root.add(1 if pcie else 2)
-    taken: dict[int, set[int]] = {0: root}
-    explicit: list[PciAddress] = [c.address for c in declared.values() if c.address is not None]
-    explicit += [h.guest_address for h in domain.hostdevs if h.guest_address is not None]
-    for address in explicit:
-        taken.setdefault(address.bus, {0}).add(address.slot)
-    return taken
-
-
-def _take(
-    taken: dict[int, set[int]], buses: list[int], first: int = 1
-) -> tuple[int | None, int | None]:
-    """The first free slot from ``first`` on the first of ``buses`` that has one (slot 0
-    of a bridge is its own; a switch's downstream ports start at 0), now taken."""
-    for bus in buses:
-        used = taken.setdefault(bus, set() if first == 0 else {0})
-        slot = next((s for s in range(first, 0x20) if s not in used), None)
-        if slot is not None:
-            used.add(slot)
-            return bus, slot
-    return None, None
+# What each bus accepts (libvirt's virDomainPCIAddressBusSetModel): connect kinds,
+# whether it is hotpluggable (an endpoint libvirt places needs that), first and last slot.
+_ENDPOINTS = frozenset({"pcie", "pci"})
+_PCI_BUS = frozenset({"pci", "pci-bridge"})
+_PORT_BUS = frozenset({"pcie", "pcie-switch-upstream-port", "pcie-to-pci-bridge"})
+_BUSES: dict[str, tuple[frozenset[str], bool, int, int]] = {
+    "pci-root": (frozenset({*_PCI_BUS, "pci-expander-bus"}), True, 1, 31),
+    "pci-bridge": (_PCI_BUS, True, 1, 31),
+    "pci-expander-bus": (_PCI_BUS, True, 0, 31),
+    "pcie-root": (
+        frozenset({"pcie", "pcie-root-port", "dmi-to-pci-bridge", "pcie-expander-bus"}),
+        False,
+        1,
+        31,
+    ),
+    "dmi-to-pci-bridge": (_PCI_BUS, False, 0, 31),
+    "pcie-to-pci-bridge": (_PCI_BUS, True, 1, 31),
+    "pcie-root-port": (_PORT_BUS, True, 0, 0),
+    "pcie-switch-downstream-port": (_PORT_BUS, True, 0, 0),
+    "pcie-switch-upstream-port": (frozenset({"pcie-switch-downstream-port"}), False, 0, 31),
+    "pcie-expander-bus": (frozenset({"pcie-root-port", "dmi-to-pci-bridge"}), False, 0, 31),
+}
 
 
 @dataclass
-class _Placer:
-    """The state of one placement pass: slots taken per bus, the buses a bridge or a
-    downstream port may go to, the root-port slot being filled, the lowest busNr."""
+class _Bus:
+    model: str
+    accepts: frozenset[str]
+    hotplug: bool
+    first: int
+    last: int
+    used: dict[int, int] = field(default_factory=dict)
+    """slot -> bitmap of the functions taken."""
+    aggregate: set[int] = field(default_factory=set)
+    """Slots whose functions root ports may share (the first one placed there was one)."""
 
-    pcie: bool
-    taken: dict[int, set[int]]
-    lowest_bus_nr: int
-    bridges: list[int] = field(default_factory=list)
-    upstream: list[int] = field(default_factory=list)
-    group: list[int] = field(default_factory=list)
-    group_slot: int | None = None
+    @classmethod
+    def of(cls, model: str) -> _Bus:
+        accepts, hotplug, first, last = _BUSES[model]
+        return cls(model, accepts, hotplug, first, last)
 
-    def where(self, model: str) -> tuple[int | None, int | None, int]:
-        """(bus, slot, function) for a controller of ``model`` without an address."""
-        if model == "pcie-root-port" and self.pcie:
-            if not self.group or len(self.group) == _FUNCTIONS_PER_SLOT:
-                self.group = []
-                _, self.group_slot = _take(self.taken, [0])
-            return (0 if self.group_slot is not None else None), self.group_slot, len(self.group)
-        if model == "pci-bridge":
-            return (*_take(self.taken, [0, *self.bridges]), 0)
-        if model == "pcie-switch-downstream-port":
-            return (*_take(self.taken, self.upstream, first=0), 0)
-        if model in _ROOT_PLACED:
-            return (*_take(self.taken, [0]), 0)
-        return None, None, 0
 
-    def bus_nr(self, controller: PciController, model: str) -> int | None:
-        """An expander bus's busNr: given, else 2 below the lowest so far."""
-        if controller.bus_nr is not None or model not in EXPANDER_MODELS:
-            return controller.bus_nr
-        self.lowest_bus_nr -= 2
-        return self.lowest_bus_nr
+@dataclass
+class _AddressSet:
+    """libvirt's PCI address set for one pass: the buses by index, and whether a device
+    that finds no slot may add one (the first, "dry run" pass)."""
+
+    buses: list[_Bus]
+    grow: bool
+
+    def reserve(self, bus: int, slot: int, function: int, aggregate: bool = False) -> None:
+        if bus >= len(self.buses):
+            return
+        place = self.buses[bus]
+        if not place.used.get(slot) and aggregate:
+            place.aggregate.add(slot)
+        place.used[slot] = place.used.get(slot, 0) | 1 << function
+
+    def _find(self, kind: str, aggregate: bool) -> tuple[int, int, int] | None:
+        """virDomainPCIAddressGetNextAddr: the first bus (by index) that takes ``kind``,
+        its first free slot, or a free function of a slot root ports share."""
+        for index, bus in enumerate(self.buses):
+            if kind not in bus.accepts or (kind in _ENDPOINTS and not bus.hotplug):
+                continue
+            for slot in range(bus.first, bus.last + 1):
+                used = bus.used.get(slot, 0)
+                if not used:
+                    return index, slot, 0
+                if aggregate and slot in bus.aggregate and used != 0xFF:
+                    return index, slot, next(f for f in range(8) if not used >> f & 1)
+        return None
+
+    def take(self, kind: str, aggregate: bool = False) -> tuple[int, int, int] | None:
+        """Reserve the next free place for a device of connect kind ``kind``; in the first
+        pass, add the bus it needs when there is none (virDomainPCIAddressSetGrow)."""
+        found = self._find(kind, aggregate)
+        if found is None and self.grow:
+            found = self._add_bus(kind)
+        if found is not None:
+            self.reserve(*found, aggregate=aggregate)
+        return found
+
+    def _add_bus(self, kind: str) -> tuple[int, int, int] | None:
+        if kind == "pci":
+            if not any("pci-bridge" in bus.accepts for bus in self.buses):
+                # a pure PCIe guest: a root port only for a pcie-to-pci-bridge, then it
+                port = _Bus.of("pcie-root-port")
+                port.accepts = frozenset({"pcie-to-pci-bridge"})
+                self.buses += [port, _Bus.of("pcie-to-pci-bridge")]
+            else:
+                self.buses.append(_Bus.of("pci-bridge"))
+        elif kind in ("pcie", "pcie-switch-upstream-port"):
+            self.buses.append(_Bus.of("pcie-root-port"))
+        else:
+            return None
+        return len(self.buses) - 1, self.buses[-1].first, 0
+
+
+def _endpoint_kind(domain: Domain) -> str:
+    return "pcie" if domain.pci_root_bus == "pcie.0" else "pci"
+
+
+def _other_endpoints(domain: Domain) -> tuple[list[str], list[str]] | None:
+    """Connect kinds of the devices libvirt places before the hostdevs and after them
+    (qemuDomainAssignDevicePCISlots' order: controllers, virtio disks | hostdevs,
+    balloon, RNGs, watchdogs, videos, virtio inputs), its defaults included: q35's
+    ``qemu-xhci`` and every x86 guest's virtio balloon (i440fx's PIIX3 USB and IDE, q35's
+    SATA sit in the chipset's slots; aarch64 virt gets neither). None when one of them is
+    not modelled."""
+    tokens = domain.other_pci
+    if tokens is None:
+        return None
+    kind = _endpoint_kind(domain)
+    x86 = domain.arch in ("x86_64", "i686")
+    q35 = x86 and kind == "pcie"
+    before: list[str] = []
+    after: list[str] = []
+    step = _controller_step(tokens, kind, x86=x86, q35=q35)
+    nets = _nic_kinds(tokens, kind, x86=x86)
+    if step is None or nets is None or _unmodelled(domain, tokens, x86=x86, q35=q35):
+        return None
+    before += nets + step
+    scsi = [h for h in domain.hostdevs if h.kind is HostdevKind.SCSI]
+    if scsi:
+        if any(t.startswith("scsi:") for t in tokens) or any(h.guest_address_type for h in scsi):
+            return None  # which controller each uses: not modelled
+        # libvirt adds a SCSI controller per seven hostdevs (units 0-6 of each): LSI on
+        # x86, PCI only; virtio-scsi on aarch64 (measured)
+        before += ["pci" if x86 else kind] * -(-len(scsi) // _SCSI_UNITS)
+    if q35 and not any(t.startswith("usb:") for t in tokens):
+        before.append(kind)  # the default qemu-xhci, added after the implicit ones
+    before += [kind for t in tokens if t == "disk:virtio"]
+    balloon = [t for t in tokens if t.startswith("memballoon:")]
+    if (not balloon and x86) or (balloon and balloon[0] != "memballoon:none"):
+        after.append(kind)
+    after += [kind for t in tokens if t == "rng"]
+    after += ["pci" for t in tokens if t == "watchdog:i6300esb"]  # PCI only
+    if domain.video and not x86:
+        after.append(kind)  # virtio-gpu; x86's primary video has a chipset slot
+    after += [kind for t in tokens if t == "input:virtio"]
+    return before, after
+
+
+def _unmodelled(domain: Domain, tokens: tuple[str, ...], *, x86: bool, q35: bool) -> bool:
+    """Whether libvirt adds or moves a device the reference does not model: a controller
+    for a disk or USB device (an AHCI for SATA on i440fx, a USB controller where there is
+    none), a watchdog other than i6300esb, a primary video whose chipset slot is taken."""
+    usb = [t for t in tokens if t.startswith("usb:")]
+    usb_controller = x86 if not usb else "usb:none" not in usb
+    disks = {t for t in tokens if t.startswith("disk:")} - {"disk:virtio"}
+    built_in = {"disk:sata", "disk:usb"} if q35 else {"disk:ide", "disk:usb"} if x86 else set()
+    needs_usb = "disk:usb" in disks or any(h.kind is HostdevKind.USB for h in domain.hostdevs)
+    return (
+        bool(disks - built_in)
+        or (needs_usb and not usb_controller)
+        or any(t.startswith("watchdog:") and t != "watchdog:i6300esb" for t in tokens)
+        or (x86 and domain.video and (1 if q35 else 2) in domain.root_slots_taken)
+    )
+
+
+_PCIE_NICS = frozenset({"virtio", "e1000e"})
+_PCI_NICS = frozenset({"e1000", "rtl8139"})
+
+
+def _nic_kinds(tokens: tuple[str, ...], kind: str, *, x86: bool) -> list[str] | None:
+    """The NICs, placed before every controller (measured: a q35 NIC without a model is
+    libvirt's ``rtl8139``, PCI only, behind a pcie-to-pci-bridge; aarch64's is virtio;
+    ``virtio``/``e1000e`` take a root port); None for another model."""
+    found: list[str] = []
+    for token in tokens:
+        name, _, model = token.partition(":")
+        if name != "interface":
+            continue
+        model = model or ("rtl8139" if x86 else "virtio")
+        if model not in _PCIE_NICS | _PCI_NICS:
+            return None
+        found.append(kind if model in _PCIE_NICS else "pci")
+    return found
+
+
+def _controller_step(
+    tokens: tuple[str, ...], kind: str, *, x86: bool, q35: bool
+) -> list[str] | None:
+    """The document's own controllers that take a slot, in document order (i440fx's PIIX3
+    USB and IDE and q35's SATA are the chipset's); None for one not modelled."""
+    found: list[str] = []
+    for token in tokens:
+        name, _, model = token.partition(":")
+        if name == "usb":
+            if model in ("qemu-xhci", "nec-xhci") or (model == "" and (q35 or not x86)):
+                found.append(kind)
+            elif model != "none" and not (model in ("", "piix3-uhci") and x86 and not q35):
+                return None  # ICH9 companions and the like: not modelled
+        elif name in ("ide", "sata"):
+            if (name == "ide") == q35 or not x86:
+                return None
+        elif name == "scsi":
+            if model != "virtio-scsi":
+                return None
+            found.append(kind)
+        elif name == "virtio-serial":
+            found.append(kind)
+    return found
+
+
+def _reserved(
+    domain: Domain, declared: dict[int, PciController], models: dict[int, str]
+) -> list[tuple[int, int, int, bool]]:
+    """(bus, slot, function, aggregate) taken before libvirt places anything: the chipset's
+    own (qemuDomainValidateDevicePCISlotsQ35/PIIX3), then every explicit address, hostdevs
+    before controllers as libvirt collects them; a slot whose first function an explicit
+    root port takes is one other root ports may share (measured: ports without address
+    join an explicit one's slot 1 at 1.1, 1.2)."""
+    x86 = domain.arch in ("x86_64", "i686")
+    pcie = domain.pci_root_bus == "pcie.0"
+    found = [(0, slot, 0, False) for slot in domain.root_slots_taken]
+    if x86 and pcie:
+        found += [(0, 0x1F, f, False) for f in (0, 2, 3)]  # ICH9: LPC, SATA, SMBus
+    if x86 and not pcie:
+        found += [(0, 1, f, False) for f in range(4)]  # PIIX3: ISA, IDE, USB, PM
+    if x86 and domain.video:
+        found.append((0, 1 if pcie else 2, 0, False))
+    for hostdev in domain.hostdevs:
+        if hostdev.in_guest and (a := hostdev.guest_address) is not None:
+            found.append((a.bus, a.slot, a.function, False))
+    for index, controller in sorted(declared.items()):
+        if (a := controller.address) is not None:
+            found.append((a.bus, a.slot, a.function, models.get(index) == "pcie-root-port"))
+    return found
+
+
+@dataclass(frozen=True)
+class _Assignment:
+    """Where libvirt puts each PCI controller (index -> bus, slot, function; None where
+    not modelled) and each hostdev without a guest address (alias -> address)."""
+
+    controllers: dict[int, tuple[int, int, int] | None]
+    models: dict[int, str]
+    hostdevs: dict[str, PciAddress]
+
+
+def _place_controllers(
+    domain: Domain, addrs: _AddressSet, models: dict[int, str], declared: dict[int, PciController]
+) -> dict[int, tuple[int, int, int] | None]:
+    """Controllers without an address, in index order (a q35 dmi-to-pci-bridge at 0x1E
+    when free, as the chipset step puts it); the first pass keeps an i440fx slot for a
+    future pci-bridge before them."""
+    x86 = domain.arch in ("x86_64", "i686")
+    pcie = addrs.buses[0].model == "pcie-root"
+    places: dict[int, tuple[int, int, int] | None] = {}
+    for index in sorted(models):
+        controller = declared.get(index)
+        if index == 0:
+            continue
+        if controller is not None and controller.address is not None:
+            a = controller.address
+            places[index] = (a.bus, a.slot, a.function)
+        elif (
+            models[index] == "dmi-to-pci-bridge"
+            and x86
+            and pcie
+            and not addrs.buses[0].used.get(0x1E)
+        ):
+            addrs.reserve(0, 0x1E, 0)
+            places[index] = (0, 0x1E, 0)
+    if addrs.grow and not pcie:
+        addrs.take("pci")  # a slot kept for a future pci-bridge (first pass only)
+    for index in sorted(models):
+        if index != 0 and index not in places:
+            model = models[index]
+            places[index] = addrs.take(model, aggregate=model == "pcie-root-port")
+    return places
+
+
+def _pass(
+    domain: Domain,
+    models: dict[int, str],
+    declared: dict[int, PciController],
+    endpoints: tuple[list[str], list[str]] | None,
+    grow: bool,
+) -> tuple[_AddressSet, dict[int, tuple[int, int, int] | None], dict[str, PciAddress]] | None:
+    """One of qemuDomainAssignPCIAddresses' passes: chipset and explicit addresses, then
+    controllers without an address in index order, then the devices in libvirt's order."""
+    root = "pcie-root" if domain.pci_root_bus == "pcie.0" else "pci-root"
+    top = max(models, default=0)
+    buses = [_Bus.of(root if i == 0 else models.get(i, "pci-bridge")) for i in range(top + 1)]
+    if any(i not in models for i in range(1, top + 1)):
+        return None
+    addrs = _AddressSet(buses, grow)
+    for bus, slot, function, aggregate in _reserved(domain, declared, models):
+        addrs.reserve(bus, slot, function, aggregate=aggregate)
+    places = _place_controllers(domain, addrs, models, declared)
+    hostdevs: dict[str, PciAddress] = {}
+    if endpoints is None:
+        return addrs, places, hostdevs
+    before, after = endpoints
+    kind = _endpoint_kind(domain)
+    for endpoint in before:
+        if addrs.take(endpoint) is None:
+            return None
+    for hostdev in domain.hostdevs:
+        if hostdev.in_guest and hostdev.guest_address is None:
+            found = addrs.take(kind)
+            if found is None:
+                return None
+            hostdevs[hostdev.alias] = PciAddress(0, *found)
+    for endpoint in after:
+        if addrs.take(endpoint) is None:
+            return None
+    return addrs, places, hostdevs
+
+
+def _assign(domain: Domain) -> _Assignment:
+    """qemuDomainAssignPCIAddresses (libvirt 12.8, qemu_domain_address.c): a first pass
+    adds the buses devices without a slot need (a root port each on PCIe, a
+    pcie-to-pci-bridge behind its own root port for a PCI-only device, a pci-bridge on
+    i440fx), and one spare root port when the document declares no PCI controller; a
+    second pass places everything on the buses so found."""
+    declared = _declared(domain)
+    added_model = added_bus_model(domain)
+    highest = max(_named_buses(domain, declared), default=0)
+    models = {
+        index: (declared[index].model if index in declared else None) or added_model
+        for index in {*(i for i in declared if i > 0), *range(1, highest + 1)}
+    }
+    endpoints = _other_endpoints(domain)
+    first = _pass(domain, models, declared, endpoints, grow=True) if endpoints else None
+    if first is not None:
+        addrs = first[0]
+        # max_idx counts declared controllers only: those for buses a guest address
+        # names are added by this pass's growth, as for any device
+        spare = max(declared, default=0) <= 0 and addrs.buses[0].model == "pcie-root"
+        if spare and len(addrs.buses) > 1:
+            addrs.take("pcie")  # one spare root port for hotplug
+        for index in range(max(models, default=0) + 1, len(addrs.buses)):
+            models[index] = addrs.buses[index].model
+        final = _pass(domain, models, declared, endpoints, grow=False)
+    else:
+        final = None
+    if final is None:
+        final = _pass(domain, models, declared, None, grow=False)
+        if final is None:
+            return _Assignment({}, models, {})
+    _, places, hostdevs = final
+    return _Assignment(places, models, hostdevs)
 
 
 def _default_port(model: str, slot: int | None, function: int) -> int | None:
@@ -198,56 +479,42 @@ def _default_port(model: str, slot: int | None, function: int) -> int | None:
 
 
 def pci_topology(domain: Domain) -> dict[int, PlacedController]:
-    """Every PCI controller but the root, by index, placed as libvirt 12.8 places it."""
+    """Every PCI controller but the root, by index, placed as libvirt 12.8 places it,
+    those it adds for devices without a guest address included where modelled."""
+    assignment = _assign(domain)
     declared = _declared(domain)
-    pcie = domain.pci_root_bus == "pcie.0"
-    added_model = added_bus_model(domain)
-    highest = max(_named_buses(domain, declared), default=0)
-    placer = _Placer(
-        pcie,
-        _slots_taken(domain, declared),
-        min(
-            (
-                c.bus_nr
-                for c in declared.values()
-                if c.bus_nr is not None and c.model in EXPANDER_MODELS
-            ),
-            default=_FIRST_BUS_NR,
+    lowest_bus_nr = min(
+        (
+            c.bus_nr
+            for c in declared.values()
+            if c.bus_nr is not None and c.model in EXPANDER_MODELS
         ),
+        default=_FIRST_BUS_NR,
     )
     placed: dict[int, PlacedController] = {}
-    for index in sorted({*(i for i in declared if i > 0), *range(1, highest + 1)}):
-        controller = declared.get(index) or PciController(index, added_model)
-        model = controller.model or added_model
-        address = controller.address
-        bus: int | None
-        slot: int | None
-        if address is not None:
-            bus, slot, function = address.bus, address.slot, address.function
-        else:
-            bus, slot, function = placer.where(model)
+    for index in sorted(assignment.models):
+        model = assignment.models[index]
+        controller = declared.get(index) or PciController(index, model)
+        where = assignment.controllers.get(index)
+        bus, slot, function = where if where is not None else (None, None, 0)
+        bus_nr = controller.bus_nr
+        if bus_nr is None and model in EXPANDER_MODELS:
+            lowest_bus_nr -= 2
+            bus_nr = lowest_bus_nr
         placed[index] = PlacedController(
             index=index,
             model=model,
-            bus=bus if slot is not None else None,
+            bus=bus,
             slot=slot,
             function=function,
-            multifunction=controller.multifunction if address is not None else None,
-            bus_nr=placer.bus_nr(controller, model),
+            multifunction=controller.multifunction if controller.address is not None else None,
+            bus_nr=bus_nr,
             node=controller.node,
             chassis=controller.chassis if controller.chassis is not None else index,
             port=controller.port
             if controller.port is not None
             else _default_port(model, slot, function),
         )
-        if placed[index].bus is None:
-            continue
-        if model == "pci-bridge":
-            placer.bridges.append(index)
-        elif model == "pcie-switch-upstream-port":
-            placer.upstream.append(index)
-        elif address is None and model == "pcie-root-port" and pcie:
-            placer.group.append(index)
     return _with_multifunction(domain, placed)
 
 
@@ -277,15 +544,19 @@ def _with_multifunction(
     }
 
 
-def device_addresses(domain: Domain) -> dict[str, PciAddress]:
+def device_addresses(domain: Domain, *, placed: bool = True) -> dict[str, PciAddress]:
     """Hostdev alias -> guest address, for each device QEMU gets whose place is modelled:
-    today those whose address the document fixes (libvirt places the others on a root
-    port of its own, not modelled yet; this is where that placement goes)."""
-    return {
+    those whose address the document fixes, and (``placed``) those libvirt places itself
+    where the reference models it (:func:`pci_topology`'s second pass). The seed profile
+    writes no address for the latter: QEMU places them, so pass ``placed=False``."""
+    fixed = {
         hostdev.alias: hostdev.guest_address
         for hostdev in domain.hostdevs
         if hostdev.in_guest and hostdev.guest_address is not None
     }
+    if not placed or len(fixed) == sum(1 for h in domain.hostdevs if h.in_guest):
+        return fixed
+    return {**fixed, **_assign(domain).hostdevs}
 
 
 def pci_path(

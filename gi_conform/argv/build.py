@@ -34,11 +34,13 @@ from gi_conform.model import (
     Interconnect,
     MdevSource,
     MemoryBacking,
+    PciAddress,
 )
 from gi_conform.pcitopology import (
     addr_text,
     bus_id,
     controller_props,
+    device_addresses,
     pci_path,
     pci_topology,
     smmuv3_props,
@@ -371,7 +373,9 @@ def device_ids(domain: Domain, profile: Profile) -> dict[str, str]:
     return ids
 
 
-def _device_option(domain: Domain, hostdev: Hostdev, device_id: str) -> Option:
+def _device_option(
+    domain: Domain, hostdev: Hostdev, device_id: str, address: PciAddress | None = None
+) -> Option:
     props: dict[str, object] = {"driver": "vfio-pci"}
     if hostdev.kind is HostdevKind.MDEV:
         assert isinstance(hostdev.source, MdevSource)
@@ -390,7 +394,8 @@ def _device_option(domain: Domain, hostdev: Hostdev, device_id: str) -> Option:
         else:
             props["host"] = str(hostdev.source)
             props["id"] = device_id
-    address = hostdev.guest_address
+    if address is None:
+        address = hostdev.guest_address
     if address is not None:
         props["bus"] = bus_id(domain, address.bus)
         if hostdev.multifunction:
@@ -491,17 +496,21 @@ def _with_iommufd(
 
 
 def _path_options(
-    domain: Domain, pci: Sequence[Hostdev], names: dict[str, str], initiators: list[Initiator]
+    domain: Domain,
+    pci: Sequence[Hostdev],
+    names: dict[str, str],
+    initiators: list[Initiator],
+    addresses: dict[str, PciAddress],
 ) -> list[Option]:
     """The PCI path of every device with an initiator: the controllers from the root down
     to its bus, in index order as libvirt writes them, then each ``arm-smmuv3`` whose
-    primary bus is on such a path. A device without a guest address has no modelled path
-    (libvirt places it)."""
+    primary bus is on such a path. ``addresses``: each device's guest address, the
+    document's or where libvirt places it (:func:`device_addresses`)."""
     with_initiator = {initiator.device for initiator in initiators}
     buses = [
-        hostdev.guest_address.bus
+        addresses[hostdev.alias].bus
         for hostdev in pci
-        if hostdev.guest_address is not None and names[hostdev.alias] in with_initiator
+        if hostdev.alias in addresses and names[hostdev.alias] in with_initiator
     ]
     # the placement is derived only when some such device sits below the root bus
     topology = pci_topology(domain) if any(buses) else {}
@@ -538,7 +547,8 @@ def build_argv(domain: Domain, profile: Profile | None = None) -> tuple[Option, 
         )
         options.extend([_initiator_option(i, chosen) for i in initiators])
         return tuple(options)
-    options.extend(_path_options(domain, pci, names, initiators))
+    addresses = device_addresses(domain)
+    options.extend(_path_options(domain, pci, names, initiators, addresses))
     by_device: dict[str | None, list[Initiator]] = {}
     for initiator in initiators:
         by_device.setdefault(initiator.device, []).append(initiator)
@@ -548,7 +558,8 @@ def build_argv(domain: Domain, profile: Profile | None = None) -> tuple[Option, 
         if not iommufd_written and domain.uses_iommufd(hostdev):
             iommufd_written = True
             options.append(IOMMUFD_OPTION)
-        options.append(_device_option(domain, hostdev, device_id))
+        address = addresses.get(hostdev.alias)
+        options.append(_device_option(domain, hostdev, device_id, address))
         options.extend(_initiator_option(i, chosen) for i in by_device.get(device_id, ()))
     return tuple(options)
 

@@ -339,7 +339,7 @@ def expected_paths(domain: Domain, profile: Profile | None = None) -> frozenset[
     seed = (profile if profile is not None else default_profile(domain)) is Profile.SEED
     with_initiator = {key for key, _ in expected_pairs(domain, profile)}
     topology = pci_topology(domain)
-    addresses = device_addresses(domain)
+    addresses = device_addresses(domain, placed=not seed)
     found: set[tuple[str, str]] = set()
     for hostdev, key in pci_hostdevs(domain, profile):
         address = addresses.get(hostdev.alias)
@@ -366,7 +366,7 @@ def expected_places(
     in :func:`expected_paths` (None where the argv has no path to it)."""
     seed = (profile if profile is not None else default_profile(domain)) is Profile.SEED
     with_initiator = {key for key, _ in expected_pairs(domain, profile)}
-    addresses = device_addresses(domain)
+    addresses = device_addresses(domain, placed=not seed)
     topology = pci_topology(domain) if any(a.bus for a in addresses.values()) else {}
     found: set[tuple[str, DevicePlace]] = set()
     for hostdev, key in pci_hostdevs(domain, profile):

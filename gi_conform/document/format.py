@@ -339,6 +339,37 @@ def format_xml(domain: Domain) -> str:
     return "".join(out)
 
 
+def _other_pci(devices: _Node, tokens: tuple[str, ...] | None) -> None:
+    """Elements that parse back to the placement tokens (a sound card for None: a device
+    whose placement is not modelled)."""
+    if tokens is None:
+        devices.add("sound", ("model", "ich9"))
+        return
+    for token in tokens:
+        kind, _, model = token.partition(":")
+        if kind in ("usb", "scsi", "ide", "sata"):
+            devices.add("controller", ("type", kind), ("index", "0"), ("model", model or None))
+        elif kind == "virtio-serial":
+            devices.add("controller", ("type", kind), ("index", "0"))
+        elif kind == "disk":
+            disk = devices.add("disk", ("type", "file"), ("device", "disk"))
+            disk.add("source", ("file", "/var/lib/libvirt/images/guest.qcow2"))
+            name = {"virtio": "vda", "ide": "hda", "usb": "sdb"}.get(model, "sda")
+            disk.add("target", ("dev", name), ("bus", model))
+        elif kind in ("memballoon", "watchdog"):
+            devices.add(kind, ("model", model or None))
+        elif kind == "rng":
+            devices.add("rng", ("model", "virtio")).add(
+                "backend", ("model", "random"), text="/dev/urandom"
+            )
+        elif kind == "interface":
+            nic = devices.add("interface", ("type", "user"))
+            if model:
+                nic.add("model", ("type", model))
+        elif kind == "input":
+            devices.add("input", ("type", "tablet"), ("bus", "virtio"))
+
+
 def _devices(devices: _Node, domain: Domain) -> None:
     for controller in domain.pci_controllers:
         _controller(devices, controller)
@@ -348,6 +379,7 @@ def _devices(devices: _Node, domain: Domain) -> None:
         _initiator(devices, initiator)
     for iommu in domain.iommus:
         _iommu(devices, iommu)
+    _other_pci(devices, domain.other_pci)
     if domain.video:
         devices.add("video")
     for slot in domain.root_slots_taken:

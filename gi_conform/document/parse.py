@@ -20,6 +20,7 @@ from gi_conform.document.parse_devices import (
     first_children,
     has_video,
     iommus,
+    other_pci_devices,
     pci_controllers,
     root_slots_taken,
     source_line,
@@ -238,6 +239,7 @@ class _DomainReader:
             pci_controllers=pci_controllers(by_tag.get("controller", ())),
             iommus=iommus(by_tag.get("iommu", ())),
             root_slots_taken=root_slots_taken(by_tag),
+            other_pci=other_pci_devices(by_tag),
             video=has_video(by_tag),
             memory_backing=self.numa_reader.memory_backing(top.get("memoryBacking")),
             numatune=self.numa_reader.numatune(numatune, vcpu_auto=_vcpu_auto(root))

@@ -13,10 +13,12 @@ from gi_conform.model import SMMUV3_DRIVER_OPTIONS, Iommu, PciAddress, PciContro
 from gi_conform.units import c_uint
 
 __all__ = [
+    "OTHER_PCI_RANK",
     "PCI_LIMITS",
     "first_children",
     "has_video",
     "iommus",
+    "other_pci_devices",
     "pci_controllers",
     "root_slots_taken",
     "source_line",
@@ -90,9 +92,11 @@ def root_slots_taken(by_tag: dict[str, list[etree._Element]]) -> tuple[int, ...]
     """Slots of bus 0 other devices take by an explicit ``<address type='pci'>``."""
     slots: set[int] = set()
     for tag, elements in by_tag.items():
-        if tag in _OWN_ADDRESS_DEVICES:
+        if tag in _OWN_ADDRESS_DEVICES and tag != "controller":
             continue
         for element in elements:
+            if tag == "controller" and element.get("type") == "pci":
+                continue
             address = element.find("address")
             if address is None or address.get("type") != "pci":
                 continue
@@ -100,6 +104,111 @@ def root_slots_taken(by_tag: dict[str, list[etree._Element]]) -> tuple[int, ...]
             if parsed is not None and parsed.bus == 0:
                 slots.add(parsed.slot)
     return tuple(sorted(slots))
+
+
+_NO_SLOT_TAGS = frozenset(
+    {
+        "emulator",
+        "console",
+        "channel",
+        "graphics",
+        "audio",
+        "hub",
+        "redirdev",
+        "smartcard",
+        "tpm",
+        "iommu",
+        "lease",
+        "parallel",
+        "nvram",
+        "acpi-generic-initiator",
+        "video",
+        "hostdev",
+    }
+)
+"""Device elements that take no PCI slot libvirt chooses (a hostdev's is modelled from
+the hostdev itself, an x86 primary video's from :attr:`Domain.video`)."""
+_NO_SLOT_CONTROLLERS = frozenset({"pci", "fdc", "ccid", "xenbus", "isa"})
+_NO_SLOT_DISK_BUSES = frozenset({"sd", "fdc"})
+_NO_SLOT_WATCHDOGS = frozenset({"itco", "ib700", "diag288"})
+
+
+def _other_pci_token(tag: str, element: etree._Element) -> str | None:
+    """The placement token of one device element without a PCI address ("" for none
+    needed), or None when the reference does not model where libvirt puts it."""
+    if tag in _NO_SLOT_TAGS:
+        return ""
+    if tag in ("controller", "disk", "interface"):
+        return _connected_token(tag, element)
+    if tag == "memballoon":
+        return f"memballoon:{element.get('model') or ''}"
+    if tag == "rng":
+        return "rng" if element.get("model") == "virtio" else None
+    if tag == "watchdog":
+        watchdog = element.get("model") or ""
+        return "" if watchdog in _NO_SLOT_WATCHDOGS else f"watchdog:{watchdog}"
+    if tag == "input":
+        return "input:virtio" if element.get("bus") == "virtio" else ""
+    if tag == "serial":
+        target = element.find("target")
+        return "" if target is None or target.get("type") in (None, "isa-serial") else None
+    return None
+
+
+def _connected_token(tag: str, element: etree._Element) -> str | None:
+    """A controller's, disk's or NIC's token (see :func:`_other_pci_token`)."""
+    kids = first_children(element)
+    if tag == "controller":
+        kind = element.get("type") or ""
+        if kind in _NO_SLOT_CONTROLLERS:
+            return ""
+        if kind in ("usb", "scsi", "ide", "sata"):
+            return f"{kind}:{element.get('model') or ''}"
+        return "virtio-serial" if kind == "virtio-serial" else None
+    if tag == "disk":
+        target = kids.get("target")
+        bus = target.get("bus") if target is not None else None
+        if bus in ("virtio", "sata", "ide", "usb"):
+            return f"disk:{bus}"  # the last three need a controller, built in or not
+        return "" if bus in _NO_SLOT_DISK_BUSES else None
+    if element.get("type") == "hostdev":
+        return None  # libvirt makes the NIC a hostdev the reference does not read
+    model = kids.get("model")
+    return f"interface:{(model.get('type') or '') if model is not None else ''}"
+
+
+OTHER_PCI_RANK = {"interface": -1, "disk": 1, "memballoon": 2, "rng": 3, "watchdog": 4, "input": 5}
+"""Each token kind's step in libvirt's placement order (controllers are 0)."""
+
+
+def other_pci_devices(by_tag: dict[str, list[etree._Element]]) -> tuple[str, ...] | None:
+    """The devices other than hostdevs and PCI controllers that libvirt places on PCI
+    itself (no ``<address>``), as tokens in document order per element
+    (``interface:MODEL``, ``usb:MODEL``, ``scsi:MODEL``, ``ide:``, ``sata:``, ``virtio-serial``,
+    ``disk:virtio``, ``memballoon:MODEL``, ``rng``, ``watchdog:MODEL``,
+    ``input:virtio``); None when one of them is a device whose placement the reference
+    does not model (a sound card, a hostdev NIC, ...) or sits by address on a bus other than 0:
+    then libvirt's placement of every addressless device is left unmodelled."""
+    tokens: list[str] = []
+    for tag, elements in by_tag.items():
+        for element in elements:
+            address = element.find("address")
+            own = tag == "hostdev" or (tag == "controller" and element.get("type") == "pci")
+            if address is not None and not own and address.get("type") == "pci":
+                parsed = _quiet_pci_address(address)
+                if parsed is None or parsed.bus != 0:
+                    return None
+                continue  # its slot of bus 0 is in root_slots_taken
+            if address is not None and tag not in ("hostdev", "controller"):
+                continue  # a drive, USB, ... address: no PCI slot
+            token = _other_pci_token(tag, element)
+            if token is None:
+                return None
+            if token:
+                tokens.append(token)
+    # libvirt's order between kinds (controllers, disks, balloon, RNGs, watchdogs,
+    # inputs) is its own; only document order inside a kind counts
+    return tuple(sorted(tokens, key=lambda t: OTHER_PCI_RANK.get(t.partition(":")[0], 0)))
 
 
 def has_video(by_tag: dict[str, list[etree._Element]]) -> bool:

@@ -498,25 +498,20 @@ def _with_every_controller(domain: Domain, argv: list[str]) -> list[str]:
     """The argv with the controllers libvirt would write for its devices' buses.
 
     The seed profile writes no controller, the libvirt profile only the PCI path of each
-    initiator's device; so every controller on the path of a bus the argv names is put
-    back (an expander bus with its node, as libvirt has it), and the other functions of
-    each slot they use: a guest scans no slot without function 0. Before the argv's own
-    devices, in index order (a parent before its children)."""
+    initiator's device; so every controller :func:`pci_topology` places is put back (an
+    expander bus with its node, the root ports and bridges libvirt adds for devices
+    without a guest address: issue 23), so the firmware numbers the buses as in
+    libvirt's guest, before the argv's own devices, in index order (a parent before its
+    children). A controller with an unplaced one on its path is left out (QEMU would
+    refuse its bus)."""
     devices = read_argv(argv).devices
     defined = {device.id for device in devices if device.id is not None}
     topology = pci_topology(domain)
-    needed: set[int] = set()
-    for device in devices:
-        match = _BUS_RE.match(device.bus or "")
-        path = pci_path(topology, int(match[1])) if match else None
-        needed.update(controller.index for controller in path or ())
-    needed |= {i for i in topology if f"pci.{i}" in defined}
-    slots = {(topology[i].bus, topology[i].slot) for i in needed}
     extra: list[str] = []
     for controller in topology.values():
         props = controller_props(domain, controller)
-        wanted = controller.index in needed or (controller.bus, controller.slot) in slots
-        if props["id"] in defined or not wanted or controller.bus is None:
+        # every controller whose whole path is placed: libvirt's guest has them all
+        if props["id"] in defined or pci_path(topology, controller.index) is None:
             continue
         extra += ["-device", json.dumps(props, separators=(",", ":"))]
     if not extra:

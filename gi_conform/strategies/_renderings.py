@@ -50,17 +50,14 @@ _DECLARATIONS = (
 )
 _DEVICE_EXTRAS = (
     "<emulator>/usr/bin/qemu-system-x86_64</emulator>",
-    "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
-    "<source file='/var/lib/libvirt/images/guest.qcow2'/><target dev='vda' bus='virtio'/></disk>",
-    "<watchdog model='i6300esb' action='reset'/>",
-    "<controller type='usb' model='none'/>",
     "<console type='pty'><target type='serial' port='0'/></console>",
-    "<memballoon model='none'/>",
     # no <graphics>: libvirt would add a primary video, which takes a slot of bus 0 (x86)
     "<video><model type='none'/></video>",
     "<input type='mouse' bus='ps2'/>",
-    "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>",
 )
+"""Devices that take no PCI slot: a virtio disk, an RNG, a watchdog, the USB controller or
+the balloon would move the devices libvirt places (issue 23), so the topologies draw
+those (``Domain.other_pci``) and a rendering adds none."""
 _ROOT_EXTRAS = (
     "<on_poweroff>destroy</on_poweroff>",
     "<on_reboot>restart</on_reboot>",

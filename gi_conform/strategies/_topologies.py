@@ -17,6 +17,7 @@ from hypothesis.errors import InvalidArgument
 
 from gi_conform.document.parse import MAX_VCPUS
 from gi_conform.document.parse import smallest_free as _smallest_free
+from gi_conform.document.parse_devices import OTHER_PCI_RANK
 from gi_conform.document.validate import MAX_CELLS
 from gi_conform.model import (
     CacheAssociativity,
@@ -406,6 +407,7 @@ def _topologies(
     )
     if extras:
         domain = _draw_pci_paths(draw, domain, allowed, cells_high)
+        domain = _draw_other_pci(draw, domain)
     domain = _with_acpi(draw, domain)
     return _draw_numa_features(draw, domain) if cells and extras else domain
 
@@ -422,6 +424,39 @@ def _with_acpi(draw: st.DrawFn, domain: Domain) -> Domain:
     if initiator_pairs(domain) or domain.acpi:
         return with_libvirt_acpi(domain)
     return replace(domain, uefi=domain.arch == "aarch64" and draw(st.booleans()))
+
+
+def _other_rank(token: str) -> int:
+    return OTHER_PCI_RANK.get(token.partition(":")[0], 0)
+
+
+_OTHER_PCI = st.tuples(
+    st.sampled_from(("", "usb:none", "usb:qemu-xhci", "virtio-serial")),
+    st.sampled_from(("", "memballoon:none", "memballoon:virtio")),
+    st.sets(st.sampled_from(("disk:virtio", "rng", "watchdog:i6300esb", "input:virtio"))),
+).map(lambda drawn: tuple(sorted(filter(None, (drawn[0], drawn[1], *drawn[2])), key=_other_rank)))
+"""Other devices libvirt places itself (issue 23): a USB controller, a balloon, a virtio
+disk, an RNG, an i6300esb watchdog, a virtio input, each at most once, in the parser's
+order (:attr:`Domain.other_pci`)."""
+
+
+_OTHER_PCI_MAX_BUS = 128
+"""Beyond it, the root ports libvirt adds for the buses named fill most of bus 0."""
+
+
+def _draw_other_pci(draw: st.DrawFn, domain: Domain) -> Domain:
+    """Other devices libvirt places, where libvirt accepts them: a machine type that has
+    PCI (an aarch64 guest without one gets none), bus 0 not crowded by explicit addresses
+    (libvirt refuses when its root ports find no slot), no USB controller ``none`` beside
+    USB hostdevs (libvirt refuses those)."""
+    explicit = [h.guest_address for h in domain.hostdevs if h.guest_address is not None]
+    explicit += [c.address for c in domain.pci_controllers if c.address is not None]
+    if domain.machine is None or any(a.bus == 0 or a.bus > _OTHER_PCI_MAX_BUS for a in explicit):
+        return domain
+    drawn = draw(_OTHER_PCI)
+    if any(h.kind is HostdevKind.USB for h in domain.hostdevs):
+        drawn = tuple(t for t in drawn if t != "usb:none")
+    return replace(domain, other_pci=drawn)
 
 
 _EXPANDER_MAX_INDEX = 16

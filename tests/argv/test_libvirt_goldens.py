@@ -23,11 +23,11 @@ reference fails to write cannot drop out of the comparison): for the PCI control
 buses the document declares or names (``pci.N`` for each such index, libvirt's ids) and an
 ``arm-smmuv3`` for each ``<iommu model='smmuv3'>`` with a ``pciBus``; root ports libvirt
 adds for its own default devices (q35's USB controller, the balloon) take higher indices
-and are not compared. Normalisations, each a documented convention of the reference rather
-than a difference in meaning: a hostdev without a guest address gets no ``bus``/``addr``
-from the reference (libvirt assigns one; guest PCI placement is not modelled), and
-libvirt's ``.err`` prefixes (``XML error: ``, ``unsupported configuration: ``) are dropped
-before looking for the message in the reference's diagnostics.
+and are not compared. One normalisation, a documented convention of the reference rather
+than a difference in meaning: libvirt's ``.err`` prefixes (``XML error: ``,
+``unsupported configuration: ``) are dropped before looking for the message in the
+reference's diagnostics. A hostdev without a guest address is compared with the
+``bus``/``addr`` libvirt gives it (the reference models that placement, issue 23).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from gi_conform.argv.build import Option, Profile, build_argv, device_ids, flatten
+from gi_conform.argv.build import Option, Profile, build_argv, flatten
 from gi_conform.argv.options import json_object
 from gi_conform.document.format import format_xml
 from gi_conform.document.validate import validate
@@ -184,23 +184,6 @@ def _with_ids(lines: list[str], ids: set[str]) -> list[str]:
     return [line for line in lines if json.loads(line.split(" ", 1)[1]).get("id") in ids]
 
 
-def _without_placement(lines: list[str], domain: Domain) -> list[str]:
-    """vfio-pci lines without bus/addr for each hostdev the document gives no guest address
-    (libvirt places it, the reference does not model placement): chosen from the document,
-    so a reference that drops a given address still differs."""
-    names = device_ids(domain, Profile.LIBVIRT)
-    unplaced = {names[h.alias] for h in domain.hostdevs if h.guest_address is None}
-    out: list[str] = []
-    for line in lines:
-        flag, value = line.split(" ", 1)
-        props = json.loads(value)
-        if props.get("id") in unplaced:
-            props.pop("bus", None)
-            props.pop("addr", None)
-        out.append(f"{flag} {json.dumps(props, separators=(',', ':'))}")
-    return out
-
-
 def _libvirt_argv(path: Path) -> list[str]:
     return shlex.split(path.read_text().replace("\\\n", " "))
 
@@ -238,9 +221,6 @@ def compare(golden: Golden, feature: str) -> tuple[bool, str] | None:
         theirs = _with_ids(theirs, ids)
     else:
         ours = feature_lines(flatten(build_argv(report.domain, Profile.LIBVIRT)), feature)
-    if feature == "vfio-pci":
-        ours = _without_placement(ours, report.domain)
-        theirs = _without_placement(theirs, report.domain)
     if not ours and not theirs:
         return None
     return (ours == theirs, "\n".join(["libvirt:", *theirs, "reference:", *ours]))
@@ -514,7 +494,7 @@ def test_a_controller_libvirt_lacks_fails(name: str, tmp_path: Path) -> None:
 
 
 def test_an_address_the_reference_drops_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The vfio-pci normalisation (no bus/addr) applies only where the document gives none."""
+    """A reference that drops a device's bus/addr fails (no normalisation hides it)."""
     golden = _golden("acpi-generic-initiator")
     lines = feature_lines
 

@@ -145,7 +145,8 @@ def test_format_is_idempotent_on_varied_documents(text: str) -> None:
 
 @given(topologies())
 def test_both_profiles_mean_the_same(domain: Domain) -> None:
-    """Both profiles mean the same; only the device names may differ (libvirt's own).
+    """Both profiles mean the same; only the device names, and the place of a device without
+    a guest address (libvirt's, or QEMU's in the seed profile), may differ.
 
     An iommufd device has no host address in the argv: its pairs name it by id, so its
     profile's id is mapped back to the hostdev's alias before comparing. The PCI paths
@@ -175,7 +176,11 @@ def test_both_profiles_mean_the_same(domain: Domain) -> None:
         {(_alias_of(domain, p, key), place.bus, place.devfn) for key, place in facts[p].places}
         for p in (Profile.SEED, Profile.LIBVIRT)
     )
-    assert seed_places == libvirt_places
+    # libvirt's profile also places the devices without a guest address (issue 23);
+    # the seed profile leaves them to QEMU
+    assert seed_places <= libvirt_places
+    unaddressed = sum(1 for h in domain.hostdevs if h.in_guest and h.guest_address is None)
+    assert len(libvirt_places - seed_places) <= unaddressed
 
 
 def _alias_of(domain: Domain, profile: Profile, key: str) -> str:

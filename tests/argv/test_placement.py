@@ -1,0 +1,218 @@
+"""Where libvirt 12.8 puts a device without a guest address (issue 23).
+
+Each expected place below was measured with real libvirt 12.8 (``domxml-to-native`` in
+the sid chroot; the corpus cases ``placement-*`` hold the documents and their argv), and
+``tests/libvirt/test_placement_witness.py`` checks the same through ``define``/``dumpxml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from gi_conform import parse
+from gi_conform.argv.build import Profile
+from gi_conform.argv.facts import DevicePlace, semantic_facts
+from gi_conform.groundtruth.guest_checks import firmware_bus_numbers
+from gi_conform.groundtruth.runnable import document_command
+from gi_conform.model import PciAddress
+from gi_conform.oracle.cases import corpus_cases
+from gi_conform.oracle.compare import compare
+from gi_conform.oracle.model import Answer, CheckCase, Verdict
+from gi_conform.pcitopology import bus_id, device_addresses, pci_topology
+
+
+def _case(case_id: str, profile: Profile | None = None) -> CheckCase:
+    (found,) = corpus_cases(patterns=[case_id], profile=profile)
+    return found
+
+
+def _keys(case: CheckCase, argv: list[str]) -> list[str]:
+    failures, _ = compare(case, Answer(Verdict.ACCEPTED, argv=tuple(argv)))
+    return [failure.key for failure in failures]
+
+
+def _placed(case_id: str) -> list[tuple[int, int, int]]:
+    domain = _case(case_id).expectation.domain
+    assert domain is not None
+    addresses = device_addresses(domain)
+    return [
+        (a.bus, a.slot, a.function)
+        for h in domain.hostdevs
+        if h.in_guest and (a := addresses.get(h.alias)) is not None
+    ]
+
+
+@pytest.mark.parametrize(
+    ("case_id", "places"),
+    [
+        # q35: the USB controller's port first, then one each, balloon after
+        ("placement-q35-three-gpus", [(2, 0, 0), (3, 0, 0), (4, 0, 0)]),
+        # i440fx: slots of pci.0 after PIIX3 (slot 1)
+        ("placement-pc-gpu-pair", [(0, 2, 0), (0, 3, 0)]),
+        # aarch64 virt: no default USB controller, so the first root port
+        ("placement-virt-gpu-pair", [(1, 0, 0), (2, 0, 0)]),
+        # the pcie-to-pci-bridge's root port is pci.1: every endpoint one port on
+        ("placement-q35-pci-only-devices", [(4, 0, 0), (5, 0, 0)]),
+        ("placement-q35-declared-port", [(2, 0, 0), (3, 0, 0)]),
+        ("placement-q35-scsi-hostdevs", [(4, 0, 0)]),
+        ("no-guest-address", [(2, 0, 0)]),
+        ("i440fx-no-guest-address", [(0, 2, 0)]),
+    ],
+)
+def test_libvirts_place_for_devices_without_an_address(
+    case_id: str, places: list[tuple[int, int, int]]
+) -> None:
+    assert _placed(case_id) == places
+
+
+def test_the_root_ports_libvirt_adds() -> None:
+    """Six ports as functions of slot 1 (multifunction on 1.0), port 8.., chassis 1..;
+    the sixth is the spare libvirt leaves for hotplug."""
+    domain = _case("placement-q35-three-gpus").expectation.domain
+    assert domain is not None
+    topology = pci_topology(domain)
+    assert sorted(topology) == [1, 2, 3, 4, 5, 6]
+    assert [(c.slot, c.function, c.port, c.chassis) for c in topology.values()] == [
+        (1, f, 8 + f, f + 1) for f in range(6)
+    ]
+    assert [c.multifunction for c in topology.values()] == [True, *[None] * 5]
+
+
+def test_a_pci_only_device_brings_a_bridge() -> None:
+    domain = _case("placement-q35-pci-only-devices").expectation.domain
+    assert domain is not None
+    bridge = pci_topology(domain)[8]  # its own root port is 7
+    assert (bridge.model, bridge.bus, bridge.slot) == ("pcie-to-pci-bridge", 1, 0)
+
+
+def test_an_unmodelled_device_leaves_the_place_to_libvirt() -> None:
+    """A NIC's place is not modelled, so neither is the GPU's after it."""
+    domain = _case("placement-q35-three-gpus").expectation.domain
+    assert domain is not None
+    unknown = replace(domain, other_pci=None)
+    assert device_addresses(unknown) == {}
+    assert device_addresses(domain, placed=False) == {}
+
+
+def test_placed_devices_are_facts_without_strict() -> None:
+    case = _case("placement-q35-three-gpus", Profile.LIBVIRT)
+    places = dict(semantic_facts(case.expectation.argv).places)
+    assert places["0000:41:00.0"] == DevicePlace("pci.2", "pcie.0 > pcie-root-port@01.1", 0)
+    assert _keys(case, list(case.expectation.argv)) == []
+
+
+def test_an_implementation_that_leaves_placement_to_qemu_fails() -> None:
+    """The old reference's answer (no bus/addr, no root ports) is now a wrong place."""
+    case = _case("placement-q35-three-gpus", Profile.LIBVIRT)
+    argv = case.expectation.argv
+    unplaced: list[str] = []
+    without_ports: list[str] = []
+    for flag, value in zip(argv[::2], argv[1::2], strict=True):
+        option = [flag, value.split(',"bus"')[0] + "}" if "vfio-pci" in value else value]
+        unplaced += option
+        without_ports += option if "pcie-root-port" not in value else []
+    # each GPU's path is then the root bus: a wrong path, reported once (not also as a
+    # wrong place), with or without the ports
+    assert _keys(case, unplaced) == ["FACT-PCI-PATH"] * 3
+    assert _keys(case, without_ports) == ["FACT-PCI-PATH"] * 3
+
+
+def test_swapped_placed_gpus_fail() -> None:
+    case = _case("placement-q35-three-gpus", Profile.LIBVIRT)
+    swapped = [
+        a.replace('"bus":"pci.2"', '"bus":"pci.X"')
+        .replace('"bus":"pci.3"', '"bus":"pci.2"')
+        .replace('"bus":"pci.X"', '"bus":"pci.3"')
+        for a in case.expectation.argv
+    ]
+    assert _keys(case, swapped).count("FACT-DEVICE-PLACE") == 2
+
+
+def test_the_seed_profile_leaves_the_place_to_qemu() -> None:
+    case = _case("placement-q35-three-gpus", Profile.SEED)
+    assert not semantic_facts(case.expectation.argv).places or all(
+        place.bus != "pci.2" for _, place in semantic_facts(case.expectation.argv).places
+    )
+    assert _keys(case, list(case.expectation.argv)) == []
+
+
+def test_pci_address_zero_is_the_host_bridge_never_a_place() -> None:
+    domain = _case("placement-pc-gpu-pair").expectation.domain
+    assert domain is not None
+    assert PciAddress(0, 0, 0, 0) not in device_addresses(domain).values()
+
+
+@pytest.mark.parametrize(
+    ("case_id", "buses"),
+    [
+        ("placement-q35-three-gpus", [2, 3, 4]),
+        # pci.1's pcie-to-pci-bridge takes bus 2 before pci.2..pci.4 are numbered
+        ("placement-q35-pci-only-devices", [5, 6]),
+        ("placement-q35-scsi-hostdevs", [4]),
+        ("placement-virt-gpu-pair", [1, 2]),
+        ("placement-pc-gpu-pair", [0, 0]),
+    ],
+)
+def test_the_guest_bus_numbers_are_those_of_libvirts_guest(case_id: str, buses: list[int]) -> None:
+    """The runnable command holds every controller libvirt writes, so the firmware numbers
+    buses as in libvirt's guest. Measured: libvirt 12.8's own argv run in QEMU 10.0.2
+    (``gi_conform.libvirt.proof.prove``): the SRAT names 0000:05:00.0 for the pci-only
+    case's GPU (04:00.0 before every controller was put back), 02-04 for the three GPUs,
+    04 with the SCSI controllers' bridge."""
+    case = _case(case_id, Profile.LIBVIRT)
+    domain = case.expectation.domain
+    assert domain is not None
+    arch = "aarch64" if domain.arch == "aarch64" else "x86_64"
+    command = document_command(domain, Profile.LIBVIRT, "qemu", arch=arch)
+    numbers = firmware_bus_numbers(command)
+    addresses = device_addresses(domain)
+    found = [numbers[bus_id(domain, addresses[h.alias].bus)] for h in domain.hostdevs if h.in_guest]
+    assert found == buses
+
+
+def test_ports_without_address_join_an_explicit_ports_slot() -> None:
+    """Measured (libvirt 12.8, ``digits-second-gpu-9-16``): root ports 3 and 4 without an
+    address take 1.2 and 1.3 beside the explicit ports at 1.0 and 1.1, not a new slot."""
+    domain = _case("digits-second-gpu-9-16").expectation.domain
+    assert domain is not None
+    topology = pci_topology(domain)
+    assert [(topology[i].slot, topology[i].function, topology[i].port) for i in (3, 4)] == [
+        (1, 2, 10),
+        (1, 3, 11),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("machine", "model", "gpu", "bridge"),
+    [
+        # measured with libvirt 12.8's define + dumpxml (domxml-to-native needs /dev/net/tun)
+        ("q35", "", (4, 0, 0), True),  # rtl8139, PCI only: a pcie-to-pci-bridge on pci.1
+        ("q35", "e1000", (4, 0, 0), True),
+        ("q35", "virtio", (3, 0, 0), False),  # the NIC's port first, then USB's
+        ("q35", "e1000e", (3, 0, 0), False),
+        ("pc", "", (0, 3, 0), False),  # rtl8139 at slot 2
+        ("virt", "", (2, 0, 0), False),  # aarch64's default NIC is virtio
+    ],
+)
+def test_a_nic_is_placed_before_the_controllers(
+    machine: str, model: str, gpu: tuple[int, int, int], bridge: bool
+) -> None:
+    os = {
+        "q35": "<type arch='x86_64' machine='q35'>hvm</type>",
+        "pc": "<type arch='x86_64' machine='pc'>hvm</type>",
+        "virt": "<type arch='aarch64' machine='virt'>hvm</type>",
+    }[machine]
+    nic = f"<model type='{model}'/>" if model else ""
+    document = (
+        f"<domain type='kvm'><name>n</name><memory unit='KiB'>1048576</memory><os>{os}</os>"
+        "<devices><interface type='user'>" + nic + "</interface>"
+        "<hostdev mode='subsystem' type='pci'><source><address domain='0' bus='6' slot='0' "
+        "function='0'/></source></hostdev></devices></domain>"
+    )
+    domain = parse(document)
+    (address,) = device_addresses(domain).values()
+    assert (address.bus, address.slot, address.function) == gpu
+    models = {c.model for c in pci_topology(domain).values()}
+    assert ("pcie-to-pci-bridge" in models) is bridge
