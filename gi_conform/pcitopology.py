@@ -4,7 +4,7 @@ A generic initiator names a PCI device; the guest's SRAT entry carries the devic
 handle (segment and bus), and an expander bus (``pxb-pcie``) gives every device behind it
 a NUMA node. Both follow from the path from the root complex to the device, so the
 reference models that path as libvirt 12.8 lays it out (measured with ``virsh
-domxml-to-native`` in the sid chroot; README, "PCI path"):
+domxml-to-native`` in the sid chroot; docs/reference/argv.md, "PCI path"):
 
 * a bus a guest address names without a declared controller gets one from libvirt, for
   every missing index up to the highest named: ``pcie-root-port`` on q35/virt,
