@@ -41,18 +41,20 @@ def pci_controllers(controllers: Sequence[etree._Element]) -> tuple[PciControlle
         target = kids.get("target")
         address = kids.get("address")
         node = target.find("node") if target is not None else None
+        placed = _quiet_pci_address(address) if address is not None else None
         found.append(
             PciController(
                 index=index,
                 model=element.get("model"),
-                address=_quiet_pci_address(address) if address is not None else None,
+                address=placed,
                 bus_nr=_small_uint(target.get("busNr")) if target is not None else None,
                 node=_small_uint(node.text) if node is not None else None,
                 chassis=_small_uint(target.get("chassis")) if target is not None else None,
                 port=_small_uint(target.get("port")) if target is not None else None,
                 line=source_line(element),
+                # an address that is no address (unreadable) carries no multifunction either
                 multifunction=_on_off(
-                    address.get("multifunction") if address is not None else None
+                    address.get("multifunction") if address is not None and placed else None
                 ),
             )
         )

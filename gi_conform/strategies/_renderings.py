@@ -314,9 +314,9 @@ def _add_unrelated(root: etree._Element, rng: random.Random) -> None:
     device_extras, root_extras = _extras_for(root)
     devices = root.find("devices")
     if devices is not None:
-        for snippet in rng.sample(device_extras, rng.randint(1, 4)):
+        for snippet in rng.sample(device_extras, rng.randint(1, min(4, len(device_extras)))):
             devices.insert(rng.randint(0, len(devices)), etree.fromstring(snippet))
-    for snippet in rng.sample(root_extras, rng.randint(1, 3)):
+    for snippet in rng.sample(root_extras, rng.randint(1, min(3, len(root_extras)))):
         root.insert(rng.randint(1, len(root)), etree.fromstring(snippet))
     features = root.find("features")
     if features is not None:
