@@ -60,6 +60,7 @@ def _write(name: str, text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The ``report`` command: read every report, then write what was asked for."""
+    from gi_conform.findings import load_findings  # noqa: PLC0415 (start-up of other commands)
     from gi_conform.oracle import page, page_model  # noqa: PLC0415 (start-up of other commands)
 
     if args.html is None and args.markdown is None:
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     options = page.PageOptions(
         title=page.DEFAULT_TITLE if args.title is None else args.title,
         cases_url=page.DEFAULT_CASES_URL if args.cases_url is None else args.cases_url,
+        findings=load_findings(),
     )
     if args.html is not None:
         _write(args.html, page.render_html(reports, options))

@@ -20,6 +20,8 @@ table { border-collapse: collapse; margin: .5em 0; }
 th, td { border: 1px solid var(--line); padding: 2px 6px; text-align: left; vertical-align: top; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .meta { color: #555; font-size: .9em; }
+ul.findings { margin: .2em 0 0; padding-left: 1.1em; font-family: sans-serif; font-size: .8em; }
+li.finding.environment { color: #555; font-style: italic; }
 .impl { margin: .5em 0; max-width: 47em; } .impl p.meta { max-width: 36em; }
 .impl h3, .impl p.meta, #overview tbody th, #matrix th.impl-col { overflow-wrap: anywhere; }
 details.keys > summary { cursor: pointer; }

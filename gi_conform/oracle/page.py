@@ -24,6 +24,7 @@ from html import escape
 from pathlib import PurePath
 from urllib.parse import quote
 
+from gi_conform.findings import Finding, findings_by_case
 from gi_conform.oracle._page_assets import SCRIPT, STYLE
 from gi_conform.oracle.page_model import PageCase, PageReport, Tally, tally
 from gi_conform.oracle.score import Group
@@ -52,6 +53,10 @@ class PageOptions:
     title: str = DEFAULT_TITLE
     cases_url: str = DEFAULT_CASES_URL
     """Base of a corpus case's link (``BASE + ID + ".xml"``); empty: no links."""
+    findings: tuple[Finding, ...] = ()
+    """The findings ledger (``reference/findings.toml``): each is shown on its case's row,
+    beside the failures it explains, with the truth that settles it; those the harness's
+    environment causes stand apart (marked ``environment``)."""
 
 
 def _clean(text: str) -> str:
@@ -284,11 +289,31 @@ def _case_head(case: PageCase, cases_url: str) -> str:
     return _h(case.id)
 
 
+def _findings_list(findings: Sequence[Finding]) -> str:
+    """A row's findings: what the implementation does, and what settles it (tables, guest
+    kernel, libvirt prove); the environment's findings apart, never an implementation's."""
+    if not findings:
+        return ""
+    items = "".join(
+        f'<li class="finding {"environment" if f.environmental else "implementation"}" '
+        f'title="{_h(f.seen)}"><span class="key">{_h(f.id)}</span> '
+        + ("<b>environment</b>: " if f.environmental else _who(f))
+        + f'{_h(f.title)} <span class="meta">(truth: {_h(f.truth)})</span></li>'
+        for f in findings
+    )
+    return f'<ul class="findings">{items}</ul>'
+
+
+def _who(finding: Finding) -> str:
+    return f"{_h(finding.implementation)} {_h(finding.version)}: "
+
+
 def _matrix(reports: Sequence[PageReport], labels: Sequence[str], options: PageOptions) -> str:
     dialects = {d: f"d{i}" for i, d in enumerate(_dialect_order(reports))}
     keys = _key_order(reports)
     key_ids = {key: f"k{i}" for i, (key, _) in enumerate(keys)}
     lookups = [report.by_id() for report in reports]
+    findings = findings_by_case(options.findings)
     heads = "".join(
         f'<th scope="col" class="impl-col">{_h(label)}<br>'
         f'<span class="meta">{_percent(tally(report.cases))}</span></th>'
@@ -310,7 +335,8 @@ def _matrix(reports: Sequence[PageReport], labels: Sequence[str], options: PageO
             f'data-dialect="{" ".join(dialects[d] for d in row_dialects)}" '
             f'data-keys="{tokens}" data-bad="{int(bad)}"'
             + (f' class="differs" title="{_DIFFERS}"' if differs else "")
-            + f'><th scope="row">{_case_head(first, options.cases_url)}</th>'
+            + f'><th scope="row">{_case_head(first, options.cases_url)}'
+            f"{_findings_list(findings.get(case_id, ()))}</th>"
             f'<td class="dialect">{_h(" / ".join(row_dialects))}</td>'
             f'<td class="expect">{_h(" / ".join(expects))}</td>{cells}</tr>\n'
         )

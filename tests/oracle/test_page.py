@@ -299,3 +299,26 @@ def test_a_row_says_when_the_reports_hold_different_documents_under_one_id() -> 
     assert generated.get("data-dialect").split() == [tokens["seed"], tokens["libvirt"]]
     assert same.get("class") is None
     assert same.get("data-dialect") == tokens["libvirt"]
+
+
+def test_a_row_shows_the_findings_of_its_case_and_environment_stands_apart() -> None:
+    """The ledger beside the failures it explains (issue 24): the implementation's
+    findings with the truth that settles them, the harness's environment marked apart."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from gi_conform.findings import load_findings  # noqa: PLC0415
+
+    mine = replace(load_findings()[0], case="gi-node-unknown", kind="gap")
+    harness = replace(mine, id="harness-one", case="gi-node-unknown", kind="environment")
+    reports = [check_report("one", [FAILED, GENERATED])]
+    row, other = _rows(_page(reports, findings=(mine, harness)))
+    items = row.find("th").findall("ul/li")
+    assert [li.get("class") for li in items] == [
+        "finding implementation",
+        "finding environment",
+    ]
+    assert mine.id in items[0].text_content()
+    assert f"truth: {mine.truth}" in items[0].text_content()
+    assert items[1].text_content().startswith("harness-one environment:")
+    assert other.find("th/ul") is None
+    assert _rows(_page(reports))[0].find("th/ul") is None
