@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 
 from gi_conform import (
     Domain,
@@ -167,7 +167,12 @@ def test_generated_topologies_match_the_guest_srat(domain: Domain) -> None:
         for cell in domain.cells
     )
     machine = "q35" if domain.pci_root_bus == "pcie.0" else "pc"
-    domain = dataclasses.replace(domain, arch="x86_64", machine=machine, cells=cells)
+    # A guest address on a high bus makes libvirt (and so the runnable command) add a
+    # bridge or root port per bus up to it: SeaBIOS's I/O windows run out on pc and bus 0's
+    # slots on q35 (libvirt refuses the latter too). The SRAT does not depend on it, and
+    # the PCI path has its own tests; the other slot-taking devices (issue 23) likewise.
+    assume(all(h.guest_address is None or h.guest_address.bus <= 8 for h in domain.hostdevs))
+    domain = dataclasses.replace(domain, arch="x86_64", machine=machine, cells=cells, other_pci=())
     profile = default_profile(domain)
     readback = read_tables(document_command(domain, profile, binary), timeout=60)
     failed = [check for check in compare_tables(domain, profile, readback) if not check.ok]
