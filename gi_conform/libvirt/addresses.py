@@ -10,27 +10,21 @@ with the conversion's isolation (:mod:`gi_conform.libvirt.convert`).
 
 from __future__ import annotations
 
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from lxml import etree
 
 from gi_conform.document.xml import hardened_parser
 from gi_conform.libvirt.convert import (
-    _ISOLATE,
     _PATH,
     LibvirtError,
     LibvirtTimeout,
-    _driver_lock,
-    _driver_root,
-    _seed_cache,
     prepare_document,
+    run_on_document,
 )
 from gi_conform.libvirt.install import Libvirt, locate
 from gi_conform.model import PciAddress
-from gi_conform.process import run_bounded
 
 __all__ = ["DumpedController", "DumpedPlacement", "assigned_addresses"]
 
@@ -107,27 +101,7 @@ def assigned_addresses(
     document, _ = prepare_document(xml)
     root = etree.fromstring(document, hardened_parser())
     uuid = (root.findtext("uuid") or "").strip()
-    deadline = time.monotonic() + timeout
-    with _driver_lock(found, None, deadline) as index:
-        if found.in_chroot:
-            _seed_cache(found, index)
-        base = found.root / "tmp" if found.in_chroot else Path(tempfile.gettempdir())
-        with tempfile.TemporaryDirectory(prefix="gi-conform-addr-", dir=base) as scratch:
-            path = Path(scratch) / "domain.xml"
-            path.write_bytes(document)
-            inside = "/" + str(path.relative_to(found.root)) if found.in_chroot else str(path)
-            command = [
-                *_ISOLATE,
-                "sh",
-                "-c",
-                _SCRIPT,
-                "sh",
-                str(found.root) if found.in_chroot else "",
-                inside,
-                f"qemu:///embed?root={_driver_root(index)}",
-                uuid,
-            ]
-            result = run_bounded(command, timeout=max(0.001, deadline - time.monotonic()))
+    result, _ = run_on_document(found, document, _SCRIPT, uuid, deadline=time.monotonic() + timeout)
     if result.timed_out:
         raise LibvirtTimeout(f"virsh did not answer within {timeout:g}s (killed)")
     stdout = result.stdout.decode("utf-8", errors="replace")

@@ -41,7 +41,7 @@ from gi_conform.argv.options import read_args_text
 from gi_conform.argv.read import read_argv
 from gi_conform.document.xml import hardened_parser
 from gi_conform.libvirt.install import Libvirt, locate
-from gi_conform.process import run_bounded
+from gi_conform.process import ProcessResult, run_bounded
 
 __all__ = [
     "HUGETLBFS_PAGE_SIZES",
@@ -56,6 +56,7 @@ __all__ = [
     "parse_virsh_output",
     "prepare_document",
     "reduce",
+    "run_on_document",
 ]
 
 STABLE_UUID = "c7a5fdbd-edaf-9455-926a-d65c16db1809"
@@ -366,6 +367,43 @@ def _is_infrastructure_failure(stderr: str) -> bool:
     return "failed to connect to the hypervisor" in stderr or "Initialization of" in stderr
 
 
+def run_on_document(
+    found: Libvirt,
+    document: bytes,
+    script: str,
+    *extra: str,
+    driver: int | None = None,
+    deadline: float,
+    memory_limit: int | None = None,
+) -> tuple[ProcessResult, int]:
+    """Run the shell ``script`` on ``document`` in an isolated process holding a locked
+    embedded-driver root, and return its result and the root's index. The document is
+    written where libvirt sees it (inside the chroot); the script's arguments are the
+    chroot (empty for the host's libvirt), the document's path as libvirt sees it, the
+    driver's URI, then ``extra``. One way to run virsh, for the argv and the addresses."""
+    with _driver_lock(found, driver, deadline) as index:
+        if found.in_chroot:
+            _seed_cache(found, index)
+        scratch_base = found.root / "tmp" if found.in_chroot else Path(tempfile.gettempdir())
+        with tempfile.TemporaryDirectory(prefix="gi-conform-", dir=scratch_base) as scratch:
+            path = Path(scratch) / "domain.xml"
+            path.write_bytes(document)
+            inside = "/" + str(path.relative_to(found.root)) if found.in_chroot else str(path)
+            command = [
+                *_ISOLATE,
+                "sh",
+                "-c",
+                script,
+                "sh",
+                str(found.root) if found.in_chroot else "",
+                inside,
+                f"qemu:///embed?root={_driver_root(index)}",
+                *extra,
+            ]
+            remaining = max(0.001, deadline - time.monotonic())
+            return run_bounded(command, timeout=remaining, memory_limit=memory_limit), index
+
+
 def convert(
     xml: bytes,
     *,
@@ -388,26 +426,14 @@ def convert(
     document, adjustments = prepare_document(xml)
     start = time.monotonic()
     deadline = start + timeout
-    with _driver_lock(found, driver, deadline) as index:
-        if found.in_chroot:
-            _seed_cache(found, index)
-        scratch_base = found.root / "tmp" if found.in_chroot else Path(tempfile.gettempdir())
-        with tempfile.TemporaryDirectory(prefix="gi-conform-", dir=scratch_base) as scratch:
-            path = Path(scratch) / "domain.xml"
-            path.write_bytes(document)
-            inside = "/" + str(path.relative_to(found.root)) if found.in_chroot else str(path)
-            command = [
-                *_ISOLATE,
-                "sh",
-                "-c",
-                _CONVERT_SCRIPT,
-                "sh",
-                str(found.root) if found.in_chroot else "",
-                inside,
-                f"qemu:///embed?root={_driver_root(index)}",
-            ]
-            remaining = max(0.001, deadline - time.monotonic())
-            result = run_bounded(command, timeout=remaining, memory_limit=memory_limit)
+    result, index = run_on_document(
+        found,
+        document,
+        _CONVERT_SCRIPT,
+        driver=driver,
+        deadline=deadline,
+        memory_limit=memory_limit,
+    )
     seconds = time.monotonic() - start
     stdout = result.stdout.decode("utf-8", errors="replace")
     stderr = result.stderr.decode("utf-8", errors="replace").strip()
