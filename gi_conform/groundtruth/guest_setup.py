@@ -212,20 +212,26 @@ def _real_package(directory: Path, package: KitPackage) -> str:
     raise GuestSetupError(f"{package.name}: no linux-image dependency in apt-cache's answer")
 
 
+def _download(directory: Path, spec: str, into: Path) -> Path:
+    """``apt-get download SPEC`` (``NAME/SUITE``) with the kit's private apt into the
+    emptied folder ``into``; the ``.deb`` it fetched."""
+    if into.exists():
+        shutil.rmtree(into)
+    into.mkdir(parents=True)
+    _run(
+        ["apt-get", *_apt_options(directory), "download", spec],
+        f"apt-get download {spec}",
+        cwd=into,
+    )
+    (deb,) = into.glob("*.deb")
+    return deb
+
+
 def _fetch(directory: Path, package: KitPackage, progress: Progress) -> dict[str, str]:
     """Download and unpack one package; its record for the state file."""
     name = _real_package(directory, package) if package.meta else package.name
-    downloads = directory / "downloads" / package.key
-    if downloads.exists():
-        shutil.rmtree(downloads)
-    downloads.mkdir(parents=True)
     start = time.monotonic()
-    _run(
-        ["apt-get", *_apt_options(directory), "download", f"{name}/{package.suite}"],
-        f"apt-get download {name}/{package.suite}",
-        cwd=downloads,
-    )
-    (deb,) = downloads.glob("*.deb")
+    deb = _download(directory, f"{name}/{package.suite}", directory / "downloads" / package.key)
     target = directory / "root" / package.key
     if target.exists():
         shutil.rmtree(target)
@@ -344,16 +350,8 @@ def _build_all(target: Path, archs: list[str], progress: Progress) -> dict[str, 
             f"apt-get install {' '.join(lacking)} (bash .ci/setup installs them)"
         )
     work = target / "build"
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
     start = time.monotonic()
-    _run(
-        ["apt-get", *_apt_options(target), "download", f"{SOURCE_PACKAGE}/{SOURCE_SUITE}"],
-        f"apt-get download {SOURCE_PACKAGE}/{SOURCE_SUITE}",
-        cwd=work,
-    )
-    (deb,) = work.glob("*.deb")
+    deb = _download(target, f"{SOURCE_PACKAGE}/{SOURCE_SUITE}", work)
     version = _run(["dpkg-deb", "-f", str(deb), "Version"], "dpkg-deb -f").strip()
     _run(["dpkg-deb", "-x", str(deb), str(work / "deb")], f"dpkg-deb -x {deb.name}")
     deb.unlink()
