@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from gi_conform.argv.build import Profile, aligned_memory, default_profile, device_ids
 from gi_conform.argv.read import ArgvReading, Device, device_key, iommufd_key, read_argv
-from gi_conform.model import Domain, Hostdev
+from gi_conform.model import Domain, Hostdev, PciAddress
 from gi_conform.pcitopology import (
     EXPANDER_DRIVERS,
     PlacedController,
@@ -321,13 +321,70 @@ def document_facts(domain: Domain, profile: Profile | None = None) -> SemanticFa
             NodeFacts(cell, cpus, memory) for cell, (cpus, memory) in expected_cells(domain).items()
         )
     )
+    pairs = expected_pairs(domain, profile)
+    devices = _initiator_devices(domain, profile, pairs)
     return SemanticFacts(
         nodes=nodes,
-        initiators=frozenset(expected_pairs(domain, profile)),
+        initiators=frozenset(pairs),
         device_ids=frozenset(names[hostdev.alias] for hostdev, _ in pci_hostdevs(domain, profile)),
         distances=expected_distances(domain),
-        paths=expected_paths(domain, profile),
-        places=expected_places(domain, profile),
+        paths=_paths(domain, devices),
+        places=_places(domain, devices),
+    )
+
+
+_InitiatorDevice = tuple[str, PciAddress, "tuple[PlacedController, ...] | None"]
+
+
+def _initiator_devices(
+    domain: Domain, profile: Profile | None, pairs: list[tuple[str, int]]
+) -> list[_InitiatorDevice]:
+    """(host device, guest address, the controllers from the root down to its bus) for
+    each device with an initiator (in ``pairs``) whose guest address is modelled
+    (:func:`gi_conform.pcitopology.device_addresses`). The controllers are None where the
+    argv has no path to it: one on the way is not modelled (:func:`pci_path`), or, in the
+    seed profile, whose cover-letter lines leave controllers out, it is off the root bus."""
+    seed = (profile if profile is not None else default_profile(domain)) is Profile.SEED
+    with_initiator = {key for key, _ in pairs}
+    addresses = device_addresses(domain, placed=not seed)
+    topology = pci_topology(domain) if any(a.bus for a in addresses.values()) else {}
+    found: list[_InitiatorDevice] = []
+    for hostdev, key in pci_hostdevs(domain, profile):
+        address = addresses.get(hostdev.alias)
+        if key not in with_initiator or address is None:
+            continue
+        chain = pci_path(topology, address.bus)
+        found.append((key, address, None if chain is None or (seed and chain) else chain))
+    return found
+
+
+def _paths(domain: Domain, devices: list[_InitiatorDevice]) -> frozenset[tuple[str, str]]:
+    return frozenset(
+        (
+            key,
+            _path_text(
+                domain.pci_root_bus,
+                [(c.driver or c.model, c.node if c.is_expander else None) for c in chain],
+            ),
+        )
+        for key, _, chain in devices
+        if chain is not None
+    )
+
+
+def _places(domain: Domain, devices: list[_InitiatorDevice]) -> frozenset[tuple[str, DevicePlace]]:
+    return frozenset(
+        (
+            key,
+            DevicePlace(
+                bus_id(domain, address.bus),
+                None
+                if chain is None
+                else " > ".join([domain.pci_root_bus, *(_placed_hop(c) for c in chain)]),
+                address.slot << 3 | address.function,
+            ),
+        )
+        for key, address, chain in devices
     )
 
 
@@ -336,20 +393,7 @@ def expected_paths(domain: Domain, profile: Profile | None = None) -> frozenset[
     guest address, every controller on the way placed: :func:`pci_path`). The seed
     profile writes the cover letter's lines, which leave controllers out: only devices on
     the root bus have a path in its argv."""
-    seed = (profile if profile is not None else default_profile(domain)) is Profile.SEED
-    with_initiator = {key for key, _ in expected_pairs(domain, profile)}
-    topology = pci_topology(domain)
-    addresses = device_addresses(domain, placed=not seed)
-    found: set[tuple[str, str]] = set()
-    for hostdev, key in pci_hostdevs(domain, profile):
-        address = addresses.get(hostdev.alias)
-        if key not in with_initiator or address is None:
-            continue
-        path = pci_path(topology, address.bus)
-        if path is not None and not (seed and path):
-            hops = [(c.driver or c.model, c.node if c.is_expander else None) for c in path]
-            found.add((key, _path_text(domain.pci_root_bus, hops)))
-    return frozenset(found)
+    return _paths(domain, _initiator_devices(domain, profile, expected_pairs(domain, profile)))
 
 
 def _placed_hop(controller: PlacedController) -> str:
@@ -364,22 +408,7 @@ def expected_places(
     """(host device, place) for each device with an initiator whose guest address is
     modelled (:func:`gi_conform.pcitopology.device_addresses`), its path written out as
     in :func:`expected_paths` (None where the argv has no path to it)."""
-    seed = (profile if profile is not None else default_profile(domain)) is Profile.SEED
-    with_initiator = {key for key, _ in expected_pairs(domain, profile)}
-    addresses = device_addresses(domain, placed=not seed)
-    topology = pci_topology(domain) if any(a.bus for a in addresses.values()) else {}
-    found: set[tuple[str, DevicePlace]] = set()
-    for hostdev, key in pci_hostdevs(domain, profile):
-        address = addresses.get(hostdev.alias)
-        if key not in with_initiator or address is None:
-            continue
-        chain = pci_path(topology, address.bus)
-        path = None
-        if chain is not None and not (seed and chain):
-            path = " > ".join([domain.pci_root_bus, *(_placed_hop(c) for c in chain)])
-        devfn = address.slot << 3 | address.function
-        found.add((key, DevicePlace(bus_id(domain, address.bus), path, devfn)))
-    return frozenset(found)
+    return _places(domain, _initiator_devices(domain, profile, expected_pairs(domain, profile)))
 
 
 def expected_distances(domain: Domain) -> tuple[tuple[int, int, int], ...]:
