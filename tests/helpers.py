@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gi_conform.argv.build import Profile
 from gi_conform.cli.main import main
+from gi_conform.oracle.cases import corpus_cases
+from gi_conform.oracle.compare import compare
+from gi_conform.oracle.model import Answer, CheckCase, Verdict
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -13,6 +17,18 @@ DATA = TESTS / "data"
 """Binary fixtures: HMATs read from real QEMU guests."""
 MUTANTS_DIR = TESTS / "mutants"
 """Deliberately wrong and misbehaving implementations the oracle must catch."""
+
+
+def corpus_case(case_id: str, profile: Profile | None = None) -> CheckCase:
+    """The corpus case ``case_id`` (an exact id), checked in ``profile``."""
+    (found,) = corpus_cases(patterns=[case_id], profile=profile)
+    return found
+
+
+def failure_keys(case: CheckCase, argv: list[str]) -> list[str]:
+    """The failure keys the oracle gives ``argv`` as an accepted answer to ``case``."""
+    failures, _ = compare(case, Answer(Verdict.ACCEPTED, argv=tuple(argv)))
+    return [failure.key for failure in failures]
 
 
 def run_cli(*argv: str) -> int:

@@ -13,20 +13,8 @@ from gi_conform import parse
 from gi_conform.argv.build import Profile
 from gi_conform.argv.facts import DevicePlace, semantic_facts
 from gi_conform.argv.read import read_argv
-from gi_conform.oracle.cases import corpus_cases
-from gi_conform.oracle.compare import compare
-from gi_conform.oracle.model import Answer, CheckCase, Verdict
 from gi_conform.pcitopology import controller_props, pci_topology
-
-
-def _case(case_id: str, profile: Profile | None = None) -> CheckCase:
-    (found,) = corpus_cases(patterns=[case_id], profile=profile)
-    return found
-
-
-def _keys(case: CheckCase, argv: list[str]) -> list[str]:
-    failures, _ = compare(case, Answer(Verdict.ACCEPTED, argv=tuple(argv)))
-    return [failure.key for failure in failures]
+from tests.helpers import corpus_case, failure_keys
 
 
 def _replace(argv: tuple[str, ...], old: str, new: str) -> list[str]:
@@ -64,75 +52,75 @@ def test_keyval_addr_and_bus_nr() -> None:
 
 
 def test_the_reference_places_every_device_it_is_given() -> None:
-    case = _case("four-gpus-seed", Profile.LIBVIRT)
+    case = corpus_case("four-gpus-seed", Profile.LIBVIRT)
     places = dict(semantic_facts(case.expectation.argv).places)
     assert places["0000:42:00.0"] == DevicePlace("pci.2", "pcie.0 > pcie-root-port@01.1", 0)
-    assert _keys(case, list(case.expectation.argv)) == []
+    assert failure_keys(case, list(case.expectation.argv)) == []
 
 
 def test_a_device_moved_to_another_slot_fails_by_default() -> None:
-    case = _case("libvirt-11.8-example")
+    case = corpus_case("libvirt-11.8-example")
     moved = _replace(case.expectation.argv, '"addr":"0x2"', '"addr":"0x3"')
-    assert _keys(case, moved) == ["FACT-DEVICE-PLACE"]
+    assert failure_keys(case, moved) == ["FACT-DEVICE-PLACE"]
     # the same place spelled otherwise is the same place
-    assert _keys(case, _replace(case.expectation.argv, '"addr":"0x2"', '"addr":16')) == []
+    assert failure_keys(case, _replace(case.expectation.argv, '"addr":"0x2"', '"addr":16')) == []
 
 
 def test_a_device_moved_to_another_function_fails() -> None:
-    case = _case("libvirt-11.8-example")
+    case = corpus_case("libvirt-11.8-example")
     moved = _replace(case.expectation.argv, '"addr":"0x2"', '"addr":"0x2.0x1"')
-    assert _keys(case, moved) == ["FACT-DEVICE-PLACE"]
+    assert failure_keys(case, moved) == ["FACT-DEVICE-PLACE"]
 
 
 def test_a_device_without_its_addr_fails() -> None:
-    case = _case("libvirt-11.8-example")
+    case = corpus_case("libvirt-11.8-example")
     moved = _replace(case.expectation.argv, ',"addr":"0x2"', "")
-    assert _keys(case, moved) == ["FACT-DEVICE-PLACE"]
+    assert failure_keys(case, moved) == ["FACT-DEVICE-PLACE"]
 
 
 def test_swapped_root_ports_fail_though_the_drivers_match() -> None:
     """Both GPUs behind root ports: the path's drivers agree, the slots do not."""
-    case = _case("four-gpus-seed", Profile.LIBVIRT)
+    case = corpus_case("four-gpus-seed", Profile.LIBVIRT)
     swapped = [
         a.replace('"bus":"pci.1"', '"bus":"pci.X"')
         .replace('"bus":"pci.2"', '"bus":"pci.1"')
         .replace('"bus":"pci.X"', '"bus":"pci.2"')
         for a in case.expectation.argv
     ]
-    keys = _keys(case, swapped)
+    keys = failure_keys(case, swapped)
     assert keys.count("FACT-DEVICE-PLACE") == 2
     assert "FACT-PCI-PATH" not in keys
 
 
 def test_a_root_port_moved_moves_the_device() -> None:
-    case = _case("four-gpus-seed", Profile.LIBVIRT)
+    case = corpus_case("four-gpus-seed", Profile.LIBVIRT)
     moved = _replace(case.expectation.argv, '"addr":"0x1.0x3"', '"addr":"0x2"')
-    assert _keys(case, moved) == ["FACT-DEVICE-PLACE"]
+    assert failure_keys(case, moved) == ["FACT-DEVICE-PLACE"]
 
 
 def test_an_expander_bus_number_is_part_of_the_place() -> None:
-    case = _case("pci-expander-gi-node")
+    case = corpus_case("pci-expander-gi-node")
     renumbered = _replace(case.expectation.argv, '"bus_nr":128', '"bus_nr":64')
-    assert _keys(case, renumbered) == ["FACT-DEVICE-PLACE"]
+    assert failure_keys(case, renumbered) == ["FACT-DEVICE-PLACE"]
 
 
 def test_a_dropped_root_port_is_a_wrong_path_not_twice_reported() -> None:
-    case = _case("pci-expander-gi-node")
+    case = corpus_case("pci-expander-gi-node")
     argv = case.expectation.argv
     port = next(i for i, a in enumerate(argv) if '"driver":"pcie-root-port"' in a)
     dropped = [*argv[: port - 1], *argv[port + 1 :]]
-    keys = _keys(case, dropped)
+    keys = failure_keys(case, dropped)
     assert "FACT-PCI-PATH" in keys
     assert "FACT-DEVICE-PLACE" not in keys
 
 
 def test_the_seed_profile_compares_the_bus_it_names() -> None:
     """The cover letter's lines write no controllers: the bus id and addr are the place."""
-    case = _case("seed-example")
+    case = corpus_case("seed-example")
     assert case.profile is Profile.SEED
-    assert _keys(case, _replace(case.expectation.argv, '"bus":"pci.3"', '"bus":"pci.4"')) == [
-        "FACT-DEVICE-PLACE"
-    ]
+    assert failure_keys(
+        case, _replace(case.expectation.argv, '"bus":"pci.3"', '"bus":"pci.4"')
+    ) == ["FACT-DEVICE-PLACE"]
 
 
 _PORT = "<controller type='pci' index='{}' model='pcie-root-port'>{}</controller>"

@@ -17,24 +17,12 @@ from gi_conform.argv.facts import DevicePlace, semantic_facts
 from gi_conform.groundtruth.guest_checks import firmware_bus_numbers
 from gi_conform.groundtruth.runnable import document_command
 from gi_conform.model import PciAddress
-from gi_conform.oracle.cases import corpus_cases
-from gi_conform.oracle.compare import compare
-from gi_conform.oracle.model import Answer, CheckCase, Verdict
 from gi_conform.pcitopology import bus_id, device_addresses, pci_topology
-
-
-def _case(case_id: str, profile: Profile | None = None) -> CheckCase:
-    (found,) = corpus_cases(patterns=[case_id], profile=profile)
-    return found
-
-
-def _keys(case: CheckCase, argv: list[str]) -> list[str]:
-    failures, _ = compare(case, Answer(Verdict.ACCEPTED, argv=tuple(argv)))
-    return [failure.key for failure in failures]
+from tests.helpers import corpus_case, failure_keys
 
 
 def _placed(case_id: str) -> list[tuple[int, int, int]]:
-    domain = _case(case_id).expectation.domain
+    domain = corpus_case(case_id).expectation.domain
     assert domain is not None
     addresses = device_addresses(domain)
     return [
@@ -70,7 +58,7 @@ def test_libvirts_place_for_devices_without_an_address(
 def test_the_root_ports_libvirt_adds() -> None:
     """Six ports as functions of slot 1 (multifunction on 1.0), port 8.., chassis 1..;
     the sixth is the spare libvirt leaves for hotplug."""
-    domain = _case("placement-q35-three-gpus").expectation.domain
+    domain = corpus_case("placement-q35-three-gpus").expectation.domain
     assert domain is not None
     topology = pci_topology(domain)
     assert sorted(topology) == [1, 2, 3, 4, 5, 6]
@@ -81,7 +69,7 @@ def test_the_root_ports_libvirt_adds() -> None:
 
 
 def test_a_pci_only_device_brings_a_bridge() -> None:
-    domain = _case("placement-q35-pci-only-devices").expectation.domain
+    domain = corpus_case("placement-q35-pci-only-devices").expectation.domain
     assert domain is not None
     bridge = pci_topology(domain)[8]  # its own root port is 7
     assert (bridge.model, bridge.bus, bridge.slot) == ("pcie-to-pci-bridge", 1, 0)
@@ -89,7 +77,7 @@ def test_a_pci_only_device_brings_a_bridge() -> None:
 
 def test_an_unmodelled_device_leaves_the_place_to_libvirt() -> None:
     """A NIC's place is not modelled, so neither is the GPU's after it."""
-    domain = _case("placement-q35-three-gpus").expectation.domain
+    domain = corpus_case("placement-q35-three-gpus").expectation.domain
     assert domain is not None
     unknown = replace(domain, other_pci=None)
     assert device_addresses(unknown) == {}
@@ -97,15 +85,15 @@ def test_an_unmodelled_device_leaves_the_place_to_libvirt() -> None:
 
 
 def test_placed_devices_are_facts_without_strict() -> None:
-    case = _case("placement-q35-three-gpus", Profile.LIBVIRT)
+    case = corpus_case("placement-q35-three-gpus", Profile.LIBVIRT)
     places = dict(semantic_facts(case.expectation.argv).places)
     assert places["0000:41:00.0"] == DevicePlace("pci.2", "pcie.0 > pcie-root-port@01.1", 0)
-    assert _keys(case, list(case.expectation.argv)) == []
+    assert failure_keys(case, list(case.expectation.argv)) == []
 
 
 def test_an_implementation_that_leaves_placement_to_qemu_fails() -> None:
     """The old reference's answer (no bus/addr, no root ports) is now a wrong place."""
-    case = _case("placement-q35-three-gpus", Profile.LIBVIRT)
+    case = corpus_case("placement-q35-three-gpus", Profile.LIBVIRT)
     argv = case.expectation.argv
     unplaced: list[str] = []
     without_ports: list[str] = []
@@ -115,31 +103,31 @@ def test_an_implementation_that_leaves_placement_to_qemu_fails() -> None:
         without_ports += option if "pcie-root-port" not in value else []
     # each GPU's path is then the root bus: a wrong path, reported once (not also as a
     # wrong place), with or without the ports
-    assert _keys(case, unplaced) == ["FACT-PCI-PATH"] * 3
-    assert _keys(case, without_ports) == ["FACT-PCI-PATH"] * 3
+    assert failure_keys(case, unplaced) == ["FACT-PCI-PATH"] * 3
+    assert failure_keys(case, without_ports) == ["FACT-PCI-PATH"] * 3
 
 
 def test_swapped_placed_gpus_fail() -> None:
-    case = _case("placement-q35-three-gpus", Profile.LIBVIRT)
+    case = corpus_case("placement-q35-three-gpus", Profile.LIBVIRT)
     swapped = [
         a.replace('"bus":"pci.2"', '"bus":"pci.X"')
         .replace('"bus":"pci.3"', '"bus":"pci.2"')
         .replace('"bus":"pci.X"', '"bus":"pci.3"')
         for a in case.expectation.argv
     ]
-    assert _keys(case, swapped).count("FACT-DEVICE-PLACE") == 2
+    assert failure_keys(case, swapped).count("FACT-DEVICE-PLACE") == 2
 
 
 def test_the_seed_profile_leaves_the_place_to_qemu() -> None:
-    case = _case("placement-q35-three-gpus", Profile.SEED)
+    case = corpus_case("placement-q35-three-gpus", Profile.SEED)
     assert not semantic_facts(case.expectation.argv).places or all(
         place.bus != "pci.2" for _, place in semantic_facts(case.expectation.argv).places
     )
-    assert _keys(case, list(case.expectation.argv)) == []
+    assert failure_keys(case, list(case.expectation.argv)) == []
 
 
 def test_pci_address_zero_is_the_host_bridge_never_a_place() -> None:
-    domain = _case("placement-pc-gpu-pair").expectation.domain
+    domain = corpus_case("placement-pc-gpu-pair").expectation.domain
     assert domain is not None
     assert PciAddress(0, 0, 0, 0) not in device_addresses(domain).values()
 
@@ -161,7 +149,7 @@ def test_the_guest_bus_numbers_are_those_of_libvirts_guest(case_id: str, buses: 
     (``gi_conform.libvirt.proof.prove``): the SRAT names 0000:05:00.0 for the pci-only
     case's GPU (04:00.0 before every controller was put back), 02-04 for the three GPUs,
     04 with the SCSI controllers' bridge."""
-    case = _case(case_id, Profile.LIBVIRT)
+    case = corpus_case(case_id, Profile.LIBVIRT)
     domain = case.expectation.domain
     assert domain is not None
     arch = "aarch64" if domain.arch == "aarch64" else "x86_64"
@@ -175,7 +163,7 @@ def test_the_guest_bus_numbers_are_those_of_libvirts_guest(case_id: str, buses: 
 def test_ports_without_address_join_an_explicit_ports_slot() -> None:
     """Measured (libvirt 12.8, ``digits-second-gpu-9-16``): root ports 3 and 4 without an
     address take 1.2 and 1.3 beside the explicit ports at 1.0 and 1.1, not a new slot."""
-    domain = _case("digits-second-gpu-9-16").expectation.domain
+    domain = corpus_case("digits-second-gpu-9-16").expectation.domain
     assert domain is not None
     topology = pci_topology(domain)
     assert [(topology[i].slot, topology[i].function, topology[i].port) for i in (3, 4)] == [

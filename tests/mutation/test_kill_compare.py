@@ -9,17 +9,12 @@ from collections.abc import Callable
 
 import pytest
 
-from gi_conform.oracle.cases import corpus_cases
 from gi_conform.oracle.compare import compare, gi_subset
 from gi_conform.oracle.model import Answer, CheckCase, Failure, FailureKind, Verdict
 from gi_conform.rules import Severity, catalogue
+from tests.helpers import corpus_case
 
 HOST = "0009:01:00.0"
-
-
-def _case(case_id: str) -> CheckCase:
-    (found,) = corpus_cases(patterns=[case_id])
-    return found
 
 
 def _accepted(case: CheckCase, edit: Callable[[list[str]], list[str]]) -> list[Failure]:
@@ -40,7 +35,7 @@ def _without_option(argv: list[str], value: str) -> list[str]:
 
 
 def test_a_missing_node_is_named_with_what_it_should_hold() -> None:
-    failures = _accepted(_case("seed-example"), lambda a: _without_option(a, "node,nodeid=8"))
+    failures = _accepted(corpus_case("seed-example"), lambda a: _without_option(a, "node,nodeid=8"))
     assert _messages(failures, "FACT-NUMA-NODES") == ["node 8 missing (cpus none, memory 0)"]
     # an invariant without a place has no argv[] prefix; one with a place has it
     assert "no -numa node for cell(s) 8" in _messages(failures, "INV-NUMA-NODES")
@@ -48,7 +43,7 @@ def test_a_missing_node_is_named_with_what_it_should_hold() -> None:
 
 
 def test_an_extra_node_is_named_as_no_cell() -> None:
-    failures = _accepted(_case("seed-example"), lambda a: [*a, "-numa", "node,nodeid=9"])
+    failures = _accepted(corpus_case("seed-example"), lambda a: [*a, "-numa", "node,nodeid=9"])
     assert _messages(failures, "FACT-NUMA-NODES") == ["node 9 is not a cell (cpus none, memory 0)"]
 
 
@@ -57,7 +52,7 @@ def test_a_node_whose_memdev_is_missing_has_unknown_memory() -> None:
         (backend,) = [a for a in argv if '"id":"ram-node0"' in a]
         return _without_option(argv, backend)
 
-    failures = _accepted(_case("seed-example"), drop_backend)
+    failures = _accepted(corpus_case("seed-example"), drop_backend)
     assert _messages(failures, "FACT-NUMA-NODES") == [
         "node 0: cpus 0-15, memory unknown, expected cpus 0-15, memory 8589934592"
     ]
@@ -65,7 +60,7 @@ def test_a_node_whose_memdev_is_missing_has_unknown_memory() -> None:
 
 def test_another_host_device_under_the_same_ids_is_named_per_id() -> None:
     failures = _accepted(
-        _case("seed-example"), lambda a: [t.replace(HOST, "0009:01:00.1") for t in a]
+        corpus_case("seed-example"), lambda a: [t.replace(HOST, "0009:01:00.1") for t in a]
     )
     assert _messages(failures, "FACT-DEVICE-IDS") == [
         f"device id 'hostdev0' is 0009:01:00.1, expected {HOST}"
@@ -78,7 +73,7 @@ def test_another_host_device_under_the_same_ids_is_named_per_id() -> None:
 
 def test_a_renamed_device_is_missing_under_one_id_and_unexpected_under_the_other() -> None:
     failures = _accepted(
-        _case("seed-example"), lambda a: [t.replace("hostdev0", "hostdevX") for t in a]
+        corpus_case("seed-example"), lambda a: [t.replace("hostdev0", "hostdevX") for t in a]
     )
     assert _messages(failures, "FACT-DEVICE-IDS") == [
         f"device id 'hostdev0' missing (expected {HOST})",
@@ -88,7 +83,7 @@ def test_a_renamed_device_is_missing_under_one_id_and_unexpected_under_the_other
 
 def test_a_device_without_id_is_missing_and_its_initiators_name_the_id() -> None:
     failures = _accepted(
-        _case("seed-example"), lambda a: [t.replace(',"id":"hostdev0"', "") for t in a]
+        corpus_case("seed-example"), lambda a: [t.replace(',"id":"hostdev0"', "") for t in a]
     )
     assert _messages(failures, "FACT-DEVICE-IDS") == [
         f"device id 'hostdev0' missing (expected {HOST})"
@@ -108,7 +103,7 @@ def test_a_device_without_id_is_missing_and_its_initiators_name_the_id() -> None
     ],
 )
 def test_a_wrong_rejection_quotes_the_first_line_of_its_message(message: str, shown: str) -> None:
-    failures, diff = compare(_case("seed-example"), Answer(Verdict.REJECTED, message=message))
+    failures, diff = compare(corpus_case("seed-example"), Answer(Verdict.REJECTED, message=message))
     assert [(f.kind, f.message) for f in failures] == [
         (FailureKind.VERDICT, f"rejected a document the reference accepts: {shown}")
     ]
@@ -118,12 +113,12 @@ def test_a_wrong_rejection_quotes_the_first_line_of_its_message(message: str, sh
 def test_unknown_and_warning_rule_ids_are_not_reported_rules() -> None:
     warning = next(r for r, rule in catalogue().items() if rule.severity is not Severity.ERROR)
     answer = Answer(Verdict.REJECTED, message="x", rules=("GI-NODE-UNKNOWN", "NOT-A-RULE", warning))
-    assert compare(_case("gi-node-unknown"), answer, messages=True) == ([], "")
+    assert compare(corpus_case("gi-node-unknown"), answer, messages=True) == ([], "")
 
 
 def test_another_host_device_leaves_pairs_missing_and_extra() -> None:
     failures = _accepted(
-        _case("seed-example"), lambda a: [t.replace(HOST, "0009:01:00.1") for t in a]
+        corpus_case("seed-example"), lambda a: [t.replace(HOST, "0009:01:00.1") for t in a]
     )
     assert _messages(failures, "FACT-GI-PAIRS") == [
         *(f"no initiator for ({HOST}, node {n})" for n in range(1, 9)),
@@ -136,7 +131,7 @@ ON_ROOT = '"bus":"pcie.0","addr":"0x2"'
 
 def test_a_device_on_a_bus_the_argv_does_not_build_is_not_traceable() -> None:
     failures = _accepted(
-        _case("disjoint-cpus"),
+        corpus_case("disjoint-cpus"),
         lambda a: [t.replace(ON_ROOT, '"bus":"pci.1","addr":"0x0"') for t in a],
     )
     assert _messages(failures, "FACT-PCI-PATH") == [
@@ -153,7 +148,7 @@ def test_a_device_moved_behind_a_root_port_names_both_paths() -> None:
         moved = [t.replace(ON_ROOT, '"bus":"pci.1","addr":"0x0"') for t in argv]
         return ["-device", port, *moved]
 
-    failures = _accepted(_case("disjoint-cpus"), move)
+    failures = _accepted(corpus_case("disjoint-cpus"), move)
     assert _messages(failures, "FACT-PCI-PATH") == [
         "PCI path of 0000:06:12.1 is pcie.0 > pcie-root-port, expected pcie.0"
     ]
@@ -166,7 +161,7 @@ def test_a_device_without_initiators_does_not_stop_the_path_check_of_the_next() 
         moved = '"bus":"pci.1","addr":"0x0"'
         return [t.replace('"bus":"pcie.0","addr":"0x3"', moved) for pair in kept for t in pair]
 
-    failures = _accepted(_case("two-gpus-nodeset"), drop_first_and_move_second)
+    failures = _accepted(corpus_case("two-gpus-nodeset"), drop_first_and_move_second)
     assert _messages(failures, "FACT-PCI-PATH") == [
         "PCI path of 0000:42:00.0 is not traceable to a root bus in the argv, expected pcie.0"
     ]
@@ -224,7 +219,7 @@ def _swapped(case: CheckCase) -> Answer:
 def test_a_strict_difference_counts_its_lines_and_shows_a_unified_diff(
     golden_name: str, source: str, diff_source: str
 ) -> None:
-    case = dataclasses.replace(_case("disjoint-cpus"), golden_name=golden_name)
+    case = dataclasses.replace(corpus_case("disjoint-cpus"), golden_name=golden_name)
     failures, diff = compare(case, _swapped(case), strict=True)
     assert [(f.kind, f.key, f.message) for f in failures] == [
         (
@@ -237,12 +232,12 @@ def test_a_strict_difference_counts_its_lines_and_shows_a_unified_diff(
 
 
 def test_a_spelling_difference_alone_is_no_failure_and_no_diff() -> None:
-    case = _case("disjoint-cpus")
+    case = corpus_case("disjoint-cpus")
     assert compare(case, _swapped(case)) == ([], "")
 
 
 def test_strict_compares_with_the_golden_file_not_the_reference_argv() -> None:
-    case = _case("disjoint-cpus")
+    case = corpus_case("disjoint-cpus")
     golden = tuple(a.replace(*SWAPPED) for a in case.expectation.argv)
     case = dataclasses.replace(case, golden=golden, golden_name="other.args")
     answer = Answer(Verdict.ACCEPTED, argv=case.expectation.argv)
@@ -253,7 +248,7 @@ def test_strict_compares_with_the_golden_file_not_the_reference_argv() -> None:
 
 
 def test_verdict_and_message_failures_say_which_rule() -> None:
-    case = _case("gi-node-unknown")
+    case = corpus_case("gi-node-unknown")
     assert compare(case, Answer(Verdict.ACCEPTED)) == (
         [
             Failure(
@@ -281,7 +276,7 @@ def test_verdict_and_message_failures_say_which_rule() -> None:
 
 def test_an_errored_answer_is_not_compared() -> None:
     with pytest.raises(ValueError, match=r"^cannot compare a errored answer$"):
-        compare(_case("gi-node-unknown"), Answer(Verdict.ERRORED))
+        compare(corpus_case("gi-node-unknown"), Answer(Verdict.ERRORED))
 
 
 def test_gi_subset_gives_a_trailing_option_an_empty_value() -> None:
@@ -292,5 +287,5 @@ def test_the_case_profile_adds_its_order_invariant() -> None:
     def node_last(argv: list[str]) -> list[str]:
         return [*_without_option(argv, "node,nodeid=1"), "-numa", "node,nodeid=1"]
 
-    failures = _accepted(_case("seed-example"), node_last)
+    failures = _accepted(corpus_case("seed-example"), node_last)
     assert "INV-ORDER-SEED" in {f.key for f in failures}

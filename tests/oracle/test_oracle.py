@@ -22,7 +22,7 @@ from gi_conform.document.validate import validate
 from gi_conform.oracle.cases import corpus_cases
 from gi_conform.oracle.compare import compare, gi_subset
 from gi_conform.oracle.impls import SpecError, parse_argv_output, parse_spec
-from gi_conform.oracle.model import Answer, CheckCase, FailureKind, Outcome, Verdict
+from gi_conform.oracle.model import Answer, FailureKind, Outcome, Verdict
 from gi_conform.oracle.protocol import (
     MESSAGES,
     PROTOCOL_VERSION,
@@ -41,17 +41,12 @@ from gi_conform.oracle.runner import (
     run_check,
 )
 from gi_conform.resources import cases_dir, reference_dir
-from tests.helpers import MUTANTS_DIR
+from tests.helpers import MUTANTS_DIR, corpus_case
 
 MUTANTS = "python:tests.mutants.mutants"
 PYTHON = shlex.quote(sys.executable)
 GENERATED = 20
 """Small on purpose: every test that generates asks for the same (cached) draws."""
-
-
-def _case(case_id: str, profile: Profile | None = None) -> CheckCase:
-    (found,) = corpus_cases(patterns=[case_id], profile=profile)
-    return found
 
 
 # --- specs and output formats -----------------------------------------------------------
@@ -152,7 +147,7 @@ def test_the_reference_passes_everything_strictly() -> None:
 
 
 def test_a_foreign_spelling_of_the_same_meaning_passes_but_not_strictly() -> None:
-    case = _case("disjoint-cpus")
+    case = corpus_case("disjoint-cpus")
     argv = list(case.expectation.argv)
     respelled = [
         a.replace("cpus=0-3,cpus=8-11", "cpus=8-11,cpus=0-3") if a.startswith("node,") else a
@@ -168,16 +163,16 @@ def test_a_foreign_spelling_of_the_same_meaning_passes_but_not_strictly() -> Non
 
 
 def test_verdict_failures_name_the_rule() -> None:
-    case = _case("gi-node-unknown")
+    case = corpus_case("gi-node-unknown")
     failures, _ = compare(case, Answer(Verdict.ACCEPTED, argv=()))
     assert [(f.kind, f.key) for f in failures] == [(FailureKind.VERDICT, "GI-NODE-UNKNOWN")]
-    valid = _case("seed-example")
+    valid = corpus_case("seed-example")
     failures, _ = compare(valid, Answer(Verdict.REJECTED, message="nope"))
     assert [f.key for f in failures] == ["VERDICT-REJECTS-VALID"]
 
 
 def test_messages_compare_rule_ids_only_when_asked() -> None:
-    case = _case("gi-node-unknown")
+    case = corpus_case("gi-node-unknown")
     vague = Answer(Verdict.REJECTED, message="bad node", rules=())
     assert compare(case, vague) == ([], "")
     failures, _ = compare(case, vague, messages=True)
