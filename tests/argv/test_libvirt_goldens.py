@@ -180,12 +180,37 @@ def document_ids(domain: Domain) -> set[str]:
     return {f"pci.{index}" for index in indices} | smmus
 
 
+def path_ids(argv: list[str]) -> set[str]:
+    """The buses between the root and each ``vfio-pci`` device of libvirt's argv: the
+    controllers libvirt added for a hostdev the document gives no guest address, which
+    decide the PCI path a Generic Initiator names (taken from libvirt's side)."""
+    parent: dict[str, str] = {}
+    starts: list[str] = []
+    for flag, value in _options(argv):
+        props = _qom(value) if flag == "-device" else None
+        if props is None or not isinstance(props.get("bus"), str):
+            continue
+        parent[str(props.get("id", ""))] = str(props["bus"])
+        if props.get("driver") == "vfio-pci":
+            starts.append(str(props["bus"]))
+    found: set[str] = set()
+    for bus in starts:
+        while bus in parent and bus not in found:
+            found.add(bus)
+            bus = parent[bus]
+    return found
+
+
 def _with_ids(lines: list[str], ids: set[str]) -> list[str]:
     return [line for line in lines if json.loads(line.split(" ", 1)[1]).get("id") in ids]
 
 
+def _split(text: str) -> list[str]:
+    return shlex.split(text.replace("\\\n", " "))
+
+
 def _libvirt_argv(path: Path) -> list[str]:
-    return shlex.split(path.read_text().replace("\\\n", " "))
+    return _split(path.read_text())
 
 
 def _libvirt_error(path: Path) -> str:
@@ -216,7 +241,7 @@ def compare(golden: Golden, feature: str) -> tuple[bool, str] | None:
     assert report.domain is not None
     theirs = feature_lines(_libvirt_argv(golden.expected), feature)
     if feature == "pci-controllers":
-        ids = document_ids(report.domain)
+        ids = document_ids(report.domain) | path_ids(_libvirt_argv(golden.expected))
         ours = _with_ids(_topology_lines(report.domain), ids)
         theirs = _with_ids(theirs, ids)
     else:
@@ -450,9 +475,68 @@ def restate_all(upstream_dir: Path) -> None:  # pragma: no cover - run by hand
     _write_manifest(entries)
 
 
+def gi_options(argv: list[str]) -> list[tuple[str, str]]:
+    """The GI-relevant options of an argv, in its order: every option some feature
+    compares (``-numa``, the cells' backends and thread contexts, ``vfio-pci``, initiators)
+    and every PCI controller and ``arm-smmuv3`` (the comparison picks the buses it needs)."""
+    kept: list[tuple[str, str]] = []
+    for flag, value in _options(argv):
+        if any(feature_lines([flag, value], feature) for feature in FEATURES):
+            kept.append((flag, value))
+    return kept
+
+
+def render_args(options: list[tuple[str, str]]) -> str:
+    """Options as libvirt's ``.args`` files write them: one per line, shell-quoted."""
+    return " \\\n".join(f"{flag} {shlex.quote(value)}" for flag, value in options) + "\n"
+
+
+def add_goldens(upstream_dir: Path, names: list[str]) -> None:  # pragma: no cover - by hand
+    """Add upstream tests to the goldens: ``upstream_dir`` holds each test's ``NAME.xml``
+    and its expected ``NAME.<arch>-latest.args`` or ``.err``, as read upstream, and a
+    ``COMMITS`` file (``FILE<TAB>COMMIT`` per line: the commit each was read at)."""
+    commits = dict(
+        line.split("\t", 1)
+        for line in (upstream_dir / "COMMITS").read_text().splitlines()
+        if line.strip()
+    )
+    entries = _manifest()
+    known = {entry["name"] for entry in entries}
+    for name in names:
+        outputs = [f"{name}.{arch}-latest.args" for arch in ("x86_64", "aarch64")]
+        outputs.append(f"{name}.x86_64-latest.err")
+        output = next(o for o in outputs if (upstream_dir / o).exists())
+        data = (upstream_dir / f"{name}.xml").read_bytes()
+        (GOLDENS / f"{name}.xml").write_text(restate(data))
+        expected = (upstream_dir / output).read_text()
+        if output.endswith(".err"):
+            target = f"{name}.err"
+            (GOLDENS / target).write_text(expected)
+        else:
+            target = output
+            (GOLDENS / target).write_text(render_args(gi_options(_split(expected))))
+        for file, upstream in ((target, output), (f"{name}.xml", f"{name}.xml")):
+            if file in known:
+                entries = [e for e in entries if e["name"] != file]
+            entry = {
+                "name": file,
+                "upstream": f"tests/qemuxmlconfdata/{upstream}",
+                "commit": commits[upstream].strip(),
+            }
+            if file.endswith(".xml"):
+                entry["upstream_blob"] = _git_blob(data)
+                entry["gi_sha256"] = _sha256(gi_extract(data))
+            entries.append(entry)
+        print(f"{name}: {target}")
+    _write_manifest(sorted(entries, key=lambda entry: entry["name"]))
+
+
 if __name__ == "__main__":  # pragma: no cover - the agreement per feature
     if sys.argv[1:2] == ["restate"]:
         restate_all(Path(sys.argv[2]))
+        sys.exit(0)
+    if sys.argv[1:2] == ["add"]:
+        add_goldens(Path(sys.argv[2]), sys.argv[3:])
         sys.exit(0)
     for name, (agree, compared, out) in agreement().items():
         print(f"{name:16} {agree}/{compared}" + (f" ({out} out of scope)" if out else ""))
