@@ -15,15 +15,16 @@ import types
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from gi_conform.argv.build import Profile, aligned_memory
+from gi_conform.argv.build import Profile, aligned_memory, build_argv, flatten
 from gi_conform.argv.facts import ROOT_BUSES
 from gi_conform.argv.options import OptionValue
+from gi_conform.argv.read import read_argv
 from gi_conform.bitmap import format_bitmap
 from gi_conform.groundtruth import acpi
 from gi_conform.groundtruth.guest import AccessClass, GuestView, pxm_to_node
 from gi_conform.groundtruth.guest_kernels import GuestKernel
 from gi_conform.groundtruth.qemu import PciPlacement, TableReadback
-from gi_conform.groundtruth.runnable import STAND_IN, STAND_IN_IDS
+from gi_conform.groundtruth.runnable import STAND_IN, STAND_IN_IDS, with_every_controller
 from gi_conform.groundtruth.tables import Check, compare_table_contents, gi_cells
 from gi_conform.model import Domain, InterconnectType
 from gi_conform.pcitopology import EXPANDER_DRIVERS, pci_path, pci_topology
@@ -45,8 +46,10 @@ __all__ = [
     "firmware_bus_numbers",
     "guest_placements",
     "guest_tables",
+    "initiator_place_checks",
     "memory_initiators",
     "node_capacity",
+    "predicted_initiator_addresses",
     "visible_cells",
 ]
 
@@ -426,6 +429,7 @@ def compare_guest(domain: Domain, profile: Profile, view: GuestView) -> tuple[Ch
     entries = readback.entries
     checks += compare_table_contents(domain, profile, readback)
     checks += _gi_devices(view, entries)
+    checks += initiator_place_checks(domain, profile, entries)
     mapping = pxm_to_node(entries)
     checks += _expander_nodes(domain, view, entries, mapping)
     if any(cell != node for cell, node in mapping.items()):
@@ -483,8 +487,13 @@ def _pci_devices(argv: Sequence[str]) -> list[_PciDevice]:
             continue
         values = props.values
         ident, bus, driver, addr = (values.get(k) for k in ("id", "bus", "driver", "addr"))
-        text, _, fn = addr.partition(".") if isinstance(addr, str) else (addr, "", "")
-        slot, function = _number(text, 16), _number(fn or "0", 16)
+        slot: int | None
+        function: int | None
+        if isinstance(addr, int) and not isinstance(addr, bool):
+            slot, function = addr >> 3, addr & 7  # QEMU reads an integer addr as devfn
+        else:
+            text, _, fn = addr.partition(".") if isinstance(addr, str) else ("", "", "")
+            slot, function = _number(text, 16), _number(fn or "0", 16)
         if not (isinstance(ident, str) and isinstance(bus, str) and isinstance(driver, str)):
             continue
         if slot is not None and function is not None:
@@ -544,3 +553,52 @@ def guest_placements(argv: Sequence[str], view: GuestView) -> dict[str, PciPlace
         if ids is not None and (device.driver != STAND_IN or ids == STAND_IN_IDS):
             placed[device.ident] = placement
     return placed
+
+
+def predicted_initiator_addresses(domain: Domain, profile: Profile) -> dict[int, tuple[str, ...]]:
+    """The guest address (``SSSS:BB:DD.F``) of each Generic Initiator's device, by node,
+    from the document alone: the device's bus and slot as the profile's argv writes them
+    (libvirt's placement, :mod:`gi_conform.pcitopology`, for a device without a guest
+    address), every bus numbered as the firmware numbers libvirt's guest
+    (:func:`firmware_bus_numbers` over every controller libvirt writes). A node whose
+    device has no predicted place (placement not modelled, the seed profile's unplaced
+    devices) is left out."""
+    argv = with_every_controller(domain, flatten(build_argv(domain, profile)))
+    numbers = firmware_bus_numbers(argv)
+    places = {
+        device.ident: f"0000:{numbers[device.bus]:02x}:{device.slot:02x}.{device.function:x}"
+        for device in _pci_devices(argv)
+        if device.bus in numbers
+    }
+    predicted: dict[int, list[str]] = {}
+    unknown: set[int] = set()
+    for initiator in read_argv(argv).initiators:
+        if initiator.node is None:
+            continue
+        place = places.get(initiator.pci_dev or "")
+        if place is None:
+            unknown.add(initiator.node)
+        else:
+            predicted.setdefault(initiator.node, []).append(place)
+    return {
+        node: tuple(sorted(set(found))) for node, found in predicted.items() if node not in unknown
+    }
+
+
+def initiator_place_checks(
+    domain: Domain, profile: Profile, entries: tuple[acpi.SratEntry, ...]
+) -> Iterator[Check]:
+    """Each node's initiators name, in the guest's SRAT, the addresses the document
+    predicts (:func:`predicted_initiator_addresses`)."""
+    seen: dict[int, set[str]] = {}
+    for entry in acpi.enabled_entries(entries):
+        if isinstance(entry, acpi.GenericInitiatorAffinity) and entry.pci_address is not None:
+            seen.setdefault(entry.proximity_domain, set()).add(entry.pci_address)
+    for node, places in sorted(predicted_initiator_addresses(domain, profile).items()):
+        found = tuple(sorted(seen.get(node, ())))
+        yield Check(
+            f"GI of node {node} at the predicted guest address",
+            ", ".join(places),
+            ", ".join(found) or "no initiator",
+            found == places,
+        )

@@ -45,6 +45,7 @@ __all__ = [
     "runnable_libvirt_argv",
     "runnable_report",
     "with_acpi",
+    "with_every_controller",
     "with_readback_memory",
 ]
 
@@ -471,12 +472,15 @@ def document_command(
     (aarch64: the ``virt`` machine with ACPI and a GICv3, which takes more than 8 vCPUs).
     ``acpi=False``: ``acpi=off`` on the machine, as libvirt runs a document without
     ``<acpi/>`` (:func:`libvirt_acpi`)."""
+    legacy = domain.machine is not None and legacy_numa_mem(domain)
     if arch == "aarch64":
-        machine = f"virt,acpi={'on' if acpi else 'off'},gic-version=max"
+        # only a machine type up to 5.0 takes the legacy mem=: virt-5.0 on aarch64
+        kind = "virt-5.0" if legacy else "virt"
+        machine = f"{kind},acpi={'on' if acpi else 'off'},gic-version=max"
     else:
         machine = "pc" if domain.pci_root_bus == "pci.0" else "q35"
-    if domain.machine is not None and legacy_numa_mem(domain):
-        machine = domain.machine  # only a machine type up to 5.0 takes the legacy mem=
+        if legacy and domain.machine is not None:
+            machine = domain.machine  # the document's own machine type, up to 5.0
     if not acpi and arch != "aarch64":
         machine += ",acpi=off"
     bridges = {
@@ -485,7 +489,7 @@ def document_command(
         if c.index is not None and c.model in _BRIDGE_DRIVERS
     }
     return runnable_argv(
-        _with_every_controller(domain, flatten(build_argv(domain, profile))),
+        with_every_controller(domain, flatten(build_argv(domain, profile))),
         memory_bytes=memory_size(domain),
         vcpus=domain.vcpus or 1,
         machine=machine,
@@ -494,7 +498,7 @@ def document_command(
     )
 
 
-def _with_every_controller(domain: Domain, argv: list[str]) -> list[str]:
+def with_every_controller(domain: Domain, argv: list[str]) -> list[str]:
     """The argv with the controllers libvirt would write for its devices' buses.
 
     The seed profile writes no controller, the libvirt profile only the PCI path of each
