@@ -194,7 +194,8 @@ def path_ids(argv: list[str]) -> set[str]:
         if props.get("driver") == "vfio-pci":
             starts.append(str(props["bus"]))
     found: set[str] = set()
-    for bus in starts:
+    for start in starts:
+        bus = start
         while bus in parent and bus not in found:
             found.add(bus)
             bus = parent[bus]
