@@ -405,6 +405,8 @@ def test_check_impl_libvirt_over_the_corpus(real_libvirt: Libvirt) -> None:
     for case, message in (
         ("memory-hugepages-anonymous", "hugepages are not allowed with anonymous memory source"),
         ("iommufd-fdgroup-disabled", "Setting 'fdgroup' when 'iommufd' is disabled"),
+        ("hostdev-mdev-display-graphics", "graphics device is needed for attribute value"),
+        ("pci-controller-model-missing", "PCI controller model was not set correctly"),
     ):
         assert results[case].outcome is Outcome.PASSED
         assert message in results[case].answer.message
