@@ -321,7 +321,8 @@ class PciController:
     """``<controller type='pci' index model>``: one guest PCI bus and how it is attached.
 
     ``None`` marks what the document does not write (libvirt chooses it; see
-    :mod:`gi_conform.pcitopology`) or what is already reported invalid.
+    :mod:`gi_conform.pcitopology`) or what is already reported invalid. A ``model`` libvirt
+    12.8 does not choose: a controller without one is refused (PCI-CONTROLLER-MODEL-MISSING).
     """
 
     index: int | None
@@ -404,6 +405,9 @@ class Domain:
     video: bool = False
     """A primary video device (``<video>`` not ``none``, or ``<graphics>`` that libvirt
     gives one): on x86 it takes a slot of bus 0 before libvirt places controllers."""
+    graphics: bool = False
+    """A ``<graphics>`` element of any type: libvirt 12.8 refuses an mdev's ``display='on'``
+    without one (HOSTDEV-MDEV-DISPLAY-GRAPHICS); a video device alone is not enough."""
     memory_backing: MemoryBacking | None = None
     numatune: Numatune | None = None
     iommufd: bool | None = None

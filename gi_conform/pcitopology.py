@@ -109,7 +109,8 @@ def bus_id(domain: Domain, bus: int) -> str:
 
 def _declared(domain: Domain) -> dict[int, PciController]:
     """The first declared controller of each index with a model (libvirt refuses the rest:
-    PCI-CONTROLLER-INDEX-DUPLICATE)."""
+    PCI-CONTROLLER-INDEX-DUPLICATE, and PCI-CONTROLLER-MODEL-MISSING for one without a
+    model: libvirt 12.8 defaults none, so no valid document has one)."""
     found: dict[int, PciController] = {}
     for controller in domain.pci_controllers:
         if controller.index is not None and controller.model is not None:

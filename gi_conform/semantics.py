@@ -267,11 +267,13 @@ def added_bus_model(domain: Domain) -> str:
     return "pcie-root-port" if domain.pci_root_bus == "pcie.0" else "pci-bridge"
 
 
-def bus_model(domain: Domain, bus: int) -> str:
-    """What guest bus ``bus`` > 0 is: its declared controller model, else the one libvirt
-    adds for it (:func:`added_bus_model`)."""
+def bus_model(domain: Domain, bus: int) -> str | None:
+    """What guest bus ``bus`` > 0 is: its declared controller's model, else the one libvirt
+    adds for it (:func:`added_bus_model`). None when that controller has no model: libvirt
+    12.8 gives it none and refuses the document (PCI-CONTROLLER-MODEL-MISSING), so the
+    bus is nothing the other rules could judge."""
     for controller in domain.pci_controllers:
-        if controller.index == bus and controller.model is not None:
+        if controller.index == bus:
             return controller.model
     return added_bus_model(domain)
 

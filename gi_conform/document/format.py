@@ -380,8 +380,12 @@ def _devices(devices: _Node, domain: Domain) -> None:
     for iommu in domain.iommus:
         _iommu(devices, iommu)
     _other_pci(devices, domain.other_pci)
+    if domain.graphics:
+        devices.add("graphics", ("type", "vnc"))
     if domain.video:
         devices.add("video")
+    elif domain.graphics:  # else libvirt (and the parser) give <graphics> a primary video
+        devices.add("video").add("model", ("type", "none"))
     for slot in domain.root_slots_taken:
         # the model keeps only that some other device takes the slot: an RNG stands for it
         rng = devices.add("rng", ("model", "virtio"))

@@ -241,6 +241,7 @@ class _DomainReader:
             root_slots_taken=root_slots_taken(by_tag),
             other_pci=other_pci_devices(by_tag),
             video=has_video(by_tag),
+            graphics="graphics" in by_tag,
             memory_backing=self.numa_reader.memory_backing(top.get("memoryBacking")),
             numatune=self.numa_reader.numatune(numatune, vcpu_auto=_vcpu_auto(root))
             if numatune is not None

@@ -263,9 +263,21 @@ def _device_rules(domain: Domain) -> Iterator[Violation]:
     yield from _hostdev_duplicate_rules(domain, guests)
     yield from _guest_slot_rules(domain, guests)
     yield from _address_type_rules(domain)
+    if not domain.graphics:
+        yield from _display_rules(domain)
     if domain.iommufd is False and domain.iommufd_fdgroup is not None:
         # libvirt 12.8 refuses it even when a hostdev turns iommufd on itself
         yield violation("HOSTDEV-IOMMUFD-FDGROUP", domain.line, "<iommufd>")
+
+
+def _display_rules(domain: Domain) -> Iterator[Violation]:
+    """libvirt 12.8 (qemuValidateDomainMdevDefVFIOPCI): an mdev's ``display='on'`` needs a
+    ``<graphics>`` of any type in a domain that has none; a ``<video>`` does not count."""
+    for hostdev in domain.hostdevs:
+        if hostdev.display and hostdev.kind is HostdevKind.MDEV:
+            yield violation(
+                "HOSTDEV-MDEV-DISPLAY-GRAPHICS", hostdev.line, f"hostdev '{hostdev.alias}'"
+            )
 
 
 def _address_type_rules(domain: Domain) -> Iterator[Violation]:

@@ -21,7 +21,25 @@ _BUSNR_RANGE = range(1, 255)
 
 
 def _label(controller: PciController) -> str:
-    return f"<controller type='pci' index='{controller.index}' model='{controller.model}'>"
+    model = "" if controller.model is None else f" model='{controller.model}'"
+    return f"<controller type='pci' index='{controller.index}'{model}>"
+
+
+def _model_missing(domain: Domain, controller: PciController) -> Violation:
+    """libvirt 12.8 gives a PCI controller no default model (measured on q35, i440fx and
+    virt): index 0 must name the machine's root (its post-parse check), any other index
+    has none when the buses are built (virDomainPCIAddressBusSetModel)."""
+    if controller.index == 0:
+        root = "pcie-root" if domain.pci_root_bus == "pcie.0" else "pci-root"
+        detail = (
+            f"The PCI controller with index='0' must be model='{root}' for this machine "
+            "type, but model='(null)' was found instead"
+        )
+    else:
+        detail = "PCI controller model was not set correctly"
+    return violation(
+        "PCI-CONTROLLER-MODEL-MISSING", controller.line, _label(controller), detail=detail
+    )
 
 
 def pci_rules(domain: Domain) -> Iterator[Violation]:
@@ -40,6 +58,8 @@ def pci_rules(domain: Domain) -> Iterator[Violation]:
             )
             continue
         first_line[controller.index] = controller.line
+        if controller.model is None:
+            yield _model_missing(domain, controller)
         yield from _expander_rules(domain, controller)
     yield from _plug_rules(domain)
     yield from _iommu_rules(domain)
@@ -101,7 +121,7 @@ def _plug_rules(domain: Domain) -> Iterator[Violation]:
         if controller.model != "pcie-root-port" or address is None or address.bus == 0:
             continue
         parent = bus_model(domain, address.bus)
-        if parent != "pcie-expander-bus":
+        if parent is not None and parent != "pcie-expander-bus":
             yield violation(
                 "PCI-BUS-PLUG",
                 controller.line,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import re
 import shutil
@@ -76,6 +77,8 @@ _USB_HOSTDEV = re.compile(
     rb"<hostdev(?=\s)[^>]*\stype\s*=\s*(['\"])usb\1[^>]*>.*?</hostdev>", re.DOTALL
 )
 _SOURCE = re.compile(rb"<source(?=[\s>])[^>]*>.*?</source>", re.DOTALL)
+_USB_ADDRESS = re.compile(rb"<address(?=[\s/>])[^>]*>")
+_USB_FIELD = re.compile(rb"\s(bus|device)\s*=\s*(['\"])([^'\"]*)\2")
 _UUID_TAG = re.compile(rb"<uuid(?=[\s/>])")
 _NAME_END = re.compile(rb"</name>")
 HUGETLBFS_PAGE_SIZES = (2 << 20, 1 << 30)
@@ -156,14 +159,33 @@ def _well_formed(xml: bytes) -> bool:
     return root.tag == "domain"
 
 
-def _fill_usb_address(match: re.Match[bytes], counter: list[int]) -> bytes:
-    """A USB hostdev block with ``<address bus='1' device='N'/>`` added to its source."""
+def _usb_devices_on_bus_1(document: bytes) -> set[int]:
+    """The device numbers the document's USB sources already give on bus 1: a vendor/product
+    device must get another (libvirt: 'Hostdev already exists in the domain configuration')."""
+    taken: set[int] = set()
+    for block in _USB_HOSTDEV.finditer(document):
+        source = _SOURCE.search(block.group(0))
+        address = _USB_ADDRESS.search(source.group(0)) if source is not None else None
+        if address is None:
+            continue
+        fields = {name: value for name, _, value in _USB_FIELD.findall(address.group(0))}
+        with contextlib.suppress(KeyError, ValueError):
+            if int(fields[b"bus"], 0) == 1:
+                taken.add(int(fields[b"device"], 0))
+    return taken
+
+
+def _fill_usb_address(match: re.Match[bytes], counter: list[int], taken: set[int]) -> bytes:
+    """A USB hostdev block with ``<address bus='1' device='N'/>`` added to its source, N from
+    2 up, skipping the numbers in ``taken`` (and adding its own to them)."""
     block = match.group(0)
     source = _SOURCE.search(block)
     if source is None or b"<address" in source.group(0):
         return block
     counter[0] += 1
-    address = b"<address bus='1' device='%d'/>" % (counter[0] + 1)
+    device = next(n for n in itertools.count(2) if n not in taken)
+    taken.add(device)
+    address = b"<address bus='1' device='%d'/>" % device
     close = source.end() - len(b"</source>")
     return block[:close] + address + block[close:]
 
@@ -206,7 +228,8 @@ def prepare_document(xml: bytes) -> tuple[bytes, tuple[str, ...]]:
 
     document = _CPU_TAG.sub(cpu_tag, document)
     counter = [0]
-    document = _USB_HOSTDEV.sub(lambda m: _fill_usb_address(m, counter), document)
+    taken = _usb_devices_on_bus_1(document)
+    document = _USB_HOSTDEV.sub(lambda m: _fill_usb_address(m, counter, taken), document)
     if counter[0]:
         changes.append(
             f"{counter[0]} USB hostdev(s) by vendor/product given bus 1 device 2.. "

@@ -33,6 +33,7 @@ from gi_conform.strategies._mutations_devices import (
     _m_hugepages_anonymous,
     _m_iommufd_fdgroup,
     _m_iommufd_syntax,
+    _m_mdev_display_graphics,
     _m_multifunction,
     _m_source_duplicate,
 )
@@ -77,6 +78,7 @@ from gi_conform.strategies._mutations_domain import (
 from gi_conform.strategies._mutations_pci import (
     _m_bus_plug,
     _m_controller_index_duplicate,
+    _m_controller_model_missing,
     _m_expander_busnr_range,
     _m_expander_machine,
     _m_expander_node_unknown,
@@ -114,7 +116,9 @@ _MUTATIONS: dict[str, _Mutation] = {
     "HOSTDEV-GUEST-ADDRESS-TYPE": _m_guest_address_type,
     "HOSTDEV-IOMMUFD-SYNTAX": _m_iommufd_syntax,
     "HOSTDEV-IOMMUFD-FDGROUP": _m_iommufd_fdgroup,
+    "HOSTDEV-MDEV-DISPLAY-GRAPHICS": _m_mdev_display_graphics,
     "PCI-CONTROLLER-INDEX-DUPLICATE": _m_controller_index_duplicate,
+    "PCI-CONTROLLER-MODEL-MISSING": _m_controller_model_missing,
     "PCI-EXPANDER-MACHINE": _m_expander_machine,
     "PCI-EXPANDER-NODE-UNKNOWN": _m_expander_node_unknown,
     "PCI-EXPANDER-BUSNR-RANGE": _m_expander_busnr_range,

@@ -346,6 +346,24 @@ def _m_iommufd_fdgroup(draw: st.DrawFn, domain: Domain, root: etree._Element) ->
     iommufd.set("fdgroup", draw(st.sampled_from(("iommu", "", "group-1"))))
 
 
+def _m_mdev_display_graphics(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """An mdev with ``display='on'`` (an existing one, or a new one without a guest
+    address) in a document that has no ``<graphics>``: rendered documents never do."""
+    mdevs = [h for h in _hostdev_elements(root) if h.get("type") == "mdev"]
+    existing: bool = draw(st.booleans())
+    if mdevs and existing:
+        element = draw(st.sampled_from(mdevs))
+    else:
+        used = {str(h.source) for h in domain.hostdevs if h.kind is HostdevKind.MDEV}
+        uuid = str(draw(st.uuids().filter(lambda u: f"mdev {u}" not in used)))
+        element = etree.Element("hostdev", mode="subsystem", type="mdev", model="vfio-pci")
+        etree.SubElement(etree.SubElement(element, "source"), "address", uuid=uuid)
+        _devices(root).append(element)
+    element.set("display", "on")
+    if draw(st.booleans()):
+        element.set("ramfb", "on")  # libvirt refuses it the same way with a ramfb
+
+
 def _m_hugepages_anonymous(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
     """``<hugepages>`` (any page, or none: the host's default) with an anonymous source.
 

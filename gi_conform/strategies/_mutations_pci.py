@@ -48,6 +48,14 @@ def _m_controller_index_duplicate(draw: st.DrawFn, domain: Domain, root: etree._
         _devices(root).append(_controller(index, model))
 
 
+def _m_controller_model_missing(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """A PCI controller without a model: a new one at a fresh index, or index 0 (the root)
+    when the document declares none there."""
+    zero_free = all(c.index != 0 for c in domain.pci_controllers)
+    index = 0 if zero_free and draw(st.booleans()) else _fresh_index(draw, domain)
+    _devices(root).append(etree.Element("controller", type="pci", index=str(index)))
+
+
 def _m_expander_machine(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
     """The other root bus's expander bus: pci-expander-bus on PCIe, and the reverse."""
     wrong = "pci-expander-bus" if domain.pci_root_bus == "pcie.0" else "pcie-expander-bus"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -73,6 +74,30 @@ def test_prepare_document_gives_usb_by_vendor_an_address() -> None:
     document, changes = prepare_document(xml)
     assert b"<address bus='1' device='2'/></source>" in document
     assert any("USB" in change for change in changes)
+
+
+def test_prepare_document_gives_usb_by_vendor_an_address_no_other_usb_device_has() -> None:
+    """A device number the document already gives on bus 1 is skipped: libvirt refused the
+    two as 'Hostdev already exists in the domain configuration' (generated document)."""
+    by_address = (
+        "<hostdev mode='subsystem' type='usb'><source>"
+        "<address bus='{bus}' device='{device}'/></source></hostdev>"
+    )
+    by_vendor = (
+        "<hostdev mode='subsystem' type='usb'><source><vendor id='0x0006'/>"
+        "<product id='0x0001'/></source></hostdev>"
+    )
+    devices = (
+        by_address.format(bus="1", device="2")
+        + by_vendor
+        + by_address.format(bus="0x1", device="0x3")
+        + by_address.format(bus="2", device="4")
+        + by_vendor.replace("0x0001", "0x0002")
+    )
+    xml = f"<domain type='qemu'><name>u</name><devices>{devices}</devices></domain>".encode()
+    document, _ = prepare_document(xml)
+    given = re.findall(rb"<product id='[^']*'/><address bus='1' device='(\d+)'/>", document)
+    assert given == [b"4", b"5"]
 
 
 @pytest.mark.parametrize("name", ["xml-malformed.xml", "xml-malformed-latin1.xml", "xml-root.xml"])
@@ -405,6 +430,8 @@ def test_check_impl_libvirt_over_the_corpus(real_libvirt: Libvirt) -> None:
     for case, message in (
         ("memory-hugepages-anonymous", "hugepages are not allowed with anonymous memory source"),
         ("iommufd-fdgroup-disabled", "Setting 'fdgroup' when 'iommufd' is disabled"),
+        ("hostdev-mdev-display-graphics", "graphics device is needed for attribute value"),
+        ("pci-controller-model-missing", "PCI controller model was not set correctly"),
     ):
         assert results[case].outcome is Outcome.PASSED
         assert message in results[case].answer.message

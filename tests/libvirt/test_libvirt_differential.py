@@ -48,6 +48,8 @@ PROVEN_GAPS = frozenset(
         # libvirt accepts, the guest's SRAT lacks the initiators (srat-missing)
         "GI-NO-NUMA",
         "GI-DEVICE-NOT-PCI",
+        # libvirt writes acpi=off: no SRAT at all (finding libvirt-acpi-off, srat-missing)
+        "GI-ACPI-DISABLED",
     }
 )
 """Reference rules libvirt 12.8 does not enforce, each proven a gap in real QEMU."""

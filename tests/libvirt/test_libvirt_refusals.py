@@ -1,0 +1,20 @@
+"""The measurements ``tests/document/test_libvirt_refusals.py`` holds the reference to,
+taken again on real libvirt 12.8: each document converts, or is refused with its message."""
+
+from __future__ import annotations
+
+import pytest
+
+from gi_conform.libvirt.convert import convert
+from gi_conform.libvirt.install import Libvirt
+from tests.document.test_libvirt_refusals import ROWS, Measured, document
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.name)
+def test_libvirt_12_8_answers_as_recorded(real_libvirt: Libvirt, row: Measured) -> None:
+    result = convert(document(row).encode(), libvirt=real_libvirt, timeout=60)
+    if row.refusal is None:
+        assert result.accepted, result.message
+    else:
+        assert not result.accepted, f"libvirt converts it: {row.name}"
+        assert row.refusal in result.message
