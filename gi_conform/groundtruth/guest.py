@@ -32,6 +32,7 @@ from gi_conform.groundtruth.qemu import QemuRefused, QemuTimeout
 from gi_conform.groundtruth.runnable import document_command
 from gi_conform.groundtruth.serial import DONE_MARKER, SerialReport, read_frames
 from gi_conform.model import Domain
+from gi_conform.semantics import legacy_numa_mem
 
 __all__ = [
     "AARCH64_MIN_MEMORY",
@@ -284,6 +285,8 @@ def not_applicable(domain: Domain, arch: str, kernel: GuestKernel | None = None)
         return "an i440fx machine is x86 only"
     if arch == "aarch64" and 0 < domain.memory < AARCH64_MIN_MEMORY:
         return f"UEFI needs more than {domain.memory >> 20} MiB (its firmware stops)"
+    if arch == "aarch64" and legacy_numa_mem(domain) and (domain.vcpus or 1) > 8:
+        return "a legacy mem= machine (virt-5.0) runs on a GICv2 here, which holds 8 vCPUs"
     limit = None if kernel is None else kernel.node_limit
     if limit is not None and len(domain.cells) > limit:
         return f"kernel {kernel.name if kernel else ''} holds {limit} NUMA nodes at most"

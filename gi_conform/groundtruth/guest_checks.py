@@ -510,8 +510,9 @@ def firmware_bus_numbers(argv: Sequence[str]) -> dict[str, int]:
     (slot, function) order, no numbers kept for hotplug: how EDK2 and SeaBIOS scan.
     Measured on aarch64 (EDK2 2026.08, Linux 6.1 keeps the firmware's numbers): root
     ports ``pci.1``, ``pci.2`` at 00:01.0/.1 are buses 1 and 2, a root port behind a
-    ``pxb-pcie`` with ``bus_nr`` 64 is bus 0x41. Guesswork only until the guest confirms
-    it (:func:`guest_placements`)."""
+    ``pxb-pcie`` with ``bus_nr`` 64 is bus 0x41; a ``pxb``'s bus is ``bus_nr`` + 1 (its
+    internal pci-bridge; measured on i440fx). Guesswork only until the guest confirms it
+    (:func:`guest_placements`)."""
     devices = _pci_devices(argv)
     children: dict[str, list[_PciDevice]] = {}
     for device in sorted(devices, key=lambda d: (d.slot, d.function)):
@@ -529,7 +530,10 @@ def firmware_bus_numbers(argv: Sequence[str]) -> dict[str, int]:
         below(root, 0, 1)
     for device in devices:  # an expander host bridge's root bus is numbered by its bus_nr
         if device.driver in EXPANDER_DRIVERS and device.bus_nr is not None:
-            below(device.ident, device.bus_nr, device.bus_nr + 1)
+            # a PCI pxb's id names the pci-bridge QEMU puts behind its root bus (measured:
+            # bus_nr 0xfe, its device at 0xff), a pxb-pcie's id the root bus itself
+            number = device.bus_nr + (device.driver == "pxb")
+            below(device.ident, number, number + 1)
     return numbers
 
 

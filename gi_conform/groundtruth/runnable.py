@@ -475,8 +475,10 @@ def document_command(
     legacy = domain.machine is not None and legacy_numa_mem(domain)
     if arch == "aarch64":
         # only a machine type up to 5.0 takes the legacy mem=: virt-5.0 on aarch64
+        # virt-5.0 has no ITS under TCG: a GICv2 gives MSI through its v2m frame (8 vCPUs)
         kind = "virt-5.0" if legacy else "virt"
-        machine = f"{kind},acpi={'on' if acpi else 'off'},gic-version=max"
+        gic = "2" if legacy else "max"
+        machine = f"{kind},acpi={'on' if acpi else 'off'},gic-version={gic}"
     else:
         machine = "pc" if domain.pci_root_bus == "pci.0" else "q35"
         if legacy and domain.machine is not None:

@@ -242,7 +242,7 @@ def prepare_document(xml: bytes) -> tuple[bytes, tuple[str, ...]]:
     return document, tuple(changes)
 
 
-_ENVIRONMENT = (
+_ENVIRONMENT: tuple[tuple[str | re.Pattern[str], str], ...] = (
     (
         "hugetlbfs filesystem is not mounted",
         "no hugetlbfs mounted in the chroot (run gi-conform libvirt setup again)",
@@ -264,6 +264,14 @@ _ENVIRONMENT = (
         "VFIO PCI device assignment is not supported by the host",
         "the chroot lacks the VFIO stand-ins (run gi-conform libvirt setup again)",
     ),
+    (
+        re.compile(r"NUMA node \d+ is unavailable"),
+        "this host lacks a NUMA node the document binds (libvirt's own tests mock nodes 0-3)",
+    ),
+    (
+        re.compile(r"does not support video model '(qxl|virtio)'"),
+        "the chroot's QEMU lacks that display device",
+    ),
 )
 """libvirt messages that are facts of the harness's chroot, never of the document or of
 libvirt's rules: a document refused only for one of them measures nothing."""
@@ -273,7 +281,7 @@ def environment_reason(message: str) -> str | None:
     """``environment: <why>`` when libvirt's rejection comes from the harness's
     environment (see ``_ENVIRONMENT``), else None: a verdict on the document."""
     for needle, why in _ENVIRONMENT:
-        if needle in message:
+        if needle.search(message) if isinstance(needle, re.Pattern) else needle in message:
             return f"environment: {why}"
     return None
 

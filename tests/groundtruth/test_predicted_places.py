@@ -36,6 +36,12 @@ from tests.helpers import corpus_case
         ("placement-q35-pci-only-devices", {1: ("0000:05:00.0",), 2: ("0000:05:00.0",)}),
         # i440fx: no bridges, libvirt's slots 2 and 3 of bus 0
         ("placement-pc-gpu-pair", {1: ("0000:00:02.0",), 2: ("0000:00:03.0",)}),
+        # a pxb with bus_nr 254: its device sits behind QEMU's internal pci-bridge, bus 0xff
+        # (gi-conform guest, x86_64, 2026-12-07; the prediction said 0xfe before)
+        (
+            "pci-expander-i440fx",
+            {1: ("0000:ff:01.0",), 2: ("0000:ff:01.0",), 3: ("0000:ff:01.0",)},
+        ),
     ],
 )
 def test_predicted_addresses_are_the_measured_ones(

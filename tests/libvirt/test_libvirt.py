@@ -178,7 +178,19 @@ def test_reduce_keeps_the_gi_relevant_options_in_order() -> None:
             "support machine type 'pc-q35-2.0'",
             True,
         ),
+        ("error: unsupported configuration: NUMA node 2 is unavailable", True),
+        (
+            "error: unsupported configuration: domain configuration does not support video "
+            "model 'qxl'",
+            True,
+        ),
         # libvirt's own rules: verdicts on the document, never the environment's
+        ("error: unsupported configuration: NUMA node 2 is not available", False),
+        (
+            "error: unsupported configuration: domain configuration does not support video "
+            "model 'vga'",
+            False,
+        ),
         ("error: invalid argument: Failed to parse bitmap 'abc'", False),
         (
             "error: unsupported configuration: hugepages are not allowed with anonymous memory "
