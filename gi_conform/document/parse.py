@@ -220,13 +220,15 @@ class _DomainReader:
             if iommufd is not None
             else None
         )
+        arch = os_type.get("arch", "x86_64") if os_type is not None else "x86_64"
+        machine = os_type.get("machine") if os_type is not None else None
         domain = _assembled(
             Domain,
             name=_text(top.get("name")).strip(),
             domain_type=root.get("type", "kvm"),
             uuid=_text(top.get("uuid")).strip() or None,
-            arch=os_type.get("arch", "x86_64") if os_type is not None else "x86_64",
-            machine=os_type.get("machine") if os_type is not None else None,
+            arch=arch,
+            machine=machine,
             vcpus=self._vcpus(top.get("vcpu")),
             memory=self._domain_memory(top.get("memory")),
             acpi=None if features is None else _find_path(features, "acpi") is not None,
@@ -238,7 +240,9 @@ class _DomainReader:
             interconnects=self.numa_reader.interconnects(numa) if numa is not None else (),
             pci_controllers=pci_controllers(by_tag.get("controller", ())),
             iommus=iommus(by_tag.get("iommu", ())),
-            root_slots_taken=root_slots_taken(by_tag),
+            root_slots_taken=tuple(
+                slot for slot in root_slots_taken(by_tag) if slot not in _chipset(arch, machine)
+            ),
             other_pci=other_pci_devices(by_tag),
             video=has_video(by_tag),
             graphics="graphics" in by_tag,
@@ -668,6 +672,15 @@ class _DomainReader:
             alias_given=alias_given,
             line=element.sourceline or 0,
         )
+
+
+def _chipset(arch: str, machine: str | None) -> frozenset[int]:
+    """Bus-0 slots an x86 machine's chipset holds (q35's 0x1f, i440fx's PIIX3 at 1): libvirt
+    reserves them whatever the document says, so a device libvirt writes there (q35's SATA
+    at 1f.2, PIIX3's USB at 1.2) takes no slot of its own."""
+    if arch not in ("x86_64", "i686"):
+        return frozenset()
+    return frozenset({0x1F}) if machine is not None and "q35" in machine else frozenset({1})
 
 
 def _uefi(os_element: etree._Element | None) -> bool:

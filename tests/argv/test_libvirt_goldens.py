@@ -47,6 +47,7 @@ from lxml import etree
 
 from gi_conform.argv.build import Option, Profile, build_argv, flatten
 from gi_conform.argv.options import json_object
+from gi_conform.bitmap import BitmapError, format_bitmap, parse_bitmap
 from gi_conform.document.format import format_xml
 from gi_conform.document.validate import validate
 from gi_conform.model import Domain
@@ -344,8 +345,26 @@ def _value(text: str) -> str:
     return text
 
 
+_BITMAPS = frozenset({"nodeset", "cpus"})
+"""Attributes that are libvirt bitmaps: ``0-2,^1`` and ``0,2`` say the same."""
+_NOT_GI_ATTRIBUTES = {("vcpu", "cpuset"), ("driver", "name"), ("driver", "model")}
+"""Read by libvirt, never on the GI lines: the vCPU threads' host affinity, a hostdev's
+backend (``vfio``, the only one QEMU has) and its host-side variant driver."""
+
+
+def _bitmap(text: str) -> str:
+    try:
+        return format_bitmap(parse_bitmap(text, limit=1 << 16))
+    except BitmapError:
+        return text
+
+
 def _attributes(element: etree._Element, position: int) -> dict[str, str]:
-    values = {str(k): _value(str(v)) for k, v in element.attrib.items()}
+    values = {
+        str(k): _bitmap(str(v)) if k in _BITMAPS else _value(str(v))
+        for k, v in element.attrib.items()
+        if (element.tag, k) not in _NOT_GI_ATTRIBUTES
+    }
     if element.tag in ("cell", "page", "memory"):
         scale = _UNITS.get(values.pop("unit", "KiB").lower(), 1024)
         for key in ("memory", "size"):
@@ -370,6 +389,8 @@ def _lines(element: etree._Element, depth: int, position: int, out: list[str]) -
     kids = [
         k for k in element if isinstance(k.tag, str) and (element.tag, k.tag) not in _NOT_COMPARED
     ]
+    if element.tag == "numatune":  # libvirt writes <memory> first, then memnodes by cell
+        kids.sort(key=lambda k: (k.tag != "memory", int(_value(str(k.get("cellid", "0"))) or 0)))
     for index, kid in enumerate(kids):
         _lines(kid, depth + 1, index, out)
 
