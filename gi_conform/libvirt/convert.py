@@ -58,6 +58,7 @@ __all__ = [
     "prepare_document",
     "reduce",
     "run_on_document",
+    "system_paths",
 ]
 
 STABLE_UUID = "c7a5fdbd-edaf-9455-926a-d65c16db1809"
@@ -286,6 +287,22 @@ def environment_reason(message: str) -> str | None:
     return None
 
 
+_EMBEDDED_PATHS = (
+    (re.compile(r"/var/lib/gi-conform/embed-\d+/lib/qemu/"), "/var/lib/libvirt/qemu/"),
+    (re.compile(r"/libvirt/qemu-embed-[0-9a-f]+/"), "/libvirt/qemu/"),
+)
+
+
+def system_paths(argv: Sequence[str]) -> list[str]:
+    """``argv`` with the embedded driver's state paths as libvirt's system driver writes
+    them (a memory backend's ``mem-path`` under ``/var/lib/libvirt/qemu/ram/`` or a
+    hugetlbfs's ``libvirt/qemu/``): where the harness runs libvirt is not the document's."""
+    out = list(argv)
+    for pattern, replacement in _EMBEDDED_PATHS:
+        out = [pattern.sub(replacement, token) for token in out]
+    return out
+
+
 def parse_virsh_output(text: str) -> tuple[list[str], list[str]]:
     """``(environment, argv)`` from ``domxml-to-native``'s one line of shell words."""
     words = read_args_text(text)
@@ -476,7 +493,7 @@ def convert(
         environment, argv = parse_virsh_output(stdout)
         return LibvirtResult(
             accepted=True,
-            argv=tuple(argv),
+            argv=tuple(system_paths(argv)),
             message=stderr,
             seconds=seconds,
             document=document,

@@ -36,6 +36,7 @@ from gi_conform.libvirt.convert import (
     parse_virsh_output,
     prepare_document,
     reduce,
+    system_paths,
 )
 from gi_conform.libvirt.install import Libvirt
 from gi_conform.libvirt.lifecycle import LibvirtSetupError, _stub_host, setup, teardown
@@ -319,8 +320,9 @@ def test_fresh_process_per_call_and_parallel_roots(real_libvirt: Libvirt) -> Non
     for thread in threads:
         thread.join()
     assert len(results) == 3 * real_libvirt.drivers
-    # the whole argv differs between driver roots only by the root's own paths
-    assert len(set(results)) == len(set(drivers))
+    # the whole argv is the same from every driver root: its own paths read as the
+    # system driver's (system_paths)
+    assert len(set(results)) == 1
     expected = read_args_text((cases_dir() / "two-gpus-nodeset.libvirt.args").read_text())
     assert all(reduce(argv) == expected for argv in results)
     if real_libvirt.drivers > 1:
@@ -385,7 +387,7 @@ def test_hugepage_documents_measure_libvirt_not_the_chroot(
     result = convert(xml, libvirt=real_libvirt, timeout=60)
     assert result.accepted, result.message
     backends = [word for word in result.argv if '"ram-node0"' in word]
-    assert f'"mem-path":"/dev/{mount}/libvirt/qemu-embed-' in backends[0]
+    assert f'"mem-path":"/dev/{mount}/libvirt/qemu/-1-' in backends[0]
     assert _hugetlbfs_mounts_on_the_host() == before  # nothing left mounted on the host
     odd = xml.replace(b"<hugepages/>", b"<hugepages><page size='16' unit='M'/></hugepages>")
     if not page:  # a page size x86 has no hugetlbfs for: the environment, not libvirt
@@ -493,4 +495,19 @@ def test_reduce_keeps_hmat_and_the_machine_that_enables_it() -> None:
     assert reduce(["qemu", "-machine", "pc-q35-11.1,usb=off", "-numa", "node,nodeid=0"]) == [
         "-numa",
         "node,nodeid=0",
+    ]
+
+
+def test_the_embedded_drivers_paths_read_as_the_system_drivers() -> None:
+    """Measured: 12.8's embedded driver writes mem-path under its own root; libvirt's
+    system driver (and its test suite) under /var/lib/libvirt/qemu and libvirt/qemu."""
+    argv = [
+        '{"mem-path":"/var/lib/gi-conform/embed-3/lib/qemu/ram/-1-g/ram-node0"}',
+        '{"mem-path":"/dev/hugepages2M/libvirt/qemu-embed-a77e9dfe/-1-huge"}',
+        '{"mem-path":"/srv/qemu-embed-zz/x"}',
+    ]
+    assert system_paths(argv) == [
+        '{"mem-path":"/var/lib/libvirt/qemu/ram/-1-g/ram-node0"}',
+        '{"mem-path":"/dev/hugepages2M/libvirt/qemu/-1-huge"}',
+        '{"mem-path":"/srv/qemu-embed-zz/x"}',
     ]

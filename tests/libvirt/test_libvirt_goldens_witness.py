@@ -10,8 +10,6 @@ reference's parser. A rejected golden must be rejected with libvirt's message.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from gi_conform.document.validate import validate
@@ -35,17 +33,7 @@ DIFFERS_AT_12_8: dict[tuple[str, str], str] = {}
 """(golden, feature) where libvirt 12.8 writes other lines than upstream's head, and why."""
 
 
-_EMBED_PATHS = (
-    (re.compile(r"/var/lib/gi-conform/embed-\d+/lib/qemu/"), "/var/lib/libvirt/qemu/"),
-    (re.compile(r"/libvirt/qemu-embed-[0-9a-f]+/"), "/libvirt/qemu/"),
-)
-"""Where the embedded driver here keeps a guest's memory files, and where the system
-driver of libvirt's test suite does: host configuration, not the document's."""
-
-
 def _lines(golden: Golden, argv: list[str], feature: str) -> list[str]:
-    for pattern, replacement in _EMBED_PATHS:
-        argv = [pattern.sub(replacement, token) for token in argv]
     lines = feature_lines(argv, feature)
     if feature != "pci-controllers":
         return lines

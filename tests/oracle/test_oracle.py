@@ -381,3 +381,20 @@ def test_dialect_and_profile_selection(capsys: pytest.CaptureFixture[str]) -> No
     assert {r.case.dialect for r in run.results} == {"seed"}
     assert {r.case.profile for r in run.results} == {Profile.LIBVIRT}
     assert run.ok
+
+
+def test_the_machines_own_ram_is_no_cells_backend() -> None:
+    """libvirt without NUMA backs the machine's RAM (``-machine memory-backend=pc.ram``):
+    not a GI-relevant line. Any other backend, used by a node or not, still is."""
+    argv = [
+        "-machine",
+        "pc,usb=off,memory-backend=pc.ram",
+        "-object",
+        '{"qom-type":"memory-backend-ram","id":"pc.ram","size":268435456}',
+        "-object",
+        '{"qom-type":"memory-backend-ram","id":"stray","size":268435456}',
+    ]
+    kept = [value for _, value in gi_subset(argv)]
+    assert kept == ['{"qom-type":"memory-backend-ram","id":"stray","size":268435456}']
+    with_numa = [*argv, "-numa", "node,nodeid=0,memdev=pc.ram"]
+    assert len(gi_subset(with_numa)) == 3
