@@ -15,6 +15,7 @@ import argparse
 import importlib
 import json
 import re
+import sys
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -429,7 +430,31 @@ def conformance_summary() -> str:
     return table.group(0) + "\n"
 
 
+def libvirt_tests() -> str:
+    """libvirt's NUMA and hostdev tests (``reference/libvirt-goldens/SCOPE.toml``): the
+    agreement per feature over the re-stated ones, and each test that is out of scope
+    with its reason (``tests/argv/test_libvirt_goldens.py`` owns the comparison)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.argv.test_libvirt_goldens import agreement, out_of_scope, scope
+
+    rows = [
+        [f"`{feature}`", f"{agree} of {compared}", str(out) if out else ""]
+        for feature, (agree, compared, out) in agreement().items()
+    ]
+    out = out_of_scope()
+    listed = len(scope())
+    parts = [
+        f"{listed - len(out)} of the scope's {listed} tests are compared in full.\n",
+        _table(["feature", "goldens agreeing", "of them out of scope"], rows),
+        "",
+        _table(["test out of scope", "why"], [[f"`{n}`", _escape(r)] for n, r in out.items()]),
+    ]
+    return "\n".join(parts) + "\n"
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
+    "libvirt-tests": libvirt_tests,
     "conformance-summary": conformance_summary,
     "cli": cli,
     "rules": rule_table,
