@@ -26,6 +26,7 @@ __all__ = [
     "StderrTail",
     "kill_group",
     "run_bounded",
+    "run_step",
     "spawn",
     "write_all",
 ]
@@ -286,3 +287,36 @@ def write_all(fd: int, data: bytes, deadline: float) -> None:
             except BlockingIOError:
                 continue
             view = view[written:]
+
+
+def run_step(
+    argv: Sequence[str],
+    what: str,
+    *,
+    error: type[Exception],
+    timeout: float,
+    cwd: os.PathLike[str] | str | None = None,
+    env: Mapping[str, str] | None = None,
+    tail: int = 8,
+) -> str:
+    """Run one set-up step (apt, make, ...) to completion and return its stdout; any
+    failure raises ``error`` naming ``what`` and quoting the step's last ``tail`` lines,
+    so a user sees which step broke and why, never a traceback."""
+    try:
+        result = subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise error(f"{what}: {argv[0]} is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise error(f"{what}: not done within {timeout:g} s") from None
+    if result.returncode != 0:
+        last = "\n".join((result.stderr or result.stdout).strip().splitlines()[-tail:])
+        raise error(f"{what} failed (exit {result.returncode}):\n{last}")
+    return result.stdout

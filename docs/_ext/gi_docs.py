@@ -436,14 +436,13 @@ def libvirt_tests() -> str:
     with its reason (``tests/argv/test_libvirt_goldens.py`` owns the comparison)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from tests.argv.test_libvirt_goldens import agreement, out_of_scope, scope
-
+    goldens = importlib.import_module("tests.argv.test_libvirt_goldens")
     rows = [
         [f"`{feature}`", f"{agree} of {compared}", str(out) if out else ""]
-        for feature, (agree, compared, out) in agreement().items()
+        for feature, (agree, compared, out) in goldens.agreement().items()
     ]
-    out = out_of_scope()
-    listed = len(scope())
+    out = goldens.out_of_scope()
+    listed = len(goldens.scope())
     parts = [
         f"{listed - len(out)} of the scope's {listed} tests are compared in full.\n",
         _table(["feature", "goldens agreeing", "of them out of scope"], rows),

@@ -17,11 +17,12 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from gi_conform.process import run_step
 
 __all__ = [
     "BUILT_PREFIX",
@@ -184,24 +185,7 @@ def _make(argv: list[str], what: str, cwd: Path) -> str:
         "KBUILD_BUILD_TIMESTAMP": "2026-01-01",
         "LC_ALL": "C",
     }
-    try:
-        result = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=_BUILD_TIMEOUT,
-            cwd=cwd,
-            env=env,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise BuildError(f"{what}: {argv[0]} is not installed") from None
-    except subprocess.TimeoutExpired:
-        raise BuildError(f"{what}: not done within {_BUILD_TIMEOUT:g} s") from None
-    if result.returncode != 0:
-        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-8:])
-        raise BuildError(f"{what} failed (exit {result.returncode}):\n{tail}")
-    return result.stdout
+    return run_step(argv, what, error=BuildError, timeout=_BUILD_TIMEOUT, cwd=cwd, env=env)
 
 
 def build_kernel(source: Path, arch: str, target: Path, *, work: Path) -> GuestKernel:

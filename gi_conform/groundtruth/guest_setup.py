@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from gi_conform.groundtruth.guest_kernels import (
     kernel_at,
     missing_tools,
 )
+from gi_conform.process import run_step
 
 __all__ = [
     "DEFAULT_DIR",
@@ -165,18 +165,7 @@ def _apt_options(directory: Path) -> list[str]:
 
 
 def _run(argv: list[str], what: str, cwd: Path | None = None) -> str:
-    try:
-        result = subprocess.run(
-            argv, capture_output=True, text=True, timeout=_STEP_TIMEOUT, cwd=cwd, check=False
-        )
-    except FileNotFoundError:
-        raise GuestSetupError(f"{what}: {argv[0]} is not installed") from None
-    except subprocess.TimeoutExpired:
-        raise GuestSetupError(f"{what}: no answer within {_STEP_TIMEOUT:g} s") from None
-    if result.returncode != 0:
-        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-5:])
-        raise GuestSetupError(f"{what} failed (exit {result.returncode}):\n{tail}")
-    return result.stdout
+    return run_step(argv, what, error=GuestSetupError, timeout=_STEP_TIMEOUT, cwd=cwd, tail=5)
 
 
 def _size(path: Path) -> int:

@@ -14,6 +14,7 @@ from gi_conform.cli.common import check_table
 from gi_conform.groundtruth.guest import not_applicable
 from gi_conform.groundtruth.guest_checks import node_capacity
 from gi_conform.groundtruth.guest_kernels import (
+    BuildError,
     GuestKernel,
     config_beside,
     fragment_hash,
@@ -26,6 +27,7 @@ from gi_conform.groundtruth.guest_matrix import differences, render
 from gi_conform.groundtruth.guest_setup import KernelNotFound, kernels, locate_kit
 from gi_conform.groundtruth.serial import read_frames, write_frame
 from gi_conform.groundtruth.tables import Check
+from gi_conform.process import run_step
 from gi_conform.resources import cases_dir
 from tests.helpers import run_cli
 
@@ -260,3 +262,16 @@ def test_the_matrix_keeps_only_facts_where_kernels_differ() -> None:
     table = render(rows, ["gi-6.12", "debian-6.1", "debian-6.12"], 3)
     assert "| kubevirt-grace | aarch64 | online | 0-17 | - | 0-15 |" in table
     assert table.startswith("Kernel matrix: 3 boots, 2 differences")
+
+
+def test_a_failed_step_names_itself_and_quotes_its_last_lines() -> None:
+    """Kernel builds and the kit's apt steps share one runner (gi_conform.process.run_step)."""
+    assert run_step(["echo", "ok"], "echo", error=BuildError, timeout=10) == "ok\n"
+    script = "for i in 1 2 3 4 5 6 7 8 9; do echo line$i; done >&2; exit 3"
+    with pytest.raises(BuildError) as failed:
+        run_step(["sh", "-c", script], "make vmlinux", error=BuildError, timeout=10, tail=2)
+    assert str(failed.value) == "make vmlinux failed (exit 3):\nline8\nline9"
+    with pytest.raises(BuildError, match="no-such-tool is not installed"):
+        run_step(["no-such-tool"], "build", error=BuildError, timeout=10)
+    with pytest.raises(BuildError, match=r"not done within 0\.2 s"):
+        run_step(["sleep", "5"], "build", error=BuildError, timeout=0.2)
