@@ -9,13 +9,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["BitmapError", "format_bitmap", "parse_bitmap", "ranges"]
+__all__ = ["BitmapError", "EmptyBitmapError", "format_bitmap", "parse_bitmap", "ranges"]
 
 _ITEM = re.compile(r"(\^)?([0-9]+)(?:-([0-9]+))?\Z")
 
 
 class BitmapError(ValueError):
     """Raised for text that is not a bitmap libvirt would accept; the message says why."""
+
+
+class EmptyBitmapError(BitmapError):
+    """Well-formed text that selects nothing (``0,^0``): libvirt parses it, then refuses an
+    empty set with a message of its own (``Invalid value of 'nodeset': 0,^0``)."""
 
 
 def parse_bitmap(text: str, *, limit: int) -> tuple[int, ...]:
@@ -47,7 +52,7 @@ def parse_bitmap(text: str, *, limit: int) -> tuple[int, ...]:
         else:
             bits.update(range(first, last + 1))
     if not bits:
-        raise BitmapError("the list selects nothing")
+        raise EmptyBitmapError("the list selects nothing")
     return tuple(sorted(bits))
 
 

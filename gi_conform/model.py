@@ -247,6 +247,9 @@ class MemNode:
     cell: int | None
     mode: NumatuneMode | None
     nodeset: tuple[int, ...] | None
+    nodeset_text: str | None = None
+    """The ``nodeset`` as written when it could not be read (``nodeset`` is None then):
+    the formatter writes it back, so a re-stated document keeps its error."""
     line: int = field(default=0, compare=False, repr=False)
 
 
@@ -258,6 +261,8 @@ class Numatune:
     """``<memory mode>`` (default ``strict`` when a ``<memory>`` element is present)."""
     nodeset: tuple[int, ...] | None = None
     """``<memory nodeset>``; empty when ``<memory>`` names none (placement auto)."""
+    nodeset_text: str | None = None
+    """The ``<memory nodeset>`` as written when it could not be read (``nodeset`` is None)."""
     has_memory: bool = False
     placement_auto: bool = False
     """``<memory placement='auto'>`` (or no nodeset under ``<vcpu placement='auto'>``, as
@@ -377,8 +382,10 @@ class Domain:
     arch: str = "x86_64"
     machine: str | None = None
     vcpus: int | None = 1
-    memory: int = 0
-    """Bytes, from ``<memory>``; libvirt replaces it with the cells' sum when NUMA is used."""
+    memory: int | None = 0
+    """Bytes, from ``<memory>``; None without the element (libvirt then takes the cells'
+    sum, and refuses a domain without cells). libvirt replaces it with the cells' sum when
+    NUMA is used."""
     acpi: bool | None = None
     """True: ``<features><acpi/>``; False: ``<features>`` without it; None: no ``<features>``."""
     uefi: bool = False

@@ -168,6 +168,11 @@ def _memory_backing(root: _Node, backing: MemoryBacking | None) -> None:
         node.add("discard")
 
 
+def _nodeset(nodes: tuple[int, ...] | None, text: str | None) -> str | None:
+    """A host nodeset, or the text it was written as when it could not be read."""
+    return format_bitmap(nodes) if nodes else text
+
+
 def _numatune(root: _Node, tune: Numatune | None) -> None:
     if tune is None:
         return
@@ -176,7 +181,7 @@ def _numatune(root: _Node, tune: Numatune | None) -> None:
         node.add(
             "memory",
             ("mode", tune.mode),
-            ("nodeset", format_bitmap(tune.nodeset) if tune.nodeset else None),
+            ("nodeset", _nodeset(tune.nodeset, tune.nodeset_text)),
             ("placement", "auto" if tune.placement_auto else None),
         )
     for memnode in tune.memnodes:
@@ -184,7 +189,7 @@ def _numatune(root: _Node, tune: Numatune | None) -> None:
             "memnode",
             ("cellid", _text(memnode.cell)),
             ("mode", memnode.mode),
-            ("nodeset", format_bitmap(memnode.nodeset) if memnode.nodeset else None),
+            ("nodeset", _nodeset(memnode.nodeset, memnode.nodeset_text)),
         )
 
 
@@ -304,7 +309,8 @@ def format_xml(domain: Domain) -> str:
     root.add("name", text=domain.name)
     if domain.uuid is not None:
         root.add("uuid", text=domain.uuid)
-    root.add("memory", ("unit", "KiB"), text=_kib(domain.memory))
+    if domain.memory is not None:
+        root.add("memory", ("unit", "KiB"), text=_kib(domain.memory))
     _memory_backing(root, domain.memory_backing)
     if domain.vcpus is not None:
         root.add("vcpu", ("placement", "static"), text=str(domain.vcpus))

@@ -287,9 +287,9 @@ class _DomainReader:
         return None
 
     @staticmethod
-    def _domain_memory(element: etree._Element | None) -> int:
+    def _domain_memory(element: etree._Element | None) -> int | None:
         if element is None:
-            return 0
+            return None
         try:
             return to_bytes(element.text or "", element.get("unit"))
         except UnitError:

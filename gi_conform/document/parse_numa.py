@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from lxml import etree
 
-from gi_conform.bitmap import BitmapError, parse_bitmap
+from gi_conform.bitmap import BitmapError, EmptyBitmapError, parse_bitmap
 from gi_conform.model import (
     CacheAssociativity,
     CachePolicy,
@@ -287,64 +287,98 @@ class NumaReader:
         self, element: etree._Element | None, *, vcpu_auto: bool = False
     ) -> Numatune | None:
         """``vcpu_auto``: ``<vcpu placement='auto'>``, the default of ``<memory placement>``
-        when no nodeset is given (virDomainNumatuneParseXML)."""
+        when no nodeset is given (virDomainNumatuneParseXML). Each problem's detail is
+        libvirt 12.8's own message for it (measured); for a node list the reference cannot
+        read, its own reason (libvirt says ``Failed to parse bitmap``)."""
         if element is None:
             return None
         memory = element.find("memory")
         mode: NumatuneMode | None = None
         nodeset: tuple[int, ...] | None = ()
+        nodeset_text: str | None = None
         placement_auto = False
         if memory is not None:
-            mode = self._tune_mode(memory, "<numatune><memory>")
-            nodeset = self._host_nodeset(memory, "<numatune><memory>")
+            label = "<numatune><memory>"
+            mode = self._tune_mode(memory, label)
+            nodeset, nodeset_text = self._host_nodeset(memory, label)
             placement = memory.get("placement")
             if placement not in (None, "static", "auto"):
-                self.report(
-                    "NUMATUNE-SYNTAX",
-                    memory,
-                    "<numatune><memory>",
-                    field="placement",
-                    value=placement or "",
-                )
+                detail = f"Unsupported NUMA memory placement mode '{placement}'"
+                self._syntax(memory, label, "placement", placement or "", detail)
             placement_auto = placement == "auto" or (
                 placement is None and memory.get("nodeset") is None and vcpu_auto
             )
+            if (
+                memory.get("nodeset") is None
+                and placement in (None, "static")
+                and not placement_auto
+            ):
+                # virDomainNumatuneSet: static placement (explicit, or the default beside
+                # <vcpu placement='static'>) needs the nodes; an unknown one is reported
+                # above, and libvirt stops there
+                detail = "nodeset for NUMA memory tuning must be set if 'placement' is 'static'"
+                self._syntax(memory, label, "nodeset", "(missing)", detail)
+                nodeset = None
         memnodes = tuple(self._memnode(m) for m in element.iterchildren("memnode"))
         return Numatune(
             mode=mode,
             nodeset=nodeset,
+            nodeset_text=nodeset_text,
             has_memory=memory is not None,
             placement_auto=placement_auto,
             memnodes=memnodes,
             line=_line(element),
         )
 
+    def _syntax(
+        self, element: etree._Element, label: str, field: str, value: str, detail: str
+    ) -> None:
+        self.report("NUMATUNE-SYNTAX", element, label, field=field, value=value, detail=detail)
+
     def _memnode(self, element: etree._Element) -> MemNode:
         raw = element.get("cellid")
         label = f"<memnode cellid='{raw}'>"
         cell = _number(raw)
         if cell is None:
-            self.report("NUMATUNE-SYNTAX", element, label, field="cellid", value=raw or "")
+            detail = (
+                "Missing required attribute 'cellid' in element 'memnode'"
+                if raw is None
+                else f"Invalid value for attribute 'cellid' in element 'memnode': '{raw}'. "
+                "Expected non-negative integer value"
+            )
+            self._syntax(element, label, "cellid", raw or "", detail)
         mode = self._tune_mode(element, label)
-        nodeset = self._host_nodeset(element, label)
+        nodeset, nodeset_text = self._host_nodeset(element, label)
         if element.get("nodeset") is None:
-            self.report("NUMATUNE-SYNTAX", element, label, field="nodeset", value="(missing)")
+            detail = "Missing required nodeset attribute in memnode element"
+            self._syntax(element, label, "nodeset", "(missing)", detail)
             nodeset = None
-        return MemNode(cell, mode, nodeset, line=_line(element))
+        return MemNode(cell, mode, nodeset, nodeset_text, line=_line(element))
 
     def _tune_mode(self, element: etree._Element, label: str) -> NumatuneMode | None:
         mode = element.get("mode", "strict")
         if mode not in NumatuneMode._value2member_map_:
-            self.report("NUMATUNE-SYNTAX", element, label, field="mode", value=mode)
+            detail = (
+                f"Invalid value for attribute 'mode' in element 'memnode': '{mode}'."
+                if element.tag == "memnode"
+                else f"Unsupported NUMA memory tuning mode '{mode}'"
+            )
+            self._syntax(element, label, "mode", mode, detail)
             return None
         return NumatuneMode(mode)
 
-    def _host_nodeset(self, element: etree._Element, label: str) -> tuple[int, ...] | None:
+    def _host_nodeset(
+        self, element: etree._Element, label: str
+    ) -> tuple[tuple[int, ...] | None, str | None]:
+        """The nodes, and the text as written when it cannot be read (nodes None then)."""
         raw = element.get("nodeset")
         if raw is None:
-            return ()
+            return (), None
         try:
-            return parse_bitmap(raw, limit=MAX_HOST_NODE + 1)
-        except BitmapError:
-            self.report("NUMATUNE-SYNTAX", element, label, field="nodeset", value=raw)
-            return None
+            return parse_bitmap(raw, limit=MAX_HOST_NODE + 1), None
+        except EmptyBitmapError:
+            detail = f"Invalid value of 'nodeset': {raw}"
+        except BitmapError as error:
+            detail = f"not a host node list of nodes 0..{MAX_HOST_NODE} ({error})"
+        self._syntax(element, label, "nodeset", raw, detail)
+        return None, raw

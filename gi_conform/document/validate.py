@@ -215,6 +215,7 @@ def _distance_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
                     cell.line,
                     _sibling_label(sibling, cell.id),
                     sibling=sibling,
+                    cell=cell.id,
                     cells=format_bitmap(ids),
                 )
                 continue

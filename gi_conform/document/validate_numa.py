@@ -87,6 +87,14 @@ def _page_rules(facts: DomainFacts, pages: tuple[HugePage, ...]) -> Iterator[Vio
         seen.append(page)
 
 
+_MEMNODE_NO_CELLS = "Element 'memnode' is invalid without any guest NUMA cells"
+_MEMNODE_CELL_UNKNOWN = (
+    "Argument 'cellid' in memnode element must correspond to existing guest's NUMA cell"
+)
+"""libvirt's two refusals of a ``<memnode>`` whose cell does not exist
+(virDomainNumatuneNodeParseXML): the first when the domain has no cell at all."""
+
+
 def _numatune_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
     tune = domain.numatune
     if tune is None:
@@ -103,6 +111,7 @@ def _numatune_rules(domain: Domain, facts: DomainFacts) -> Iterator[Violation]:
                 "NUMATUNE-CELL-UNKNOWN",
                 memnode.line,
                 label,
+                libvirt=_MEMNODE_NO_CELLS if not cells else _MEMNODE_CELL_UNKNOWN,
                 cell=memnode.cell,
                 cells=format_bitmap(cells) if cells else "none",
             )
@@ -136,10 +145,14 @@ def _restrictive_rules(tune: Numatune) -> Iterator[Violation]:
         if memnode.mode is None or (memnode.mode == "restrictive") == domain_wide:
             continue
         if memnode.mode == "restrictive" or tune.has_memory:
+            # libvirt names the element that lacks 'restrictive' (virDomainNumaDefValidate)
+            required, given = ("memnode", "memory") if domain_wide else ("memory", "memnode")
             yield violation(
                 "NUMATUNE-RESTRICTIVE",
                 memnode.line,
                 f"<memnode cellid='{memnode.cell}'>",
+                required=required,
+                given=given,
                 memnode=memnode.mode,
                 memory=tune.mode if tune.has_memory else "absent",
             )

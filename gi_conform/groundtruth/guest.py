@@ -29,7 +29,7 @@ from gi_conform.groundtruth import acpi
 from gi_conform.groundtruth.guest_kernels import GuestKernel
 from gi_conform.groundtruth.initramfs import build_initramfs
 from gi_conform.groundtruth.qemu import QemuRefused, QemuTimeout
-from gi_conform.groundtruth.runnable import document_command
+from gi_conform.groundtruth.runnable import document_command, memory_size
 from gi_conform.groundtruth.serial import DONE_MARKER, SerialReport, read_frames
 from gi_conform.model import Domain
 from gi_conform.semantics import legacy_numa_mem
@@ -283,8 +283,9 @@ def not_applicable(domain: Domain, arch: str, kernel: GuestKernel | None = None)
     """Why a guest of ``arch`` (booting ``kernel``) cannot show this document, or None."""
     if arch == "aarch64" and domain.pci_root_bus == "pci.0":
         return "an i440fx machine is x86 only"
-    if arch == "aarch64" and 0 < domain.memory < AARCH64_MIN_MEMORY:
-        return f"UEFI needs more than {domain.memory >> 20} MiB (its firmware stops)"
+    memory = memory_size(domain)  # the cells' sum with NUMA, as libvirt and QEMU take it
+    if arch == "aarch64" and 0 < memory < AARCH64_MIN_MEMORY:
+        return f"UEFI needs more than {memory >> 20} MiB (its firmware stops)"
     if arch == "aarch64" and legacy_numa_mem(domain) and (domain.vcpus or 1) > 8:
         return "a legacy mem= machine (virt-5.0) runs on a GICv2 here, which holds 8 vCPUs"
     limit = None if kernel is None else kernel.node_limit

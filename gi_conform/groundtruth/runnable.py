@@ -416,7 +416,7 @@ def memory_size(domain: Domain) -> int:
     """Guest RAM in bytes: the cells' sum with NUMA (QEMU requires it), else ``<memory>``."""
     if domain.cells:
         return sum(aligned_memory(cell.memory or 0) for cell in domain.cells)
-    return domain.memory
+    return domain.memory or 0  # no <memory> and no cells: libvirt refuses the domain
 
 
 def _machine_kind(machine: str) -> str:

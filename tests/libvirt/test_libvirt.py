@@ -441,11 +441,15 @@ def test_check_impl_libvirt_over_the_corpus(real_libvirt: Libvirt) -> None:
     assert results["memory-hugepages"].outcome is Outcome.PASSED
     # libvirt's rules of issue 26, with its messages, and its user-alias naming
     assert results["libvirt-user-alias-dropped"].outcome is Outcome.PASSED
+    assert results["numa-no-memory-element"].outcome is Outcome.PASSED  # the cells' sum
     for case, message in (
         ("memory-hugepages-anonymous", "hugepages are not allowed with anonymous memory source"),
         ("iommufd-fdgroup-disabled", "Setting 'fdgroup' when 'iommufd' is disabled"),
         ("hostdev-mdev-display-graphics", "graphics device is needed for attribute value"),
         ("pci-controller-model-missing", "PCI controller model was not set correctly"),
+        ("numatune-memory-nodeset-empty", "Invalid value of 'nodeset': 0,^0"),
+        ("numatune-memory-nodeset-missing", "nodeset for NUMA memory tuning must be set"),
+        ("numatune-memnode-no-cells", "Element 'memnode' is invalid without any guest NUMA"),
     ):
         assert results[case].outcome is Outcome.PASSED
         assert message in results[case].answer.message
