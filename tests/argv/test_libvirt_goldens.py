@@ -308,6 +308,8 @@ def test_libvirts_numa_and_hostdev_tests_are_in_scope() -> None:
     out = out_of_scope()
     pending = [name for name, reason in out.items() if reason.startswith("pending")]
     assert len(out) - len(pending) <= MOST_OUT_OF_SCOPE, sorted(out)
+    readme = (GOLDENS.parents[1] / "README.md").read_text()
+    assert [name for name in out if name not in pending and f"`{name}`" not in readme] == []
 
 
 def test_out_of_scope_entries_name_real_goldens() -> None:
