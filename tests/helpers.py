@@ -60,8 +60,10 @@ def document(devices: str = "", cells: str | None = None, head: str = "") -> str
             "<cell id='1' memory='0'/><cell id='2' memory='0'/>"
         )
     numa = f"<cpu><numa>{cells}</numa></cpu>" if cells != "none" else ""
+    # without cells the size is <memory>'s (libvirt refuses a guest without any)
+    memory = "<memory>1048576</memory>" if cells == "none" else ""
     return (
-        "<domain type='kvm'><name>t</name><vcpu>4</vcpu>"
+        f"<domain type='kvm'><name>t</name>{memory}<vcpu>4</vcpu>"
         "<os><type arch='x86_64' machine='q35'>hvm</type></os>"
         f"{head}<features><acpi/></features>{numa}<devices>{devices}</devices></domain>"
     )

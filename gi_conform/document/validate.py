@@ -98,7 +98,15 @@ def check_domain(domain: Domain) -> list[Violation]:
         *pci_rules(domain),
         *_initiator_rules(domain, facts),
         *_acpi_rules(domain, facts),
+        *_memory_size_rules(domain),
     ]
+
+
+def _memory_size_rules(domain: Domain) -> Iterator[Violation]:
+    """libvirt 12.8 refuses a guest without memory: no cells and no (or a zero)
+    ``<memory>`` (with cells, their sum is the size; NUMA-NO-MEMORY covers all-zero cells)."""
+    if not domain.cells and not domain.memory:
+        yield violation("DOMAIN-MEMORY-MISSING", domain.line, "<domain>")
 
 
 def _cell_label(cell_id: int | None) -> str:

@@ -50,6 +50,7 @@ from gi_conform.strategies._mutations_domain import (
     _m_distance_syntax,
     _m_distance_value,
     _m_domain_acpi_uefi,
+    _m_domain_memory_missing,
     _m_gi_acpi_disabled,
     _m_hmat_cache_levels,
     _m_hmat_cache_unknown,
@@ -154,6 +155,7 @@ _MUTATIONS: dict[str, _Mutation] = {
     "HMAT-CACHE-LEVELS": _m_hmat_cache_levels,
     "GI-ACPI-DISABLED": _m_gi_acpi_disabled,
     "DOMAIN-ACPI-UEFI": _m_domain_acpi_uefi,
+    "DOMAIN-MEMORY-MISSING": _m_domain_memory_missing,
 }
 _ACPI_RULES = frozenset({"GI-ACPI-DISABLED", "DOMAIN-ACPI-UEFI"})
 """The mutations that take ACPI (or its UEFI) away themselves."""

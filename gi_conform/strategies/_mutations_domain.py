@@ -478,3 +478,20 @@ def _m_domain_acpi_uefi(draw: st.DrawFn, domain: Domain, root: etree._Element) -
         os.addnext(features)
     if features.find("acpi") is None:
         etree.SubElement(features, "acpi")
+
+
+def _m_domain_memory_missing(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """No memory at all: ``<memory>`` gone or 0, and no NUMA (so nothing that names a node:
+    initiators, a hostdev's ``<acpi nodeset>``, an expander bus's ``<node>``)."""
+    cpu = root.find("cpu")
+    if cpu is not None:
+        root.remove(cpu)
+    memory = root.find("memory")
+    if memory is not None and draw(st.booleans()):
+        memory.text = "0"
+    elif memory is not None:
+        root.remove(memory)
+    for element in root.iter("acpi-generic-initiator", "acpi", "node"):
+        parent = element.getparent()
+        if parent is not None and parent.tag != "features":
+            parent.remove(element)
