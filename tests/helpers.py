@@ -61,7 +61,7 @@ def document(devices: str = "", cells: str | None = None, head: str = "") -> str
         )
     numa = f"<cpu><numa>{cells}</numa></cpu>" if cells != "none" else ""
     # without cells the size is <memory>'s (libvirt refuses a guest without any)
-    memory = "<memory>1048576</memory>" if cells == "none" else ""
+    memory = "<memory>1048576</memory>" if "<cell" not in cells else ""
     return (
         f"<domain type='kvm'><name>t</name>{memory}<vcpu>4</vcpu>"
         "<os><type arch='x86_64' machine='q35'>hvm</type></os>"
