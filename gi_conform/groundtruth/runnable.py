@@ -22,7 +22,7 @@ from typing import Any
 
 from gi_conform.argv.build import Profile, aligned_memory, build_argv, flatten
 from gi_conform.argv.options import OptionValue, join_keyval, parse_size, split_keyval
-from gi_conform.argv.read import read_argv
+from gi_conform.argv.read import VFIO_PCI_DRIVERS, read_argv
 from gi_conform.document.validate import Report
 from gi_conform.groundtruth.tables import Check
 from gi_conform.model import Domain
@@ -175,9 +175,9 @@ def _device(value: str, stand_in: str, changes: list[str]) -> str:
     values = props.values
     driver = values.get("driver")
     ident = values.get("id", "?")
-    if driver == "vfio-pci":
+    if driver in VFIO_PCI_DRIVERS:
         replacement = {"driver": stand_in, **_kept(values, _KEEP_DEVICE_PCI)}
-        changes.append(f"{ident}: vfio-pci -> {stand_in} (same id, bus, addr; no host device)")
+        changes.append(f"{ident}: {driver} -> {stand_in} (same id, bus, addr; no host device)")
         return props.text(replacement)
     if driver == "usb-host":
         changes.append(f"{ident}: usb-host -> usb-tablet (same id, bus, port; no host device)")
@@ -625,7 +625,7 @@ def runnable_argv(
             props = layout.add(value)
             value = _device(value, stand_in, [])
             # devices without addr go after every explicit one: see the docstring
-            placed = props.get("addr") is not None or props.get("driver") != "vfio-pci"
+            placed = props.get("addr") is not None or props.get("driver") not in VFIO_PCI_DRIVERS
             (body if placed else unplaced).extend([option, value])
         else:
             body += [option, value]
