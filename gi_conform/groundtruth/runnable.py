@@ -567,10 +567,11 @@ def runnable_argv(
     * the ``iommufd`` object (libvirt's iommufd devices) is dropped: it opens
       ``/dev/iommu``, which this host lacks, and the stand-ins need no IOMMU; so is an
       ``arm-smmuv3``: it changes the IORT, not the SRAT or any bus, and x86 has none.
-    * every ``vfio-pci`` device becomes ``stand_in`` with the same ``id``, ``bus``,
-      ``addr`` (and ``multifunction``), in the same syntax (JSON or key=value), with or
-      without ``host`` (an iommufd device has none; ``iommufd`` is dropped too): any PCI
-      device can be a generic initiator, and no host device or IOMMU is needed. The
+    * every ``vfio-pci`` (or ``vfio-pci-nohotplug``) device becomes ``stand_in`` with the
+      same ``id``, ``bus``, ``addr`` (and ``multifunction``), in the same syntax (JSON or
+      key=value), with or without ``host`` (an iommufd device has none; ``iommufd`` is
+      dropped too): any PCI device can be a generic initiator, and no host device or
+      IOMMU is needed. The
       default ``edu`` has one memory BAR, no I/O BAR and no option ROM. ``pci-testdev``
       has a 256-byte I/O BAR, so each root port above one needs a 4 KiB I/O window and
       SeaBIOS panics ("PCI: out of I/O address space") from 15 such ports on: no ACPI
