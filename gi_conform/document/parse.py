@@ -179,6 +179,16 @@ def smallest_free(prefix: str, used: set[str], start: int = 0) -> str:
     return f"{prefix}{number}"
 
 
+def _above(name: str, value: int, limit: int) -> str:
+    """A PCI address field above its limit, in libvirt 12.8's words where it has them
+    (virPCIDeviceAddressIsValid, measured: the value re-written in hex)."""
+    if name == "function":
+        return f"Invalid PCI address function={value:#x}, must be <= {limit}"
+    if name in ("bus", "slot"):
+        return f"Invalid PCI address {name}='{value:#x}', must be <= {limit:#X}".replace("0X", "0x")
+    return f"above {limit:#x}"
+
+
 def _is_empty_address(address: PciAddress) -> bool:
     """libvirt's "no address" (virPCIDeviceAddressIsEmpty): domain, bus and slot all 0,
     written or by absent fields, whatever the function (measured on 12.8: 0000:00:00.0
@@ -471,7 +481,7 @@ class _DomainReader:
                 label,
                 field="<source>",
                 value="",
-                detail="the source is missing",
+                detail="Missing <source> element in hostdev device",
             )
         guest: PciAddress | None = None
         multifunction = False
@@ -646,13 +656,19 @@ class _DomainReader:
                         raise ValueError("missing")
                     value = c_uint(raw)
                 except ValueError as error:
+                    detail = (
+                        str(error)
+                        if raw is None
+                        else f"Invalid value for attribute '{name}' in element 'address': "
+                        f"'{raw}'. Expected non-negative integer value ({error})"
+                    )
                     self.report(
                         "HOSTDEV-ADDRESS-SYNTAX",
                         element,
                         f"{owner} {which} <address>",
                         field=name,
                         value=raw if raw is not None else "",
-                        detail=error,
+                        detail=detail,
                     )
                     valid = False
                     continue
@@ -664,7 +680,7 @@ class _DomainReader:
                     f"{owner} {which} <address>",
                     field=name,
                     value=raw,
-                    detail=f"above {limit:#x}",
+                    detail=_above(name, value, limit),
                 )
                 valid = False
             values[name] = value

@@ -83,6 +83,26 @@ def _plugged(address: str, bus: int, connect: str) -> str:
 
 
 _ROOT_INDEX = "pci-root and pcie-root controllers should have index 0"
+
+
+def _src(**fields: str) -> str:
+    values = {"domain": "0x0000", "bus": "0x06", "slot": "0x12", "function": "0x5", **fields}
+    attrs = " ".join(f"{k}='{v}'" for k, v in values.items())
+    return f"<hostdev mode='subsystem' type='pci'><source><address {attrs}/></source></hostdev>"
+
+
+def _over(name: str, value: int) -> str:
+    limit = {"bus": "0xFF", "slot": "0x1F"}[name]
+    return f"Invalid PCI address {name}='{value:#x}', must be <= {limit}"
+
+
+def _not_a_number(name: str, raw: str) -> str:
+    return (
+        f"Invalid value for attribute '{name}' in element 'address': '{raw}'. "
+        "Expected non-negative integer value"
+    )
+
+
 _UNKNOWN = "PCI-CONTROLLER-MODEL-UNKNOWN"
 
 
@@ -157,6 +177,52 @@ ROWS = [
         _SYNTAX,
         domain_xml(mdev(source=f"<address uuid='{_UUID.replace('-', '')}'/>"), "pc"),
         None,
+    ),
+    # a PCI hostdev's source and guest addresses, and a missing <source>
+    Measured("q35: source bus 256", _SYNTAX, domain_xml(_src(bus="256")), _over("bus", 0x100)),
+    Measured("q35: source slot 0x20", _SYNTAX, domain_xml(_src(slot="0x20")), _over("slot", 0x20)),
+    Measured("q35: source slot 040", _SYNTAX, domain_xml(_src(slot="040")), _over("slot", 0x20)),
+    Measured(
+        "q35: source function 010",
+        _SYNTAX,
+        domain_xml(_src(function="010")),
+        "Invalid PCI address function=0x8, must be <= 7",
+    ),
+    Measured(
+        "q35: source slot 'x'", _SYNTAX, domain_xml(_src(slot="x")), _not_a_number("slot", "x")
+    ),
+    Measured(
+        "q35: source slot '-1'", _SYNTAX, domain_xml(_src(slot="-1")), _not_a_number("slot", "-1")
+    ),
+    Measured(
+        "q35: source slot '1e3'",
+        _SYNTAX,
+        domain_xml(_src(slot="1e3")),
+        _not_a_number("slot", "1e3"),
+    ),
+    Measured(
+        "q35: guest slot 0x20",
+        _SYNTAX,
+        domain_xml(pci(guest="<address type='pci' bus='0' slot='0x20'/>")),
+        _over("slot", 0x20),
+    ),
+    Measured(
+        "q35: guest function 8",
+        _SYNTAX,
+        domain_xml(pci(guest="<address type='pci' bus='0' slot='5' function='8'/>")),
+        "Invalid PCI address function=0x8, must be <= 7",
+    ),
+    Measured(
+        "q35: guest slot 'zz'",
+        _SYNTAX,
+        domain_xml(pci(guest="<address type='pci' bus='0' slot='zz'/>")),
+        _not_a_number("slot", "zz"),
+    ),
+    Measured(
+        "q35: no <source>",
+        _SYNTAX,
+        domain_xml("<hostdev mode='subsystem' type='pci'></hostdev>"),
+        "Missing <source> element in hostdev device",
     ),
     # PCI-CONTROLLER-ROOT-MODEL
     Measured(
