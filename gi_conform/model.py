@@ -302,11 +302,24 @@ class Hostdev:
     managed: bool | None = None
     multifunction: bool = False
     """``multifunction='on'`` on the guest address: other functions may share the slot."""
-    display: bool = False
-    """mdev ``display='on'``: libvirt writes ``"display":"on"`` (else ``"off"``)."""
+    display: bool | None = None
+    """``display='on|off'`` of an mdev or PCI hostdev (None: not written). libvirt 12.8
+    writes ``"display"`` as given on a PCI hostdev, and always on an mdev (``"off"``
+    unless on)."""
+    ramfb: bool | None = None
+    """``ramfb='on|off'`` of an mdev or PCI hostdev (None: not written). ``on``: libvirt
+    12.8 writes the device as ``vfio-pci-nohotplug`` with ``"ramfb":true``."""
     guest_address_type: str | None = None
     """A guest ``<address type>`` other than ``pci`` (``unassigned``, ``drive``, ...);
     None for a PCI guest address or none at all."""
+    zpci: tuple[tuple[str, str], ...] | None = None
+    """The attributes of a ``<zpci>`` in the guest PCI address, as written (None: no
+    ``<zpci>``): an s390 extension libvirt 12.8 refuses elsewhere once it says a uid or
+    fid (HOSTDEV-ZPCI-ARCH)."""
+    invalid_source: tuple[tuple[str, str], ...] | None = None
+    """The attributes of an mdev source's ``<address>`` that made no valid source (no
+    ``uuid``, or a malformed one), as written: a re-statement writes them back and is
+    refused the same way. None otherwise."""
     iommufd: bool | None = None
     """``<driver iommufd='yes|no'/>``; None without it (the domain's ``<iommufd>`` decides).
     libvirt 12.8 honours it on PCI hostdevs only (ignored on mdev and USB)."""

@@ -45,6 +45,7 @@ __all__ = [
     "EXPANDER_DRIVERS",
     "EXPANDER_MODELS",
     "PlacedController",
+    "accepted_connections",
     "addr_text",
     "bus_id",
     "controller_props",
@@ -108,12 +109,12 @@ def bus_id(domain: Domain, bus: int) -> str:
 
 
 def _declared(domain: Domain) -> dict[int, PciController]:
-    """The first declared controller of each index with a model (libvirt refuses the rest:
-    PCI-CONTROLLER-INDEX-DUPLICATE, and PCI-CONTROLLER-MODEL-MISSING for one without a
-    model: libvirt 12.8 defaults none, so no valid document has one)."""
+    """The first declared controller of each index with a model libvirt knows (it refuses
+    the rest: PCI-CONTROLLER-INDEX-DUPLICATE, PCI-CONTROLLER-MODEL-MISSING for one without
+    a model, which libvirt 12.8 does not default, PCI-CONTROLLER-MODEL-UNKNOWN)."""
     found: dict[int, PciController] = {}
     for controller in domain.pci_controllers:
-        if controller.index is not None and controller.model is not None:
+        if controller.index is not None and controller.model in _BUSES:
             found.setdefault(controller.index, controller)
     return found
 
@@ -146,6 +147,14 @@ _BUSES: dict[str, tuple[frozenset[str], bool, int, int]] = {
     "pcie-switch-upstream-port": (frozenset({"pcie-switch-downstream-port"}), False, 0, 31),
     "pcie-expander-bus": (frozenset({"pcie-root-port", "dmi-to-pci-bridge"}), False, 0, 31),
 }
+
+
+def accepted_connections(model: str) -> frozenset[str] | None:
+    """What a bus of controller ``model`` accepts (``pcie``/``pci`` endpoints and the
+    controller models that plug into it, libvirt's connect flags); None for a model
+    libvirt does not know."""
+    found = _BUSES.get(model)
+    return None if found is None else found[0]
 
 
 @dataclass

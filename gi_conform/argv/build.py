@@ -376,7 +376,9 @@ def device_ids(domain: Domain, profile: Profile) -> dict[str, str]:
 def _device_option(
     domain: Domain, hostdev: Hostdev, device_id: str, address: PciAddress | None = None
 ) -> Option:
-    props: dict[str, object] = {"driver": "vfio-pci"}
+    # ramfb='on': libvirt 12.8 writes QEMU's non-hotpluggable vfio-pci, which alone has
+    # a ramfb (hostdev-mdev-display-ramfb, hostdev-pci-display-ramfb)
+    props: dict[str, object] = {"driver": "vfio-pci-nohotplug" if hostdev.ramfb else "vfio-pci"}
     if hostdev.kind is HostdevKind.MDEV:
         assert isinstance(hostdev.source, MdevSource)
         props["id"] = device_id
@@ -386,14 +388,18 @@ def _device_option(
     else:
         if hostdev.source is None:
             raise ValueError(f"hostdev '{hostdev.alias}' has no valid source; validate first")
-        if domain.uses_iommufd(hostdev):
-            # domxml-to-native (libvirt 12.8): no host, the device comes by fd on a real
-            # start, which adds "fd" here and on the iommufd object
-            props["id"] = device_id
-            props["iommufd"] = IOMMUFD_ID
-        else:
+        iommufd = domain.uses_iommufd(hostdev)
+        if not iommufd:
             props["host"] = str(hostdev.source)
-            props["id"] = device_id
+        # with iommufd (domxml-to-native, libvirt 12.8) no host: the device comes by fd on
+        # a real start, which adds "fd" here and on the iommufd object
+        props["id"] = device_id
+        if hostdev.display is not None:
+            props["display"] = "on" if hostdev.display else "off"  # as given (measured)
+    if hostdev.ramfb:
+        props["ramfb"] = True  # ramfb='off' writes nothing (12.8; upstream later: false)
+    if hostdev.kind is HostdevKind.PCI and domain.uses_iommufd(hostdev):
+        props["iommufd"] = IOMMUFD_ID
     if address is None:
         address = hostdev.guest_address
     if address is not None:

@@ -22,6 +22,7 @@ from gi_conform.semantics import MDEV_SYSFS_PREFIX
 from gi_conform.units import MAX_U64, NumberTooLarge, c_uint
 
 __all__ = [
+    "VFIO_PCI_DRIVERS",
     "ArgvReading",
     "Device",
     "Form",
@@ -39,6 +40,9 @@ __all__ = [
     "read_argv",
 ]
 
+VFIO_PCI_DRIVERS = frozenset({"vfio-pci", "vfio-pci-nohotplug"})
+"""QEMU's drivers of a host PCI device: libvirt 12.8 writes ``vfio-pci-nohotplug`` (the same
+device, without hotplug) for a hostdev with ``ramfb='on'``."""
 GI_TYPE = "acpi-generic-initiator"
 """The QOM type of a generic initiator object."""
 GI_PROPERTIES = frozenset({"qom-type", "id", "pci-dev", "node"})

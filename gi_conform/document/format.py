@@ -241,8 +241,8 @@ def _hostdev(devices: _Node, hostdev: Hostdev) -> None:
     ]
     if hostdev.kind is HostdevKind.MDEV:
         attrs.append(("model", "vfio-pci"))
-        if hostdev.display:
-            attrs.append(("display", "on"))
+    attrs.append(("display", _on_off(hostdev.display)))
+    attrs.append(("ramfb", _on_off(hostdev.ramfb)))
     node = devices.add("hostdev", *attrs)
     source = node.add("source")
     match hostdev.source:
@@ -260,9 +260,15 @@ def _hostdev(devices: _Node, hostdev: Hostdev) -> None:
         case ScsiSource() as scsi:
             source.add("adapter", ("name", scsi.adapter))
             source.add("address", ("bus", scsi.bus), ("target", scsi.target), ("unit", scsi.unit))
+        case None if hostdev.invalid_source is not None:
+            source.add("address", *hostdev.invalid_source)
         case None:
             pass
     _hostdev_tail(node, hostdev)
+
+
+def _on_off(value: bool | None) -> str | None:
+    return None if value is None else ("on" if value else "off")
 
 
 def _hostdev_tail(node: _Node, hostdev: Hostdev) -> None:
@@ -278,14 +284,20 @@ def _hostdev_tail(node: _Node, hostdev: Hostdev) -> None:
 
 def _guest_address(node: _Node, hostdev: Hostdev) -> None:
     if hostdev.guest_address is not None:
-        node.add(
+        address = node.add(
             "address",
             ("type", "pci"),
             *_pci_attrs(hostdev.guest_address),
             ("multifunction", "on" if hostdev.multifunction else None),
         )
     elif hostdev.guest_address_type is not None:
-        node.add("address", ("type", hostdev.guest_address_type))
+        address = node.add("address", ("type", hostdev.guest_address_type))
+    elif hostdev.zpci is not None:
+        address = node.add("address", ("type", "pci"))  # an empty one: libvirt places it
+    else:
+        return
+    if hostdev.zpci is not None:
+        address.add("zpci", *hostdev.zpci)
 
 
 def _initiator(devices: _Node, initiator: Initiator) -> None:

@@ -66,6 +66,8 @@ MAX_CELLS_PARSED = 16384
 _UUID = re.compile(r"[0-9a-f]{8}(-?[0-9a-f]{4}){3}-?[0-9a-f]{12}\Z", re.IGNORECASE)
 _ENCODING_DECL = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 _LXML_POSITION = re.compile(r", line \d+, column \d+\Z")
+_UUID_GROUPS = ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
+"""A UUID's five groups of hex digits."""
 _HOSTDEV_KINDS = {kind.value: kind for kind in HostdevKind}
 
 
@@ -175,6 +177,16 @@ def smallest_free(prefix: str, used: set[str], start: int = 0) -> str:
     while f"{prefix}{number}" in used:
         number += 1
     return f"{prefix}{number}"
+
+
+def _above(name: str, value: int, limit: int) -> str:
+    """A PCI address field above its limit, in libvirt 12.8's words where it has them
+    (virPCIDeviceAddressIsValid, measured: the value re-written in hex)."""
+    if name == "function":
+        return f"Invalid PCI address function={value:#x}, must be <= {limit}"
+    if name in ("bus", "slot"):
+        return f"Invalid PCI address {name}='{value:#x}', must be <= {limit:#X}".replace("0X", "0x")
+    return f"above {limit:#x}"
 
 
 def _is_empty_address(address: PciAddress) -> bool:
@@ -473,10 +485,11 @@ class _DomainReader:
                 label,
                 field="<source>",
                 value="",
-                detail="the source is missing",
+                detail="Missing <source> element in hostdev device",
             )
         guest: PciAddress | None = None
         multifunction = False
+        zpci = None
         address = children.get("address")
         address_type = address.get("type", "") if address is not None else None
         if address_type == "pci":
@@ -484,6 +497,9 @@ class _DomainReader:
         if address is not None and address_type is None:
             guest = self._pci_address(address, label, "guest")
             multifunction = address.get("multifunction") == "on"
+            zpci_element = _find_path(address, "zpci")
+            if zpci_element is not None:
+                zpci = tuple((str(k), str(v)) for k, v in zpci_element.attrib.items())
             if guest is not None and _is_empty_address(guest):
                 guest = None  # libvirt's "no address": it places the device itself
                 multifunction = False
@@ -502,6 +518,15 @@ class _DomainReader:
                     value=raw,
                     detail=error,
                 )
+        display = ramfb = None
+        if kind.is_pci:
+            display = self._on_off(element, "display", label)
+            ramfb = self._on_off(element, "ramfb", label)
+        invalid_source = None
+        if kind is HostdevKind.MDEV and source is None and source_element is not None:
+            address_element = _find_path(source_element, "address")
+            if address_element is not None:
+                invalid_source = tuple((str(k), str(v)) for k, v in address_element.attrib.items())
         managed = element.get("managed")
         driver = children.get("driver")
         iommufd = (
@@ -517,7 +542,10 @@ class _DomainReader:
             nodeset=nodeset,
             managed=None if managed is None else managed == "yes",
             multifunction=multifunction,
-            display=kind is HostdevKind.MDEV and element.get("display") == "on",
+            display=display,
+            ramfb=ramfb,
+            zpci=zpci,
+            invalid_source=invalid_source,
             guest_address_type=address_type,
             iommufd=iommufd,
             line=element.sourceline or 0,
@@ -539,18 +567,7 @@ class _DomainReader:
                 return None
             return self._pci_address(address, label, "source")
         if kind is HostdevKind.MDEV:
-            uuid = address.get("uuid", "") if address is not None else ""
-            if not _UUID.match(uuid):
-                self.report(
-                    "HOSTDEV-ADDRESS-SYNTAX",
-                    address if address is not None else source,
-                    label,
-                    field="uuid",
-                    value=uuid,
-                    detail="not a UUID",
-                )
-                return None
-            return MdevSource(uuid.lower())
+            return self._mdev_source(source, address, label)
         if kind is HostdevKind.USB:
             vendor = source.find("vendor")
             product = source.find("product")
@@ -570,6 +587,43 @@ class _DomainReader:
             target=address.get("target", "") if address is not None else "",
             unit=address.get("unit", "") if address is not None else "",
         )
+
+    def _mdev_source(
+        self, source: etree._Element, address: etree._Element | None, label: str
+    ) -> MdevSource | None:
+        """An mdev's ``<address uuid>``, refused with libvirt 12.8's words (measured)."""
+        uuid = address.get("uuid") if address is not None else None
+        if uuid is not None and _UUID.match(uuid):
+            digits = uuid.replace("-", "").lower()  # libvirt writes it dashed (measured)
+            return MdevSource("-".join(digits[a:b] for a, b in _UUID_GROUPS))
+        if address is None:
+            field, detail = "<address>", "Missing <address> element"
+        elif uuid is None:
+            field, detail = "uuid", "Missing required attribute 'uuid' in element 'address'"
+        else:
+            field = "uuid"
+            detail = (
+                f"Invalid value for attribute 'uuid' in element 'address': '{uuid}'. Expected UUID"
+            )
+        self.report(
+            "HOSTDEV-ADDRESS-SYNTAX",
+            address if address is not None else source,
+            label,
+            field=field,
+            value=uuid or "",
+            detail=detail,
+        )
+        return None
+
+    def _on_off(self, element: etree._Element, name: str, label: str) -> bool | None:
+        """An ``on``/``off`` attribute of a hostdev (virTristateSwitch): None when absent."""
+        raw = element.get(name)
+        if raw is None:
+            return None
+        if raw in ("on", "off"):
+            return raw == "on"
+        self.report("HOSTDEV-SWITCH-SYNTAX", element, label, field=name, value=raw)
+        return None
 
     def _usb_id_ok(self, element: etree._Element, label: str) -> bool:
         """libvirt's rule: a USB vendor/product id is a number in 1..0xffff."""
@@ -606,13 +660,19 @@ class _DomainReader:
                         raise ValueError("missing")
                     value = c_uint(raw)
                 except ValueError as error:
+                    detail = (
+                        str(error)
+                        if raw is None
+                        else f"Invalid value for attribute '{name}' in element 'address': "
+                        f"'{raw}'. Expected non-negative integer value ({error})"
+                    )
                     self.report(
                         "HOSTDEV-ADDRESS-SYNTAX",
                         element,
                         f"{owner} {which} <address>",
                         field=name,
                         value=raw if raw is not None else "",
-                        detail=error,
+                        detail=detail,
                     )
                     valid = False
                     continue
@@ -624,7 +684,7 @@ class _DomainReader:
                     f"{owner} {which} <address>",
                     field=name,
                     value=raw,
-                    detail=f"above {limit:#x}",
+                    detail=_above(name, value, limit),
                 )
                 valid = False
             values[name] = value

@@ -274,18 +274,48 @@ def _device_rules(domain: Domain) -> Iterator[Violation]:
     yield from _address_type_rules(domain)
     if not domain.graphics:
         yield from _display_rules(domain)
+    yield from _ramfb_rules(domain)
+    if domain.arch != "s390x":
+        yield from _zpci_rules(domain)
     if domain.iommufd is False and domain.iommufd_fdgroup is not None:
         # libvirt 12.8 refuses it even when a hostdev turns iommufd on itself
         yield violation("HOSTDEV-IOMMUFD-FDGROUP", domain.line, "<iommufd>")
 
 
 def _display_rules(domain: Domain) -> Iterator[Violation]:
-    """libvirt 12.8 (qemuValidateDomainMdevDefVFIOPCI): an mdev's ``display='on'`` needs a
-    ``<graphics>`` of any type in a domain that has none; a ``<video>`` does not count."""
+    """libvirt 12.8 (qemuValidateDomainMdevDefVFIOPCI, and the same for a PCI hostdev,
+    measured): a ``display='on'`` needs a ``<graphics>`` of any type in a domain that has
+    none; a ``<video>`` does not count."""
     for hostdev in domain.hostdevs:
-        if hostdev.display and hostdev.kind is HostdevKind.MDEV:
+        if hostdev.display and hostdev.kind.is_pci:
             yield violation(
                 "HOSTDEV-MDEV-DISPLAY-GRAPHICS", hostdev.line, f"hostdev '{hostdev.alias}'"
+            )
+
+
+def _zpci_rules(domain: Domain) -> Iterator[Violation]:
+    """libvirt 12.8 (qemuValidateDomainDeviceDefZPCIAddress, measured on q35, i440fx and
+    virt): a ``<zpci>`` with a uid or fid needs QEMU's s390 zPCI; an empty one is ignored."""
+    for hostdev in domain.hostdevs:
+        if hostdev.zpci:
+            yield violation("HOSTDEV-ZPCI-ARCH", hostdev.line, f"hostdev '{hostdev.alias}'")
+
+
+def _ramfb_rules(domain: Domain) -> Iterator[Violation]:
+    """libvirt 12.8 (virDomainDefHostdevValidate; measured: PCI hostdevs and unassigned
+    ones count too): one hostdev with ``ramfb='on'`` at most, QEMU has one ramfb."""
+    first: Hostdev | None = None
+    for hostdev in domain.hostdevs:
+        if not hostdev.ramfb or not hostdev.kind.is_pci:
+            continue
+        if first is None:
+            first = hostdev
+        else:
+            yield violation(
+                "HOSTDEV-RAMFB-MULTIPLE",
+                hostdev.line,
+                f"hostdev '{hostdev.alias}'",
+                other=first.alias,
             )
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gi_conform.model import Domain, PciController
-from gi_conform.pcitopology import pci_topology
+from gi_conform.model import Domain, PciAddress, PciController
+from gi_conform.pcitopology import DEVICE_DRIVERS, accepted_connections, pci_topology
 from gi_conform.rules import Violation, violation
 from gi_conform.semantics import bus_model
 
@@ -18,6 +18,15 @@ __all__ = ["pci_rules"]
 _EXPANDERS = {"pcie-expander-bus": "pcie.0", "pci-expander-bus": "pci.0"}
 """Each expander bus model and the root bus its machine must have."""
 _BUSNR_RANGE = range(1, 255)
+_ROOTS = frozenset({"pci-root", "pcie-root"})
+_ENDPOINTS = frozenset({"pci", "pcie"})
+_MODELS = _ROOTS | frozenset(DEVICE_DRIVERS)
+"""Every PCI controller model libvirt 12.8 knows (virDomainControllerModelPCI)."""
+
+
+def _root_model(domain: Domain) -> str:
+    """The model of the machine's bus 0: pcie-root on q35/virt, pci-root on i440fx."""
+    return "pcie-root" if domain.pci_root_bus == "pcie.0" else "pci-root"
 
 
 def _label(controller: PciController) -> str:
@@ -30,7 +39,7 @@ def _model_missing(domain: Domain, controller: PciController) -> Violation:
     virt): index 0 must name the machine's root (its post-parse check), any other index
     has none when the buses are built (virDomainPCIAddressBusSetModel)."""
     if controller.index == 0:
-        root = "pcie-root" if domain.pci_root_bus == "pcie.0" else "pci-root"
+        root = _root_model(domain)
         detail = (
             f"The PCI controller with index='0' must be model='{root}' for this machine "
             "type, but model='(null)' was found instead"
@@ -60,9 +69,35 @@ def pci_rules(domain: Domain) -> Iterator[Violation]:
         first_line[controller.index] = controller.line
         if controller.model is None:
             yield _model_missing(domain, controller)
+        elif controller.model not in _MODELS:
+            yield violation(
+                "PCI-CONTROLLER-MODEL-UNKNOWN",
+                controller.line,
+                _label(controller),
+                model=controller.model,
+            )
+            continue
+        else:
+            yield from _root_rules(domain, controller)
         yield from _expander_rules(domain, controller)
     yield from _plug_rules(domain)
     yield from _iommu_rules(domain)
+
+
+def _root_rules(domain: Domain, controller: PciController) -> Iterator[Violation]:
+    """libvirt 12.8 (measured on q35, i440fx and virt): index 0 is the machine's root and
+    must name its model (qemuDomainDefAddDefaultDevices); the roots take index 0 only."""
+    root = _root_model(domain)
+    if controller.index == 0 and controller.model != root:
+        detail = (
+            f"The PCI controller with index='0' must be model='{root}' for this machine "
+            f"type, but model='{controller.model}' was found instead"
+        )
+    elif controller.index != 0 and controller.model in _ROOTS:
+        detail = "pci-root and pcie-root controllers should have index 0"
+    else:
+        return
+    yield violation("PCI-CONTROLLER-ROOT-MODEL", controller.line, _label(controller), detail=detail)
 
 
 def _expander_rules(domain: Domain, controller: PciController) -> Iterator[Violation]:
@@ -99,37 +134,53 @@ def _expander_rules(domain: Domain, controller: PciController) -> Iterator[Viola
 
 
 def _plug_rules(domain: Domain) -> Iterator[Violation]:
-    """On a PCIe machine an expander bus takes root ports only, and a root port goes on
-    the root complex or an expander bus (libvirt's connect flags, measured)."""
-    if domain.pci_root_bus != "pcie.0":
-        return
+    """A device or controller at an explicit guest address whose bus does not accept it
+    (libvirt 12.8's virDomainPCIAddressFlagsCompatible, measured): on a PCIe machine an
+    expander bus takes root ports only; every controller goes where its kind plugs in."""
+    endpoint = "PCI Express device" if domain.pci_root_bus == "pcie.0" else "standard PCI device"
     for hostdev in domain.hostdevs:
         address = hostdev.guest_address
         if address is None or not hostdev.in_guest or address.bus == 0:
             continue
-        if bus_model(domain, address.bus) == "pcie-expander-bus":
-            yield violation(
-                "PCI-BUS-PLUG",
-                hostdev.line,
-                f"hostdev '{hostdev.alias}'",
-                bus=address.bus,
-                model="pcie-expander-bus",
-                wants="a PCI Express device (put a pcie-root-port between them)",
-            )
+        parent = bus_model(domain, address.bus)
+        if parent in _EXPANDERS and domain.pci_root_bus != _EXPANDERS[parent]:
+            continue  # PCI-EXPANDER-MACHINE: libvirt refuses the machine first
+        accepts = accepted_connections(parent) if parent is not None else None
+        if accepts is not None and not accepts & _ENDPOINTS:
+            yield _plug(hostdev.line, f"hostdev '{hostdev.alias}'", address, parent, endpoint)
     for controller in domain.pci_controllers:
         address = controller.address
-        if controller.model != "pcie-root-port" or address is None or address.bus == 0:
+        model = controller.model
+        if address is None or model is None or model in _ROOTS:
             continue
-        parent = bus_model(domain, address.bus)
-        if parent is not None and parent != "pcie-expander-bus":
-            yield violation(
-                "PCI-BUS-PLUG",
-                controller.line,
-                _label(controller),
-                bus=address.bus,
-                model=parent,
-                wants="a pcie-root-port (the root complex or a pcie-expander-bus)",
-            )
+        if model in _EXPANDERS and domain.pci_root_bus != _EXPANDERS[model]:
+            continue  # PCI-EXPANDER-MACHINE: libvirt refuses the machine first
+        parent = _root_model(domain) if address.bus == 0 else bus_model(domain, address.bus)
+        accepts = accepted_connections(parent) if parent is not None else None
+        if accepts is None or accepted_connections(model) is None:
+            continue  # a bus or a controller libvirt does not know: refused elsewhere
+        if model == "pci-bridge":
+            # placed by hand it goes wherever a PCI device may (libvirt adds the flag)
+            if not accepts & {model, *_ENDPOINTS}:
+                yield _plug(
+                    controller.line, _label(controller), address, parent, "standard PCI device"
+                )
+        elif model not in accepts:
+            yield _plug(controller.line, _label(controller), address, parent, model)
+
+
+def _plug(
+    line: int, element: str, address: PciAddress, parent: str | None, connect: str
+) -> Violation:
+    return violation(
+        "PCI-BUS-PLUG",
+        line,
+        element,
+        address=address.host_text(),
+        bus=address.bus,
+        model=parent,
+        connect=connect,
+    )
 
 
 def _iommu_rules(domain: Domain) -> Iterator[Violation]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from gi_conform.argv.build import Profile, aligned_memory, build_argv, flatten
 from gi_conform.argv.options import OptionValue, join_keyval, parse_size, split_keyval
-from gi_conform.argv.read import read_argv
+from gi_conform.argv.read import VFIO_PCI_DRIVERS, read_argv
 from gi_conform.document.validate import Report
 from gi_conform.groundtruth.tables import Check
 from gi_conform.model import Domain
@@ -175,9 +175,9 @@ def _device(value: str, stand_in: str, changes: list[str]) -> str:
     values = props.values
     driver = values.get("driver")
     ident = values.get("id", "?")
-    if driver == "vfio-pci":
+    if driver in VFIO_PCI_DRIVERS:
         replacement = {"driver": stand_in, **_kept(values, _KEEP_DEVICE_PCI)}
-        changes.append(f"{ident}: vfio-pci -> {stand_in} (same id, bus, addr; no host device)")
+        changes.append(f"{ident}: {driver} -> {stand_in} (same id, bus, addr; no host device)")
         return props.text(replacement)
     if driver == "usb-host":
         changes.append(f"{ident}: usb-host -> usb-tablet (same id, bus, port; no host device)")
@@ -569,10 +569,11 @@ def runnable_argv(
     * the ``iommufd`` object (libvirt's iommufd devices) is dropped: it opens
       ``/dev/iommu``, which this host lacks, and the stand-ins need no IOMMU; so is an
       ``arm-smmuv3``: it changes the IORT, not the SRAT or any bus, and x86 has none.
-    * every ``vfio-pci`` device becomes ``stand_in`` with the same ``id``, ``bus``,
-      ``addr`` (and ``multifunction``), in the same syntax (JSON or key=value), with or
-      without ``host`` (an iommufd device has none; ``iommufd`` is dropped too): any PCI
-      device can be a generic initiator, and no host device or IOMMU is needed. The
+    * every ``vfio-pci`` (or ``vfio-pci-nohotplug``) device becomes ``stand_in`` with the
+      same ``id``, ``bus``, ``addr`` (and ``multifunction``), in the same syntax (JSON or
+      key=value), with or without ``host`` (an iommufd device has none; ``iommufd`` is
+      dropped too): any PCI device can be a generic initiator, and no host device or
+      IOMMU is needed. The
       default ``edu`` has one memory BAR, no I/O BAR and no option ROM. ``pci-testdev``
       has a 256-byte I/O BAR, so each root port above one needs a 4 KiB I/O window and
       SeaBIOS panics ("PCI: out of I/O address space") from 15 such ports on: no ACPI
@@ -627,7 +628,7 @@ def runnable_argv(
             props = layout.add(value)
             value = _device(value, stand_in, [])
             # devices without addr go after every explicit one: see the docstring
-            placed = props.get("addr") is not None or props.get("driver") != "vfio-pci"
+            placed = props.get("addr") is not None or props.get("driver") not in VFIO_PCI_DRIVERS
             (body if placed else unplaced).extend([option, value])
         else:
             body += [option, value]

@@ -39,7 +39,7 @@ from lxml import etree
 from gi_conform.argv.build import HUGETLBFS_PREFIX, hugetlbfs_mount
 from gi_conform.argv.facts import path_positions
 from gi_conform.argv.options import read_args_text
-from gi_conform.argv.read import read_argv
+from gi_conform.argv.read import VFIO_PCI_DRIVERS, read_argv
 from gi_conform.document.xml import hardened_parser
 from gi_conform.libvirt.install import Libvirt, locate
 from gi_conform.process import ProcessResult, run_bounded
@@ -333,7 +333,7 @@ def reduce(argv: Sequence[str]) -> list[str]:
         if token == "-machine" and "hmat=" in tokens[index + 1]
     }
     keep |= {backend.position for backend in reading.backends if backend.id in memdevs}
-    keep |= {device.position for device in reading.devices if device.driver == "vfio-pci"}
+    keep |= {device.position for device in reading.devices if device.driver in VFIO_PCI_DRIVERS}
     keep |= {obj.position for obj in reading.objects if obj.qom_type == "iommufd"}
     keep |= {initiator.position for initiator in reading.initiators}
     keep |= path_positions(reading)

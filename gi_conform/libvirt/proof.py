@@ -36,7 +36,7 @@ from lxml import etree
 from gi_conform.argv.facts import semantic_facts
 from gi_conform.argv.invariants import check_invariants
 from gi_conform.argv.options import OptionValue
-from gi_conform.argv.read import device_key, read_argv
+from gi_conform.argv.read import VFIO_PCI_DRIVERS, device_key, read_argv
 from gi_conform.document.validate import validate
 from gi_conform.document.xml import hardened_parser
 from gi_conform.groundtruth import acpi, qemu
@@ -226,7 +226,7 @@ def _device_ids(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     by_host: dict[str, str] = {}
     ordered: list[str] = []
     for device in reading.devices:
-        if device.driver != "vfio-pci" or device.id is None:
+        if device.driver not in VFIO_PCI_DRIVERS or device.id is None:
             continue
         ordered.append(device.id)
         key = device_key(device)
@@ -392,7 +392,7 @@ def host_property_refusal(
         if option != "-device":
             continue
         props = OptionValue.read(libvirt_argv[index + 1], "driver")
-        if props is None or props.values.get("driver") != "vfio-pci":
+        if props is None or props.values.get("driver") not in VFIO_PCI_DRIVERS:
             continue
         host = props.values.get("host")
         if not isinstance(host, str):

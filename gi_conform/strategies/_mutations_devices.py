@@ -364,6 +364,36 @@ def _m_mdev_display_graphics(draw: st.DrawFn, domain: Domain, root: etree._Eleme
         element.set("ramfb", "on")  # libvirt refuses it the same way with a ramfb
 
 
+def _pci_kind_hostdevs(root: etree._Element) -> list[etree._Element]:
+    """The document's PCI and mdev hostdevs (the ones display and ramfb apply to)."""
+    return [h for h in _hostdev_elements(root) if h.get("type") in ("pci", "mdev")]
+
+
+def _m_ramfb_multiple(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """``ramfb='on'`` on two PCI or mdev hostdevs, existing ones or new ones without a
+    guest address (no display, so no ``<graphics>`` is needed)."""
+    chosen = draw(st.permutations(_pci_kind_hostdevs(root)))[: draw(st.integers(0, 2))]
+    for source in _fresh_sources(domain, 2 - len(chosen)):
+        element = _new_pci(source)
+        _devices(root).append(element)
+        chosen.append(element)
+    for element in chosen:
+        element.set("ramfb", "on")
+
+
+def _m_switch_syntax(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """A PCI or mdev hostdev whose ``display`` or ``ramfb`` is not ``on``/``off``."""
+    hostdevs = _pci_kind_hostdevs(root)
+    existing: bool = draw(st.booleans())
+    if hostdevs and existing:
+        element = draw(st.sampled_from(hostdevs))
+    else:
+        element = _new_pci(_fresh_sources(domain, 1)[0])
+        _devices(root).append(element)
+    name = draw(st.sampled_from(("display", "ramfb")))
+    element.set(name, draw(st.sampled_from(("yes", "no", "true", "auto"))))
+
+
 def _m_hugepages_anonymous(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
     """``<hugepages>`` (any page, or none: the host's default) with an anonymous source.
 
@@ -378,3 +408,27 @@ def _m_hugepages_anonymous(draw: st.DrawFn, domain: Domain, root: etree._Element
     if size is not None:
         etree.SubElement(pages, "page", size=size, unit="KiB")
     etree.SubElement(backing, "source", type="anonymous")
+
+
+def _m_zpci_arch(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """A ``<zpci>`` with a uid, a fid or both in a PCI hostdev's guest address (an existing
+    one, or a new hostdev's empty address: libvirt places it)."""
+    placed = [
+        h
+        for h in _hostdev_elements(root)
+        if h.get("type") == "pci" and h.find("address[@type='pci']") is not None
+    ]
+    existing: bool = draw(st.booleans())
+    if placed and existing:
+        address = draw(st.sampled_from(placed)).find("address[@type='pci']")
+        assert address is not None
+    else:
+        element = _new_pci(_fresh_sources(domain, 1)[0])
+        _devices(root).append(element)
+        address = etree.SubElement(element, "address", type="pci")
+    zpci = etree.SubElement(address, "zpci")
+    fields = draw(st.sampled_from((("uid",), ("fid",), ("uid", "fid"))))
+    if "uid" in fields:
+        zpci.set("uid", hex(draw(st.integers(1, 0xFFFF))))
+    if "fid" in fields:
+        zpci.set("fid", hex(draw(st.integers(0, 0xFFFFFFFF))))

@@ -17,6 +17,7 @@ __all__: list[str] = []
 
 _EXPANDER = {"pcie.0": "pcie-expander-bus", "pci.0": "pci-expander-bus"}
 """The expander bus model each root bus takes."""
+_ROOTS = frozenset({"pci-root", "pcie-root"})
 
 
 def _fresh_index(draw: st.DrawFn, domain: Domain) -> int:
@@ -56,6 +57,33 @@ def _m_controller_model_missing(draw: st.DrawFn, domain: Domain, root: etree._El
     _devices(root).append(etree.Element("controller", type="pci", index=str(index)))
 
 
+def _m_controller_model_unknown(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """A PCI controller whose model libvirt does not know (a misspelling, another case, a
+    trailing space), at a fresh index or at index 0 when the document declares none."""
+    zero_free = all(c.index != 0 for c in domain.pci_controllers)
+    index = 0 if zero_free and draw(st.booleans()) else _fresh_index(draw, domain)
+    model = draw(
+        st.sampled_from(("foo", "default", "", "PCIe-Root-Port", "pci-bridge ", "pci_bridge"))
+    )
+    _devices(root).append(_controller(index, model))
+
+
+def _m_controller_root_model(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
+    """Index 0 naming another model than the machine's root (the declared one changed, or
+    a new one), or a root model at a fresh index."""
+    want = "pcie-root" if domain.pci_root_bus == "pcie.0" else "pci-root"
+    if draw(st.booleans()):
+        index = _fresh_index(draw, domain)
+        _devices(root).append(_controller(index, draw(st.sampled_from(sorted(_ROOTS)))))
+        return
+    wrong = draw(st.sampled_from(sorted((_ROOTS | {"pci-bridge", "pcie-root-port"}) - {want})))
+    for element in _devices(root).iterchildren("controller"):
+        if element.get("type") == "pci" and element.get("index") in ("0", "0x0", "00"):
+            element.set("model", wrong)
+            return
+    _devices(root).insert(0, _controller(0, wrong))
+
+
 def _m_expander_machine(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
     """The other root bus's expander bus: pci-expander-bus on PCIe, and the reverse."""
     wrong = "pci-expander-bus" if domain.pci_root_bus == "pcie.0" else "pcie-expander-bus"
@@ -78,11 +106,30 @@ def _m_expander_busnr_range(draw: st.DrawFn, domain: Domain, root: etree._Elemen
 
 
 def _m_bus_plug(draw: st.DrawFn, domain: Domain, root: etree._Element) -> None:
-    """A device straight on a pcie-expander-bus, or a root port behind a root port.
+    """On the document's machine, its expander bus on a bus that does not take it (a
+    pcie-root-port, a pci-bridge); or, on q35, a device straight on a pcie-expander-bus
+    or a root port behind a root port.
 
-    The rule is a PCIe machine's: an i440fx document becomes q35 first, its hostdevs'
+    Those two are a PCIe machine's: an i440fx document becomes q35 first, its hostdevs'
     guest addresses dropped (an i440fx bridge's slots are not a q35 port's).
     """
+    if draw(st.booleans()):
+        index = _fresh_index(draw, domain)
+        pcie = domain.pci_root_bus == "pcie.0"
+        _devices(root).append(_controller(index, "pcie-root-port" if pcie else "pci-bridge"))
+        expander = _controller(index + 1, _EXPANDER[domain.pci_root_bus])
+        slot = "0x00" if pcie else "0x01"
+        etree.SubElement(
+            expander,
+            "address",
+            type="pci",
+            domain="0x0000",
+            bus=str(index),
+            slot=slot,
+            function="0x0",
+        )
+        _devices(root).append(expander)
+        return
     if domain.pci_root_bus != "pcie.0":
         os_type = root.find("os/type")
         assert os_type is not None

@@ -47,6 +47,7 @@ from lxml import etree
 
 from gi_conform.argv.build import Option, Profile, build_argv, flatten
 from gi_conform.argv.options import json_object
+from gi_conform.argv.read import VFIO_PCI_DRIVERS
 from gi_conform.bitmap import BitmapError, format_bitmap, parse_bitmap
 from gi_conform.document.format import format_xml
 from gi_conform.document.validate import validate
@@ -137,7 +138,7 @@ def feature_lines(argv: list[str], feature: str) -> list[str]:
             ) or (feature == "initiators" and qom == "acpi-generic-initiator")
         elif flag == "-device" and props is not None:
             driver = props.get("driver")
-            keep = (feature == "vfio-pci" and driver == "vfio-pci") or (
+            keep = (feature == "vfio-pci" and driver in VFIO_PCI_DRIVERS) or (
                 feature == "pci-controllers" and driver in _TOPOLOGY_DRIVERS
             )
         if keep:
@@ -182,9 +183,10 @@ def document_ids(domain: Domain) -> set[str]:
 
 
 def path_ids(argv: list[str]) -> set[str]:
-    """The buses between the root and each ``vfio-pci`` device of libvirt's argv: the
-    controllers libvirt added for a hostdev the document gives no guest address, which
-    decide the PCI path a Generic Initiator names (taken from libvirt's side)."""
+    """The buses between the root and each ``vfio-pci`` (or ``-nohotplug``) device of
+    libvirt's argv: the controllers libvirt added for a hostdev the document gives no guest
+    address, which decide the PCI path a Generic Initiator names (taken from libvirt's
+    side)."""
     parent: dict[str, str] = {}
     starts: list[str] = []
     for flag, value in _options(argv):
@@ -192,7 +194,7 @@ def path_ids(argv: list[str]) -> set[str]:
         if props is None or not isinstance(props.get("bus"), str):
             continue
         parent[str(props.get("id", ""))] = str(props["bus"])
-        if props.get("driver") == "vfio-pci":
+        if props.get("driver") in VFIO_PCI_DRIVERS:
             starts.append(str(props["bus"]))
     found: set[str] = set()
     for start in starts:
