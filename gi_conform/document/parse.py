@@ -17,6 +17,7 @@ from lxml import etree
 from gi_conform.bitmap import BitmapError, parse_bitmap
 from gi_conform.document.parse_devices import (
     PCI_LIMITS,
+    chipset_slots,
     first_children,
     has_video,
     iommus,
@@ -252,9 +253,7 @@ class _DomainReader:
             interconnects=self.numa_reader.interconnects(numa) if numa is not None else (),
             pci_controllers=pci_controllers(by_tag.get("controller", ())),
             iommus=iommus(by_tag.get("iommu", ())),
-            root_slots_taken=tuple(
-                slot for slot in root_slots_taken(by_tag) if slot not in _chipset(arch, machine)
-            ),
+            root_slots_taken=root_slots_taken(by_tag, chipset_slots(arch, machine)),
             other_pci=other_pci_devices(by_tag),
             video=has_video(by_tag),
             graphics="graphics" in by_tag,
@@ -732,15 +731,6 @@ class _DomainReader:
             alias_given=alias_given,
             line=element.sourceline or 0,
         )
-
-
-def _chipset(arch: str, machine: str | None) -> frozenset[int]:
-    """Bus-0 slots an x86 machine's chipset holds (q35's 0x1f, i440fx's PIIX3 at 1): libvirt
-    reserves them whatever the document says, so a device libvirt writes there (q35's SATA
-    at 1f.2, PIIX3's USB at 1.2) takes no slot of its own."""
-    if arch not in ("x86_64", "i686"):
-        return frozenset()
-    return frozenset({0x1F}) if machine is not None and "q35" in machine else frozenset({1})
 
 
 def _uefi(os_element: etree._Element | None) -> bool:

@@ -15,6 +15,7 @@ from gi_conform.units import c_uint
 __all__ = [
     "OTHER_PCI_RANK",
     "PCI_LIMITS",
+    "chipset_slots",
     "first_children",
     "has_video",
     "iommus",
@@ -90,8 +91,20 @@ def iommus(iommus: Sequence[etree._Element]) -> tuple[Iommu, ...]:
 _OWN_ADDRESS_DEVICES = frozenset({"hostdev", "controller", "acpi-generic-initiator"})
 
 
-def root_slots_taken(by_tag: dict[str, list[etree._Element]]) -> tuple[int, ...]:
-    """Slots of bus 0 other devices take by an explicit ``<address type='pci'>``."""
+def chipset_slots(arch: str, machine: str | None) -> frozenset[int]:
+    """Bus-0 slots an x86 machine's chipset holds (q35's 0x1f, i440fx's PIIX3 at 1): libvirt
+    reserves them whatever the document says, so a device libvirt writes there (q35's SATA
+    at 1f.2, PIIX3's USB at 1.2) takes no slot of its own."""
+    if arch not in ("x86_64", "i686"):
+        return frozenset()
+    return frozenset({0x1F}) if machine is not None and "q35" in machine else frozenset({1})
+
+
+def root_slots_taken(
+    by_tag: dict[str, list[etree._Element]], chipset: frozenset[int] = frozenset()
+) -> tuple[int, ...]:
+    """Slots of bus 0 other devices take by an explicit ``<address type='pci'>``, but for
+    the ``chipset``'s own (:func:`chipset_slots`)."""
     slots: set[int] = set()
     for tag, elements in by_tag.items():
         if tag in _OWN_ADDRESS_DEVICES and tag != "controller":
@@ -103,7 +116,7 @@ def root_slots_taken(by_tag: dict[str, list[etree._Element]]) -> tuple[int, ...]
             if address is None or address.get("type") != "pci":
                 continue
             parsed = _quiet_pci_address(address)
-            if parsed is not None and parsed.bus == 0:
+            if parsed is not None and parsed.bus == 0 and parsed.slot not in chipset:
                 slots.add(parsed.slot)
     return tuple(sorted(slots))
 
