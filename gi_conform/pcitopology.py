@@ -181,9 +181,20 @@ class _AddressSet:
             place.aggregate.add(slot)
         place.used[slot] = place.used.get(slot, 0) | 1 << function
 
+    def full(self) -> bool:
+        """Every slot of every bus has a function taken (virDomainPCIAddressBusIsFullyReserved)."""
+        return all(
+            all(bus.used.get(slot) for slot in range(bus.first, bus.last + 1)) for bus in self.buses
+        )
+
     def _find(self, kind: str, aggregate: bool) -> tuple[int, int, int] | None:
         """virDomainPCIAddressGetNextAddr: the first bus (by index) that takes ``kind``,
-        its first free slot, or a free function of a slot root ports share."""
+        its first free slot, or a free function of a slot root ports share; an integrated
+        device only bus 0."""
+        if kind == _INTEGRATED:
+            root = self.buses[0]
+            free = (s for s in range(root.first, root.last + 1) if not root.used.get(s))
+            return next(((0, slot, 0) for slot in free), None)
         for index, bus in enumerate(self.buses):
             if kind not in bus.accepts or (kind in _ENDPOINTS and not bus.hotplug):
                 continue
@@ -217,7 +228,7 @@ class _AddressSet:
         elif kind in ("pcie", "pcie-switch-upstream-port"):
             self.buses.append(_Bus.of("pcie-root-port"))
         else:
-            return None
+            return None  # an integrated device: libvirt's second pass then refuses
         return len(self.buses) - 1, self.buses[-1].first, 0
 
 
@@ -225,78 +236,147 @@ def _endpoint_kind(domain: Domain) -> str:
     return "pcie" if domain.pci_root_bus == "pcie.0" else "pci"
 
 
+_INTEGRATED = "integrated"
+"""The connect kind of a device libvirt plugs into bus 0 itself (VIR_PCI_CONNECT_INTEGRATED:
+a pvpanic, a virtio IOMMU), PCI or PCIe alike; it never gets a bus of its own."""
+_ICH9_SLOT = 0x1B
+
+
+def _tokens(tokens: tuple[str, ...], kind: str) -> list[str]:
+    return [t.partition(":")[2] for t in tokens if t.partition(":")[0] == kind]
+
+
+def _virtio_kind(model: str, kind: str) -> str:
+    """A virtio device's connect kind: PCI only when transitional."""
+    return "pci" if model == "virtio-transitional" else kind
+
+
+def _ich9_at_1b(domain: Domain) -> bool:
+    """q35's chipset step puts the first ICH9 sound card without address at 00:1b.0, where
+    real ICH9 has its HD audio, unless an explicit address takes that slot
+    (qemuDomainValidateDevicePCISlotsQ35; measured)."""
+    if domain.arch not in ("x86_64", "i686") or domain.pci_root_bus != "pcie.0":
+        return False
+    if "ich9" not in _tokens(domain.other_pci or (), "sound"):
+        return False
+    taken = set(domain.root_slots_taken)
+    taken |= {
+        h.guest_address.slot
+        for h in domain.hostdevs
+        if h.guest_address is not None and h.guest_address.bus == 0
+    }
+    taken |= {c.address.slot for c in domain.pci_controllers if c.address and c.address.bus == 0}
+    return _ICH9_SLOT not in taken
+
+
 def _other_endpoints(domain: Domain) -> tuple[list[str], list[str]] | None:
-    """Connect kinds of the devices libvirt places before the hostdevs and after them
-    (qemuDomainAssignDevicePCISlots' order: controllers, virtio disks | hostdevs,
-    balloon, RNGs, watchdogs, videos, virtio inputs), its defaults included: q35's
-    ``qemu-xhci`` and every x86 guest's virtio balloon (i440fx's PIIX3 USB and IDE, q35's
-    SATA sit in the chipset's slots; aarch64 virt gets neither). None when one of them is
-    not modelled."""
+    """Connect kinds of the devices libvirt places before the hostdevs and after them, in
+    qemuDomainAssignDevicePCISlots' order (libvirt 12.8): filesystems, NICs, sound cards,
+    controllers, virtio disks, NICs that are hostdevs | hostdevs, balloon, RNGs,
+    watchdogs, videos, shared memory, virtio inputs, PCI serials, a virtio IOMMU, vsock,
+    virtio memory, crypto, pvpanic. Its defaults included: q35's ``qemu-xhci`` and every
+    x86 guest's virtio balloon (i440fx's PIIX3 USB and IDE, q35's SATA sit in the
+    chipset's slots; aarch64 virt gets neither). None when one of them is not modelled."""
     tokens = domain.other_pci
     if tokens is None:
         return None
     kind = _endpoint_kind(domain)
     x86 = domain.arch in ("x86_64", "i686")
     q35 = x86 and kind == "pcie"
-    before: list[str] = []
-    after: list[str] = []
     step = _controller_step(tokens, kind, x86=x86, q35=q35)
     nets = _nic_kinds(tokens, kind, x86=x86)
     if step is None or nets is None or _unmodelled(domain, tokens, x86=x86, q35=q35):
         return None
-    before += nets + step
+    before = [_virtio_kind(model, kind) for model in _tokens(tokens, "filesystem")]
+    sounds = _tokens(tokens, "sound")
+    if _ich9_at_1b(domain):
+        sounds.remove("ich9")  # the chipset's (_reserved)
+    before += nets + ["pci"] * len(sounds) + step
     scsi = [h for h in domain.hostdevs if h.kind is HostdevKind.SCSI]
     if scsi:
-        if any(t.startswith("scsi:") for t in tokens) or any(h.guest_address_type for h in scsi):
+        if _tokens(tokens, "scsi") or any(h.guest_address_type for h in scsi):
             return None  # which controller each uses: not modelled
         # libvirt adds a SCSI controller per seven hostdevs (units 0-6 of each): LSI on
         # x86, PCI only; virtio-scsi on aarch64 (measured)
         before += ["pci" if x86 else kind] * -(-len(scsi) // _SCSI_UNITS)
-    if q35 and not any(t.startswith("usb:") for t in tokens):
+    if "sata" in _tokens(tokens, "disk") and not q35 and not _tokens(tokens, "sata"):
+        before.append("pci")  # the AHCI libvirt adds for a SATA disk, after the SCSI ones
+    if q35 and not _tokens(tokens, "usb"):
         before.append(kind)  # the default qemu-xhci, added after the implicit ones
-    before += [kind for t in tokens if t == "disk:virtio"]
-    balloon = [t for t in tokens if t.startswith("memballoon:")]
-    if (not balloon and x86) or (balloon and balloon[0] != "memballoon:none"):
-        after.append(kind)
-    after += [kind for t in tokens if t == "rng"]
+    before += [_virtio_kind(model, kind) for model in _tokens(tokens, "disk") if "virtio" in model]
+    before += [kind] * _tokens(tokens, "interface").count("hostdev")  # before <hostdev>s
+    return before, _after_hostdevs(domain, tokens, kind, x86=x86)
+
+
+def _after_hostdevs(domain: Domain, tokens: tuple[str, ...], kind: str, *, x86: bool) -> list[str]:
+    """The devices libvirt places after the hostdevs (see :func:`_other_endpoints`)."""
+    after: list[str] = []
+    balloon = _tokens(tokens, "memballoon")
+    if (not balloon and x86) or (balloon and balloon[0] != "none"):
+        after.append(_virtio_kind(balloon[0] if balloon else "", kind))
+    after += [_virtio_kind(model, kind) for model in _tokens(tokens, "rng")]
     after += ["pci" for t in tokens if t == "watchdog:i6300esb"]  # PCI only
     if domain.video and not x86:
         after.append(kind)  # virtio-gpu; x86's primary video has a chipset slot
+    after += ["pci"] * len(_tokens(tokens, "shmem"))  # ivshmem: PCI only
     after += [kind for t in tokens if t == "input:virtio"]
-    return before, after
+    after += ["pci"] * len(_tokens(tokens, "serial"))  # pci-serial
+    after += [_INTEGRATED for iommu in domain.iommus if iommu.model == "virtio"]
+    after += [_virtio_kind(model, kind) for model in _tokens(tokens, "vsock")]
+    after += [kind] * len(_tokens(tokens, "memory"))
+    after += ["pci"] * len(_tokens(tokens, "crypto"))  # virtio-crypto: PCI only in libvirt
+    # pvpanic sits on bus 0; a panic without model is ISA on x86, pvpanic on aarch64
+    panics = _tokens(tokens, "panic")
+    after += [_INTEGRATED for model in panics if model == "pvpanic" or not x86]
+    return after
 
 
 def _unmodelled(domain: Domain, tokens: tuple[str, ...], *, x86: bool, q35: bool) -> bool:
     """Whether libvirt adds or moves a device the reference does not model: a controller
-    for a disk or USB device (an AHCI for SATA on i440fx, a USB controller where there is
-    none), a watchdog other than i6300esb, a primary video whose chipset slot is taken."""
-    usb = [t for t in tokens if t.startswith("usb:")]
-    usb_controller = x86 if not usb else "usb:none" not in usb
-    disks = {t for t in tokens if t.startswith("disk:")} - {"disk:virtio"}
-    built_in = {"disk:sata", "disk:usb"} if q35 else {"disk:ide", "disk:usb"} if x86 else set()
-    needs_usb = "disk:usb" in disks or any(h.kind is HostdevKind.USB for h in domain.hostdevs)
+    for a disk or USB device (an IDE or SCSI one, a USB controller where there is none),
+    a watchdog other than i6300esb, a primary video whose chipset slot is taken."""
+    usb = _tokens(tokens, "usb")
+    usb_controller = x86 if not usb else "none" not in usb
+    disks = set(_tokens(tokens, "disk")) - {"virtio", "virtio-transitional"}
+    built_in = {"sata", "usb"} if q35 else {"ide", "usb", "sata"} if x86 else {"sata", "usb"}
+    needs_usb = "usb" in disks or any(h.kind is HostdevKind.USB for h in domain.hostdevs)
+    needs_usb = needs_usb or "usb-net" in _tokens(tokens, "interface")
+    sata = _tokens(tokens, "sata")
     return (
         bool(disks - built_in)
         or (needs_usb and not usb_controller)
+        or ("sata" in disks and bool(sata) and "" not in sata)  # an AHCI among others
         or any(t.startswith("watchdog:") and t != "watchdog:i6300esb" for t in tokens)
         or (x86 and domain.video and (1 if q35 else 2) in domain.root_slots_taken)
     )
 
 
-_PCIE_NICS = frozenset({"virtio", "e1000e"})
-_PCI_NICS = frozenset({"e1000", "rtl8139"})
+_PCIE_NICS = frozenset({"virtio", "virtio-non-transitional", "e1000e", "igb"})
+_PCI_NICS = frozenset(
+    {
+        "e1000",
+        "rtl8139",
+        "virtio-transitional",
+        "ne2k_pci",
+        "pcnet",
+        "i82551",
+        "i82557b",
+        "i82559er",
+        "vmxnet3",
+    }
+)
 
 
 def _nic_kinds(tokens: tuple[str, ...], kind: str, *, x86: bool) -> list[str] | None:
     """The NICs, placed before every controller (measured: a q35 NIC without a model is
     libvirt's ``rtl8139``, PCI only, behind a pcie-to-pci-bridge; aarch64's is virtio;
-    ``virtio``/``e1000e`` take a root port); None for another model."""
+    ``virtio``/``e1000e``/``igb`` take a root port; ``usb-net`` and a hostdev NIC take
+    no slot here); None for another model."""
     found: list[str] = []
-    for token in tokens:
-        name, _, model = token.partition(":")
-        if name != "interface":
+    for given in _tokens(tokens, "interface"):
+        model = given or ("rtl8139" if x86 else "virtio")
+        if model in ("usb-net", "hostdev"):
             continue
-        model = model or ("rtl8139" if x86 else "virtio")
         if model not in _PCIE_NICS | _PCI_NICS:
             return None
         found.append(kind if model in _PCIE_NICS else "pci")
@@ -306,26 +386,31 @@ def _nic_kinds(tokens: tuple[str, ...], kind: str, *, x86: bool) -> list[str] | 
 def _controller_step(
     tokens: tuple[str, ...], kind: str, *, x86: bool, q35: bool
 ) -> list[str] | None:
-    """The document's own controllers that take a slot, in document order (i440fx's PIIX3
-    USB and IDE and q35's SATA are the chipset's); None for one not modelled."""
-    found: list[str] = []
+    """The document's own controllers that take a slot, grouped by type in the order each
+    type first appears, document order within (libvirt keeps its controller list so;
+    measured: scsi, usb, scsi is placed scsi, scsi, usb). i440fx's PIIX3 USB and IDE and
+    q35's first SATA are the chipset's; None for one not modelled."""
+    groups: dict[str, list[str]] = {}
     for token in tokens:
         name, _, model = token.partition(":")
         if name == "usb":
             if model in ("qemu-xhci", "nec-xhci") or (model == "" and (q35 or not x86)):
-                found.append(kind)
+                groups.setdefault(name, []).append(kind)
             elif model != "none" and not (model in ("", "piix3-uhci") and x86 and not q35):
                 return None  # ICH9 companions and the like: not modelled
-        elif name in ("ide", "sata"):
-            if (name == "ide") == q35 or not x86:
+        elif name == "ide":
+            if q35 or not x86:
                 return None
+        elif name == "sata":
+            if not (q35 and model == ""):
+                groups.setdefault(name, []).append("pci")  # an AHCI: PCI only
         elif name == "scsi":
             if model != "virtio-scsi":
                 return None
-            found.append(kind)
+            groups.setdefault(name, []).append(kind)
         elif name == "virtio-serial":
-            found.append(kind)
-    return found
+            groups.setdefault(name, []).append(kind)
+    return [found for group in groups.values() for found in group]
 
 
 def _reserved(
@@ -345,6 +430,8 @@ def _reserved(
         found += [(0, 1, f, False) for f in range(4)]  # PIIX3: ISA, IDE, USB, PM
     if x86 and domain.video:
         found.append((0, 1 if pcie else 2, 0, False))
+    if _ich9_at_1b(domain):
+        found.append((0, _ICH9_SLOT, 0, False))
     for hostdev in domain.hostdevs:
         if hostdev.in_guest and (a := hostdev.guest_address) is not None:
             found.append((a.bus, a.slot, a.function, False))
@@ -388,7 +475,7 @@ def _place_controllers(
         ):
             addrs.reserve(0, 0x1E, 0)
             places[index] = (0, 0x1E, 0)
-    if addrs.grow and not pcie:
+    if addrs.grow and not pcie and not addrs.full():
         addrs.take("pci")  # a slot kept for a future pci-bridge (first pass only)
     for index in sorted(models):
         if index != 0 and index not in places:
