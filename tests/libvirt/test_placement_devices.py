@@ -77,8 +77,7 @@ def document(devices: str, machine: str, gpus: int) -> str:
         else ""
     )
     hostdevs = "".join(
-        _GPU.format(bus=0x41 + n, acpi="<acpi nodeset='1'/>" if n == 0 else "")
-        for n in range(gpus)
+        _GPU.format(bus=0x41 + n, acpi="<acpi nodeset='1'/>" if n == 0 else "") for n in range(gpus)
     )
     return (
         "<domain type='kvm'><name>placement-devices</name>"
