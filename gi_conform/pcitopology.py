@@ -27,10 +27,17 @@ domxml-to-native`` in the sid chroot; docs/reference/argv.md, "PCI path"):
   downstream port's ``port`` is its slot; an expander bus without ``busNr`` takes 2
   below the lowest one already given (254 first).
 
-Every rule was measured with real libvirt 12.8 (README, "Placement"). The devices other
-than hostdevs come from the document's placement tokens (:attr:`Domain.other_pci`); when
-one is not modelled, the controllers libvirt adds and the place of every device without
-a guest address are left out (not guessed).
+* the other devices (qemuDomainDeviceCalculatePCIConnectFlags): a virtio one is PCIe
+  where the machine is, a transitional one, a sound card, ivshmem, crypto, a pci-serial
+  and an AHCI PCI only; a pvpanic and a virtio IOMMU are integrated (a free slot of bus
+  0, never a new bus); q35's chipset takes the first ICH9 sound card at 00:1b.0; a NIC
+  that is a hostdev is the first hostdev.
+
+Every rule was measured with real libvirt 12.8 (docs/reference/argv.md, "Placement").
+The devices other than hostdevs come from the document's placement tokens
+(:attr:`Domain.other_pci`); when one is not modelled (a second video, an ICH7 sound
+card, ...), the controllers libvirt adds and the place of every device without a guest
+address are left out (not guessed).
 """
 
 from __future__ import annotations
