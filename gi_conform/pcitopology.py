@@ -56,6 +56,7 @@ __all__ = [
     "bus_id",
     "controller_props",
     "device_addresses",
+    "other_device_addresses",
     "pci_path",
     "pci_topology",
     "smmuv3_props",
@@ -276,8 +277,13 @@ def _ich9_at_1b(domain: Domain) -> bool:
     return _ICH9_SLOT not in taken
 
 
-def _other_endpoints(domain: Domain) -> tuple[list[str], list[str]] | None:
-    """Connect kinds of the devices libvirt places before the hostdevs and after them, in
+_Endpoint = tuple[str, str]
+"""A device libvirt places: its element's tag (``controller`` for those libvirt adds) and
+its connect kind."""
+
+
+def _other_endpoints(domain: Domain) -> tuple[list[_Endpoint], list[_Endpoint]] | None:
+    """The devices libvirt places before the hostdevs and after them, in
     qemuDomainAssignDevicePCISlots' order (libvirt 12.8): filesystems, NICs, sound cards,
     controllers, virtio disks, NICs that are hostdevs | hostdevs, balloon, RNGs,
     watchdogs, videos, shared memory, virtio inputs, PCI serials, a virtio IOMMU, vsock,
@@ -294,47 +300,51 @@ def _other_endpoints(domain: Domain) -> tuple[list[str], list[str]] | None:
     nets = _nic_kinds(tokens, kind, x86=x86)
     if step is None or nets is None or _unmodelled(domain, tokens, x86=x86, q35=q35):
         return None
-    before = [_virtio_kind(model, kind) for model in _tokens(tokens, "filesystem")]
+    before = [("filesystem", _virtio_kind(m, kind)) for m in _tokens(tokens, "filesystem")]
     sounds = _tokens(tokens, "sound")
     if _ich9_at_1b(domain):
         sounds.remove("ich9")  # the chipset's (_reserved)
-    before += nets + ["pci"] * len(sounds) + step
+    before += [("interface", k) for k in nets] + [("sound", "pci")] * len(sounds)
+    before += [("controller", k) for k in step]
     scsi = [h for h in domain.hostdevs if h.kind is HostdevKind.SCSI]
     if scsi:
         if _tokens(tokens, "scsi") or any(h.guest_address_type for h in scsi):
             return None  # which controller each uses: not modelled
         # libvirt adds a SCSI controller per seven hostdevs (units 0-6 of each): LSI on
         # x86, PCI only; virtio-scsi on aarch64 (measured)
-        before += ["pci" if x86 else kind] * -(-len(scsi) // _SCSI_UNITS)
+        before += [("controller", "pci" if x86 else kind)] * -(-len(scsi) // _SCSI_UNITS)
     if "sata" in _tokens(tokens, "disk") and not q35 and not _tokens(tokens, "sata"):
-        before.append("pci")  # the AHCI libvirt adds for a SATA disk, after the SCSI ones
+        before.append(("controller", "pci"))  # an added AHCI, after the SCSI ones
     if q35 and not _tokens(tokens, "usb"):
-        before.append(kind)  # the default qemu-xhci, added after the implicit ones
-    before += [_virtio_kind(model, kind) for model in _tokens(tokens, "disk") if "virtio" in model]
-    before += [kind] * _tokens(tokens, "interface").count("hostdev")  # before <hostdev>s
+        before.append(("controller", kind))  # the default qemu-xhci, after the added ones
+    before += [("disk", _virtio_kind(m, kind)) for m in _tokens(tokens, "disk") if "virtio" in m]
+    nic_hostdevs = _tokens(tokens, "interface").count("hostdev")
+    before += [("interface", kind)] * nic_hostdevs  # first of the hostdevs
     return before, _after_hostdevs(domain, tokens, kind, x86=x86)
 
 
-def _after_hostdevs(domain: Domain, tokens: tuple[str, ...], kind: str, *, x86: bool) -> list[str]:
+def _after_hostdevs(
+    domain: Domain, tokens: tuple[str, ...], kind: str, *, x86: bool
+) -> list[_Endpoint]:
     """The devices libvirt places after the hostdevs (see :func:`_other_endpoints`)."""
-    after: list[str] = []
+    after: list[_Endpoint] = []
     balloon = _tokens(tokens, "memballoon")
     if (not balloon and x86) or (balloon and balloon[0] != "none"):
-        after.append(_virtio_kind(balloon[0] if balloon else "", kind))
-    after += [_virtio_kind(model, kind) for model in _tokens(tokens, "rng")]
-    after += ["pci" for t in tokens if t == "watchdog:i6300esb"]  # PCI only
+        after.append(("memballoon", _virtio_kind(balloon[0] if balloon else "", kind)))
+    after += [("rng", _virtio_kind(model, kind)) for model in _tokens(tokens, "rng")]
+    after += [("watchdog", "pci") for t in tokens if t == "watchdog:i6300esb"]  # PCI only
     if domain.video and not x86:
-        after.append(kind)  # virtio-gpu; x86's primary video has a chipset slot
-    after += ["pci"] * len(_tokens(tokens, "shmem"))  # ivshmem: PCI only
-    after += [kind for t in tokens if t == "input:virtio"]
-    after += ["pci"] * len(_tokens(tokens, "serial"))  # pci-serial
-    after += [_INTEGRATED for iommu in domain.iommus if iommu.model == "virtio"]
-    after += [_virtio_kind(model, kind) for model in _tokens(tokens, "vsock")]
-    after += [kind] * len(_tokens(tokens, "memory"))
-    after += ["pci"] * len(_tokens(tokens, "crypto"))  # virtio-crypto: PCI only in libvirt
+        after.append(("video", kind))  # virtio-gpu; x86's primary has a chipset slot
+    after += [("shmem", "pci")] * len(_tokens(tokens, "shmem"))  # ivshmem: PCI only
+    after += [("input", kind) for t in tokens if t == "input:virtio"]
+    after += [("serial", "pci")] * len(_tokens(tokens, "serial"))  # pci-serial
+    after += [("iommu", _INTEGRATED) for iommu in domain.iommus if iommu.model == "virtio"]
+    after += [("vsock", _virtio_kind(model, kind)) for model in _tokens(tokens, "vsock")]
+    after += [("memory", kind)] * len(_tokens(tokens, "memory"))
+    after += [("crypto", "pci")] * len(_tokens(tokens, "crypto"))  # PCI only in libvirt
     # pvpanic sits on bus 0; a panic without model is ISA on x86, pvpanic on aarch64
     panics = _tokens(tokens, "panic")
-    after += [_INTEGRATED for model in panics if model == "pvpanic" or not x86]
+    after += [("panic", _INTEGRATED) for model in panics if model == "pvpanic" or not x86]
     return after
 
 
@@ -456,6 +466,17 @@ class _Assignment:
     controllers: dict[int, tuple[int, int, int] | None]
     models: dict[int, str]
     hostdevs: dict[str, PciAddress]
+    others: tuple[tuple[str, PciAddress], ...] | None = None
+    """Every other device libvirt places (element tag, address) in its order; None where
+    not modelled."""
+
+
+@dataclass
+class _Placed:
+    """What one pass placed: hostdevs by alias, the other devices in libvirt's order."""
+
+    hostdevs: dict[str, PciAddress]
+    others: list[tuple[str, PciAddress]]
 
 
 def _place_controllers(
@@ -495,9 +516,9 @@ def _pass(
     domain: Domain,
     models: dict[int, str],
     declared: dict[int, PciController],
-    endpoints: tuple[list[str], list[str]] | None,
+    endpoints: tuple[list[_Endpoint], list[_Endpoint]] | None,
     grow: bool,
-) -> tuple[_AddressSet, dict[int, tuple[int, int, int] | None], dict[str, PciAddress]] | None:
+) -> tuple[_AddressSet, dict[int, tuple[int, int, int] | None], _Placed] | None:
     """One of qemuDomainAssignPCIAddresses' passes: chipset and explicit addresses, then
     controllers without an address in index order, then the devices in libvirt's order."""
     root = "pcie-root" if domain.pci_root_bus == "pcie.0" else "pci-root"
@@ -509,24 +530,27 @@ def _pass(
     for bus, slot, function, aggregate in _reserved(domain, declared, models):
         addrs.reserve(bus, slot, function, aggregate=aggregate)
     places = _place_controllers(domain, addrs, models, declared)
-    hostdevs: dict[str, PciAddress] = {}
+    placed = _Placed({}, [])
     if endpoints is None:
-        return addrs, places, hostdevs
+        return addrs, places, placed
+    if _ich9_at_1b(domain):
+        placed.others.append(("sound", PciAddress(0, 0, _ICH9_SLOT, 0)))
     before, after = endpoints
     kind = _endpoint_kind(domain)
-    for endpoint in before:
-        if addrs.take(endpoint) is None:
+    for label, endpoint in before:
+        if (found := addrs.take(endpoint)) is None:
             return None
+        placed.others.append((label, PciAddress(0, *found)))
     for hostdev in domain.hostdevs:
         if hostdev.in_guest and hostdev.guest_address is None:
-            found = addrs.take(kind)
-            if found is None:
+            if (found := addrs.take(kind)) is None:
                 return None
-            hostdevs[hostdev.alias] = PciAddress(0, *found)
-    for endpoint in after:
-        if addrs.take(endpoint) is None:
+            placed.hostdevs[hostdev.alias] = PciAddress(0, *found)
+    for label, endpoint in after:
+        if (found := addrs.take(endpoint)) is None:
             return None
-    return addrs, places, hostdevs
+        placed.others.append((label, PciAddress(0, *found)))
+    return addrs, places, placed
 
 
 def _assign(domain: Domain) -> _Assignment:
@@ -554,14 +578,14 @@ def _assign(domain: Domain) -> _Assignment:
         for index in range(max(models, default=0) + 1, len(addrs.buses)):
             models[index] = addrs.buses[index].model
         final = _pass(domain, models, declared, endpoints, grow=False)
-    else:
-        final = None
+        if final is not None:
+            _, places, placed = final
+            return _Assignment(places, models, placed.hostdevs, tuple(placed.others))
+    final = _pass(domain, models, declared, None, grow=False)
     if final is None:
-        final = _pass(domain, models, declared, None, grow=False)
-        if final is None:
-            return _Assignment({}, models, {})
-    _, places, hostdevs = final
-    return _Assignment(places, models, hostdevs)
+        return _Assignment({}, models, {})
+    _, places, placed = final
+    return _Assignment(places, models, placed.hostdevs)
 
 
 def _default_port(model: str, slot: int | None, function: int) -> int | None:
@@ -651,6 +675,14 @@ def device_addresses(domain: Domain, *, placed: bool = True) -> dict[str, PciAdd
     if not placed or len(fixed) == sum(1 for h in domain.hostdevs if h.in_guest):
         return fixed
     return {**fixed, **_assign(domain).hostdevs}
+
+
+def other_device_addresses(domain: Domain) -> tuple[tuple[str, PciAddress], ...] | None:
+    """Each device other than hostdevs and PCI controllers that libvirt places itself
+    (its element's tag, ``controller`` for the USB, SCSI and SATA controllers it adds),
+    with its address, in libvirt's order; None when their placement is not modelled.
+    The chipset's own (q35's SATA, i440fx's PIIX3, an x86 primary video) are not listed."""
+    return _assign(domain).others
 
 
 def pci_path(

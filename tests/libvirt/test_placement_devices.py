@@ -4,8 +4,9 @@ filesystems, virtio memory, PCI serials, AHCI controllers, transitional virtio m
 
 Each document holds one such device with and without GPUs to place, on q35, pc and
 aarch64 virt; real libvirt 12.8 defines it and ``dumpxml`` gives every hostdev's address
-and every controller (:mod:`gi_conform.libvirt.addresses`), which must be what
-:mod:`gi_conform.pcitopology` predicts, as in ``test_placement_witness``.
+every controller and every other device's address (:mod:`gi_conform.libvirt.addresses`),
+which must be what :mod:`gi_conform.pcitopology` predicts, as in
+``test_placement_witness``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 from gi_conform import parse
 from gi_conform.libvirt.addresses import assigned_addresses
 from gi_conform.libvirt.install import Libvirt
-from tests.libvirt.test_placement_witness import _comparable, _predicted
+from tests.libvirt.test_placement_witness import _comparable, _predicted, others_agree
 
 pytestmark = pytest.mark.libvirt
 
@@ -59,6 +60,13 @@ DEVICES = {
     "rng-disk-transitional": "<disk type='file' device='disk' model='virtio-transitional'>"
     "<source file='/tmp/a.img'/><target dev='vda' bus='virtio'/></disk>"
     "<rng model='virtio-transitional'><backend model='random'>/dev/urandom</backend></rng>",
+    "after-the-hostdevs": "<crypto model='virtio' type='qemu'><backend model='builtin'"
+    " queues='1'/></crypto><panic model='pvpanic'/><vsock model='virtio'><cid auto='yes'/>"
+    "</vsock><serial type='pty'><target type='pci-serial'/></serial>"
+    "<shmem name='s'><model type='ivshmem-plain'/><size unit='M'>4</size></shmem>"
+    "<memory model='virtio-mem'><target><size unit='KiB'>1048576</size><node>0</node>"
+    "<block unit='KiB'>2048</block><requested unit='KiB'>0</requested></target></memory>",
+    "integrated-pair": "<panic model='pvpanic'/><iommu model='virtio'/>",
     "virt-install-like": "<sound model='ich9'/><vsock model='virtio'><cid auto='yes'/></vsock>"
     "<panic model='pvpanic'/><interface type='user'><model type='virtio'/></interface>"
     + _NIC_HOSTDEV,
@@ -111,9 +119,14 @@ def test_the_reference_places_devices_as_libvirt_does(real_libvirt: Libvirt) -> 
                     refused += 1  # e.g. a virtio IOMMU on pc, ISA panic on virt
                     continue
                 compared += 1
-                predicted = _predicted(parse(text))
+                domain = parse(text)
+                predicted = _predicted(domain)
                 wanted = {i: _comparable(c) for i, c in dumped.controllers.items()}
-                if predicted.hostdevs != dumped.hostdevs or predicted.controllers != wanted:
+                if (
+                    predicted.hostdevs != dumped.hostdevs
+                    or predicted.controllers != wanted
+                    or not others_agree(domain, predicted, dumped)
+                ):
                     mismatches.append(f"{name} {machine} gpus={gpus}: {predicted} != {dumped}")
     print(f"placement devices: {compared} compared, {refused} refused by libvirt")
     assert compared >= 100, compared
