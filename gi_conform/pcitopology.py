@@ -533,6 +533,13 @@ def _pass(
     placed = _Placed({}, [])
     if endpoints is None:
         return addrs, places, placed
+    if any(
+        where is None or (models[index] == "pci-bridge" and where[0] >= index)
+        for index, where in places.items()
+    ):
+        # libvirt refuses: a controller without a slot, or a pci-bridge whose index is not
+        # above its bus (measured: every slot of an i440fx's pci.0 taken); nothing placed
+        return None
     if _ich9_at_1b(domain):
         placed.others.append(("sound", PciAddress(0, 0, _ICH9_SLOT, 0)))
     before, after = endpoints

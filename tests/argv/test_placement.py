@@ -248,3 +248,18 @@ def test_integrated_devices_take_bus_0_or_nothing() -> None:
     full = replace(domain, root_slots_taken=tuple(range(2, 31)))
     assert device_addresses(replace(full, other_pci=())) != {}
     assert device_addresses(replace(full, other_pci=("panic:pvpanic",))) == {}
+
+
+def test_a_full_i440fx_bus_0_places_nothing() -> None:
+    """Every slot of pci.0 taken: the pci-bridge libvirt would add has no slot but on
+    itself, and libvirt 12.8 refuses ("index must be larger than bus"); with one slot
+    free the bridge takes it and the GPUs go behind it (both measured)."""
+    domain = corpus_case("placement-pc-gpu-pair").expectation.domain
+    assert domain is not None
+    assert device_addresses(replace(domain, root_slots_taken=tuple(range(2, 32)))) == {}
+    one_free = replace(domain, root_slots_taken=tuple(range(3, 32)))
+    assert sorted(device_addresses(one_free).values()) == [
+        PciAddress(0, 1, 1, 0),
+        PciAddress(0, 1, 2, 0),
+    ]
+    assert (pci_topology(one_free)[1].bus, pci_topology(one_free)[1].slot) == (0, 2)

@@ -71,7 +71,15 @@ DEVICES = {
     "<panic model='pvpanic'/><interface type='user'><model type='virtio'/></interface>"
     + _NIC_HOSTDEV,
 }
-"""One device kind each (a few together, as virt-install writes them)."""
+
+_RNG_AT = (
+    "<rng model='virtio'><backend model='random'>/dev/urandom</backend>"
+    "<address type='pci' domain='0' bus='0' slot='{slot:#04x}' function='0'/></rng>"
+)
+DEVICES["bus0-nearly-full"] = "".join(_RNG_AT.format(slot=slot) for slot in range(3, 0x1F))
+DEVICES["bus0-one-slot"] = "".join(_RNG_AT.format(slot=slot) for slot in range(2, 0x1F))
+"""One device kind each (a few together, as virt-install writes them), and a bus 0 that
+explicit addresses nearly fill."""
 MACHINES = ("q35", "pc", "virt")
 
 
