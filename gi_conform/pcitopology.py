@@ -287,36 +287,42 @@ def _other_endpoints(domain: Domain) -> tuple[list[_Endpoint], list[_Endpoint]] 
     qemuDomainAssignDevicePCISlots' order (libvirt 12.8): filesystems, NICs, sound cards,
     controllers, virtio disks, NICs that are hostdevs | hostdevs, balloon, RNGs,
     watchdogs, videos, shared memory, virtio inputs, PCI serials, a virtio IOMMU, vsock,
-    virtio memory, crypto, pvpanic. Its defaults included: q35's ``qemu-xhci`` and every
-    x86 guest's virtio balloon (i440fx's PIIX3 USB and IDE, q35's SATA sit in the
-    chipset's slots; aarch64 virt gets neither). None when one of them is not modelled."""
+    virtio memory, crypto, pvpanic. Its defaults included: q35's ``qemu-xhci``, the
+    controllers it adds (SCSI for SCSI hostdevs, AHCI for a SATA disk, virtio-serial for
+    a virtio channel), every x86 guest's virtio balloon (i440fx's PIIX3 USB and IDE,
+    q35's SATA sit in the chipset's slots; aarch64 virt gets neither). None when one of
+    them is not modelled."""
     tokens = domain.other_pci
     if tokens is None:
         return None
     kind = _endpoint_kind(domain)
     x86 = domain.arch in ("x86_64", "i686")
     q35 = x86 and kind == "pcie"
-    step = _controller_step(tokens, kind, x86=x86, q35=q35)
+    groups = _controller_groups(tokens, kind, x86=x86, q35=q35)
     nets = _nic_kinds(tokens, kind, x86=x86)
-    if step is None or nets is None or _unmodelled(domain, tokens, x86=x86, q35=q35):
+    if groups is None or nets is None or _unmodelled(domain, tokens, x86=x86, q35=q35):
         return None
     before = [("filesystem", _virtio_kind(m, kind)) for m in _tokens(tokens, "filesystem")]
     sounds = _tokens(tokens, "sound")
     if _ich9_at_1b(domain):
         sounds.remove("ich9")  # the chipset's (_reserved)
     before += [("interface", k) for k in nets] + [("sound", "pci")] * len(sounds)
-    before += [("controller", k) for k in step]
     scsi = [h for h in domain.hostdevs if h.kind is HostdevKind.SCSI]
     if scsi:
         if _tokens(tokens, "scsi") or any(h.guest_address_type for h in scsi):
             return None  # which controller each uses: not modelled
-        # libvirt adds a SCSI controller per seven hostdevs (units 0-6 of each): LSI on
-        # x86, PCI only; virtio-scsi on aarch64 (measured)
-        before += [("controller", "pci" if x86 else kind)] * -(-len(scsi) // _SCSI_UNITS)
-    if "sata" in _tokens(tokens, "disk") and not q35 and not _tokens(tokens, "sata"):
-        before.append(("controller", "pci"))  # an added AHCI, after the SCSI ones
-    if q35 and not _tokens(tokens, "usb"):
-        before.append(("controller", kind))  # the default qemu-xhci, after the added ones
+        # libvirt adds a SCSI controller per seven hostdevs (units 0-6 of each) as it
+        # reads them: LSI on x86, PCI only; virtio-scsi on aarch64 (measured)
+        groups["scsi"] = ["pci" if x86 else kind] * -(-len(scsi) // _SCSI_UNITS)
+    if q35 and "usb" not in groups:
+        groups["usb"] = [kind]  # the default qemu-xhci (qemu's post-parse)
+    # then the controllers its common post-parse adds, each type a group of its own or
+    # joining the document's: an AHCI for a SATA disk, a virtio-serial for a channel
+    if "sata" in _tokens(tokens, "disk") and not q35 and "sata" not in groups:
+        groups["sata"] = ["pci"]
+    if _tokens(tokens, "channel") and "" not in _tokens(tokens, "virtio-serial"):
+        groups.setdefault("virtio-serial", []).insert(0, kind)  # index 0: first of its type
+    before += [("controller", k) for group in groups.values() for k in group]
     before += [("disk", _virtio_kind(m, kind)) for m in _tokens(tokens, "disk") if "virtio" in m]
     nic_hostdevs = _tokens(tokens, "interface").count("hostdev")
     before += [("interface", kind)] * nic_hostdevs  # first of the hostdevs
@@ -400,19 +406,26 @@ def _nic_kinds(tokens: tuple[str, ...], kind: str, *, x86: bool) -> list[str] | 
     return found
 
 
-def _controller_step(
+_CONTROLLER_TOKENS = frozenset({"usb", "ide", "sata", "scsi", "virtio-serial"})
+
+
+def _controller_groups(
     tokens: tuple[str, ...], kind: str, *, x86: bool, q35: bool
-) -> list[str] | None:
-    """The document's own controllers that take a slot, grouped by type in the order each
-    type first appears, document order within (libvirt keeps its controller list so;
-    measured: scsi, usb, scsi is placed scsi, scsi, usb). i440fx's PIIX3 USB and IDE and
-    q35's first SATA are the chipset's; None for one not modelled."""
+) -> dict[str, list[str]] | None:
+    """The document's own controllers, as libvirt keeps its list: grouped by type, the
+    types in the order each first appears, document order within (measured: scsi, usb,
+    scsi is placed scsi, scsi, usb); each group the connect kinds of those that take a
+    slot (i440fx's PIIX3 USB and IDE and q35's first SATA are the chipset's). None for
+    one not modelled."""
     groups: dict[str, list[str]] = {}
     for token in tokens:
         name, _, model = token.partition(":")
+        if name not in _CONTROLLER_TOKENS:
+            continue
+        group = groups.setdefault(name, [])
         if name == "usb":
             if model in ("qemu-xhci", "nec-xhci") or (model == "" and (q35 or not x86)):
-                groups.setdefault(name, []).append(kind)
+                group.append(kind)
             elif model != "none" and not (model in ("", "piix3-uhci") and x86 and not q35):
                 return None  # ICH9 companions and the like: not modelled
         elif name == "ide":
@@ -420,14 +433,14 @@ def _controller_step(
                 return None
         elif name == "sata":
             if not (q35 and model == ""):
-                groups.setdefault(name, []).append("pci")  # an AHCI: PCI only
+                group.append("pci")  # an AHCI: PCI only
         elif name == "scsi":
             if model != "virtio-scsi":
                 return None
-            groups.setdefault(name, []).append(kind)
-        elif name == "virtio-serial":
-            groups.setdefault(name, []).append(kind)
-    return [found for group in groups.values() for found in group]
+            group.append(kind)
+        else:
+            group.append(kind)  # virtio-serial
+    return groups
 
 
 def _reserved(

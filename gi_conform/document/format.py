@@ -350,10 +350,11 @@ def _other_pci(devices: _Node, tokens: tuple[str, ...] | None) -> None:
         transitional = ("model", model if model == "virtio-transitional" else None)
         if kind in ("usb", "scsi", "ide"):
             devices.add("controller", ("type", kind), ("index", "0"), ("model", model or None))
-        elif kind == "sata":
+        elif kind in ("sata", "virtio-serial"):
             devices.add("controller", ("type", kind), ("index", model or "0"))
-        elif kind == "virtio-serial":
-            devices.add("controller", ("type", kind), ("index", "0"))
+        elif kind == "channel":
+            channel = devices.add("channel", ("type", "unix"))
+            channel.add("target", ("type", "virtio"), ("name", f"org.example.channel{number}"))
         elif kind == "disk":
             disk = devices.add("disk", ("type", "file"), ("device", "disk"), transitional)
             disk.add("source", ("file", "/var/lib/libvirt/images/guest.qcow2"))

@@ -111,8 +111,6 @@ def root_slots_taken(by_tag: dict[str, list[etree._Element]]) -> tuple[int, ...]
 _NO_SLOT_TAGS = frozenset(
     {
         "emulator",
-        "console",
-        "channel",
         "graphics",
         "audio",
         "hub",
@@ -157,6 +155,8 @@ def _other_pci_token(tag: str, element: etree._Element, first: bool) -> str | No
     the element is the first of its tag."""
     if tag in _NO_SLOT_TAGS:
         return ""
+    if tag in ("channel", "console"):
+        return _channel_token(element)
     if tag in ("controller", "disk", "interface"):
         return _connected_token(tag, element)
     if tag == "memballoon":
@@ -221,6 +221,20 @@ def _more_token(tag: str, element: etree._Element, first: bool) -> str | None:
     return None
 
 
+def _channel_token(element: etree._Element) -> str | None:
+    """A virtio channel or console needs a virtio-serial controller, which libvirt adds
+    when there is none (index 0, or the one its address names: not modelled)."""
+    kids = first_children(element)
+    target = kids.get("target")
+    if target is None or target.get("type") != "virtio":
+        return ""
+    address = kids.get("address")
+    controller = address.get("controller") if address is not None else None
+    if controller is not None and _small_uint(controller) != 0:
+        return None  # libvirt adds the controller the address names
+    return "channel:virtio"
+
+
 def _connected_token(tag: str, element: etree._Element) -> str | None:
     """A controller's, disk's or NIC's token (see :func:`_other_pci_token`)."""
     kids = first_children(element)
@@ -233,9 +247,10 @@ def _connected_token(tag: str, element: etree._Element) -> str | None:
             return None if index is None else f"sata:{index or ''}"
         if kind in ("usb", "scsi", "ide"):
             return f"{kind}:{element.get('model') or ''}"
-        if kind != "virtio-serial":
+        if kind != "virtio-serial" or (element.get("model") or "") not in _VIRTIO_MODELS:
             return None
-        return "virtio-serial" if (element.get("model") or "") in _VIRTIO_MODELS else None
+        index = _small_uint(element.get("index"))
+        return None if index is None else f"virtio-serial:{index}" if index else "virtio-serial"
     if tag == "disk":
         target = kids.get("target")
         bus = target.get("bus") if target is not None else None
@@ -269,6 +284,7 @@ OTHER_PCI_RANK = {
     "memory": 11,
     "crypto": 12,
     "panic": 13,
+    "channel": 14,
 }
 """Each token kind's step in libvirt 12.8's placement order (qemuDomainAssignDevicePCISlots:
 filesystems, NICs, sound cards, controllers (0), virtio disks, hostdevs, balloon, RNGs,
@@ -279,13 +295,14 @@ def other_pci_devices(by_tag: dict[str, list[etree._Element]]) -> tuple[str, ...
     """The devices other than hostdevs and PCI controllers that libvirt places on PCI
     itself (no ``<address>``), as tokens in document order per element
     (``filesystem:MODEL``, ``interface:MODEL``, ``sound:MODEL``, ``usb:MODEL``,
-    ``scsi:MODEL``, ``ide:``, ``sata:INDEX`` (empty for 0), ``virtio-serial``,
+    ``scsi:MODEL``, ``ide:``, ``sata:INDEX`` (empty for 0), ``virtio-serial[:INDEX]``,
     ``disk:MODEL``, ``memballoon:MODEL``, ``rng[:MODEL]``, ``watchdog:MODEL``, ``shmem``,
     ``input:virtio``, ``serial:pci``, ``vsock:MODEL``, ``memory:virtio``, ``crypto``,
-    ``panic:MODEL``; a virtio MODEL is ``virtio`` or ``virtio-transitional``); None when
-    one of them is a device whose placement the reference does not model (a second video,
-    an ICH7 sound card, ...) or sits by address on a bus other than 0: then libvirt's
-    placement of every addressless device is left unmodelled."""
+    ``panic:MODEL``, ``channel:virtio`` for a virtio channel or console; a virtio MODEL
+    is ``virtio`` or ``virtio-transitional``); None when one of them is a device whose
+    placement the reference does not model (a second video, an ICH7 sound card, ...) or
+    sits by address on a bus other than 0: then libvirt's placement of every addressless
+    device is left unmodelled."""
     tokens: list[str] = []
     for tag, elements in by_tag.items():
         for position, element in enumerate(elements):
@@ -296,7 +313,7 @@ def other_pci_devices(by_tag: dict[str, list[etree._Element]]) -> tuple[str, ...
                 if parsed is None or parsed.bus != 0 or tag == "iommu":
                     return None  # an addressed IOMMU: Domain.iommus does not say which
                 continue  # its slot of bus 0 is in root_slots_taken
-            if address is not None and tag not in ("hostdev", "controller"):
+            if address is not None and tag not in ("hostdev", "controller", "channel", "console"):
                 continue  # a drive, USB, ... address: no PCI slot
             token = _other_pci_token(tag, element, position == 0)
             if token is None:

@@ -24,6 +24,7 @@ _GPU = (
     "<hostdev mode='subsystem' type='pci' managed='yes'><source>"
     "<address domain='0' bus='{bus:#04x}' slot='0' function='0'/></source>{acpi}</hostdev>"
 )
+_QGA = "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/>"
 _NIC_HOSTDEV = (
     "<interface type='hostdev' managed='yes'><source><address type='pci' domain='0'"
     " bus='0x50' slot='0' function='0'/></source></interface>"
@@ -67,8 +68,19 @@ DEVICES = {
     "<memory model='virtio-mem'><target><size unit='KiB'>1048576</size><node>0</node>"
     "<block unit='KiB'>2048</block><requested unit='KiB'>0</requested></target></memory>",
     "integrated-pair": "<panic model='pvpanic'/><iommu model='virtio'/>",
+    "channel": _QGA + "</channel>",
+    "console-virtio": "<console type='pty'><target type='virtio'/></console>",
+    "channel-sata-disk": _QGA
+    + "</channel><disk type='file' device='disk'><source file='/tmp/a.img'/>"
+    "<target dev='sda' bus='sata'/></disk>",
+    "channel-usb": "<controller type='usb' index='0' model='qemu-xhci'/>" + _QGA + "</channel>",
+    "channel-virtio-serial-1": "<controller type='virtio-serial' index='1'/>" + _QGA + "</channel>",
+    "channel-addressed": _QGA
+    + "<address type='virtio-serial' controller='0' bus='0' port='1'/></channel>",
     "virt-install-like": "<sound model='ich9'/><vsock model='virtio'><cid auto='yes'/></vsock>"
     "<panic model='pvpanic'/><interface type='user'><model type='virtio'/></interface>"
+    + _QGA
+    + "</channel><console type='pty'><target type='serial'/></console>"
     + _NIC_HOSTDEV,
 }
 
