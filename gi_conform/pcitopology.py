@@ -547,11 +547,11 @@ def _pass(
     if endpoints is None:
         return addrs, places, placed
     if any(
-        where is None or (models[index] == "pci-bridge" and where[0] >= index)
+        where is not None and models[index] == "pci-bridge" and where[0] >= index
         for index, where in places.items()
     ):
-        # libvirt refuses: a controller without a slot, or a pci-bridge whose index is not
-        # above its bus (measured: every slot of an i440fx's pci.0 taken); nothing placed
+        # libvirt refuses a pci-bridge whose index is not above its bus (measured: every
+        # slot of an i440fx's pci.0 taken, the bridge it adds has no slot but on itself)
         return None
     if _ich9_at_1b(domain):
         placed.others.append(("sound", PciAddress(0, 0, _ICH9_SLOT, 0)))
