@@ -82,6 +82,17 @@ DEVICES = {
     + _QGA
     + "</channel><console type='pty'><target type='serial'/></console>"
     + _NIC_HOSTDEV,
+    # libvirt's q35-virt-manager-basic without its addresses (spice and qxl aside)
+    "virt-manager-basic": "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+    "<source file='/var/lib/libvirt/images/basic.qcow2'/><target dev='vda' bus='virtio'/>"
+    "</disk><controller type='usb' index='0' model='nec-xhci'/>"
+    "<interface type='user'><model type='virtio'/></interface>"
+    "<serial type='pty'><target type='isa-serial' port='0'/></serial>"
+    "<console type='pty'><target type='serial' port='0'/></console>" + _QGA + "</channel>"
+    "<input type='tablet' bus='usb'/><input type='mouse' bus='ps2'/>"
+    "<input type='keyboard' bus='ps2'/><sound model='ich9'/><audio id='1' type='none'/>"
+    "<video><model type='virtio'/></video><watchdog model='itco' action='reset'/>"
+    "<memballoon model='virtio'/>",
 }
 
 _RNG_AT = (
