@@ -43,6 +43,7 @@ address are left out (not guessed).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from gi_conform.model import Domain, HostdevKind, PciAddress, PciController
 from gi_conform.semantics import added_bus_model
@@ -259,14 +260,8 @@ def _virtio_kind(model: str, kind: str) -> str:
     return "pci" if model == "virtio-transitional" else kind
 
 
-def _ich9_at_1b(domain: Domain) -> bool:
-    """q35's chipset step puts the first ICH9 sound card without address at 00:1b.0, where
-    real ICH9 has its HD audio, unless an explicit address takes that slot
-    (qemuDomainValidateDevicePCISlotsQ35; measured)."""
-    if domain.arch not in ("x86_64", "i686") or domain.pci_root_bus != "pcie.0":
-        return False
-    if "ich9" not in _tokens(domain.other_pci or (), "sound"):
-        return False
+def _explicit_root_slots(domain: Domain) -> set[int]:
+    """Slots of bus 0 that explicit addresses take (devices, hostdevs, controllers)."""
     taken = set(domain.root_slots_taken)
     taken |= {
         h.guest_address.slot
@@ -274,12 +269,64 @@ def _ich9_at_1b(domain: Domain) -> bool:
         if h.guest_address is not None and h.guest_address.bus == 0
     }
     taken |= {c.address.slot for c in domain.pci_controllers if c.address and c.address.bus == 0}
-    return _ICH9_SLOT not in taken
+    return taken
 
 
-_Endpoint = tuple[str, str]
-"""A device libvirt places: its element's tag (``controller`` for those libvirt adds) and
-its connect kind."""
+def _q35(domain: Domain) -> bool:
+    return domain.arch in ("x86_64", "i686") and domain.pci_root_bus == "pcie.0"
+
+
+def _ich9_at_1b(domain: Domain) -> bool:
+    """q35's chipset step puts the first ICH9 sound card without address at 00:1b.0, where
+    real ICH9 has its HD audio, unless an explicit address takes that slot
+    (qemuDomainValidateDevicePCISlotsQ35; measured)."""
+    if not _q35(domain) or "ich9" not in _tokens(domain.other_pci or (), "sound"):
+        return False
+    return _ICH9_SLOT not in _explicit_root_slots(domain)
+
+
+_USB2_FUNCTIONS = {"ich9-ehci1": 7, "ich9-uhci1": 0, "ich9-uhci2": 1, "ich9-uhci3": 2}
+"""An ICH9 USB2 set (one controller index): the EHCI and its UHCI companions share a
+slot, each at its function (qemuDomainAssignDevicePCISlots)."""
+_USB2_SLOTS = (0x1D, 0x1A)
+"""Where real ICH9 has its USB2 sets: q35's chipset step puts a set there (the slot its
+UHCI1 takes) when free."""
+
+
+def _usb(model: str) -> tuple[str, int]:
+    """A USB token's model and controller index (``MODEL@INDEX``; 0 when not said)."""
+    name, _, index = model.partition("@")
+    return name, int(index or 0)
+
+
+def _usb2_sets(domain: Domain) -> dict[int, tuple[int, tuple[int, ...]]]:
+    """q35's ICH9 USB2 sets the chipset step places: controller index -> (slot, the
+    functions its members take), 00:1d first, then 00:1a, each when no explicit address
+    takes it and the set has a UHCI1 (measured)."""
+    if not _q35(domain):
+        return {}
+    taken = _explicit_root_slots(domain)
+    members: dict[int, list[int]] = {}
+    slots: dict[int, int] = {}
+    for model, index in map(_usb, _tokens(domain.other_pci or (), "usb")):
+        if model not in _USB2_FUNCTIONS:
+            continue
+        members.setdefault(index, []).append(_USB2_FUNCTIONS[model])
+        if model == "ich9-uhci1" and index not in slots:
+            free = [slot for slot in _USB2_SLOTS if slot not in taken]
+            if free:
+                slots[index] = free[0]
+                taken.add(free[0])
+    return {index: (slot, tuple(members[index])) for index, slot in slots.items()}
+
+
+class _Endpoint(NamedTuple):
+    """A device libvirt places: its element's tag (``controller`` for those libvirt adds),
+    its connect kind, and the functions it and its companions take in its slot."""
+
+    tag: str
+    kind: str
+    functions: tuple[int, ...] = (0,)
 
 
 def _other_endpoints(domain: Domain) -> tuple[list[_Endpoint], list[_Endpoint]] | None:
@@ -298,34 +345,38 @@ def _other_endpoints(domain: Domain) -> tuple[list[_Endpoint], list[_Endpoint]] 
     kind = _endpoint_kind(domain)
     x86 = domain.arch in ("x86_64", "i686")
     q35 = x86 and kind == "pcie"
-    groups = _controller_groups(tokens, kind, x86=x86, q35=q35)
+    groups = _controller_groups(domain, kind, x86=x86)
     nets = _nic_kinds(tokens, kind, x86=x86)
     if groups is None or nets is None or _unmodelled(domain, tokens, x86=x86, q35=q35):
         return None
-    before = [("filesystem", _virtio_kind(m, kind)) for m in _tokens(tokens, "filesystem")]
+    before = [_Endpoint("filesystem", _virtio_kind(m, kind)) for m in _tokens(tokens, "filesystem")]
     sounds = _tokens(tokens, "sound")
     if _ich9_at_1b(domain):
         sounds.remove("ich9")  # the chipset's (_reserved)
-    before += [("interface", k) for k in nets] + [("sound", "pci")] * len(sounds)
+    before += [_Endpoint("interface", k) for k in nets] + [_Endpoint("sound", "pci")] * len(sounds)
     scsi = [h for h in domain.hostdevs if h.kind is HostdevKind.SCSI]
     if scsi:
         if _tokens(tokens, "scsi") or any(h.guest_address_type for h in scsi):
             return None  # which controller each uses: not modelled
         # libvirt adds a SCSI controller per seven hostdevs (units 0-6 of each) as it
         # reads them: LSI on x86, PCI only; virtio-scsi on aarch64 (measured)
-        groups["scsi"] = ["pci" if x86 else kind] * -(-len(scsi) // _SCSI_UNITS)
+        scsi_kind = "pci" if x86 else kind
+        groups["scsi"] = [_Endpoint("controller", scsi_kind)] * -(-len(scsi) // _SCSI_UNITS)
     if q35 and "usb" not in groups:
-        groups["usb"] = [kind]  # the default qemu-xhci (qemu's post-parse)
+        groups["usb"] = [_Endpoint("controller", kind)]  # the default qemu-xhci
     # then the controllers its common post-parse adds, each type a group of its own or
     # joining the document's: an AHCI for a SATA disk, a virtio-serial for a channel
     if "sata" in _tokens(tokens, "disk") and not q35 and "sata" not in groups:
-        groups["sata"] = ["pci"]
+        groups["sata"] = [_Endpoint("controller", "pci")]
     if _tokens(tokens, "channel") and "" not in _tokens(tokens, "virtio-serial"):
-        groups.setdefault("virtio-serial", []).insert(0, kind)  # index 0: first of its type
-    before += [("controller", k) for group in groups.values() for k in group]
-    before += [("disk", _virtio_kind(m, kind)) for m in _tokens(tokens, "disk") if "virtio" in m]
+        # index 0: first of its type
+        groups.setdefault("virtio-serial", []).insert(0, _Endpoint("controller", kind))
+    before += [endpoint for group in groups.values() for endpoint in group]
+    before += [
+        _Endpoint("disk", _virtio_kind(m, kind)) for m in _tokens(tokens, "disk") if "virtio" in m
+    ]
     nic_hostdevs = _tokens(tokens, "interface").count("hostdev")
-    before += [("interface", kind)] * nic_hostdevs  # first of the hostdevs
+    before += [_Endpoint("interface", kind)] * nic_hostdevs  # first of the hostdevs
     return before, _after_hostdevs(domain, tokens, kind, x86=x86)
 
 
@@ -336,21 +387,21 @@ def _after_hostdevs(
     after: list[_Endpoint] = []
     balloon = _tokens(tokens, "memballoon")
     if (not balloon and x86) or (balloon and balloon[0] != "none"):
-        after.append(("memballoon", _virtio_kind(balloon[0] if balloon else "", kind)))
-    after += [("rng", _virtio_kind(model, kind)) for model in _tokens(tokens, "rng")]
-    after += [("watchdog", "pci") for t in tokens if t == "watchdog:i6300esb"]  # PCI only
+        after.append(_Endpoint("memballoon", _virtio_kind(balloon[0] if balloon else "", kind)))
+    after += [_Endpoint("rng", _virtio_kind(model, kind)) for model in _tokens(tokens, "rng")]
+    after += [_Endpoint("watchdog", "pci") for t in tokens if t == "watchdog:i6300esb"]  # PCI only
     if domain.video and not x86:
-        after.append(("video", kind))  # virtio-gpu; x86's primary has a chipset slot
-    after += [("shmem", "pci")] * len(_tokens(tokens, "shmem"))  # ivshmem: PCI only
-    after += [("input", kind) for t in tokens if t == "input:virtio"]
-    after += [("serial", "pci")] * len(_tokens(tokens, "serial"))  # pci-serial
-    after += [("iommu", _INTEGRATED) for iommu in domain.iommus if iommu.model == "virtio"]
-    after += [("vsock", _virtio_kind(model, kind)) for model in _tokens(tokens, "vsock")]
-    after += [("memory", kind)] * len(_tokens(tokens, "memory"))
-    after += [("crypto", "pci")] * len(_tokens(tokens, "crypto"))  # PCI only in libvirt
+        after.append(_Endpoint("video", kind))  # virtio-gpu; x86's primary has a chipset slot
+    after += [_Endpoint("shmem", "pci")] * len(_tokens(tokens, "shmem"))  # ivshmem: PCI only
+    after += [_Endpoint("input", kind) for t in tokens if t == "input:virtio"]
+    after += [_Endpoint("serial", "pci")] * len(_tokens(tokens, "serial"))  # pci-serial
+    after += [_Endpoint("iommu", _INTEGRATED) for iommu in domain.iommus if iommu.model == "virtio"]
+    after += [_Endpoint("vsock", _virtio_kind(model, kind)) for model in _tokens(tokens, "vsock")]
+    after += [_Endpoint("memory", kind)] * len(_tokens(tokens, "memory"))
+    after += [_Endpoint("crypto", "pci")] * len(_tokens(tokens, "crypto"))  # PCI only in libvirt
     # pvpanic sits on bus 0; a panic without model is ISA on x86, pvpanic on aarch64
     panics = _tokens(tokens, "panic")
-    after += [("panic", _INTEGRATED) for model in panics if model == "pvpanic" or not x86]
+    after += [_Endpoint("panic", _INTEGRATED) for model in panics if model == "pvpanic" or not x86]
     return after
 
 
@@ -409,38 +460,74 @@ def _nic_kinds(tokens: tuple[str, ...], kind: str, *, x86: bool) -> list[str] | 
 _CONTROLLER_TOKENS = frozenset({"usb", "ide", "sata", "scsi", "virtio-serial"})
 
 
+_PCI_USB = frozenset({"ehci", "piix4-uhci", "pci-ohci", "vt82c686b-uhci"})
+
+
 def _controller_groups(
-    tokens: tuple[str, ...], kind: str, *, x86: bool, q35: bool
-) -> dict[str, list[str]] | None:
+    domain: Domain, kind: str, *, x86: bool
+) -> dict[str, list[_Endpoint]] | None:
     """The document's own controllers, as libvirt keeps its list: grouped by type, the
     types in the order each first appears, document order within (measured: scsi, usb,
-    scsi is placed scsi, scsi, usb); each group the connect kinds of those that take a
-    slot (i440fx's PIIX3 USB and IDE and q35's first SATA are the chipset's). None for
-    one not modelled."""
-    groups: dict[str, list[str]] = {}
-    for token in tokens:
+    scsi is placed scsi, scsi, usb); each group the controllers that take a slot
+    (i440fx's PIIX3 USB and IDE, q35's first SATA and the ICH9 USB2 sets at 00:1d/00:1a
+    are the chipset's; an ICH9 USB2 set shares one slot). None for one not modelled."""
+    q35 = _q35(domain)
+    groups: dict[str, list[_Endpoint]] = {}
+    usb2 = _usb2_members(domain)
+    for token in domain.other_pci or ():
         name, _, model = token.partition(":")
         if name not in _CONTROLLER_TOKENS:
             continue
         group = groups.setdefault(name, [])
         if name == "usb":
-            if model in ("qemu-xhci", "nec-xhci") or (model == "" and (q35 or not x86)):
-                group.append(kind)
-            elif model != "none" and not (model in ("", "piix3-uhci") and x86 and not q35):
-                return None  # ICH9 companions and the like: not modelled
+            found = _usb_endpoint(model, kind, x86=x86, q35=q35, usb2=usb2)
+            if found is None:
+                return None
+            group += found
         elif name == "ide":
             if q35 or not x86:
                 return None
         elif name == "sata":
             if not (q35 and model == ""):
-                group.append("pci")  # an AHCI: PCI only
+                group.append(_Endpoint("controller", "pci"))  # an AHCI: PCI only
         elif name == "scsi":
             if model != "virtio-scsi":
                 return None
-            group.append(kind)
+            group.append(_Endpoint("controller", kind))
         else:
-            group.append(kind)  # virtio-serial
+            group.append(_Endpoint("controller", kind))  # virtio-serial
     return groups
+
+
+def _usb2_members(domain: Domain) -> dict[int, tuple[int, ...]]:
+    """The ICH9 USB2 sets libvirt places itself: controller index -> its members'
+    functions, in document order (not those the chipset step places)."""
+    chipset = _usb2_sets(domain)
+    members: dict[int, tuple[int, ...]] = {}
+    for model, index in map(_usb, _tokens(domain.other_pci or (), "usb")):
+        if model in _USB2_FUNCTIONS and index not in chipset:
+            members[index] = (*members.get(index, ()), _USB2_FUNCTIONS[model])
+    return members
+
+
+def _usb_endpoint(
+    token: str, kind: str, *, x86: bool, q35: bool, usb2: dict[int, tuple[int, ...]]
+) -> list[_Endpoint] | None:
+    """A USB controller's place in its group: an xHCI is PCIe where the machine is, the
+    others PCI only; an ICH9 USB2 set takes one slot, where its first member stands (its
+    other members, and a set the chipset places, nothing more). None for one not
+    modelled (Xen's)."""
+    usb, index = _usb(token)
+    if usb in _USB2_FUNCTIONS:
+        functions = usb2.pop(index, None)  # the set's first member brings them all
+        return [_Endpoint("controller", "pci", functions)] if functions else []
+    if usb in ("qemu-xhci", "nec-xhci") or (usb == "" and (q35 or not x86)):
+        return [_Endpoint("controller", kind)]
+    if usb in ("", "piix3-uhci") and x86 and not q35 and index == 0:
+        return []  # PIIX3's, at 00:01.2
+    if usb in _PCI_USB or usb in ("", "piix3-uhci"):
+        return [_Endpoint("controller", "pci")]
+    return [] if usb == "none" else None
 
 
 def _reserved(
@@ -462,6 +549,8 @@ def _reserved(
         found.append((0, 1 if pcie else 2, 0, False))
     if _ich9_at_1b(domain):
         found.append((0, _ICH9_SLOT, 0, False))
+    for slot, functions in _usb2_sets(domain).values():
+        found += [(0, slot, function, False) for function in functions]
     for hostdev in domain.hostdevs:
         if hostdev.in_guest and (a := hostdev.guest_address) is not None:
             found.append((a.bus, a.slot, a.function, False))
@@ -490,6 +579,15 @@ class _Placed:
 
     hostdevs: dict[str, PciAddress]
     others: list[tuple[str, PciAddress]]
+
+    def take(self, addrs: _AddressSet, endpoint: _Endpoint) -> bool:
+        """Place ``endpoint`` (all its functions in one slot); False when there is no room."""
+        found = addrs.take(endpoint.kind)
+        if found is None:
+            return False
+        bus, slot, _ = found
+        self.others += [(endpoint.tag, PciAddress(0, bus, slot, f)) for f in endpoint.functions]
+        return True
 
 
 def _place_controllers(
@@ -525,6 +623,14 @@ def _place_controllers(
     return places
 
 
+def _chipset_devices(domain: Domain) -> list[tuple[str, PciAddress]]:
+    """The devices q35's chipset step places (ICH9 audio, ICH9 USB2 sets)."""
+    found = [("sound", PciAddress(0, 0, _ICH9_SLOT, 0))] if _ich9_at_1b(domain) else []
+    for slot, functions in _usb2_sets(domain).values():
+        found += [("controller", PciAddress(0, 0, slot, f)) for f in functions]
+    return found
+
+
 def _pass(
     domain: Domain,
     models: dict[int, str],
@@ -553,23 +659,20 @@ def _pass(
         # libvirt refuses a pci-bridge whose index is not above its bus (measured: every
         # slot of an i440fx's pci.0 taken, the bridge it adds has no slot but on itself)
         return None
-    if _ich9_at_1b(domain):
-        placed.others.append(("sound", PciAddress(0, 0, _ICH9_SLOT, 0)))
+    placed.others += _chipset_devices(domain)
     before, after = endpoints
     kind = _endpoint_kind(domain)
-    for label, endpoint in before:
-        if (found := addrs.take(endpoint)) is None:
+    for endpoint in before:
+        if not placed.take(addrs, endpoint):
             return None
-        placed.others.append((label, PciAddress(0, *found)))
     for hostdev in domain.hostdevs:
         if hostdev.in_guest and hostdev.guest_address is None:
             if (found := addrs.take(kind)) is None:
                 return None
             placed.hostdevs[hostdev.alias] = PciAddress(0, *found)
-    for label, endpoint in after:
-        if (found := addrs.take(endpoint)) is None:
+    for endpoint in after:
+        if not placed.take(addrs, endpoint):
             return None
-        placed.others.append((label, PciAddress(0, *found)))
     return addrs, places, placed
 
 

@@ -349,7 +349,10 @@ def _other_pci(devices: _Node, tokens: tuple[str, ...] | None) -> None:
         kind, _, model = token.partition(":")
         transitional = ("model", model if model == "virtio-transitional" else None)
         if kind in ("usb", "scsi", "ide"):
-            devices.add("controller", ("type", kind), ("index", "0"), ("model", model or None))
+            model, _, index = model.partition("@")
+            devices.add(
+                "controller", ("type", kind), ("index", index or "0"), ("model", model or None)
+            )
         elif kind in ("sata", "virtio-serial"):
             devices.add("controller", ("type", kind), ("index", model or "0"))
         elif kind == "channel":

@@ -245,7 +245,11 @@ def _connected_token(tag: str, element: etree._Element) -> str | None:
         if kind == "sata":
             index = _small_uint(element.get("index"))
             return None if index is None else f"sata:{index or ''}"
-        if kind in ("usb", "scsi", "ide"):
+        if kind == "usb":  # its index tells which ICH9 USB2 set a companion is of
+            index = _small_uint(element.get("index"))
+            suffix = f"@{index}" if index else ""
+            return None if index is None else f"usb:{element.get('model') or ''}{suffix}"
+        if kind in ("scsi", "ide"):
             return f"{kind}:{element.get('model') or ''}"
         if kind != "virtio-serial" or (element.get("model") or "") not in _VIRTIO_MODELS:
             return None
@@ -294,7 +298,7 @@ watchdogs, videos, shared memory, inputs, serials, IOMMU, vsock, memory, crypto,
 def other_pci_devices(by_tag: dict[str, list[etree._Element]]) -> tuple[str, ...] | None:
     """The devices other than hostdevs and PCI controllers that libvirt places on PCI
     itself (no ``<address>``), as tokens in document order per element
-    (``filesystem:MODEL``, ``interface:MODEL``, ``sound:MODEL``, ``usb:MODEL``,
+    (``filesystem:MODEL``, ``interface:MODEL``, ``sound:MODEL``, ``usb:MODEL[@INDEX]``,
     ``scsi:MODEL``, ``ide:``, ``sata:INDEX`` (empty for 0), ``virtio-serial[:INDEX]``,
     ``disk:MODEL``, ``memballoon:MODEL``, ``rng[:MODEL]``, ``watchdog:MODEL``, ``shmem``,
     ``input:virtio``, ``serial:pci``, ``vsock:MODEL``, ``memory:virtio``, ``crypto``,

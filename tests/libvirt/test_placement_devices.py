@@ -25,6 +25,10 @@ _GPU = (
     "<address domain='0' bus='{bus:#04x}' slot='0' function='0'/></source>{acpi}</hostdev>"
 )
 _QGA = "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/>"
+_ICH9_USB = "".join(
+    f"<controller type='usb' index='{{index}}' model='{model}'/>"
+    for model in ("ich9-ehci1", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3")
+)
 _NIC_HOSTDEV = (
     "<interface type='hostdev' managed='yes'><source><address type='pci' domain='0'"
     " bus='0x50' slot='0' function='0'/></source></interface>"
@@ -82,6 +86,11 @@ DEVICES = {
     + _QGA
     + "</channel><console type='pty'><target type='serial'/></console>"
     + _NIC_HOSTDEV,
+    "usb-ich9-set": _ICH9_USB.format(index=0),
+    "usb-ich9-sets": _ICH9_USB.format(index=0) + _ICH9_USB.format(index=1),
+    "usb-ich9-ehci-first": "<controller type='usb' index='0' model='ich9-uhci1'/>"
+    "<controller type='usb' index='0' model='ich9-ehci1'/>",
+    "usb-ehci": "<controller type='usb' index='0' model='ehci'/>",
     # libvirt's q35-virt-manager-basic without its addresses (spice and qxl aside)
     "virt-manager-basic": "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
     "<source file='/var/lib/libvirt/images/basic.qcow2'/><target dev='vda' bus='virtio'/>"
@@ -101,6 +110,10 @@ _RNG_AT = (
 )
 DEVICES["bus0-nearly-full"] = "".join(_RNG_AT.format(slot=slot) for slot in range(3, 0x1F))
 DEVICES["bus0-one-slot"] = "".join(_RNG_AT.format(slot=slot) for slot in range(2, 0x1F))
+DEVICES["usb-ich9-1d-taken"] = _RNG_AT.format(slot=0x1D) + _ICH9_USB.format(index=0)
+DEVICES["usb-ich9-1d-1a-taken"] = (
+    _RNG_AT.format(slot=0x1D) + _RNG_AT.format(slot=0x1A) + _ICH9_USB.format(index=0)
+)
 """One device kind each (a few together, as virt-install writes them), and a bus 0 that
 explicit addresses nearly fill."""
 MACHINES = ("q35", "pc", "virt")
