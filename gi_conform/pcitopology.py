@@ -28,10 +28,12 @@ domxml-to-native`` in the sid chroot; docs/reference/argv.md, "PCI path"):
   below the lowest one already given (254 first).
 
 * the other devices (qemuDomainDeviceCalculatePCIConnectFlags): a virtio one is PCIe
-  where the machine is, a transitional one, a sound card, ivshmem, crypto, a pci-serial
-  and an AHCI PCI only; a pvpanic and a virtio IOMMU are integrated (a free slot of bus
-  0, never a new bus); q35's chipset takes the first ICH9 sound card at 00:1b.0; a NIC
-  that is a hostdev is the first hostdev.
+  where the machine is, a transitional one, a sound card, ivshmem, crypto, a pci-serial,
+  an AHCI and a USB controller other than an xHCI PCI only; a pvpanic and a virtio IOMMU
+  are integrated (a free slot of bus 0, never a new bus); q35's chipset takes the first
+  ICH9 sound card at 00:1b.0 and ICH9 USB2 sets at 00:1d, 00:1a (a set shares a slot);
+  a NIC that is a hostdev is the first hostdev; libvirt adds a virtio-serial controller
+  for a virtio channel, an AHCI for a SATA disk, after q35's default USB controller.
 
 Every rule was measured with real libvirt 12.8 (docs/reference/argv.md, "Placement").
 The devices other than hostdevs come from the document's placement tokens
