@@ -295,8 +295,8 @@ _USB2_SLOTS = (0x1D, 0x1A)
 UHCI1 takes) when free."""
 
 
-def _usb(model: str) -> tuple[str, int]:
-    """A USB token's model and controller index (``MODEL@INDEX``; 0 when not said)."""
+def _indexed(model: str) -> tuple[str, int]:
+    """A token's model and index (``MODEL@INDEX``; 0 when not said)."""
     name, _, index = model.partition("@")
     return name, int(index or 0)
 
@@ -310,7 +310,7 @@ def _usb2_sets(domain: Domain) -> dict[int, tuple[int, tuple[int, ...]]]:
     taken = _explicit_root_slots(domain)
     members: dict[int, list[int]] = {}
     slots: dict[int, int] = {}
-    for model, index in map(_usb, _tokens(domain.other_pci or (), "usb")):
+    for model, index in map(_indexed, _tokens(domain.other_pci or (), "usb")):
         if model not in _USB2_FUNCTIONS:
             continue
         members.setdefault(index, []).append(_USB2_FUNCTIONS[model])
@@ -357,15 +357,20 @@ def _other_endpoints(domain: Domain) -> tuple[list[_Endpoint], list[_Endpoint]] 
         sounds.remove("ich9")  # the chipset's (_reserved)
     before += [_Endpoint("interface", k) for k in nets] + [_Endpoint("sound", "pci")] * len(sounds)
     scsi = [h for h in domain.hostdevs if h.kind is HostdevKind.SCSI]
+    scsi_kind = "pci" if x86 else kind
     if scsi:
         if _tokens(tokens, "scsi") or any(h.guest_address_type for h in scsi):
             return None  # which controller each uses: not modelled
         # libvirt adds a SCSI controller per seven hostdevs (units 0-6 of each) as it
         # reads them: LSI on x86, PCI only; virtio-scsi on aarch64 (measured)
-        scsi_kind = "pci" if x86 else kind
         groups["scsi"] = [_Endpoint("controller", scsi_kind)] * -(-len(scsi) // _SCSI_UNITS)
     if q35 and "usb" not in groups:
         groups["usb"] = [_Endpoint("controller", kind)]  # the default qemu-xhci
+    scsi_disks = _scsi_disk_controllers(tokens, len(groups.get("scsi", ())))
+    if scsi_disks is None:
+        return None
+    if scsi_disks:  # LSI on x86, PCI only; virtio-scsi on aarch64 (measured)
+        groups.setdefault("scsi", []).extend([_Endpoint("controller", scsi_kind)] * scsi_disks)
     # then the controllers its common post-parse adds, each type a group of its own or
     # joining the document's: an AHCI for a SATA disk, a virtio-serial for a channel
     if "sata" in _tokens(tokens, "disk") and not q35 and "sata" not in groups:
@@ -413,7 +418,8 @@ def _unmodelled(domain: Domain, tokens: tuple[str, ...], *, x86: bool, q35: bool
     a watchdog other than i6300esb, a primary video whose chipset slot is taken."""
     usb = _tokens(tokens, "usb")
     usb_controller = x86 if not usb else "none" not in usb
-    disks = set(_tokens(tokens, "disk")) - {"virtio", "virtio-transitional"}
+    disks = {m for m in _tokens(tokens, "disk") if not m.startswith("scsi")}
+    disks -= {"virtio", "virtio-transitional"}
     built_in = {"sata", "usb"} if q35 else {"ide", "usb", "sata"} if x86 else {"sata", "usb"}
     needs_usb = "usb" in disks or any(h.kind is HostdevKind.USB for h in domain.hostdevs)
     needs_usb = needs_usb or "usb-net" in _tokens(tokens, "interface")
@@ -493,7 +499,7 @@ def _controller_groups(
             if not (q35 and model == ""):
                 group.append(_Endpoint("controller", "pci"))  # an AHCI: PCI only
         elif name == "scsi":
-            if model != "virtio-scsi":
+            if _indexed(model)[0] != "virtio-scsi":
                 return None
             group.append(_Endpoint("controller", kind))
         else:
@@ -501,12 +507,26 @@ def _controller_groups(
     return groups
 
 
+def _scsi_disk_controllers(tokens: tuple[str, ...], present: int) -> int | None:
+    """How many SCSI controllers libvirt adds for the SCSI disks (every index up to the
+    highest a disk's name gives, seven units each; ``present``: those it added for SCSI
+    hostdevs, indexes 0 up), after q35's default USB controller (measured); None when the
+    document declares SCSI controllers the disks may not all use (not modelled)."""
+    wanted = [_indexed(m)[1] + 1 for m in _tokens(tokens, "disk") if m.startswith("scsi")]
+    if not wanted:
+        return 0
+    declared = {_indexed(m)[1] for m in _tokens(tokens, "scsi")}
+    if declared:
+        return 0 if set(range(max(wanted))) <= declared else None
+    return max(0, max(wanted) - present)
+
+
 def _usb2_members(domain: Domain) -> dict[int, tuple[int, ...]]:
     """The ICH9 USB2 sets libvirt places itself: controller index -> its members'
     functions, in document order (not those the chipset step places)."""
     chipset = _usb2_sets(domain)
     members: dict[int, tuple[int, ...]] = {}
-    for model, index in map(_usb, _tokens(domain.other_pci or (), "usb")):
+    for model, index in map(_indexed, _tokens(domain.other_pci or (), "usb")):
         if model in _USB2_FUNCTIONS and index not in chipset:
             members[index] = (*members.get(index, ()), _USB2_FUNCTIONS[model])
     return members
@@ -519,7 +539,7 @@ def _usb_endpoint(
     others PCI only; an ICH9 USB2 set takes one slot, where its first member stands (its
     other members, and a set the chipset places, nothing more). None for one not
     modelled (Xen's)."""
-    usb, index = _usb(token)
+    usb, index = _indexed(token)
     if usb in _USB2_FUNCTIONS:
         functions = usb2.pop(index, None)  # the set's first member brings them all
         return [_Endpoint("controller", "pci", functions)] if functions else []

@@ -363,7 +363,10 @@ def _other_pci(devices: _Node, tokens: tuple[str, ...] | None) -> None:
             disk.add("source", ("file", "/var/lib/libvirt/images/guest.qcow2"))
             bus = "virtio" if model == "virtio-transitional" else model
             name = {"virtio": "vda", "ide": "hda", "usb": "sdb"}.get(model, "sda")
-            disk.add("target", ("dev", "vdb" if bus != model else name), ("bus", bus))
+            if model.startswith("scsi"):  # its controller index: a name with 7 units each
+                bus, _, controller = model.partition("@")
+                name = "sd" + _disk_letters(7 * int(controller or 0))
+            disk.add("target", ("dev", "vdb" if bus == "virtio" != model else name), ("bus", bus))
         elif kind in ("memballoon", "watchdog", "sound", "panic"):
             devices.add(kind, ("model", model or None))
         elif kind == "rng":
@@ -376,6 +379,16 @@ def _other_pci(devices: _Node, tokens: tuple[str, ...] | None) -> None:
             devices.add("input", ("type", "tablet"), ("bus", "virtio"))
         else:
             _other_device(devices, kind, transitional, number)
+
+
+def _disk_letters(index: int) -> str:
+    """``sdX``'s letters for disk index ``index`` (0 ``a``, 25 ``z``, 26 ``aa``)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("a") + rest) + letters
+    return letters
 
 
 def _other_nic(devices: _Node, model: str, number: int) -> None:

@@ -235,6 +235,18 @@ def _channel_token(element: etree._Element) -> str | None:
     return "channel:virtio"
 
 
+def _disk_index(name: str | None) -> int | None:
+    """libvirt's virDiskNameToIndex for ``sdX``: ``sda`` 0, ``sdz`` 25, ``sdaa`` 26."""
+    if name is None or not name.startswith("sd") or len(name) < 3:
+        return None
+    index = 0
+    for letter in name[2:]:
+        if not "a" <= letter <= "z":
+            return None
+        index = index * 26 + ord(letter) - ord("a") + 1
+    return index - 1
+
+
 def _connected_token(tag: str, element: etree._Element) -> str | None:
     """A controller's, disk's or NIC's token (see :func:`_other_pci_token`)."""
     kids = first_children(element)
@@ -245,11 +257,11 @@ def _connected_token(tag: str, element: etree._Element) -> str | None:
         if kind == "sata":
             index = _small_uint(element.get("index"))
             return None if index is None else f"sata:{index or ''}"
-        if kind == "usb":  # its index tells which ICH9 USB2 set a companion is of
+        if kind in ("usb", "scsi"):  # an index: which USB2 set, which SCSI disks' controller
             index = _small_uint(element.get("index"))
             suffix = f"@{index}" if index else ""
-            return None if index is None else f"usb:{element.get('model') or ''}{suffix}"
-        if kind in ("scsi", "ide"):
+            return None if index is None else f"{kind}:{element.get('model') or ''}{suffix}"
+        if kind == "ide":
             return f"{kind}:{element.get('model') or ''}"
         if kind != "virtio-serial" or (element.get("model") or "") not in _VIRTIO_MODELS:
             return None
@@ -262,6 +274,9 @@ def _connected_token(tag: str, element: etree._Element) -> str | None:
             return _virtio("disk", element.get("model"))
         if bus in ("sata", "ide", "usb"):
             return f"disk:{bus}"  # they need a controller, built in or not
+        if bus == "scsi":  # its controller: seven units each, by the target's name
+            index = _disk_index(target.get("dev") if target is not None else None)
+            return None if index is None else "disk:scsi" + (f"@{index // 7}" if index > 6 else "")
         return "" if bus in _NO_SLOT_DISK_BUSES else None
     if element.get("type") == "hostdev":
         source = kids.get("source")
@@ -299,14 +314,15 @@ def other_pci_devices(by_tag: dict[str, list[etree._Element]]) -> tuple[str, ...
     """The devices other than hostdevs and PCI controllers that libvirt places on PCI
     itself (no ``<address>``), as tokens in document order per element
     (``filesystem:MODEL``, ``interface:MODEL``, ``sound:MODEL``, ``usb:MODEL[@INDEX]``,
-    ``scsi:MODEL``, ``ide:``, ``sata:INDEX`` (empty for 0), ``virtio-serial[:INDEX]``,
-    ``disk:MODEL``, ``memballoon:MODEL``, ``rng[:MODEL]``, ``watchdog:MODEL``, ``shmem``,
-    ``input:virtio``, ``serial:pci``, ``vsock:MODEL``, ``memory:virtio``, ``crypto``,
-    ``panic:MODEL``, ``channel:virtio`` for a virtio channel or console; a virtio MODEL
-    is ``virtio`` or ``virtio-transitional``); None when one of them is a device whose
-    placement the reference does not model (a second video, an ICH7 sound card, ...) or
-    sits by address on a bus other than 0: then libvirt's placement of every addressless
-    device is left unmodelled."""
+    ``scsi:MODEL[@INDEX]``, ``ide:``, ``sata:INDEX`` (empty for 0),
+    ``virtio-serial[:INDEX]``, ``disk:MODEL`` (``disk:scsi[@CONTROLLER]``),
+    ``memballoon:MODEL``, ``rng[:MODEL]``, ``watchdog:MODEL``, ``shmem``, ``input:virtio``,
+    ``serial:pci``, ``vsock:MODEL``, ``memory:virtio``, ``crypto``, ``panic:MODEL``,
+    ``channel:virtio`` for a virtio channel or console; a virtio MODEL is ``virtio`` or
+    ``virtio-transitional``); None when one of them is a device whose placement the
+    reference does not model (a second video, an ICH7 sound card, ...) or sits by address
+    on a bus other than 0: then libvirt's placement of every addressless device is left
+    unmodelled."""
     tokens: list[str] = []
     for tag, elements in by_tag.items():
         for position, element in enumerate(elements):

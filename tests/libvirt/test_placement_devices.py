@@ -25,6 +25,15 @@ _GPU = (
     "<address domain='0' bus='{bus:#04x}' slot='0' function='0'/></source>{acpi}</hostdev>"
 )
 _QGA = "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/>"
+
+
+def _disk(name: str, bus: str) -> str:
+    return (
+        f"<disk type='file' device='disk'><source file='/tmp/{name}.img'/>"
+        f"<target dev='{name}' bus='{bus}'/></disk>"
+    )
+
+
 _ICH9_USB = "".join(
     f"<controller type='usb' index='{{index}}' model='{model}'/>"
     for model in ("ich9-ehci1", "ich9-uhci1", "ich9-uhci2", "ich9-uhci3")
@@ -91,6 +100,11 @@ DEVICES = {
     "usb-ich9-ehci-first": "<controller type='usb' index='0' model='ich9-uhci1'/>"
     "<controller type='usb' index='0' model='ich9-ehci1'/>",
     "usb-ehci": "<controller type='usb' index='0' model='ehci'/>",
+    "scsi-disk": _disk("sda", "scsi"),
+    "scsi-disks-two-controllers": _disk("sdb", "scsi") + _disk("sdh", "scsi"),
+    "scsi-disk-declared-controller": "<controller type='scsi' index='0' model='virtio-scsi'/>"
+    + _disk("sda", "scsi"),
+    "scsi-sata-disks-channel": _disk("sda", "scsi") + _disk("sdb", "sata") + _QGA + "</channel>",
     # libvirt's q35-virt-manager-basic without its addresses (spice and qxl aside)
     "virt-manager-basic": "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
     "<source file='/var/lib/libvirt/images/basic.qcow2'/><target dev='vda' bus='virtio'/>"
@@ -110,6 +124,10 @@ _RNG_AT = (
 )
 DEVICES["bus0-nearly-full"] = "".join(_RNG_AT.format(slot=slot) for slot in range(3, 0x1F))
 DEVICES["bus0-one-slot"] = "".join(_RNG_AT.format(slot=slot) for slot in range(2, 0x1F))
+DEVICES["scsi-disk-and-hostdev"] = _disk("sda", "scsi") + (
+    "<hostdev mode='subsystem' type='scsi'><source><adapter name='scsi_host0'/>"
+    "<address bus='0' target='0' unit='0'/></source></hostdev>"
+)
 DEVICES["usb-ich9-1d-taken"] = _RNG_AT.format(slot=0x1D) + _ICH9_USB.format(index=0)
 DEVICES["usb-ich9-1d-1a-taken"] = (
     _RNG_AT.format(slot=0x1D) + _RNG_AT.format(slot=0x1A) + _ICH9_USB.format(index=0)
