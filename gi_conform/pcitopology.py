@@ -33,7 +33,8 @@ domxml-to-native`` in the sid chroot; docs/reference/argv.md, "PCI path"):
   are integrated (a free slot of bus 0, never a new bus); q35's chipset takes the first
   ICH9 sound card at 00:1b.0 and ICH9 USB2 sets at 00:1d, 00:1a (a set shares a slot);
   a NIC that is a hostdev is the first hostdev; libvirt adds a virtio-serial controller
-  for a virtio channel, an AHCI for a SATA disk, after q35's default USB controller.
+  for a virtio channel, an AHCI for a SATA disk and SCSI controllers for SCSI disks,
+  after q35's default USB controller.
 
 Every rule was measured with real libvirt 12.8 (docs/reference/argv.md, "Placement").
 The devices other than hostdevs come from the document's placement tokens
