@@ -252,6 +252,9 @@ _INTEGRATED = "integrated"
 """The connect kind of a device libvirt plugs into bus 0 itself (VIR_PCI_CONNECT_INTEGRATED:
 a pvpanic, a virtio IOMMU), PCI or PCIe alike; it never gets a bus of its own."""
 _ICH9_SLOT = 0x1B
+_PCI_IOMMUS = frozenset({"virtio", "amd"})
+"""IOMMUs that are PCI devices on bus 0 (measured: AMD's at 00:02.0 on q35, before a
+pvpanic); Intel's and smmuv3 take no slot."""
 
 
 def _tokens(tokens: tuple[str, ...], kind: str) -> list[str]:
@@ -403,7 +406,7 @@ def _after_hostdevs(
     after += [_Endpoint("shmem", "pci")] * len(_tokens(tokens, "shmem"))  # ivshmem: PCI only
     after += [_Endpoint("input", kind) for t in tokens if t == "input:virtio"]
     after += [_Endpoint("serial", "pci")] * len(_tokens(tokens, "serial"))  # pci-serial
-    after += [_Endpoint("iommu", _INTEGRATED) for iommu in domain.iommus if iommu.model == "virtio"]
+    after += [_Endpoint("iommu", _INTEGRATED) for i in domain.iommus if i.model in _PCI_IOMMUS]
     after += [_Endpoint("vsock", _virtio_kind(model, kind)) for model in _tokens(tokens, "vsock")]
     after += [_Endpoint("memory", kind)] * len(_tokens(tokens, "memory"))
     after += [_Endpoint("crypto", "pci")] * len(_tokens(tokens, "crypto"))  # PCI only in libvirt

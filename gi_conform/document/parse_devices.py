@@ -126,7 +126,7 @@ _NO_SLOT_TAGS = frozenset(
     }
 )
 """Device elements that take no PCI slot libvirt chooses (a hostdev's is modelled from
-the hostdev itself, a virtio IOMMU's from :attr:`Domain.iommus`; libvirt 12.8's
+the hostdev itself, a virtio or AMD IOMMU's from :attr:`Domain.iommus`; libvirt 12.8's
 qemuDomainDeviceCalculatePCIConnectFlags gives TPMs, hubs, redirdevs, smartcards and
 audio backends no PCI connection)."""
 _NO_SLOT_CONTROLLERS = frozenset({"pci", "fdc", "ccid", "xenbus", "isa"})

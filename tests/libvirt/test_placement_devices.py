@@ -81,6 +81,7 @@ DEVICES = {
     "<memory model='virtio-mem'><target><size unit='KiB'>1048576</size><node>0</node>"
     "<block unit='KiB'>2048</block><requested unit='KiB'>0</requested></target></memory>",
     "integrated-pair": "<panic model='pvpanic'/><iommu model='virtio'/>",
+    "iommu-amd": "<panic model='pvpanic'/><iommu model='amd'/>",
     "channel": _QGA + "</channel>",
     "console-virtio": "<console type='pty'><target type='virtio'/></console>",
     "channel-sata-disk": _QGA
