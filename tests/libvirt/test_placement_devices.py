@@ -192,5 +192,5 @@ def test_the_reference_places_devices_as_libvirt_does(real_libvirt: Libvirt) -> 
                 ):
                     mismatches.append(f"{name} {machine} gpus={gpus}: {predicted} != {dumped}")
     print(f"placement devices: {compared} compared, {refused} refused by libvirt")
-    assert compared >= 100, compared
+    assert compared >= 250, compared  # 256 measured on 2026-12-07
     assert not mismatches, "\n".join(mismatches)
