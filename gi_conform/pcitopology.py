@@ -27,17 +27,35 @@ domxml-to-native`` in the sid chroot; docs/reference/argv.md, "PCI path"):
   downstream port's ``port`` is its slot; an expander bus without ``busNr`` takes 2
   below the lowest one already given (254 first).
 
-Every rule was measured with real libvirt 12.8 (README, "Placement"). The devices other
-than hostdevs come from the document's placement tokens (:attr:`Domain.other_pci`); when
-one is not modelled, the controllers libvirt adds and the place of every device without
-a guest address are left out (not guessed).
+* the other devices (qemuDomainDeviceCalculatePCIConnectFlags): a virtio one is PCIe
+  where the machine is, a transitional one, a sound card, ivshmem, crypto, a pci-serial,
+  an AHCI and a USB controller other than an xHCI PCI only; a pvpanic and a virtio IOMMU
+  are integrated (a free slot of bus 0, never a new bus); q35's chipset takes the first
+  ICH9 sound card at 00:1b.0 and ICH9 USB2 sets at 00:1d, 00:1a (a set shares a slot);
+  a NIC that is a hostdev is the first hostdev; libvirt adds a virtio-serial controller
+  for a virtio channel, an AHCI for a SATA disk and SCSI controllers for SCSI disks,
+  after q35's default USB controller.
+
+Every rule was measured with real libvirt 12.8 (docs/reference/argv.md, "Placement").
+The devices other than hostdevs come from the document's placement tokens
+(:attr:`Domain.other_pci`); when one is not modelled (a second video, an ICH7 sound
+card, ...), the controllers libvirt adds and the place of every device without a guest
+address are left out (not guessed).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from gi_conform.model import Domain, HostdevKind, PciAddress, PciController
+from gi_conform.model import Domain, PciAddress, PciController
+from gi_conform.pcidevices import (
+    INTEGRATED,
+    Endpoint,
+    chipset_devices,
+    chipset_reservations,
+    endpoint_kind,
+    other_endpoints,
+)
 from gi_conform.semantics import added_bus_model
 
 __all__ = [
@@ -50,6 +68,7 @@ __all__ = [
     "bus_id",
     "controller_props",
     "device_addresses",
+    "other_device_addresses",
     "pci_path",
     "pci_topology",
     "smmuv3_props",
@@ -71,7 +90,6 @@ EXPANDER_MODELS = frozenset({"pcie-expander-bus", "pci-expander-bus"})
 EXPANDER_DRIVERS = frozenset(DEVICE_DRIVERS[model] for model in EXPANDER_MODELS)
 """Their QEMU devices (``pxb-pcie``, ``pxb``)."""
 _FUNCTIONS_PER_SLOT = 8
-_SCSI_UNITS = 7
 _FIRST_BUS_NR = 256
 
 
@@ -191,9 +209,20 @@ class _AddressSet:
             place.aggregate.add(slot)
         place.used[slot] = place.used.get(slot, 0) | 1 << function
 
+    def full(self) -> bool:
+        """Every slot of every bus has a function taken (virDomainPCIAddressBusIsFullyReserved)."""
+        return all(
+            all(bus.used.get(slot) for slot in range(bus.first, bus.last + 1)) for bus in self.buses
+        )
+
     def _find(self, kind: str, aggregate: bool) -> tuple[int, int, int] | None:
         """virDomainPCIAddressGetNextAddr: the first bus (by index) that takes ``kind``,
-        its first free slot, or a free function of a slot root ports share."""
+        its first free slot, or a free function of a slot root ports share; an integrated
+        device only bus 0."""
+        if kind == INTEGRATED:
+            root = self.buses[0]
+            free = (s for s in range(root.first, root.last + 1) if not root.used.get(s))
+            return next(((0, slot, 0) for slot in free), None)
         for index, bus in enumerate(self.buses):
             if kind not in bus.accepts or (kind in _ENDPOINTS and not bus.hotplug):
                 continue
@@ -227,115 +256,8 @@ class _AddressSet:
         elif kind in ("pcie", "pcie-switch-upstream-port"):
             self.buses.append(_Bus.of("pcie-root-port"))
         else:
-            return None
+            return None  # an integrated device: libvirt's second pass then refuses
         return len(self.buses) - 1, self.buses[-1].first, 0
-
-
-def _endpoint_kind(domain: Domain) -> str:
-    return "pcie" if domain.pci_root_bus == "pcie.0" else "pci"
-
-
-def _other_endpoints(domain: Domain) -> tuple[list[str], list[str]] | None:
-    """Connect kinds of the devices libvirt places before the hostdevs and after them
-    (qemuDomainAssignDevicePCISlots' order: controllers, virtio disks | hostdevs,
-    balloon, RNGs, watchdogs, videos, virtio inputs), its defaults included: q35's
-    ``qemu-xhci`` and every x86 guest's virtio balloon (i440fx's PIIX3 USB and IDE, q35's
-    SATA sit in the chipset's slots; aarch64 virt gets neither). None when one of them is
-    not modelled."""
-    tokens = domain.other_pci
-    if tokens is None:
-        return None
-    kind = _endpoint_kind(domain)
-    x86 = domain.arch in ("x86_64", "i686")
-    q35 = x86 and kind == "pcie"
-    before: list[str] = []
-    after: list[str] = []
-    step = _controller_step(tokens, kind, x86=x86, q35=q35)
-    nets = _nic_kinds(tokens, kind, x86=x86)
-    if step is None or nets is None or _unmodelled(domain, tokens, x86=x86, q35=q35):
-        return None
-    before += nets + step
-    scsi = [h for h in domain.hostdevs if h.kind is HostdevKind.SCSI]
-    if scsi:
-        if any(t.startswith("scsi:") for t in tokens) or any(h.guest_address_type for h in scsi):
-            return None  # which controller each uses: not modelled
-        # libvirt adds a SCSI controller per seven hostdevs (units 0-6 of each): LSI on
-        # x86, PCI only; virtio-scsi on aarch64 (measured)
-        before += ["pci" if x86 else kind] * -(-len(scsi) // _SCSI_UNITS)
-    if q35 and not any(t.startswith("usb:") for t in tokens):
-        before.append(kind)  # the default qemu-xhci, added after the implicit ones
-    before += [kind for t in tokens if t == "disk:virtio"]
-    balloon = [t for t in tokens if t.startswith("memballoon:")]
-    if (not balloon and x86) or (balloon and balloon[0] != "memballoon:none"):
-        after.append(kind)
-    after += [kind for t in tokens if t == "rng"]
-    after += ["pci" for t in tokens if t == "watchdog:i6300esb"]  # PCI only
-    if domain.video and not x86:
-        after.append(kind)  # virtio-gpu; x86's primary video has a chipset slot
-    after += [kind for t in tokens if t == "input:virtio"]
-    return before, after
-
-
-def _unmodelled(domain: Domain, tokens: tuple[str, ...], *, x86: bool, q35: bool) -> bool:
-    """Whether libvirt adds or moves a device the reference does not model: a controller
-    for a disk or USB device (an AHCI for SATA on i440fx, a USB controller where there is
-    none), a watchdog other than i6300esb, a primary video whose chipset slot is taken."""
-    usb = [t for t in tokens if t.startswith("usb:")]
-    usb_controller = x86 if not usb else "usb:none" not in usb
-    disks = {t for t in tokens if t.startswith("disk:")} - {"disk:virtio"}
-    built_in = {"disk:sata", "disk:usb"} if q35 else {"disk:ide", "disk:usb"} if x86 else set()
-    needs_usb = "disk:usb" in disks or any(h.kind is HostdevKind.USB for h in domain.hostdevs)
-    return (
-        bool(disks - built_in)
-        or (needs_usb and not usb_controller)
-        or any(t.startswith("watchdog:") and t != "watchdog:i6300esb" for t in tokens)
-        or (x86 and domain.video and (1 if q35 else 2) in domain.root_slots_taken)
-    )
-
-
-_PCIE_NICS = frozenset({"virtio", "e1000e"})
-_PCI_NICS = frozenset({"e1000", "rtl8139"})
-
-
-def _nic_kinds(tokens: tuple[str, ...], kind: str, *, x86: bool) -> list[str] | None:
-    """The NICs, placed before every controller (measured: a q35 NIC without a model is
-    libvirt's ``rtl8139``, PCI only, behind a pcie-to-pci-bridge; aarch64's is virtio;
-    ``virtio``/``e1000e`` take a root port); None for another model."""
-    found: list[str] = []
-    for token in tokens:
-        name, _, model = token.partition(":")
-        if name != "interface":
-            continue
-        model = model or ("rtl8139" if x86 else "virtio")
-        if model not in _PCIE_NICS | _PCI_NICS:
-            return None
-        found.append(kind if model in _PCIE_NICS else "pci")
-    return found
-
-
-def _controller_step(
-    tokens: tuple[str, ...], kind: str, *, x86: bool, q35: bool
-) -> list[str] | None:
-    """The document's own controllers that take a slot, in document order (i440fx's PIIX3
-    USB and IDE and q35's SATA are the chipset's); None for one not modelled."""
-    found: list[str] = []
-    for token in tokens:
-        name, _, model = token.partition(":")
-        if name == "usb":
-            if model in ("qemu-xhci", "nec-xhci") or (model == "" and (q35 or not x86)):
-                found.append(kind)
-            elif model != "none" and not (model in ("", "piix3-uhci") and x86 and not q35):
-                return None  # ICH9 companions and the like: not modelled
-        elif name in ("ide", "sata"):
-            if (name == "ide") == q35 or not x86:
-                return None
-        elif name == "scsi":
-            if model != "virtio-scsi":
-                return None
-            found.append(kind)
-        elif name == "virtio-serial":
-            found.append(kind)
-    return found
 
 
 def _reserved(
@@ -355,6 +277,7 @@ def _reserved(
         found += [(0, 1, f, False) for f in range(4)]  # PIIX3: ISA, IDE, USB, PM
     if x86 and domain.video:
         found.append((0, 1 if pcie else 2, 0, False))
+    found += [(*place, False) for place in chipset_reservations(domain)]
     for hostdev in domain.hostdevs:
         if hostdev.in_guest and (a := hostdev.guest_address) is not None:
             found.append((a.bus, a.slot, a.function, False))
@@ -372,6 +295,26 @@ class _Assignment:
     controllers: dict[int, tuple[int, int, int] | None]
     models: dict[int, str]
     hostdevs: dict[str, PciAddress]
+    others: tuple[tuple[str, PciAddress], ...] | None = None
+    """Every other device libvirt places (element tag, address) in its order; None where
+    not modelled."""
+
+
+@dataclass
+class _Placed:
+    """What one pass placed: hostdevs by alias, the other devices in libvirt's order."""
+
+    hostdevs: dict[str, PciAddress]
+    others: list[tuple[str, PciAddress]]
+
+    def take(self, addrs: _AddressSet, endpoint: Endpoint) -> bool:
+        """Place ``endpoint`` (all its functions in one slot); False when there is no room."""
+        found = addrs.take(endpoint.kind)
+        if found is None:
+            return False
+        bus, slot, _ = found
+        self.others += [(endpoint.tag, PciAddress(0, bus, slot, f)) for f in endpoint.functions]
+        return True
 
 
 def _place_controllers(
@@ -398,7 +341,7 @@ def _place_controllers(
         ):
             addrs.reserve(0, 0x1E, 0)
             places[index] = (0, 0x1E, 0)
-    if addrs.grow and not pcie:
+    if addrs.grow and not pcie and not addrs.full():
         addrs.take("pci")  # a slot kept for a future pci-bridge (first pass only)
     for index in sorted(models):
         if index != 0 and index not in places:
@@ -411,9 +354,9 @@ def _pass(
     domain: Domain,
     models: dict[int, str],
     declared: dict[int, PciController],
-    endpoints: tuple[list[str], list[str]] | None,
+    endpoints: tuple[list[Endpoint], list[Endpoint]] | None,
     grow: bool,
-) -> tuple[_AddressSet, dict[int, tuple[int, int, int] | None], dict[str, PciAddress]] | None:
+) -> tuple[_AddressSet, dict[int, tuple[int, int, int] | None], _Placed] | None:
     """One of qemuDomainAssignPCIAddresses' passes: chipset and explicit addresses, then
     controllers without an address in index order, then the devices in libvirt's order."""
     root = "pcie-root" if domain.pci_root_bus == "pcie.0" else "pci-root"
@@ -425,24 +368,31 @@ def _pass(
     for bus, slot, function, aggregate in _reserved(domain, declared, models):
         addrs.reserve(bus, slot, function, aggregate=aggregate)
     places = _place_controllers(domain, addrs, models, declared)
-    hostdevs: dict[str, PciAddress] = {}
+    placed = _Placed({}, [])
     if endpoints is None:
-        return addrs, places, hostdevs
+        return addrs, places, placed
+    if any(
+        where is not None and models[index] == "pci-bridge" and where[0] >= index
+        for index, where in places.items()
+    ):
+        # libvirt refuses a pci-bridge whose index is not above its bus (measured: every
+        # slot of an i440fx's pci.0 taken, the bridge it adds has no slot but on itself)
+        return None
+    placed.others += chipset_devices(domain)
     before, after = endpoints
-    kind = _endpoint_kind(domain)
+    kind = endpoint_kind(domain)
     for endpoint in before:
-        if addrs.take(endpoint) is None:
+        if not placed.take(addrs, endpoint):
             return None
     for hostdev in domain.hostdevs:
         if hostdev.in_guest and hostdev.guest_address is None:
-            found = addrs.take(kind)
-            if found is None:
+            if (found := addrs.take(kind)) is None:
                 return None
-            hostdevs[hostdev.alias] = PciAddress(0, *found)
+            placed.hostdevs[hostdev.alias] = PciAddress(0, *found)
     for endpoint in after:
-        if addrs.take(endpoint) is None:
+        if not placed.take(addrs, endpoint):
             return None
-    return addrs, places, hostdevs
+    return addrs, places, placed
 
 
 def _assign(domain: Domain) -> _Assignment:
@@ -458,7 +408,7 @@ def _assign(domain: Domain) -> _Assignment:
         index: (declared[index].model if index in declared else None) or added_model
         for index in {*(i for i in declared if i > 0), *range(1, highest + 1)}
     }
-    endpoints = _other_endpoints(domain)
+    endpoints = other_endpoints(domain)
     first = _pass(domain, models, declared, endpoints, grow=True) if endpoints else None
     if first is not None:
         addrs = first[0]
@@ -470,14 +420,14 @@ def _assign(domain: Domain) -> _Assignment:
         for index in range(max(models, default=0) + 1, len(addrs.buses)):
             models[index] = addrs.buses[index].model
         final = _pass(domain, models, declared, endpoints, grow=False)
-    else:
-        final = None
+        if final is not None:
+            _, places, placed = final
+            return _Assignment(places, models, placed.hostdevs, tuple(placed.others))
+    final = _pass(domain, models, declared, None, grow=False)
     if final is None:
-        final = _pass(domain, models, declared, None, grow=False)
-        if final is None:
-            return _Assignment({}, models, {})
-    _, places, hostdevs = final
-    return _Assignment(places, models, hostdevs)
+        return _Assignment({}, models, {})
+    _, places, placed = final
+    return _Assignment(places, models, placed.hostdevs)
 
 
 def _default_port(model: str, slot: int | None, function: int) -> int | None:
@@ -567,6 +517,14 @@ def device_addresses(domain: Domain, *, placed: bool = True) -> dict[str, PciAdd
     if not placed or len(fixed) == sum(1 for h in domain.hostdevs if h.in_guest):
         return fixed
     return {**fixed, **_assign(domain).hostdevs}
+
+
+def other_device_addresses(domain: Domain) -> tuple[tuple[str, PciAddress], ...] | None:
+    """Each device other than hostdevs and PCI controllers that libvirt places itself
+    (its element's tag, ``controller`` for the USB, SCSI and SATA controllers it adds),
+    with its address, in libvirt's order; None when their placement is not modelled.
+    The chipset's own (q35's SATA, i440fx's PIIX3, an x86 primary video) are not listed."""
+    return _assign(domain).others
 
 
 def pci_path(

@@ -358,34 +358,95 @@ def format_xml(domain: Domain) -> str:
 
 
 def _other_pci(devices: _Node, tokens: tuple[str, ...] | None) -> None:
-    """Elements that parse back to the placement tokens (a sound card for None: a device
-    whose placement is not modelled)."""
+    """Elements that parse back to the placement tokens (an ICH7 sound card for None: a
+    device whose placement is not modelled)."""
     if tokens is None:
-        devices.add("sound", ("model", "ich9"))
+        devices.add("sound", ("model", "ich7"))
         return
-    for token in tokens:
+    for number, token in enumerate(tokens):
         kind, _, model = token.partition(":")
-        if kind in ("usb", "scsi", "ide", "sata"):
-            devices.add("controller", ("type", kind), ("index", "0"), ("model", model or None))
-        elif kind == "virtio-serial":
-            devices.add("controller", ("type", kind), ("index", "0"))
+        transitional = ("model", model if model == "virtio-transitional" else None)
+        if kind in ("usb", "scsi", "ide"):
+            model, _, index = model.partition("@")
+            devices.add(
+                "controller", ("type", kind), ("index", index or "0"), ("model", model or None)
+            )
+        elif kind in ("sata", "virtio-serial"):
+            devices.add("controller", ("type", kind), ("index", model or "0"))
+        elif kind == "channel":
+            channel = devices.add("channel", ("type", "unix"))
+            channel.add("target", ("type", "virtio"), ("name", f"org.example.channel{number}"))
         elif kind == "disk":
-            disk = devices.add("disk", ("type", "file"), ("device", "disk"))
+            disk = devices.add("disk", ("type", "file"), ("device", "disk"), transitional)
             disk.add("source", ("file", "/var/lib/libvirt/images/guest.qcow2"))
+            bus = "virtio" if model == "virtio-transitional" else model
             name = {"virtio": "vda", "ide": "hda", "usb": "sdb"}.get(model, "sda")
-            disk.add("target", ("dev", name), ("bus", model))
-        elif kind in ("memballoon", "watchdog"):
+            if model.startswith("scsi"):  # its controller index: a name with 7 units each
+                bus, _, controller = model.partition("@")
+                name = "sd" + _disk_letters(7 * int(controller or 0))
+            disk.add("target", ("dev", "vdb" if bus == "virtio" != model else name), ("bus", bus))
+        elif kind in ("memballoon", "watchdog", "sound", "panic"):
             devices.add(kind, ("model", model or None))
         elif kind == "rng":
-            devices.add("rng", ("model", "virtio")).add(
+            devices.add("rng", ("model", model or "virtio")).add(
                 "backend", ("model", "random"), text="/dev/urandom"
             )
         elif kind == "interface":
-            nic = devices.add("interface", ("type", "user"))
-            if model:
-                nic.add("model", ("type", model))
+            _other_nic(devices, model, number)
         elif kind == "input":
             devices.add("input", ("type", "tablet"), ("bus", "virtio"))
+        else:
+            _other_device(devices, kind, transitional, number)
+
+
+def _disk_letters(index: int) -> str:
+    """``sdX``'s letters for disk index ``index`` (0 ``a``, 25 ``z``, 26 ``aa``)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("a") + rest) + letters
+    return letters
+
+
+def _other_nic(devices: _Node, model: str, number: int) -> None:
+    if model == "hostdev":
+        nic = devices.add("interface", ("type", "hostdev"), ("managed", "yes"))
+        address = PciAddress(0, 0xF0 + number % 16, 0, 0)  # a host address of its own
+        nic.add("source").add("address", ("type", "pci"), *_pci_attrs(address))
+        return
+    nic = devices.add("interface", ("type", "user"))
+    if model:
+        nic.add("model", ("type", model))
+
+
+def _other_device(
+    devices: _Node, kind: str, transitional: tuple[str, str | None], number: int
+) -> None:
+    """Filesystems, shared memory, vsock, serials, memory devices and crypto."""
+    if kind == "filesystem":
+        fs = devices.add(
+            "filesystem", ("type", "mount"), ("accessmode", "passthrough"), transitional
+        )
+        fs.add("source", ("dir", "/srv"))
+        fs.add("target", ("dir", f"share{number}"))
+    elif kind == "shmem":
+        shmem = devices.add("shmem", ("name", f"shmem{number}"))
+        shmem.add("model", ("type", "ivshmem-plain"))
+        shmem.add("size", ("unit", "M"), text="4")
+    elif kind == "vsock":
+        devices.add("vsock", ("model", transitional[1] or "virtio")).add("cid", ("auto", "yes"))
+    elif kind == "serial":
+        devices.add("serial", ("type", "pty")).add("target", ("type", "pci-serial"))
+    elif kind == "memory":
+        target = devices.add("memory", ("model", "virtio-mem")).add("target")
+        target.add("size", ("unit", "KiB"), text="1048576")
+        target.add("node", text="0")
+        target.add("block", ("unit", "KiB"), text="2048")
+        target.add("requested", ("unit", "KiB"), text="0")
+    elif kind == "crypto":
+        crypto = devices.add("crypto", ("model", "virtio"), ("type", "qemu"))
+        crypto.add("backend", ("model", "builtin"), ("queues", "1"))
 
 
 def _devices(devices: _Node, domain: Domain) -> None:

@@ -54,6 +54,9 @@ class DumpedPlacement:
 
     hostdevs: tuple[PciAddress | None, ...]
     controllers: dict[int, DumpedController]
+    others: tuple[tuple[str, PciAddress], ...] = ()
+    """Every other device with a PCI address: its element's tag and the address, in
+    dumpxml's order."""
 
 
 def _number(raw: str | None) -> int | None:
@@ -72,7 +75,13 @@ def _read(xml: str) -> DumpedPlacement:
     root = etree.fromstring(xml.encode(), hardened_parser())
     hostdevs: list[PciAddress | None] = []
     controllers: dict[int, DumpedController] = {}
+    others: list[tuple[str, PciAddress]] = []
     for element in root.iterfind("devices/*"):
+        pci = element.tag != "hostdev" and not (
+            element.tag == "controller" and element.get("type") == "pci"
+        )
+        if pci and (placed := _pci(element.find("address"))) is not None:
+            others.append((str(element.tag), placed))
         if element.tag == "hostdev" and element.get("type") in ("pci", "mdev"):
             address = element.find("address")
             if address is None or address.get("type") != "unassigned":
@@ -89,7 +98,7 @@ def _read(xml: str) -> DumpedPlacement:
                 _number(target.get("chassis")) if target is not None else None,
                 _number(target.get("port")) if target is not None else None,
             )
-    return DumpedPlacement(tuple(hostdevs), controllers)
+    return DumpedPlacement(tuple(hostdevs), controllers, tuple(others))
 
 
 def assigned_addresses(

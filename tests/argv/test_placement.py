@@ -45,6 +45,10 @@ def _placed(case_id: str) -> list[tuple[int, int, int]]:
         ("placement-q35-pci-only-devices", [(4, 0, 0), (5, 0, 0)]),
         ("placement-q35-declared-port", [(2, 0, 0), (3, 0, 0)]),
         ("placement-q35-scsi-hostdevs", [(4, 0, 0)]),
+        # ICH9 audio at 00:1b; the ICH6 card's bridge and its root port first
+        ("placement-q35-sound-vsock", [(4, 0, 0), (5, 0, 0)]),
+        # virt has no ICH9 chipset: the ICH9 card is PCI only, behind a bridge
+        ("placement-virt-sound-panic", [(3, 0, 0), (4, 0, 0)]),
         ("no-guest-address", [(2, 0, 0)]),
         ("i440fx-no-guest-address", [(0, 2, 0)]),
     ],
@@ -204,3 +208,58 @@ def test_a_nic_is_placed_before_the_controllers(
     assert (address.bus, address.slot, address.function) == gpu
     models = {c.model for c in pci_topology(domain).values()}
     assert ("pcie-to-pci-bridge" in models) is bridge
+
+
+def _with(case_id: str, *tokens: str) -> list[tuple[int, int, int]]:
+    """The GPUs' places in ``case_id`` with the placement tokens ``tokens`` instead."""
+    domain = corpus_case(case_id).expectation.domain
+    assert domain is not None
+    domain = replace(domain, other_pci=tokens)
+    addresses = device_addresses(domain)
+    return [(a.bus, a.slot, a.function) for h in domain.hostdevs if (a := addresses[h.alias])]
+
+
+@pytest.mark.parametrize(
+    ("tokens", "places"),
+    [
+        # each measured: libvirt 12.8 define + dumpxml of the case with those devices added
+        ((), [(2, 0, 0), (3, 0, 0), (4, 0, 0)]),
+        (("sound:ich9",), [(2, 0, 0), (3, 0, 0), (4, 0, 0)]),  # 00:1b
+        (("sound:ich9", "sound:ich9"), [(4, 0, 0), (5, 0, 0), (6, 0, 0)]),  # 2nd: PCI
+        (("sound:ac97",), [(4, 0, 0), (5, 0, 0), (6, 0, 0)]),
+        (("interface:hostdev",), [(3, 0, 0), (4, 0, 0), (5, 0, 0)]),  # before <hostdev>s
+        (("filesystem:virtio",), [(3, 0, 0), (4, 0, 0), (5, 0, 0)]),
+        (("disk:virtio-transitional",), [(4, 0, 0), (5, 0, 0), (6, 0, 0)]),  # PCI only
+        # after the hostdevs: they only add their own ports or bridge
+        (("vsock:virtio", "panic:pvpanic", "crypto", "shmem"), [(3, 0, 0), (4, 0, 0), (5, 0, 0)]),
+    ],
+)
+def test_other_devices_move_the_gpus_as_in_libvirt(
+    tokens: tuple[str, ...], places: list[tuple[int, int, int]]
+) -> None:
+    assert _with("placement-q35-three-gpus", *tokens) == places
+
+
+def test_integrated_devices_take_bus_0_or_nothing() -> None:
+    """A pvpanic on a q35 whose bus 0 is full: libvirt's second pass refuses (no slot on
+    bus 0, and an integrated device gets no bus), so no place is modelled."""
+    domain = corpus_case("placement-q35-three-gpus").expectation.domain
+    assert domain is not None
+    full = replace(domain, root_slots_taken=tuple(range(2, 31)))
+    assert device_addresses(replace(full, other_pci=())) != {}
+    assert device_addresses(replace(full, other_pci=("panic:pvpanic",))) == {}
+
+
+def test_a_full_i440fx_bus_0_places_nothing() -> None:
+    """Every slot of pci.0 taken: the pci-bridge libvirt would add has no slot but on
+    itself, and libvirt 12.8 refuses ("index must be larger than bus"); with one slot
+    free the bridge takes it and the GPUs go behind it (both measured)."""
+    domain = corpus_case("placement-pc-gpu-pair").expectation.domain
+    assert domain is not None
+    assert device_addresses(replace(domain, root_slots_taken=tuple(range(2, 32)))) == {}
+    one_free = replace(domain, root_slots_taken=tuple(range(3, 32)))
+    assert sorted(device_addresses(one_free).values()) == [
+        PciAddress(0, 1, 1, 0),
+        PciAddress(0, 1, 2, 0),
+    ]
+    assert (pci_topology(one_free)[1].bus, pci_topology(one_free)[1].slot) == (0, 2)
