@@ -3,10 +3,13 @@ test tree's paths, and running the command line in-process."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from gi_conform.argv.build import Profile
 from gi_conform.cli.main import main
+from gi_conform.document.validate import validate
+from gi_conform.model import Domain
 from gi_conform.oracle.cases import corpus_cases
 from gi_conform.oracle.compare import compare
 from gi_conform.oracle.model import Answer, CheckCase, Verdict
@@ -131,3 +134,34 @@ def check_report(
         "shrunk": [],
         "cases": cases,
     }
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One document and libvirt 12.8's answer: ``refusal`` is its message (the ``error:
+    <kind>: `` prefix removed) when it refuses the document for ``rule``, None when it
+    converts it or refuses it only for the host (``host``: that message)."""
+
+    name: str
+    rule: str
+    xml: str
+    refusal: str | None
+    host: str | None = None
+
+
+def model(xml: str) -> Domain:
+    """The model the reference reads of ``xml`` (a document it can read)."""
+    domain = validate(xml).domain
+    assert domain is not None
+    return domain
+
+
+def assert_refused_as_measured(xml: str, row: Measured) -> None:
+    """The reference accepts ``xml`` where libvirt did, else refuses it for ``row.rule``
+    alone with libvirt's words in every diagnostic."""
+    report = validate(xml)
+    if row.refusal is None:
+        assert report.accepted, report.text()
+        return
+    assert {v.rule for v in report.errors} == {row.rule}, report.text()
+    assert all(row.refusal in v.text() for v in report.errors), report.text()

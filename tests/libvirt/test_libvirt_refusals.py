@@ -10,7 +10,8 @@ import pytest
 from gi_conform.libvirt.convert import convert
 from gi_conform.libvirt.install import Libvirt
 from tests.document import test_libvirt_hostdev_pci as hostdev_pci
-from tests.document.test_libvirt_refusals import ROWS, Measured, document
+from tests.document.test_libvirt_refusals import ROWS, document
+from tests.helpers import Measured
 
 ALL_ROWS = ROWS + hostdev_pci.ROWS
 

@@ -8,7 +8,8 @@ import pytest
 
 from gi_conform.libvirt.convert import convert
 from gi_conform.libvirt.install import Libvirt
-from tests.document.test_numa_refusals import ROWS, Measured
+from tests.document.test_numa_refusals import ROWS
+from tests.helpers import Measured
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda row: row.name)
