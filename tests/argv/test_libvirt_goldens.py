@@ -205,6 +205,12 @@ def path_ids(argv: list[str]) -> set[str]:
     return found
 
 
+def compared_ids(golden: Golden, domain: Domain) -> set[str]:
+    """The buses whose controllers the PCI feature compares: those the document declares
+    or names, and those on the path libvirt's argv gives each ``vfio-pci``."""
+    return document_ids(domain) | path_ids(_libvirt_argv(golden.expected))
+
+
 def _with_ids(lines: list[str], ids: set[str]) -> list[str]:
     return [line for line in lines if json.loads(line.split(" ", 1)[1]).get("id") in ids]
 
@@ -245,7 +251,7 @@ def compare(golden: Golden, feature: str) -> tuple[bool, str] | None:
     assert report.domain is not None
     theirs = feature_lines(_libvirt_argv(golden.expected), feature)
     if feature == "pci-controllers":
-        ids = document_ids(report.domain) | path_ids(_libvirt_argv(golden.expected))
+        ids = compared_ids(golden, report.domain)
         ours = _with_ids(_topology_lines(report.domain), ids)
         theirs = _with_ids(theirs, ids)
     else:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import pytest
 
-from gi_conform.document.validate import validate
 from gi_conform.libvirt.convert import convert, environment_reason
 from gi_conform.libvirt.install import Libvirt
 from tests.argv.test_libvirt_goldens import (
@@ -21,26 +20,18 @@ from tests.argv.test_libvirt_goldens import (
     _libvirt_argv,
     _libvirt_error,
     _with_ids,
-    document_ids,
+    compared_ids,
     feature_lines,
     goldens,
-    path_ids,
 )
+from tests.helpers import model
 
 pytestmark = pytest.mark.libvirt
 
-DIFFERS_AT_12_8: dict[tuple[str, str], str] = {}
-"""(golden, feature) where libvirt 12.8 writes other lines than upstream's head, and why."""
 
-
-def _lines(golden: Golden, argv: list[str], feature: str) -> list[str]:
+def _lines(argv: list[str], feature: str, ids: set[str]) -> list[str]:
     lines = feature_lines(argv, feature)
-    if feature != "pci-controllers":
-        return lines
-    report = validate(golden.xml.read_bytes())
-    assert report.domain is not None
-    ids = document_ids(report.domain) | path_ids(_libvirt_argv(golden.expected))
-    return _with_ids(lines, ids)
+    return _with_ids(lines, ids) if feature == "pci-controllers" else lines
 
 
 @pytest.mark.parametrize("golden", goldens(), ids=lambda golden: golden.name)
@@ -54,22 +45,15 @@ def test_libvirt_12_8_writes_each_goldens_lines(real_libvirt: Libvirt, golden: G
     if reason is not None:
         pytest.skip(f"{reason} (this QEMU cannot run the golden as written)")
     assert result.accepted, result.message
-    ours = list(result.argv)
+    ids = compared_ids(golden, model(golden.xml.read_text()))
     theirs = _libvirt_argv(golden.expected)
     differing = []
     for feature in FEATURES[:-1]:
-        if (golden.name, feature) in DIFFERS_AT_12_8:
-            continue
-        if _lines(golden, ours, feature) != _lines(golden, theirs, feature):
+        written = _lines(list(result.argv), feature, ids)
+        expected = _lines(theirs, feature, ids)
+        if written != expected:
             differing.append(
-                "\n".join(
-                    [
-                        f"{feature}: libvirt 12.8:",
-                        *_lines(golden, ours, feature),
-                        "golden:",
-                        *_lines(golden, theirs, feature),
-                    ]
-                )
+                "\n".join([f"{feature}: libvirt 12.8:", *written, "golden:", *expected])
             )
     assert not differing, "\n\n".join(differing)
 
