@@ -11,7 +11,6 @@ meaning through :mod:`gi_conform.argv.read`.
 from __future__ import annotations
 
 import difflib
-import itertools
 from collections.abc import Mapping, Sequence
 
 from gi_conform.argv.facts import (
@@ -60,20 +59,14 @@ def gi_subset(argv: Sequence[str], reading: ArgvReading | None = None) -> list[t
     """
     reading = reading or read_argv(argv)
     tokens = list(argv)
-    machine_ram = {
-        part.removeprefix("memory-backend=")
-        for flag, value in itertools.pairwise(tokens)
-        if flag == "-machine"
-        for part in value.split(",")
-        if part.startswith("memory-backend=")
-    }
+    machine_ram = reading.machine_memory_backend
     cells = {node.memdev for node in reading.numa_nodes}
     positions = {
         *path_positions(reading),
         *(node.position for node in reading.numa_nodes),
         # the machine's own RAM (``-machine memory-backend=pc.ram``, libvirt's without
         # NUMA) is no cell's: every other backend is kept
-        *(b.position for b in reading.backends if b.id not in machine_ram or b.id in cells),
+        *(b.position for b in reading.backends if b.id != machine_ram or b.id in cells),
         *(d.position for d in reading.devices if device_key(d) is not None),
         *(o.position for o in reading.objects if o.qom_type == "iommufd"),
         *(gi.position for gi in reading.initiators),
