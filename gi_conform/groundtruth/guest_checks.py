@@ -537,6 +537,15 @@ def firmware_bus_numbers(argv: Sequence[str]) -> dict[str, int]:
     return numbers
 
 
+def _firmware_placements(argv: Sequence[str]) -> Iterator[tuple[_PciDevice, PciPlacement]]:
+    """Each device of ``argv`` on a bus the firmware numbers, at its guest place."""
+    numbers = firmware_bus_numbers(argv)
+    for device in _pci_devices(argv):
+        bus = numbers.get(device.bus)
+        if bus is not None:
+            yield device, PciPlacement(bus, device.slot, device.function)
+
+
 def guest_placements(argv: Sequence[str], view: GuestView) -> dict[str, PciPlacement]:
     """Each device id of ``argv`` at the address the guest enumerated it, tying a Generic
     Initiator's PCI handle to the device as ``query-pci`` does where QMP is at hand.
@@ -545,15 +554,10 @@ def guest_placements(argv: Sequence[str], view: GuestView) -> dict[str, PciPlace
     ``addr``; a device counts only when the guest enumerated a function there, and a
     stand-in only when that function has the stand-in's vendor and device id. A device
     the guest does not show there is left out (its firmware or kernel did not scan it)."""
-    numbers = firmware_bus_numbers(argv)
     present = {p.address: (p.vendor, p.device) for p in view.pci}
     placed: dict[str, PciPlacement] = {}
-    for device in _pci_devices(argv):
-        bus = numbers.get(device.bus)
-        if bus is None:
-            continue
-        placement = PciPlacement(bus, device.slot, device.function)
-        ids = present.get(f"0000:{bus:02x}:{device.slot:02x}.{device.function:x}")
+    for device, placement in _firmware_placements(argv):
+        ids = present.get(placement.address)
         if ids is not None and (device.driver != STAND_IN or ids == STAND_IN_IDS):
             placed[device.ident] = placement
     return placed
@@ -568,12 +572,7 @@ def predicted_initiator_addresses(domain: Domain, profile: Profile) -> dict[int,
     device has no predicted place (placement not modelled, the seed profile's unplaced
     devices) is left out."""
     argv = with_every_controller(domain, flatten(build_argv(domain, profile)))
-    numbers = firmware_bus_numbers(argv)
-    places = {
-        device.ident: f"0000:{numbers[device.bus]:02x}:{device.slot:02x}.{device.function:x}"
-        for device in _pci_devices(argv)
-        if device.bus in numbers
-    }
+    places = {device.ident: place.address for device, place in _firmware_placements(argv)}
     predicted: dict[int, list[str]] = {}
     unknown: set[int] = set()
     for initiator in read_argv(argv).initiators:

@@ -98,6 +98,11 @@ class PciPlacement:
         """The byte the SRAT PCI handle stores: ``slot << 3 | function``."""
         return self.slot << 3 | self.function
 
+    @property
+    def address(self) -> str:
+        """``0000:BB:DD.F``, as Linux names the function (segment 0: QEMU's only one)."""
+        return f"0000:{self.bus:02x}:{self.slot:02x}.{self.function:x}"
+
 
 @dataclass(frozen=True)
 class TableReadback:
